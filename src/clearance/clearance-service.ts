@@ -1,0 +1,213 @@
+import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.js";
+import type { Principal } from "../tenancy/api-keys.js";
+import { newRequestId } from "../tenancy/ids.js";
+import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
+import { decisionFromVerdict } from "./decisions.js";
+import type { ClearanceQueue, ClearanceJob } from "./queue.js";
+import { extraFieldNames, type ClearanceRequestBody } from "./request-schema.js";
+import {
+  applyDecision,
+  countAttempt,
+  getRequest,
+  getRequestByIdempotencyKey,
+  insertRequest,
+  listProcessing,
+  type ClearanceRow,
+  type NewClearanceRow,
+} from "./request-store.js";
+import { clearanceResponse, type ClearanceResponse } from "./response.js";
+import type { TokenIssuer } from "./token-issuer.js";
+import type { DecisionWaiters } from "./waiters.js";
+
+export interface ClearanceSettings {
+  /** Decide in the request handler (one commit) when the judge needs no I/O; else queue. */
+  inline: boolean;
+  syncWaitMs: number;
+  highWatermark: number;
+  maxJobAttempts: number;
+}
+
+export interface ClearanceReply {
+  httpStatus: 200 | 202;
+  body: ClearanceResponse;
+}
+
+export class ClearanceService {
+  constructor(
+    private readonly deps: {
+      tenantSql: (tenantId: string) => Promise<Sql>;
+      judge: Judge;
+      queue: ClearanceQueue;
+      waiters: DecisionWaiters;
+      issuer: TokenIssuer;
+      clock: Clock;
+      log: Logger;
+      settings: ClearanceSettings;
+    },
+  ) {}
+
+  async submit(principal: Principal, body: ClearanceRequestBody, rawBody: unknown, idempotencyKey?: string): Promise<ClearanceReply> {
+    const { settings, queue, clock } = this.deps;
+    const sql = await this.deps.tenantSql(principal.tenantId);
+    const bodyHash = sha256Hex(canonicalJson(rawBody));
+    if (idempotencyKey) {
+      const existing = await getRequestByIdempotencyKey(sql, idempotencyKey);
+      if (existing) return this.replay(sql, existing, bodyHash);
+    }
+    if (!settings.inline && queue.depth() >= settings.highWatermark) {
+      throw new AppError("queue_saturated", `Clearance queue is near capacity (${queue.depth()} waiting); retry shortly`, {
+        retryAfterSeconds: 1,
+      });
+    }
+    const row = this.newRow(principal, body, bodyHash, idempotencyKey);
+    if (settings.inline) return this.decideInline(principal, sql, row, bodyHash);
+
+    const woken = this.deps.waiters.wait(row.id, settings.syncWaitMs);
+    if (!(await insertRequest(sql, row))) return this.replay(sql, (await getRequestByIdempotencyKey(sql, idempotencyKey!))!, bodyHash);
+    queue.enqueue({ tenantId: principal.tenantId, requestId: row.id });
+    await woken;
+    return this.reply(sql, (await getRequest(sql, row.id))!);
+  }
+
+  async status(principal: Principal, requestId: string): Promise<ClearanceReply> {
+    const sql = await this.deps.tenantSql(principal.tenantId);
+    const row = await getRequest(sql, requestId);
+    if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
+    return this.reply(sql, row);
+  }
+
+  /** The worker: judge, then ONE transaction for the decision and its token, then wake waiters. */
+  async processJob(job: ClearanceJob): Promise<void> {
+    const sql = await this.deps.tenantSql(job.tenantId);
+    try {
+      const row = await getRequest(sql, job.requestId);
+      if (!row || row.status !== "processing") return;
+      const verdict = await this.deps.judge.evaluate(judgeInput(job.tenantId, row));
+      const fields = decisionFromVerdict(verdict);
+      await sql.transaction(async (tx) => {
+        const decided = await applyDecision(tx, row.id, ["processing"], fields, this.deps.clock.now());
+        if (decided?.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
+      });
+      this.deps.waiters.notify(row.id);
+    } catch (err) {
+      await this.retryLater(sql, job, err);
+    }
+  }
+
+  /** Re-enqueues every request left in `processing` by a previous process (crash or restart). */
+  async recover(tenantIds: string[]): Promise<number> {
+    let count = 0;
+    for (const tenantId of tenantIds) {
+      const sql = await this.deps.tenantSql(tenantId);
+      for (const requestId of await listProcessing(sql, 100_000)) {
+        this.deps.queue.enqueue({ tenantId, requestId });
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async reply(sql: Sql, row: ClearanceRow): Promise<ClearanceReply> {
+    const token = await this.deps.issuer.forRequest(sql, row);
+    return {
+      httpStatus: row.status === "processing" ? 202 : 200,
+      body: clearanceResponse(row, token?.token ?? null, token?.expiresAt ?? null),
+    };
+  }
+
+  private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRow, bodyHash: string): Promise<ClearanceReply> {
+    const verdict = await this.deps.judge.evaluate(judgeInput(principal.tenantId, row as ClearanceRow));
+    const decided = { ...row, ...decisionFromVerdict(verdict), decided_at: this.deps.clock.now() } as ClearanceRow;
+    const token = await sql.transaction(async (tx) => {
+      if (!(await insertRequest(tx, decided))) return undefined;
+      return decided.status === "approved" ? await this.deps.issuer.issue(tx, decided, principal.tenantId) : null;
+    });
+    if (token === undefined) return this.replay(sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
+    return {
+      httpStatus: 200,
+      body: clearanceResponse(decided, token ? this.deps.issuer.render(token) : null, token?.expires_at ?? null),
+    };
+  }
+
+  /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */
+  private async replay(sql: Sql, existing: ClearanceRow, bodyHash: string): Promise<ClearanceReply> {
+    if (existing.body_hash !== bodyHash) {
+      throw new AppError("idempotency_key_reused", "This Idempotency-Key was used with a different request body");
+    }
+    if (existing.status === "processing") {
+      await this.deps.waiters.wait(existing.id, this.deps.settings.syncWaitMs);
+      return this.reply(sql, (await getRequest(sql, existing.id))!);
+    }
+    return this.reply(sql, existing);
+  }
+
+  private newRow(principal: Principal, body: ClearanceRequestBody, bodyHash: string, idempotencyKey?: string): NewClearanceRow {
+    const extras: Record<string, unknown> = {};
+    for (const name of extraFieldNames) if (body[name] !== undefined) extras[name] = body[name];
+    return {
+      id: newRequestId(),
+      kind: "clearance",
+      idempotency_key: idempotencyKey ?? null,
+      body_hash: bodyHash,
+      api_key_id: principal.keyId,
+      tool_name: body.tool_name,
+      tool_args: body.tool_args,
+      tool_args_hash: toolArgsHash(body.tool_args),
+      agent_id: body.agent_id,
+      session_id: body.session_id,
+      human_principal: body.human_principal ?? null,
+      parent_jti: body.parent_jti ?? null,
+      context: body.context,
+      extras,
+      status: "processing",
+      decision_status: null,
+      reason: "",
+      reason_code: null,
+      confidence_bucket: "none",
+      policy_id: null,
+      policy_version_id: null,
+      policy_content_hash: null,
+      applied_policies: [],
+      matched_condition_ids: [],
+      original_request_id: null,
+      created_at: this.deps.clock.now(),
+      decided_at: null,
+    };
+  }
+
+  private async retryLater(sql: Sql, job: ClearanceJob, err: unknown): Promise<void> {
+    const { log, settings, queue } = this.deps;
+    log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed");
+    const attempts = await countAttempt(sql, job.requestId).catch(() => settings.maxJobAttempts);
+    if (attempts < settings.maxJobAttempts) {
+      setTimeout(() => queue.enqueue(job), Math.min(30_000, 250 * 2 ** attempts)).unref();
+      return;
+    }
+    // Out of attempts: fail closed to human review rather than leave the client polling forever.
+    await applyDecision(
+      sql,
+      job.requestId,
+      ["processing"],
+      decisionFromVerdict(failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review")),
+      this.deps.clock.now(),
+    ).catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
+    this.deps.waiters.notify(job.requestId);
+  }
+}
+
+function judgeInput(tenantId: string, row: ClearanceRow): JudgeInput {
+  return {
+    tenantId,
+    requestId: row.id,
+    tool: row.tool_name,
+    args: row.tool_args,
+    context: row.context,
+    agentId: row.agent_id,
+    sessionId: row.session_id,
+    humanPrincipal: row.human_principal,
+  };
+}

@@ -1,0 +1,56 @@
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import type { Principal } from "../tenancy/api-keys.js";
+import { verifyClearanceToken, type TokenSettings } from "../tokens/a-jwt.js";
+import { ledgixSnakeKeys, toolArgsHash } from "../tokens/canonical-json.js";
+import type { KeyRegistry } from "../tokens/key-registry.js";
+import type { ConsumeTokenBody } from "./request-schema.js";
+import { burnToken, getToken } from "./token-store.js";
+
+/**
+ * /consume-token: verify the A-JWT, check its binding to the tool and arguments, then burn its jti.
+ * Nothing is burned unless every check passed, and the burn itself is one atomic UPDATE.
+ */
+export class ConsumeService {
+  constructor(
+    private readonly deps: {
+      tenantSql: (tenantId: string) => Promise<Sql>;
+      keys: KeyRegistry;
+      settings: TokenSettings;
+      clock: Clock;
+    },
+  ) {}
+
+  async consume(principal: Principal, body: ConsumeTokenBody) {
+    const claims = await verifyClearanceToken(body.token, this.deps.keys, this.deps.settings, this.deps.clock);
+    if (claims.tenant_id !== principal.tenantId) throw new AppError("tenant_mismatch", "This token was issued to another tenant");
+    if (body.tool_name !== undefined && body.tool_name !== claims.tool) {
+      throw new AppError("token_binding_mismatch", `Token is for tool ${claims.tool}, not ${body.tool_name}`);
+    }
+    if (body.tool_args !== undefined) {
+      // Accept the arguments as approved, or in the caller's original key spelling the SDK snake_cased.
+      const matches =
+        toolArgsHash(body.tool_args) === claims.tool_args_hash || toolArgsHash(ledgixSnakeKeys(body.tool_args)) === claims.tool_args_hash;
+      if (!matches) throw new AppError("token_binding_mismatch", "tool_args do not match the arguments this token approved");
+    }
+    const sql = await this.deps.tenantSql(principal.tenantId);
+    const now = this.deps.clock.now();
+    const burned = await burnToken(sql, claims.jti, principal.keyId, now);
+    if (!burned) {
+      const known = await getToken(sql, claims.jti);
+      if (!known) throw new AppError("token_not_found", "This tenant never issued a token with this jti");
+      throw new AppError("token_already_consumed", `Token ${claims.jti} was already consumed at ${known.consumed_at?.toISOString()}`);
+    }
+    return {
+      consumed: true,
+      jti: claims.jti,
+      request_id: claims.request_id,
+      tool: claims.tool,
+      tool_args_hash: claims.tool_args_hash,
+      agent_id: claims.agent_id,
+      tenant_id: claims.tenant_id,
+      consumed_at: now.toISOString(),
+    };
+  }
+}

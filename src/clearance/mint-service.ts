@@ -1,0 +1,89 @@
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import { applicablePolicies, type PolicyCache } from "../policies/policy-store.js";
+import type { Principal } from "../tenancy/api-keys.js";
+import { newRequestId } from "../tenancy/ids.js";
+import { ledgixSnakeKeys, toolArgsHash } from "../tokens/canonical-json.js";
+import type { MintTokenBody } from "./request-schema.js";
+import { getRequest, insertRequest, type ClearanceRow } from "./request-store.js";
+import type { TokenIssuer } from "./token-issuer.js";
+
+/**
+ * /mint-token: a fresh token (new request_id, new jti) for an approval the SDK remembered, only while
+ * that approval still holds: same tool, arguments and agent, and the same policy versions in force.
+ */
+export class MintService {
+  constructor(
+    private readonly deps: {
+      tenantSql: (tenantId: string) => Promise<Sql>;
+      policies: PolicyCache;
+      issuer: TokenIssuer;
+      clock: Clock;
+    },
+  ) {}
+
+  async mint(principal: Principal, body: MintTokenBody, bodyHash: string) {
+    const sql = await this.deps.tenantSql(principal.tenantId);
+    const original = await getRequest(sql, body.original_request_id);
+    if (!original) throw new AppError("request_not_found", `No clearance request ${body.original_request_id}`);
+    await this.assertStillHolds(principal, sql, original, body);
+    const now = this.deps.clock.now();
+    const row: ClearanceRow = {
+      ...original,
+      id: newRequestId(),
+      kind: "mint",
+      idempotency_key: null,
+      body_hash: bodyHash,
+      api_key_id: principal.keyId,
+      session_id: body.session_id || original.session_id,
+      reason: original.reason,
+      original_request_id: original.id,
+      parent_jti: null,
+      created_at: now,
+      decided_at: now,
+      attempts: 0,
+    };
+    const token = await sql.transaction(async (tx) => {
+      await insertRequest(tx, row);
+      return this.deps.issuer.issue(tx, row, principal.tenantId);
+    });
+    return {
+      request_id: row.id,
+      token: this.deps.issuer.render(token),
+      token_expires_at: token.expires_at.toISOString(),
+      status: "approved",
+      decision_status: "approved",
+      reason: row.reason,
+      original_request_id: original.id,
+      policy_version_id: row.policy_version_id,
+      policy_content_hash: row.policy_content_hash,
+    };
+  }
+
+  private async assertStillHolds(principal: Principal, sql: Sql, original: ClearanceRow, body: MintTokenBody): Promise<void> {
+    const refuse = (why: string) => {
+      throw new AppError("approval_not_reusable", why);
+    };
+    if (original.status !== "approved") refuse(`Request ${original.id} is ${original.status}, not approved`);
+    if (body.tool_name !== original.tool_name) refuse("tool_name differs from the approved request");
+    // The SDK sends the caller's original argument keys here, but snake_cased keys to /request-clearance.
+    const argsHash = toolArgsHash(body.tool_args);
+    if (argsHash !== original.tool_args_hash && toolArgsHash(ledgixSnakeKeys(body.tool_args)) !== original.tool_args_hash) {
+      refuse("tool_args differ from the approved request");
+    }
+    if (body.agent_id && body.agent_id !== original.agent_id) refuse("agent_id differs from the approved request");
+    if (body.policy_version_id && body.policy_version_id !== original.policy_version_id) {
+      refuse("policy_version_id differs from the approved request");
+    }
+    const current = applicablePolicies(
+      await this.deps.policies.active(principal.tenantId, sql),
+      original.tool_name,
+      original.context.policy_id,
+    ).map((p) => `${p.policyId}@${p.versionId}`);
+    const approvedUnder = original.applied_policies.map((p) => `${p.policy_id}@${p.policy_version_id}`);
+    if (current.length === 0 || current.sort().join(",") !== approvedUnder.sort().join(",")) {
+      refuse("The policies that applied to this approval have changed since; request clearance again");
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import type { Sql } from "../db/sql.js";
+import type { AppliedPolicy, ConfidenceBucket } from "../judge/judge.js";
+
+export type ClearanceStatus = "processing" | "pending_review" | "approved" | "denied";
+export type DecisionStatus = "approved" | "denied" | "approved_pending_review";
+
+export interface ClearanceRow {
+  id: string;
+  kind: "clearance" | "mint";
+  idempotency_key: string | null;
+  body_hash: string;
+  api_key_id: string;
+  tool_name: string;
+  tool_args: Record<string, unknown>;
+  tool_args_hash: string;
+  agent_id: string;
+  session_id: string;
+  human_principal: string | null;
+  parent_jti: string | null;
+  context: Record<string, unknown>;
+  extras: Record<string, unknown>;
+  status: ClearanceStatus;
+  decision_status: DecisionStatus | null;
+  reason: string;
+  reason_code: string | null;
+  confidence_bucket: ConfidenceBucket;
+  policy_id: string | null;
+  policy_version_id: string | null;
+  policy_content_hash: string | null;
+  applied_policies: AppliedPolicy[];
+  matched_condition_ids: string[];
+  original_request_id: string | null;
+  attempts: number;
+  created_at: Date;
+  decided_at: Date | null;
+}
+
+export type NewClearanceRow = Omit<ClearanceRow, "attempts" | "created_at" | "decided_at"> & { created_at: Date; decided_at: Date | null };
+
+export interface DecisionFields {
+  status: ClearanceStatus;
+  decision_status: DecisionStatus;
+  reason: string;
+  reason_code: string | null;
+  confidence_bucket: ConfidenceBucket;
+  policy_id: string | null;
+  policy_version_id: string | null;
+  policy_content_hash: string | null;
+  applied_policies: AppliedPolicy[];
+  matched_condition_ids: string[];
+}
+
+const columns = [
+  "id", "kind", "idempotency_key", "body_hash", "api_key_id", "tool_name", "tool_args", "tool_args_hash", "agent_id",
+  "session_id", "human_principal", "parent_jti", "context", "extras", "status", "decision_status", "reason", "reason_code",
+  "confidence_bucket", "policy_id", "policy_version_id", "policy_content_hash", "applied_policies", "matched_condition_ids",
+  "original_request_id", "created_at", "decided_at",
+] as const;
+const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies"]);
+const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})
+  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
+
+/** Inserts a request; returns false when another request already holds its Idempotency-Key. */
+export async function insertRequest(sql: Sql, row: NewClearanceRow): Promise<boolean> {
+  const values = columns.map((c) => (jsonColumns.has(c) ? JSON.stringify(row[c]) : row[c]));
+  return (await sql.query(insertSql, values)).length === 1;
+}
+
+export async function getRequest(sql: Sql, id: string): Promise<ClearanceRow | undefined> {
+  return (await sql.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE id = $1", [id]))[0];
+}
+
+export async function getRequestByIdempotencyKey(sql: Sql, key: string): Promise<ClearanceRow | undefined> {
+  return (await sql.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE idempotency_key = $1", [key]))[0];
+}
+
+/**
+ * Moves a request to its decision, only from one of the expected states. Returns undefined when
+ * another worker, process or reviewer got there first: exactly one decision wins.
+ */
+export async function applyDecision(
+  sql: Sql,
+  id: string,
+  from: readonly ClearanceStatus[],
+  d: DecisionFields,
+  decidedAt: Date,
+): Promise<ClearanceRow | undefined> {
+  const rows = await sql.query<ClearanceRow>(
+    `UPDATE clearance_requests SET status = $3, decision_status = $4, reason = $5, reason_code = $6, confidence_bucket = $7,
+       policy_id = $8, policy_version_id = $9, policy_content_hash = $10, applied_policies = $11, matched_condition_ids = $12,
+       decided_at = $13
+     WHERE id = $1 AND status = ANY($2) RETURNING *`,
+    [
+      id, from, d.status, d.decision_status, d.reason, d.reason_code, d.confidence_bucket, d.policy_id, d.policy_version_id,
+      d.policy_content_hash, JSON.stringify(d.applied_policies), d.matched_condition_ids, decidedAt,
+    ],
+  );
+  return rows[0];
+}
+
+export async function countAttempt(sql: Sql, id: string): Promise<number> {
+  const rows = await sql.query<{ attempts: number }>("UPDATE clearance_requests SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts", [id]);
+  return rows[0]?.attempts ?? 0;
+}
+
+export async function listProcessing(sql: Sql, limit: number): Promise<string[]> {
+  const rows = await sql.query<{ id: string }>(
+    "SELECT id FROM clearance_requests WHERE status = 'processing' ORDER BY created_at LIMIT $1",
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,41 @@
+import type { ConfidenceBucket } from "../judge/judge.js";
+import type { ClearanceRow } from "./request-store.js";
+
+// Legacy float midpoints per bucket (protocol doc §6.8), sent for 0.3.x SDKs.
+const bucketMidpoint: Record<ConfidenceBucket, number> = { extra_high: 0.95, high: 0.85, medium: 0.6, low: 0.2, none: 0 };
+
+export const DEFAULT_MINIMUM_BUCKET: ConfidenceBucket = "high";
+
+/**
+ * The /request-clearance and /clearance-status body. snake_case; never null where the SDK's schema
+ * has a non-nullable default (reason, request_id, buckets), decision_status always present.
+ */
+export function clearanceResponse(row: ClearanceRow, token: string | null, expiresAt: Date | null) {
+  const decisionStatus = row.decision_status ?? "denied";
+  return {
+    request_id: row.id,
+    status: row.status,
+    decision_status: row.status === "processing" ? "denied" : decisionStatus,
+    requires_manual_review: row.status === "pending_review",
+    token: row.status === "approved" ? token : null,
+    token_expires_at: row.status === "approved" && expiresAt ? expiresAt.toISOString() : null,
+    reason: row.status === "processing" ? "Decision in progress" : row.reason,
+    reason_code: row.reason_code,
+    confidence_bucket: row.confidence_bucket,
+    minimum_confidence_bucket: DEFAULT_MINIMUM_BUCKET,
+    policy_id: row.policy_id,
+    policy_version_id: row.policy_version_id,
+    policy_content_hash: row.policy_content_hash,
+    matched_condition_ids: row.matched_condition_ids,
+    tool_name: row.tool_name,
+    tool_args_hash: row.tool_args_hash,
+    created_at: row.created_at.toISOString(),
+    decided_at: row.decided_at ? row.decided_at.toISOString() : null,
+    // Legacy fields read by 0.3.x SDKs (protocol doc §6.10).
+    approved: row.status === "approved",
+    confidence: bucketMidpoint[row.confidence_bucket],
+    minimum_confidence_score: bucketMidpoint[DEFAULT_MINIMUM_BUCKET],
+  };
+}
+
+export type ClearanceResponse = ReturnType<typeof clearanceResponse>;

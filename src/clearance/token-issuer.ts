@@ -1,0 +1,55 @@
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import { newClaims, signClaims, type TokenSettings } from "../tokens/a-jwt.js";
+import type { Signer } from "../tokens/signer.js";
+import type { ClearanceRow } from "./request-store.js";
+import { insertToken, tokenForRequest, type IssuedToken } from "./token-store.js";
+
+/** Issues the one A-JWT of an approved request, inside the caller's decision transaction. */
+export class TokenIssuer {
+  constructor(
+    private readonly signer: Signer,
+    private readonly settings: TokenSettings,
+    private readonly clock: Clock,
+  ) {}
+
+  async issue(tx: Sql, row: ClearanceRow, tenantId: string): Promise<IssuedToken> {
+    const claims = newClaims(
+      {
+        tool: row.tool_name,
+        toolArgsHash: row.tool_args_hash,
+        agentId: row.agent_id,
+        sessionId: row.session_id,
+        policyId: row.policy_id ?? "",
+        requestId: row.id,
+        tenantId,
+        parentJti: row.parent_jti,
+      },
+      this.settings,
+      this.clock,
+    );
+    const token: IssuedToken = {
+      jti: claims.jti,
+      request_id: row.id,
+      kid: this.signer.kid,
+      claims: JSON.stringify(claims),
+      issued_at: new Date(claims.iat * 1000),
+      expires_at: new Date(claims.exp * 1000),
+      consumed_at: null,
+      consumed_by: null,
+    };
+    await insertToken(tx, token);
+    return token;
+  }
+
+  /** The compact token for stored claims; the same string on every read while the key is unchanged. */
+  render(token: IssuedToken): string {
+    return signClaims(token.claims, this.signer);
+  }
+
+  async forRequest(sql: Sql, row: ClearanceRow): Promise<{ token: string; expiresAt: Date } | null> {
+    if (row.status !== "approved") return null;
+    const stored = await tokenForRequest(sql, row.id);
+    return stored ? { token: this.render(stored), expiresAt: stored.expires_at } : null;
+  }
+}

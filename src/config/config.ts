@@ -1,0 +1,90 @@
+import path from "node:path";
+import { envSchema, type RawEnv } from "./env-schema.js";
+
+export type DatabaseTarget =
+  | { kind: "postgres"; url: string }
+  /** dataDir is a directory, or "memory://" for a throwaway in-memory database (tests). */
+  | { kind: "pglite"; dataDir: string };
+
+export interface Config {
+  http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number };
+  database: DatabaseTarget;
+  dataDir: string;
+  pools: { controlMax: number; tenantMax: number };
+  signer: { backend: "local"; keyId: string; privateKeyFile?: string; privateKeyBase64?: string };
+  jwt: { ttlSeconds: number; issuer: string; audience: string };
+  clearance: {
+    mode: "auto" | "queued";
+    workers: number;
+    queueSize: number;
+    highWatermark: number;
+    syncWaitMs: number;
+    judgeTimeoutMs: number;
+  };
+  rateLimit: { rps: number; burst: number; ttlSeconds: number };
+  caches: { apiKeyTtlMs: number; policyTtlMs: number };
+  bootstrap: { apiKey?: string; printKey: boolean };
+  log: { format: "json" | "text"; level: RawEnv["LOG_LEVEL"] };
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment once; a bad value stops start-up naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  if (e.VAULT_SIGNER_BACKEND === "aws_kms") {
+    throw new ConfigError("Invalid configuration:\n  VAULT_SIGNER_BACKEND: aws_kms is not available in this build; use local");
+  }
+  if (e.VAULT_PRIVATE_KEY_FILE && e.VAULT_PRIVATE_KEY_BASE64) {
+    throw new ConfigError(
+      "Invalid configuration:\n  VAULT_PRIVATE_KEY_FILE: set either VAULT_PRIVATE_KEY_FILE or VAULT_PRIVATE_KEY_BASE64, not both",
+    );
+  }
+  const database = databaseTarget(e.DATABASE_URL, e.VAULT_DATA_DIR);
+  return {
+    http: { host: e.VAULT_HOST, port: e.VAULT_PORT, corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN, maxBodyBytes: e.VAULT_MAX_BODY_BYTES },
+    database,
+    // The data dir holds the generated signing key and, in embedded mode, every PGlite database.
+    dataDir: database.kind === "pglite" ? database.dataDir : path.resolve(e.VAULT_DATA_DIR),
+    pools: { controlMax: e.VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS, tenantMax: e.VAULT_TENANT_DB_MAX_OPEN_CONNS },
+    signer: {
+      backend: "local",
+      keyId: e.VAULT_KEY_ID,
+      privateKeyFile: e.VAULT_PRIVATE_KEY_FILE,
+      privateKeyBase64: e.VAULT_PRIVATE_KEY_BASE64,
+    },
+    jwt: { ttlSeconds: e.VAULT_JWT_TTL, issuer: e.VAULT_JWT_ISSUER, audience: e.VAULT_JWT_AUDIENCE },
+    clearance: {
+      mode: e.VAULT_CLEARANCE_MODE,
+      workers: e.VAULT_CLEARANCE_ASYNC_WORKERS,
+      queueSize: e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE,
+      highWatermark: Math.max(1, Math.floor((e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE * e.VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT) / 100)),
+      syncWaitMs: e.VAULT_CLEARANCE_SYNC_WAIT_MS,
+      judgeTimeoutMs: e.VAULT_JUDGE_TIMEOUT_MS,
+    },
+    rateLimit: { rps: e.VAULT_RATE_LIMIT_RPS, burst: e.VAULT_RATE_LIMIT_BURST, ttlSeconds: e.VAULT_RATE_LIMIT_TTL_SECONDS },
+    caches: { apiKeyTtlMs: e.VAULT_API_KEY_CACHE_TTL_MS, policyTtlMs: e.VAULT_POLICY_CACHE_TTL_MS },
+    bootstrap: { apiKey: e.VAULT_BOOTSTRAP_API_KEY, printKey: e.VAULT_PRINT_BOOTSTRAP_KEY },
+    log: { format: e.LOG_FORMAT, level: e.LOG_LEVEL },
+  };
+}
+
+function isPgliteTarget(url: string): boolean {
+  return !/^postgres(ql)?:\/\//i.test(url);
+}
+
+function pgliteDir(url: string): string {
+  return url.replace(/^(pglite|file):\/\//i, "");
+}
+
+function databaseTarget(url: string | undefined, dataDir: string): DatabaseTarget {
+  if (!url) return { kind: "pglite", dataDir: path.resolve(dataDir) };
+  if (!isPgliteTarget(url)) return { kind: "postgres", url };
+  if (url === "memory://") return { kind: "pglite", dataDir: "memory://" };
+  return { kind: "pglite", dataDir: path.resolve(pgliteDir(url)) };
+}

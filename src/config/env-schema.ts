@@ -1,0 +1,71 @@
+import { z } from "zod";
+
+/** Env booleans as the seeds write them: true/1/yes and false/0/no. */
+const envBool = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      const s = v.trim().toLowerCase();
+      if (["true", "1", "yes"].includes(s)) return true;
+      if (["false", "0", "no"].includes(s)) return false;
+      ctx.addIssue({ code: "custom", message: "must be true/false, 1/0 or yes/no" });
+      return z.NEVER;
+    });
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+/** Every environment variable the vault reads, with the seeds' names and defaults. */
+export const envSchema = z.object({
+  VAULT_HOST: z.string().default("0.0.0.0"),
+  VAULT_PORT: int(8000, 0, 65535),
+  VAULT_SIGNER_BACKEND: z.enum(["local", "aws_kms"]).default("local"),
+  VAULT_PRIVATE_KEY_FILE: optionalString,
+  VAULT_PRIVATE_KEY_BASE64: optionalString,
+  VAULT_KEY_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 . _ : -").default("vault-key-001"),
+  VAULT_JWT_TTL: int(300, 1, 86_400),
+  VAULT_JWT_ISSUER: z.string().min(1).default("alcv-vault"),
+  VAULT_JWT_AUDIENCE: z.string().min(1).default("ledgix-sdk"),
+  VAULT_CORS_ALLOWED_ORIGIN: optionalString,
+  DATABASE_URL: optionalString,
+  VAULT_DATA_DIR: z.string().min(1).default("./data"),
+  VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS: int(50, 1, 1000),
+  VAULT_TENANT_DB_MAX_OPEN_CONNS: int(25, 1, 1000),
+  VAULT_CLEARANCE_ASYNC_WORKERS: int(16, 1, 1024),
+  VAULT_CLEARANCE_ASYNC_QUEUE_SIZE: int(2048, 1, 1_000_000),
+  VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT: int(90, 1, 100),
+  // auto: decide in the handler when the judge needs no I/O (rules only); queued: always via the queue.
+  VAULT_CLEARANCE_MODE: z.enum(["auto", "queued"]).default("auto"),
+  VAULT_CLEARANCE_SYNC_WAIT_MS: int(1500, 0, 60_000),
+  VAULT_JUDGE_TIMEOUT_MS: int(10_000, 10, 600_000),
+  VAULT_RATE_LIMIT_RPS: int(20, 0, 1_000_000),
+  VAULT_RATE_LIMIT_BURST: int(40, 1, 1_000_000),
+  VAULT_RATE_LIMIT_TTL_SECONDS: int(180, 1, 86_400),
+  VAULT_MAX_BODY_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  VAULT_API_KEY_CACHE_TTL_MS: int(2000, 0, 600_000),
+  VAULT_POLICY_CACHE_TTL_MS: int(1000, 0, 600_000),
+  VAULT_BOOTSTRAP_API_KEY: optionalString,
+  VAULT_PRINT_BOOTSTRAP_KEY: envBool(true),
+  LOG_FORMAT: z.enum(["json", "text"]).default("json"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type RawEnv = z.infer<typeof envSchema>;

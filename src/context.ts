@@ -1,0 +1,137 @@
+import path from "node:path";
+import type { Logger } from "pino";
+import { ClearanceService } from "./clearance/clearance-service.js";
+import { ConsumeService } from "./clearance/consume-service.js";
+import { MintService } from "./clearance/mint-service.js";
+import { MemoryClearanceQueue, type ClearanceQueue } from "./clearance/queue.js";
+import { TokenIssuer } from "./clearance/token-issuer.js";
+import { DecisionWaiters } from "./clearance/waiters.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { Config } from "./config/config.js";
+import { migrate } from "./db/migrate.js";
+import { ensurePgDatabase, databaseNameOf, PgDatabase } from "./db/pg-database.js";
+import { PgliteDatabase } from "./db/pglite-database.js";
+import type { Database } from "./db/sql.js";
+import { FailClosedJudge } from "./judge/fail-closed-judge.js";
+import type { Judge } from "./judge/judge.js";
+import { RulesJudge } from "./judge/rules-judge.js";
+import { createLogger } from "./log.js";
+import { PolicyCache } from "./policies/policy-store.js";
+import { RateLimiter } from "./http/rate-limit.js";
+import { ReviewService } from "./reviews/review-service.js";
+import { ApiKeyAuthenticator } from "./tenancy/api-keys.js";
+import { TenantDatabases } from "./tenancy/tenant-databases.js";
+import { KeyRegistry } from "./tokens/key-registry.js";
+import { loadLocalSigner, type Signer } from "./tokens/signer.js";
+
+/** Ports a test (or another entrypoint) may replace; everything else is built from config. */
+export interface ContextOverrides {
+  clock?: Clock;
+  log?: Logger;
+  signer?: Signer;
+  queue?: ClearanceQueue;
+  /** Replaces the judge behind the fail-closed wrapper; such a judge is always queued, never inline. */
+  judge?: Judge;
+}
+
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  control: Database;
+  tenantDbs: TenantDatabases;
+  signer: Signer;
+  signerGenerated: boolean;
+  keys: KeyRegistry;
+  auth: ApiKeyAuthenticator;
+  rateLimiter: RateLimiter;
+  policies: PolicyCache;
+  judge: FailClosedJudge;
+  queue: ClearanceQueue;
+  clearance: ClearanceService;
+  reviews: ReviewService;
+  mint: MintService;
+  consume: ConsumeService;
+  close(): Promise<void>;
+}
+
+export async function openControlDatabase(config: Config): Promise<Database> {
+  const target = config.database;
+  if (target.kind === "postgres") {
+    await ensurePgDatabase(target.url, databaseNameOf(target.url));
+    return new PgDatabase(target.url, config.pools.controlMax);
+  }
+  return PgliteDatabase.open(target.dataDir === "memory://" ? "memory://" : path.join(target.dataDir, "control"));
+}
+
+/**
+ * The composition root: builds every port from config, migrates the control database, publishes
+ * the signing key, and wires the services. Workers are started separately by startWorkers().
+ */
+export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
+  const clock = overrides.clock ?? systemClock;
+  const log = overrides.log ?? createLogger(config);
+  const control = await openControlDatabase(config);
+  try {
+    await migrate(control, "control");
+    const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax);
+    const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
+    const loaded = overrides.signer ? { signer: overrides.signer, generated: false } : loadLocalSigner({ ...config.signer, dataDir: config.dataDir });
+    const keys = new KeyRegistry(control, clock);
+    await keys.register(loaded.signer);
+    const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
+    const policies = new PolicyCache(clock, config.caches.policyTtlMs);
+    const judge = new FailClosedJudge(overrides.judge ?? new RulesJudge(tenantSql, policies), config.clearance.judgeTimeoutMs, log);
+    const queue = overrides.queue ?? new MemoryClearanceQueue(config.clearance.workers);
+    const waiters = new DecisionWaiters();
+    const issuer = new TokenIssuer(loaded.signer, tokenSettings, clock);
+    const clearance = new ClearanceService({
+      tenantSql,
+      judge,
+      queue,
+      waiters,
+      issuer,
+      clock,
+      log,
+      settings: {
+        inline: !overrides.judge && config.clearance.mode === "auto",
+        syncWaitMs: config.clearance.syncWaitMs,
+        highWatermark: config.clearance.highWatermark,
+        maxJobAttempts: 5,
+      },
+    });
+    return {
+      config,
+      log,
+      clock,
+      control,
+      tenantDbs,
+      signer: loaded.signer,
+      signerGenerated: loaded.generated,
+      keys,
+      auth: new ApiKeyAuthenticator(control, clock, config.caches.apiKeyTtlMs),
+      rateLimiter: new RateLimiter(config.rateLimit, clock),
+      policies,
+      judge,
+      queue,
+      clearance,
+      reviews: new ReviewService({ tenantSql, clearance, issuer, waiters, clock }),
+      mint: new MintService({ tenantSql, policies, issuer, clock }),
+      consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, clock }),
+      async close() {
+        await queue.stop();
+        await tenantDbs.closeAll();
+        await control.close();
+      },
+    };
+  } catch (err) {
+    await control.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** Starts the clearance workers and re-enqueues whatever a previous process left unfinished. */
+export async function startWorkers(ctx: AppContext): Promise<number> {
+  ctx.queue.start((job) => ctx.clearance.processJob(job));
+  return ctx.clearance.recover(await ctx.tenantDbs.listTenantIds());
+}

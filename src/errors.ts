@@ -1,0 +1,49 @@
+/**
+ * Closed set of machine-readable error codes. Every error a client can see carries one of these,
+ * rendered as RFC 9457 problem+json by the single HTTP error handler.
+ */
+export const errorCatalog = {
+  bad_request: { status: 400, title: "Bad request" },
+  invalid_json: { status: 400, title: "Malformed JSON body" },
+  json_too_deep: { status: 400, title: "JSON nesting too deep" },
+  validation_failed: { status: 400, title: "Request validation failed" },
+  invalid_condition: { status: 400, title: "Policy condition does not compile" },
+  unauthorized: { status: 401, title: "Missing or unknown API key" },
+  token_invalid: { status: 401, title: "Token signature or claims are invalid" },
+  token_expired: { status: 401, title: "Token has expired" },
+  insufficient_scope: { status: 403, title: "API key scope does not allow this" },
+  tenant_mismatch: { status: 403, title: "Token belongs to another tenant" },
+  token_binding_mismatch: { status: 403, title: "Tool or arguments do not match the token" },
+  not_found: { status: 404, title: "Not found" },
+  request_not_found: { status: 404, title: "Clearance request not found" },
+  token_not_found: { status: 404, title: "Token was never issued by this tenant" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  token_already_consumed: { status: 409, title: "Token already consumed" },
+  request_not_pending: { status: 409, title: "Request is not awaiting a decision" },
+  approval_not_reusable: { status: 409, title: "Remembered approval no longer holds" },
+  payload_too_large: { status: 413, title: "Request body too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  idempotency_key_reused: { status: 422, title: "Idempotency-Key reused with a different body" },
+  rate_limited: { status: 429, title: "Rate limit exceeded" },
+  queue_saturated: { status: 429, title: "Clearance queue near capacity" },
+  internal_error: { status: 500, title: "Internal error" },
+  not_ready: { status: 503, title: "Service not ready" },
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    detail?: string,
+    readonly extra: { retryAfterSeconds?: number; errors?: unknown } = {},
+  ) {
+    super(detail ?? errorCatalog[code].title);
+    this.status = errorCatalog[code].status;
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

@@ -1,0 +1,42 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ZodError } from "zod";
+import { AppError, errorCatalog, type ErrorCode } from "../errors.js";
+
+/** RFC 9457 problem details with a stable machine code. */
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
+  const { status, title } = errorCatalog[code];
+  return reply
+    .code(status)
+    .type("application/problem+json")
+    .send({ type: `urn:countersign:error:${code}`, title, status, detail, code, instance: request.url.split("?")[0], ...extra });
+}
+
+function fastifyCode(err: FastifyError): ErrorCode | undefined {
+  if (err.statusCode === 413 || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return "payload_too_large";
+  if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || err.statusCode === 415) return "unsupported_media_type";
+  if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" || err.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err instanceof SyntaxError) {
+    return "invalid_json";
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return "bad_request";
+  return undefined;
+}
+
+/** The one error mapper: AppError, zod and Fastify's own errors to problem+json; 5xx hide internals. */
+export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof AppError) {
+    if (err.extra.retryAfterSeconds !== undefined) reply.header("Retry-After", String(err.extra.retryAfterSeconds));
+    return sendProblem(reply, request, err.code, err.message, err.extra.errors ? { errors: err.extra.errors } : {});
+  }
+  if (err instanceof ZodError) {
+    const errors = err.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+    const summary = errors
+      .slice(0, 3)
+      .map((e) => `${e.path || "(body)"}: ${e.message}`)
+      .join("; ");
+    return sendProblem(reply, request, "validation_failed", summary, { errors });
+  }
+  const code = fastifyCode(err);
+  if (code) return sendProblem(reply, request, code, code === "bad_request" ? err.message : errorCatalog[code].title);
+  request.log.error({ err }, "unhandled error");
+  return sendProblem(reply, request, "internal_error", "The vault could not complete this request");
+}

@@ -1,0 +1,26 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { clearanceRequestSchema } from "../../clearance/request-schema.js";
+import type { AppContext } from "../../context.js";
+import { requireScope } from "../../tenancy/api-keys.js";
+import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
+
+export const requestIdParams = z.object({ request_id: z.string().min(1).max(256) });
+
+export function clearanceRoutes(app: FastifyInstance, ctx: AppContext) {
+  const preHandler = authenticate(ctx);
+
+  app.post("/request-clearance", { preHandler }, async (request, reply) => {
+    const principal = principalOf(request);
+    requireScope(principal, ["agent", "admin"], "request clearance");
+    const body = clearanceRequestSchema.parse(request.body);
+    const result = await ctx.clearance.submit(principal, body, request.body, idempotencyKeyOf(request));
+    return reply.code(result.httpStatus).send(result.body);
+  });
+
+  app.get("/clearance-status/:request_id", { preHandler }, async (request, reply) => {
+    const { request_id } = requestIdParams.parse(request.params);
+    const result = await ctx.clearance.status(principalOf(request), request_id);
+    return reply.code(result.httpStatus).send(result.body);
+  });
+}

@@ -1,0 +1,17 @@
+import type { FastifyInstance } from "fastify";
+import type { AppContext } from "../../context.js";
+import { sendProblem } from "../problem.js";
+
+export function healthRoutes(app: FastifyInstance, ctx: AppContext) {
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  // Ready when the control database answers; reports queue depth for operators.
+  app.get("/readyz", async (request, reply) => {
+    try {
+      await ctx.control.query("SELECT 1");
+    } catch {
+      return sendProblem(reply, request, "not_ready", "Control database is unreachable");
+    }
+    return { status: "ready", queue_depth: ctx.queue.depth(), judge_failures: ctx.judge.failures, signing_kid: ctx.signer.kid };
+  });
+}

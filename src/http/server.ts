@@ -1,0 +1,36 @@
+import cors from "@fastify/cors";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { AppContext } from "../context.js";
+import { registerJsonParser } from "./json-body.js";
+import { errorHandler, sendProblem } from "./problem.js";
+import { clearanceRoutes } from "./routes/clearance.js";
+import { healthRoutes } from "./routes/health.js";
+import { policyRoutes } from "./routes/policies.js";
+import { reviewRoutes } from "./routes/reviews.js";
+import { tokenRoutes } from "./routes/tokens.js";
+
+/** Builds the vault's HTTP app from a context. It never listens: entrypoints and tests decide that. */
+export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: ctx.config.http.maxBodyBytes,
+    // The Ledgix SDK concatenates base URL and path, so a trailing slash in the URL yields "//path".
+    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: 300 },
+  });
+  if (ctx.config.http.corsOrigin) {
+    await app.register(cors, {
+      origin: ctx.config.http.corsOrigin,
+      allowedHeaders: ["Content-Type", "X-Vault-API-Key", "Idempotency-Key"],
+      exposedHeaders: ["Retry-After"],
+    });
+  }
+  registerJsonParser(app);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, "not_found", `No route ${request.method} ${request.url.split("?")[0]}`));
+  healthRoutes(app, ctx);
+  clearanceRoutes(app, ctx);
+  reviewRoutes(app, ctx);
+  tokenRoutes(app, ctx);
+  policyRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/config.js";
+import { createContext } from "../context.js";
+import { AppError } from "../errors.js";
+import { createApiKey, listApiKeys, revokeApiKey, scopes, type Scope } from "../tenancy/api-keys.js";
+import { createTenant } from "../tenancy/tenants.js";
+import { KeyConflictError } from "../tokens/key-registry.js";
+import { SignerKeyError } from "../tokens/signer.js";
+import { startVault } from "./serve.js";
+
+const usage = `countersign <command>
+
+  serve                                     start the vault (default: embedded PGlite in ./data)
+  migrate                                   migrate the control database and every tenant database
+  tenants create NAME [--dsn DSN] [--json]  create a tenant; prints its id and an admin api_key (once)
+  tenants list [--json]
+  keys create --tenant ID --scope agent|reviewer|admin [--label TEXT] [--json]
+  keys revoke KEY_ID
+  keys list --tenant ID [--json]
+
+Configuration comes from environment variables; see README.md.`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof createContext>>) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env);
+  const ctx = await createContext({ ...config, log: { ...config.log, level: "warn" } });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function print(json: boolean, value: object, text: string) {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+async function serve() {
+  const vault = await startVault(loadConfig(process.env));
+  vault.ctx.log.info({ url: vault.url }, "countersign vault listening");
+  const shutdown = (signal: string) => {
+    vault.ctx.log.info({ signal }, "shutting down");
+    vault.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+async function main(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      tenant: { type: "string" },
+      scope: { type: "string" },
+      label: { type: "string" },
+      dsn: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) return print(false, {}, usage);
+  const json = values.json ?? false;
+  switch (`${command} ${sub ?? ""}`.trim()) {
+    case "serve":
+      return serve();
+    case "migrate":
+      return withContext(async (ctx) => {
+        const ids = await ctx.tenantDbs.listTenantIds();
+        for (const id of ids) await ctx.tenantDbs.get(id);
+        print(json, { control: "migrated", tenants: ids.length }, `Migrated the control database and ${ids.length} tenant database(s).`);
+      });
+    case "tenants create":
+      if (!arg) fail("usage: countersign tenants create NAME [--dsn DSN] [--json]");
+      return withContext(async (ctx) => {
+        const t = await createTenant(ctx.control, ctx.tenantDbs, { name: arg, dsn: values.dsn });
+        print(
+          json,
+          { tenant_id: t.tenantId, name: t.name, api_key: t.adminKey.apiKey, api_key_id: t.adminKey.id, scope: "admin" },
+          `tenant_id: ${t.tenantId}\napi_key:   ${t.adminKey.apiKey}   (admin; shown once)`,
+        );
+      });
+    case "tenants list":
+      return withContext(async (ctx) => {
+        const rows = await ctx.control.query<{ id: string; name: string; created_at: Date }>("SELECT id, name, created_at FROM tenants ORDER BY created_at");
+        print(json, { tenants: rows }, rows.map((r) => `${r.id}  ${r.name}`).join("\n") || "(no tenants)");
+      });
+    case "keys create": {
+      const scope = values.scope as Scope;
+      if (!values.tenant || !scopes.includes(scope)) fail("usage: countersign keys create --tenant ID --scope agent|reviewer|admin [--json]");
+      return withContext(async (ctx) => {
+        const exists = await ctx.control.query("SELECT 1 FROM tenants WHERE id = $1", [values.tenant]);
+        if (exists.length === 0) fail(`no tenant ${values.tenant}`);
+        const key = await createApiKey(ctx.control, { tenantId: values.tenant!, scope, label: values.label });
+        print(json, { api_key_id: key.id, tenant_id: key.tenantId, scope, api_key: key.apiKey }, `api_key_id: ${key.id}\napi_key:    ${key.apiKey}   (${scope}; shown once)`);
+      });
+    }
+    case "keys revoke":
+      if (!arg) fail("usage: countersign keys revoke KEY_ID");
+      return withContext(async (ctx) => {
+        const done = await revokeApiKey(ctx.control, arg);
+        if (!done) fail(`no active key ${arg}`);
+        print(json, { revoked: arg }, `revoked ${arg}`);
+      });
+    case "keys list":
+      if (!values.tenant) fail("usage: countersign keys list --tenant ID");
+      return withContext(async (ctx) => {
+        const keys = await listApiKeys(ctx.control, values.tenant!);
+        print(json, { keys }, keys.map((k) => `${k.id}  ${k.scope.padEnd(8)} ${k.key_prefix}…  ${k.revoked_at ? "revoked" : "active"}  ${k.label}`).join("\n"));
+      });
+    default:
+      fail(`unknown command: ${positionals.join(" ")}\n\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  if (err instanceof ConfigError || err instanceof SignerKeyError || err instanceof KeyConflictError) fail(err.message);
+  if (err instanceof AppError) fail(err.message);
+  process.stderr.write(`countersign: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,115 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import { newApiKeyId } from "./ids.js";
+
+export const scopes = ["agent", "reviewer", "admin"] as const;
+export type Scope = (typeof scopes)[number];
+
+export interface Principal {
+  tenantId: string;
+  keyId: string;
+  scope: Scope;
+}
+
+export interface CreatedKey {
+  id: string;
+  tenantId: string;
+  scope: Scope;
+  /** The raw key: returned once, never stored. */
+  apiKey: string;
+}
+
+export function hashApiKey(raw: string): string {
+  return createHash("sha256").update(raw, "utf8").digest("hex");
+}
+
+export function generateRawKey(): string {
+  return `csk_${randomBytes(32).toString("base64url")}`;
+}
+
+export async function createApiKey(
+  sql: Sql,
+  args: { tenantId: string; scope: Scope; label?: string; rawKey?: string },
+): Promise<CreatedKey> {
+  const apiKey = args.rawKey ?? generateRawKey();
+  const id = newApiKeyId();
+  await sql.query(
+    "INSERT INTO api_keys (id, tenant_id, scope, label, key_prefix, key_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+    [id, args.tenantId, args.scope, args.label ?? "", apiKey.slice(0, 8), hashApiKey(apiKey)],
+  );
+  return { id, tenantId: args.tenantId, scope: args.scope, apiKey };
+}
+
+export async function revokeApiKey(sql: Sql, keyId: string): Promise<boolean> {
+  const rows = await sql.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id", [keyId]);
+  return rows.length === 1;
+}
+
+export interface ApiKeyListing {
+  id: string;
+  tenant_id: string;
+  scope: Scope;
+  label: string;
+  key_prefix: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+export async function listApiKeys(sql: Sql, tenantId: string): Promise<ApiKeyListing[]> {
+  return sql.query<ApiKeyListing>(
+    "SELECT id, tenant_id, scope, label, key_prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at",
+    [tenantId],
+  );
+}
+
+/**
+ * Resolves X-Vault-API-Key to a principal. Lookup is by SHA-256 of the presented key, so no
+ * secret is ever compared byte by byte. A short positive cache keeps the hot path off the control
+ * database; revocation takes effect in this process at once and in others within the cache TTL.
+ */
+export class ApiKeyAuthenticator {
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  private static readonly maxEntries = 10_000;
+
+  constructor(
+    private readonly control: Sql,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+  ) {}
+
+  async authenticate(raw: string | undefined): Promise<Principal> {
+    if (!raw) throw new AppError("unauthorized", "X-Vault-API-Key header is required");
+    if (raw.length > 512) throw new AppError("unauthorized", "Unknown API key");
+    const hash = hashApiKey(raw);
+    const now = this.clock.nowMs();
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > now) return hit.principal;
+    const rows = await this.control.query<{ id: string; tenant_id: string; scope: Scope }>(
+      "SELECT id, tenant_id, scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+      [hash],
+    );
+    const row = rows[0];
+    if (!row) {
+      this.cache.delete(hash);
+      throw new AppError("unauthorized", "Unknown or revoked API key");
+    }
+    const principal: Principal = { tenantId: row.tenant_id, keyId: row.id, scope: row.scope };
+    if (this.ttlMs > 0) {
+      if (this.cache.size >= ApiKeyAuthenticator.maxEntries) this.cache.clear();
+      this.cache.set(hash, { principal, until: now + this.ttlMs });
+    }
+    return principal;
+  }
+
+  forgetKey(keyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(hash);
+  }
+}
+
+export function requireScope(principal: Principal, allowed: readonly Scope[], action: string): void {
+  if (!allowed.includes(principal.scope)) {
+    throw new AppError("insufficient_scope", `A ${principal.scope} key may not ${action}; needs ${allowed.join(" or ")}`);
+  }
+}

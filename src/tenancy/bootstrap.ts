@@ -1,0 +1,24 @@
+import type { AppContext } from "../context.js";
+import { AppError } from "../errors.js";
+import { countTenants, createTenant } from "./tenants.js";
+
+export type BootstrapResult = { created: false } | { created: true; tenantId: string; apiKey: string; printed: boolean };
+
+/**
+ * First start: with VAULT_BOOTSTRAP_API_KEY, tenant `default` gets that key (admin). Without it, an
+ * embedded vault creates `default` with a fresh admin key, which the caller shows once.
+ * A server-backed vault without the variable creates nothing: operators use the CLI.
+ */
+export async function bootstrapDefaultTenant(ctx: AppContext): Promise<BootstrapResult> {
+  if ((await countTenants(ctx.control)) > 0) return { created: false };
+  const given = ctx.config.bootstrap.apiKey;
+  if (!given && ctx.config.database.kind !== "pglite") return { created: false };
+  try {
+    const tenant = await createTenant(ctx.control, ctx.tenantDbs, { name: "default", adminKey: given });
+    return { created: true, tenantId: tenant.tenantId, apiKey: tenant.adminKey.apiKey, printed: !given };
+  } catch (err) {
+    // Another vault process bootstrapped the same database first.
+    if (err instanceof AppError && err.code === "bad_request") return { created: false };
+    throw err;
+  }
+}

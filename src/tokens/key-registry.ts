@@ -1,0 +1,63 @@
+import { importJWK, type CryptoKey } from "jose";
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import type { PublicJwk, Signer } from "./signer.js";
+
+export class KeyConflictError extends Error {}
+
+/**
+ * Every public signing key the vault has used, shared by all vault processes through the control
+ * database. JWKS publishes all of them (retired ones too) so old tokens and receipts still verify.
+ */
+export class KeyRegistry {
+  private keys: PublicJwk[] = [];
+  private imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
+  private lastRefreshMs = -Infinity;
+
+  constructor(
+    private readonly control: Sql,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Publishes the signer's public key; refuses to start if its kid is already bound to another key. */
+  async register(signer: Signer): Promise<void> {
+    await this.control.query(
+      "INSERT INTO signing_keys (kid, algorithm, public_jwk) VALUES ($1, 'EdDSA', $2) ON CONFLICT (kid) DO NOTHING",
+      [signer.kid, JSON.stringify(signer.publicJwk)],
+    );
+    const stored = await this.control.query<{ public_jwk: PublicJwk }>("SELECT public_jwk FROM signing_keys WHERE kid = $1", [signer.kid]);
+    if (stored[0]?.public_jwk.x !== signer.publicJwk.x) {
+      throw new KeyConflictError(
+        `VAULT_KEY_ID: kid "${signer.kid}" is already published with a different public key; give a new key a new VAULT_KEY_ID`,
+      );
+    }
+    await this.refresh();
+  }
+
+  async refresh(): Promise<void> {
+    const rows = await this.control.query<{ public_jwk: PublicJwk }>("SELECT public_jwk FROM signing_keys ORDER BY created_at");
+    this.keys = rows.map((r) => r.public_jwk);
+    this.lastRefreshMs = this.clock.nowMs();
+  }
+
+  jwks(): { keys: PublicJwk[] } {
+    return { keys: this.keys.map((k) => ({ kty: k.kty, crv: k.crv, x: k.x, kid: k.kid, use: "sig", alg: "EdDSA" })) };
+  }
+
+  /** The verification key for a kid; an unknown kid triggers at most one refresh per second. */
+  async verificationKey(kid: string | undefined): Promise<CryptoKey | Uint8Array | undefined> {
+    if (!kid) return undefined;
+    let jwk = this.keys.find((k) => k.kid === kid);
+    if (!jwk && this.clock.nowMs() - this.lastRefreshMs > 1000) {
+      await this.refresh();
+      jwk = this.keys.find((k) => k.kid === kid);
+    }
+    if (!jwk) return undefined;
+    let key = this.imported.get(kid);
+    if (!key) {
+      key = importJWK({ kty: "OKP", crv: "Ed25519", x: jwk.x }, "EdDSA");
+      this.imported.set(kid, key);
+    }
+    return key;
+  }
+}
