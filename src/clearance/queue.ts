@@ -26,7 +26,11 @@ export class MemoryClearanceQueue implements ClearanceQueue {
   private stopped = false;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly workers: number) {}
+  constructor(
+    private readonly workers: number,
+    /** How long stop() waits for running jobs; an unfinished job is recovered at the next start. */
+    private readonly stopGraceMs = 5000,
+  ) {}
 
   depth(): number {
     return this.pending.length + this.running;
@@ -51,7 +55,9 @@ export class MemoryClearanceQueue implements ClearanceQueue {
   async stop(): Promise<void> {
     this.stopped = true;
     this.pending.length = 0;
-    await this.drain();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drain(), new Promise((resolve) => (timer = setTimeout(resolve, this.stopGraceMs)))]);
+    clearTimeout(timer);
   }
 
   private pump(): void {
