@@ -1,0 +1,58 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, newPgDatabase, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
+
+const run = promisify(execFile);
+
+describe("countersign CLI on real PostgreSQL", () => {
+  let db: TestDatabase;
+  let v: TestVault;
+  const cli = async (...args: string[]) => {
+    const { stdout } = await run("node", ["--import", "tsx", "src/main/cli.ts", ...args], {
+      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "silent", VAULT_PRIVATE_KEY_BASE64: Buffer.alloc(32, 7).toString("base64"), VAULT_KEY_ID: "cli-key" },
+    });
+    return stdout;
+  };
+
+  beforeAll(async () => {
+    db = newPgDatabase();
+    await cli("migrate");
+    // API key cache off, so a revocation by the CLI process is seen at once.
+    v = await startTestVault(db, { env: { VAULT_API_KEY_CACHE_TTL_MS: "0" } });
+  });
+  afterAll(async () => {
+    await v?.close();
+    await db?.drop();
+  });
+
+  it("creates a tenant with its own database and an admin key shown once", async () => {
+    const created = JSON.parse(await cli("tenants", "create", "acme", "--json"));
+    expect(created).toMatchObject({ tenant_id: expect.stringMatching(/^t_/), scope: "admin", api_key: expect.stringMatching(/^csk_/) });
+    const stored = await v.vault.ctx.control.query("SELECT key_hash FROM api_keys WHERE tenant_id = $1", [created.tenant_id]);
+    expect(stored[0]!.key_hash).not.toContain(created.api_key);
+    const dbs = await v.vault.ctx.control.query("SELECT 1 FROM pg_database WHERE datname LIKE $1", [`%${created.tenant_id}`]);
+    expect(dbs).toHaveLength(1);
+
+    const agent = JSON.parse(await cli("keys", "create", "--tenant", created.tenant_id, "--scope", "agent", "--json"));
+    const res = await call(v.url, "POST", "/request-clearance", { key: agent.api_key, body: { tool_name: "anything" } });
+    expect(res.body.status).toBe("pending_review");
+    const asAgent = await call(v.url, "POST", "/register-policy", { key: agent.api_key, body: { policy_id: "p" } });
+    expect(asAgent.status).toBe(403);
+
+    await cli("keys", "revoke", agent.api_key_id);
+    const revoked = await call(v.url, "GET", `/clearance-status/${res.body.request_id}`, { key: agent.api_key });
+    expect(revoked.status).toBe(401);
+    const listing = JSON.parse(await cli("keys", "list", "--tenant", created.tenant_id, "--json"));
+    expect(listing.keys).toHaveLength(2);
+    expect(JSON.stringify(listing)).not.toContain(agent.api_key);
+  });
+
+  it("refuses to start when the configured kid is already published with another key", async () => {
+    await expect(
+      run("node", ["--import", "tsx", "src/main/cli.ts", "migrate"], {
+        env: { ...process.env, DATABASE_URL: db.url, VAULT_PRIVATE_KEY_BASE64: Buffer.alloc(32, 9).toString("base64"), VAULT_KEY_ID: "cli-key" },
+      }),
+    ).rejects.toMatchObject({ stderr: expect.stringContaining("VAULT_KEY_ID") });
+  });
+});
