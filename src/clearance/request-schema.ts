@@ -2,6 +2,13 @@ import { z } from "zod";
 
 const jsonObject = z.record(z.string(), z.unknown());
 const shortText = (max: number) => z.string().max(max);
+/** Optional fields accept null as "not given": hand-written clients often send null for absent. */
+const optionalText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .nullish()
+    .transform((v) => v ?? undefined);
 
 /**
  * /request-clearance body. The Ledgix SDK sends only the fields that are set, so the server applies
@@ -13,15 +20,15 @@ export const clearanceRequestSchema = z.object({
   agent_id: shortText(256).default("default-agent"),
   session_id: shortText(256).default(""),
   context: jsonObject.default({}),
-  human_principal: shortText(512).optional(),
-  parent_jti: shortText(256).optional(),
-  destination_uri: shortText(2048).optional(),
-  destination_provider: shortText(256).optional(),
-  destination_account_ref: shortText(256).optional(),
-  data_categories: z.array(shortText(128)).max(100).optional(),
-  purpose: shortText(512).optional(),
-  processing_register_ref: shortText(256).optional(),
-  dataset_ref: shortText(512).optional(),
+  human_principal: optionalText(512),
+  parent_jti: optionalText(256),
+  destination_uri: optionalText(2048),
+  destination_provider: optionalText(256),
+  destination_account_ref: optionalText(256),
+  data_categories: z.array(shortText(128)).max(100).nullish().transform((v) => v ?? undefined),
+  purpose: optionalText(512),
+  processing_register_ref: optionalText(256),
+  dataset_ref: optionalText(512),
 });
 export type ClearanceRequestBody = z.infer<typeof clearanceRequestSchema>;
 

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
 import { AppError, errorCatalog, type ErrorCode } from "../errors.js";
@@ -35,8 +36,27 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
       .join("; ");
     return sendProblem(reply, request, "validation_failed", summary, { errors });
   }
+  // PostgreSQL refuses NUL and invalid UTF-8 in text: the client's input, not a server fault.
+  if ((err as { code?: unknown }).code === "22021" || (err as { code?: unknown }).code === "22P05") {
+    return sendProblem(reply, request, "bad_request", "Text fields must not contain NUL characters");
+  }
   const code = fastifyCode(err);
   if (code) return sendProblem(reply, request, code, code === "bad_request" ? err.message : errorCatalog[code].title);
   request.log.error({ err }, "unhandled error");
   return sendProblem(reply, request, "internal_error", "The vault could not complete this request");
+}
+
+/** Requests Node's HTTP parser refuses before Fastify sees them get problem+json too. */
+export function clientErrorProblem(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const code: ErrorCode =
+    err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request";
+  const { status, title } = errorCatalog[code];
+  const body = JSON.stringify({ type: `urn:countersign:error:${code}`, title, status, detail: title, code });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

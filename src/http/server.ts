@@ -2,7 +2,7 @@ import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppContext } from "../context.js";
 import { registerJsonParser } from "./json-body.js";
-import { errorHandler, sendProblem } from "./problem.js";
+import { clientErrorProblem, errorHandler, sendProblem } from "./problem.js";
 import { clearanceRoutes } from "./routes/clearance.js";
 import { healthRoutes } from "./routes/health.js";
 import { policyRoutes } from "./routes/policies.js";
@@ -16,6 +16,9 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     bodyLimit: ctx.config.http.maxBodyBytes,
     // The Ledgix SDK concatenates base URL and path, so a trailing slash in the URL yields "//path".
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: 300 },
+    // Bad percent-encoding and over-long path params are refused by the router, before any route.
+    frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
+    clientErrorHandler: clientErrorProblem,
   });
   if (ctx.config.http.corsOrigin) {
     await app.register(cors, {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
-import { jsonDepthExceeds } from "../../src/http/json-body.js";
+import { jsonProblem } from "../../src/http/json-body.js";
 import { RateLimiter } from "../../src/http/rate-limit.js";
 import { compileCondition, ConditionCompileError, ConditionEvalError, toBindings } from "../../src/policies/cel.js";
 
@@ -51,9 +51,10 @@ describe("JSON depth limit", () => {
   it("measures depth without recursion, even for very deep input", () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    expect(jsonDepthExceeds(deep, 64)).toBe(true);
-    expect(jsonDepthExceeds({ a: [{ b: 1 }] }, 3)).toBe(false);
-    expect(jsonDepthExceeds({ a: [{ b: {} }] }, 3)).toBe(true);
+    expect(jsonProblem(deep, 64)).toBe("too_deep");
+    expect(jsonProblem({ a: [{ b: 1 }] }, 3)).toBeNull();
+    expect(jsonProblem({ a: [{ b: {} }] }, 3)).toBe("too_deep");
+    expect(jsonProblem({ a: [1, JSON.parse("1e400")] }, 3)).toBe("non_finite_number");
   });
 });
 
