@@ -64,6 +64,26 @@ export async function openControlDatabase(config: Config): Promise<Database> {
   return PgliteDatabase.open(target.dataDir === "memory://" ? "memory://" : path.join(target.dataDir, "control"));
 }
 
+/** What the admin CLI needs: the migrated control database and tenant routing, no signing key. */
+export async function openAdminContext(config: Config): Promise<{ control: Database; tenantDbs: TenantDatabases; close(): Promise<void> }> {
+  const control = await openControlDatabase(config);
+  try {
+    await migrate(control, "control");
+  } catch (err) {
+    await control.close().catch(() => {});
+    throw err;
+  }
+  const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax);
+  return {
+    control,
+    tenantDbs,
+    async close() {
+      await tenantDbs.closeAll();
+      await control.close();
+    },
+  };
+}
+
 /**
  * The composition root: builds every port from config, migrates the control database, publishes
  * the signing key, and wires the services. Workers are started separately by startWorkers().
@@ -116,7 +136,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       queue,
       clearance,
       reviews: new ReviewService({ tenantSql, clearance, issuer, waiters, clock }),
-      mint: new MintService({ tenantSql, policies, issuer, clock }),
+      mint: new MintService({ tenantSql, policies, issuer, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
       consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, clock }),
       async close() {
         await queue.stop();

@@ -18,7 +18,6 @@ export const errorCatalog = {
   request_timeout: { status: 408, title: "Request timed out" },
   request_not_found: { status: 404, title: "Clearance request not found" },
   token_not_found: { status: 404, title: "Token was never issued by this tenant" },
-  method_not_allowed: { status: 405, title: "Method not allowed" },
   token_already_consumed: { status: 409, title: "Token already consumed" },
   request_not_pending: { status: 409, title: "Request is not awaiting a decision" },
   approval_not_reusable: { status: 409, title: "Remembered approval no longer holds" },

@@ -20,6 +20,7 @@ export class MintService {
       policies: PolicyCache;
       issuer: TokenIssuer;
       clock: Clock;
+      maxAgeSeconds: number;
     },
   ) {}
 
@@ -66,6 +67,12 @@ export class MintService {
       throw new AppError("approval_not_reusable", why);
     };
     if (original.status !== "approved") refuse(`Request ${original.id} is ${original.status}, not approved`);
+    // A human approved one action; only approvals the policies decided on their own may be reused.
+    if (original.kind !== "clearance" || original.reason_code === "review_approved") {
+      refuse("Only a policy-decided approval can be re-issued; a human-approved request must be requested again");
+    }
+    const ageSeconds = (this.deps.clock.nowMs() - (original.decided_at ?? original.created_at).getTime()) / 1000;
+    if (ageSeconds > this.deps.maxAgeSeconds) refuse(`The approval is older than ${this.deps.maxAgeSeconds} s; request clearance again`);
     if (body.tool_name !== original.tool_name) refuse("tool_name differs from the approved request");
     // The SDK sends the caller's original argument keys here, but snake_cased keys to /request-clearance.
     const argsHash = toolArgsHash(body.tool_args);
@@ -75,6 +82,9 @@ export class MintService {
     if (body.agent_id && body.agent_id !== original.agent_id) refuse("agent_id differs from the approved request");
     if (body.policy_version_id && body.policy_version_id !== original.policy_version_id) {
       refuse("policy_version_id differs from the approved request");
+    }
+    if (body.policy_content_hash && body.policy_content_hash !== original.policy_content_hash) {
+      refuse("policy_content_hash differs from the approved request");
     }
     const current = applicablePolicies(
       await this.deps.policies.active(principal.tenantId, sql),

@@ -20,6 +20,7 @@ export interface Config {
     highWatermark: number;
     syncWaitMs: number;
     judgeTimeoutMs: number;
+    mintMaxAgeSeconds: number;
   };
   rateLimit: { rps: number; burst: number; ttlSeconds: number };
   caches: { apiKeyTtlMs: number; policyTtlMs: number };
@@ -31,7 +32,9 @@ export class ConfigError extends Error {}
 
 /** Reads and validates the environment once; a bad value stops start-up naming the variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable means "not set" for every variable alike.
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
+  const parsed = envSchema.safeParse(given);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
@@ -66,6 +69,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       highWatermark: Math.max(1, Math.floor((e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE * e.VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT) / 100)),
       syncWaitMs: e.VAULT_CLEARANCE_SYNC_WAIT_MS,
       judgeTimeoutMs: e.VAULT_JUDGE_TIMEOUT_MS,
+      mintMaxAgeSeconds: e.VAULT_MINT_MAX_AGE_SECONDS,
     },
     rateLimit: { rps: e.VAULT_RATE_LIMIT_RPS, burst: e.VAULT_RATE_LIMIT_BURST, ttlSeconds: e.VAULT_RATE_LIMIT_TTL_SECONDS },
     caches: { apiKeyTtlMs: e.VAULT_API_KEY_CACHE_TTL_MS, policyTtlMs: e.VAULT_POLICY_CACHE_TTL_MS },

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Database, Sql } from "./sql.js";
 
@@ -21,12 +21,21 @@ class PgliteTransaction implements Sql {
  */
 export class PgliteDatabase implements Database {
   readonly engine = "pglite" as const;
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly lockFile: string | null,
+  ) {}
 
   static async open(dataDir: string): Promise<PgliteDatabase> {
-    if (dataDir !== "memory://") mkdirSync(dataDir, { recursive: true });
-    const db = await PGlite.create(dataDir);
-    return new PgliteDatabase(db);
+    if (dataDir === "memory://") return new PgliteDatabase(await PGlite.create(dataDir), null);
+    mkdirSync(dataDir, { recursive: true });
+    const lockFile = takeDirectoryLock(dataDir);
+    try {
+      return new PgliteDatabase(await PGlite.create(dataDir), lockFile);
+    } catch (err) {
+      rmSync(lockFile, { force: true });
+      throw err;
+    }
   }
 
   async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
@@ -43,5 +52,38 @@ export class PgliteDatabase implements Database {
 
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
+    if (this.lockFile) rmSync(this.lockFile, { force: true });
+  }
+}
+
+export class DirectoryInUseError extends Error {}
+
+/**
+ * A PGlite directory must be opened by one process at a time: a second writer (say the CLI while
+ * the vault runs) would silently lose its writes. A lock file beside the directory holds the pid;
+ * a lock whose process is gone is stale and taken over.
+ */
+function takeDirectoryLock(dataDir: string): string {
+  const lockFile = `${dataDir}.lock`;
+  try {
+    writeFileSync(lockFile, String(process.pid), { flag: "wx" });
+    return lockFile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const holder = Number(readFileSync(lockFile, "utf8"));
+  if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
+    throw new DirectoryInUseError(`${dataDir} is in use by process ${holder}; the embedded database allows one process at a time (stop the vault first)`);
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return lockFile;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

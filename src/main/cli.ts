@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
-import { createContext } from "../context.js";
+import { openAdminContext } from "../context.js";
+import { DirectoryInUseError } from "../db/pglite-database.js";
 import { AppError } from "../errors.js";
 import { createApiKey, listApiKeys, revokeApiKey, scopes, type Scope } from "../tenancy/api-keys.js";
 import { createTenant } from "../tenancy/tenants.js";
@@ -26,9 +27,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof createContext>>) => Promise<T>): Promise<T> {
-  const config = loadConfig(process.env);
-  const ctx = await createContext({ ...config, log: { ...config.log, level: "warn" } });
+async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof openAdminContext>>) => Promise<T>): Promise<T> {
+  const ctx = await openAdminContext(loadConfig(process.env));
   try {
     return await fn(ctx);
   } finally {
@@ -123,7 +123,9 @@ async function main(argv: string[]) {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  if (err instanceof ConfigError || err instanceof SignerKeyError || err instanceof KeyConflictError) fail(err.message);
+  if (err instanceof ConfigError || err instanceof SignerKeyError || err instanceof KeyConflictError || err instanceof DirectoryInUseError) {
+    fail(err.message);
+  }
   if (err instanceof AppError) fail(err.message);
   process.stderr.write(`countersign: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);

@@ -22,7 +22,10 @@ export async function startVault(config: Config, overrides: ContextOverrides = {
         `\nCountersign created tenant "default" (${boot.tenantId}).\nAdmin API key (shown once, store it now):\n\n  ${boot.apiKey}\n\n`,
       );
     }
-    if (ctx.signerGenerated) ctx.log.warn({ kid: ctx.signer.kid }, "generated a new signing key in the data directory");
+    if (ctx.signerGenerated) {
+      const where = config.dataDir === "memory://" ? "in memory (lost at exit)" : "in the data directory";
+      ctx.log.warn({ kid: ctx.signer.kid }, `generated a new signing key ${where}`);
+    }
     const recovered = await startWorkers(ctx);
     if (recovered > 0) ctx.log.info({ recovered }, "re-enqueued unfinished clearance requests");
     const app = await buildServer(ctx);

@@ -102,14 +102,10 @@ export class ApiKeyAuthenticator {
     }
     return principal;
   }
-
-  forgetKey(keyId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(hash);
-  }
 }
 
 export function requireScope(principal: Principal, allowed: readonly Scope[], action: string): void {
   if (!allowed.includes(principal.scope)) {
-    throw new AppError("insufficient_scope", `A ${principal.scope} key may not ${action}; needs ${allowed.join(" or ")}`);
+    throw new AppError("insufficient_scope", `This ${principal.scope} key may not ${action}; that needs a ${allowed.join(" or ")} key`);
   }
 }

@@ -12,7 +12,8 @@ export type BootstrapResult = { created: false } | { created: true; tenantId: st
 export async function bootstrapDefaultTenant(ctx: AppContext): Promise<BootstrapResult> {
   if ((await countTenants(ctx.control)) > 0) return { created: false };
   const given = ctx.config.bootstrap.apiKey;
-  if (!given && ctx.config.database.kind !== "pglite") return { created: false };
+  // Without a given key the fresh one must be shown, or nobody could ever use the tenant.
+  if (!given && (ctx.config.database.kind !== "pglite" || !ctx.config.bootstrap.printKey)) return { created: false };
   try {
     const tenant = await createTenant(ctx.control, ctx.tenantDbs, { name: "default", adminKey: given });
     return { created: true, tenantId: tenant.tenantId, apiKey: tenant.adminKey.apiKey, printed: !given };

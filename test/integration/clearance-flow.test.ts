@@ -78,6 +78,13 @@ describe.each<Engine>(["postgres", "pglite"])("clearance flow on %s", (engine) =
     expect(after.body).toMatchObject({ status: "approved", decision_status: "approved", reason: "checked the order", reason_code: "review_approved" });
     const claims = await verifyLikeSdk(v.url, after.body.token);
     expect(claims.request_id).toBe(id);
+    // One human approval is one action: it cannot be re-issued through /mint-token.
+    const remint = await call(v.url, "POST", "/mint-token", {
+      key: agent,
+      body: { tool_name: "stripe_refund", tool_args: { amount: 250 }, agent_id: "default-agent", original_request_id: id },
+    });
+    expect(remint.status).toBe(409);
+    expect(remint.body.code).toBe("approval_not_reusable");
     const again = await call(v.url, "POST", `/reviews/${id}/decision`, { key: reviewer, body: { approved: false } });
     expect(again.status).toBe(409);
   });

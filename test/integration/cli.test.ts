@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, newPgDatabase, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
+import { call, newPgDatabase, newPgliteDir as newDatabaseDir, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 const run = promisify(execFile);
 
@@ -10,7 +10,7 @@ describe("countersign CLI on real PostgreSQL", () => {
   let v: TestVault;
   const cli = async (...args: string[]) => {
     const { stdout } = await run("node", ["--import", "tsx", "src/main/cli.ts", ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "silent", VAULT_PRIVATE_KEY_BASE64: Buffer.alloc(32, 7).toString("base64"), VAULT_KEY_ID: "cli-key" },
+      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "silent" },
     });
     return stdout;
   };
@@ -48,11 +48,26 @@ describe("countersign CLI on real PostgreSQL", () => {
     expect(JSON.stringify(listing)).not.toContain(agent.api_key);
   });
 
-  it("refuses to start when the configured kid is already published with another key", async () => {
+  it("refuses to serve when the configured kid is already published with another key", async () => {
     await expect(
-      run("node", ["--import", "tsx", "src/main/cli.ts", "migrate"], {
-        env: { ...process.env, DATABASE_URL: db.url, VAULT_PRIVATE_KEY_BASE64: Buffer.alloc(32, 9).toString("base64"), VAULT_KEY_ID: "cli-key" },
+      run("node", ["--import", "tsx", "src/main/cli.ts", "serve"], {
+        env: { ...process.env, DATABASE_URL: db.url, VAULT_PORT: "0", VAULT_PRIVATE_KEY_BASE64: Buffer.alloc(32, 9).toString("base64"), VAULT_KEY_ID: "test-key-1" },
       }),
     ).rejects.toMatchObject({ stderr: expect.stringContaining("VAULT_KEY_ID") });
+  });
+});
+
+describe("countersign CLI on an embedded data directory", () => {
+  it("refuses to open a PGlite directory a running vault holds, instead of losing writes", async () => {
+    const db = newDatabaseDir();
+    const v = await startTestVault(db);
+    try {
+      await expect(
+        run("node", ["--import", "tsx", "src/main/cli.ts", "tenants", "create", "late"], { env: { ...process.env, DATABASE_URL: db.url } }),
+      ).rejects.toMatchObject({ stderr: expect.stringContaining("in use by process") });
+    } finally {
+      await v.close();
+      await db.drop();
+    }
   });
 });
