@@ -1,0 +1,190 @@
+/**
+ * `npm run bench`: vault throughput on real PostgreSQL with the rules-only judge, next to a raw
+ * INSERT-commit baseline measured in the same run on the same server. The machine is small and
+ * noisy, so absolute numbers mean little on their own; the ratio to the baseline is what travels.
+ *
+ * BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432) names the server; every database the
+ * bench creates is called cs_bench_<hex>[_*] and is dropped at the end, also when a phase fails.
+ * Other VAULT_* variables pass through to the vault, e.g. VAULT_CLEARANCE_MODE=queued to measure the
+ * queued path; BENCH_VAULT_NODE_ARGS adds node flags for the vault process (see vault.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { rawInsertBaseline } from "./baseline.js";
+import { clearancePhase, consumePhase, type LoadTarget } from "./load.js";
+import { failed, merge, type PhaseStats } from "./stats.js";
+import { buildVault, createDatabase, dropDatabases, serverVersion, startVault, withDatabase, type VaultProcess } from "./vault.js";
+
+const serverUrl = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 3;
+const MEASURE_SECONDS = 10;
+// Tokens burned before the measured consume run, so its first second is not JIT and pool warm-up.
+const CONSUME_WARMUP_TOKENS = 2_000;
+// Baseline halves that differ by more than this mean the machine changed speed during the run.
+const NOISY_SPREAD = 0.25;
+const GOAL = { decisionsPerSecond: 2_000, p99Ms: 25, baselineRatio: 0.5 };
+
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
+const log = (msg: string) => process.stderr.write(`[bench ${elapsed()}] ${msg}\n`);
+
+const runId = randomBytes(4).toString("hex");
+const controlDb = `cs_bench_${runId}`;
+const baselineDb = `${controlDb}_baseline`; // the prefix puts it in the same cleanup sweep
+const apiKey = `bench_${randomBytes(24).toString("hex")}`;
+let dataDir: string | undefined;
+let vault: VaultProcess | undefined;
+
+let cleanedUp: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  // Once only: the normal path and a signal handler may both get here.
+  cleanedUp ??= (async () => {
+    await vault?.stop().catch((err) => log(`stopping the vault failed: ${String(err)}`));
+    const dropped = await dropDatabases(serverUrl, controlDb).catch((err) => {
+      log(`dropping databases ${controlDb}* failed: ${String(err)}; drop them by hand`);
+      return [];
+    });
+    if (dropped.length > 0) log(`dropped ${dropped.join(", ")}`);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  })();
+  return cleanedUp;
+}
+
+// `on`, not `once`: tsx relays Ctrl-C to this process a second time, and with no listener left its
+// hidden handler would exit at once, in the middle of dropping the databases.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    log(cleanedUp ? `${signal}: still cleaning up` : `${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function api(route: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${vault!.url}${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-vault-api-key": apiKey },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST ${route} -> HTTP ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+function describeProblems(s: PhaseStats): string {
+  const codes = Object.entries(s.statusCodes).map(([c, n]) => `${c}: ${n}`).join(", ");
+  return `${s.ok} ok, ${s.unexpected} unexpected answers, ${s.errors} connection errors/timeouts${codes ? ` [${codes}]` : ""}${s.sample ? `; first: ${s.sample}` : ""}`;
+}
+
+function row(label: string, s: PhaseStats, extra = ""): string {
+  const ms = (v: number) => `${v.toFixed(1).padStart(5)} ms`;
+  return `${label} ${".".repeat(Math.max(2, 46 - label.length))} ${Math.round(s.perSecond).toString().padStart(6)}/s  p50 ${ms(s.p50Ms)}  p99 ${ms(s.p99Ms)}  n=${s.ok}${extra}`;
+}
+
+/** The JSON form of a phase: rounded, without the raw latency samples. */
+function figures(s: PhaseStats) {
+  const { latencies: _, ...rest } = s;
+  return { ...rest, perSecond: Math.round(s.perSecond), seconds: +s.seconds.toFixed(2), p50Ms: +s.p50Ms.toFixed(2), p99Ms: +s.p99Ms.toFixed(2) };
+}
+
+async function main(): Promise<number> {
+  log("building dist/ (tsc -p tsconfig.build.json)");
+  buildVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const pgVersion = await serverVersion(serverUrl);
+
+  log(`starting vault on database ${controlDb}`);
+  vault = await startVault({ databaseUrl: withDatabase(serverUrl, controlDb), apiKey, dataDir, tenantPool: CONNECTIONS, controlPool: 10 });
+  await api("/register-policy", {
+    policy_id: "bench-policy",
+    tools: ["bench_tool"],
+    conditions: [{ id: "ok", when: "args.amount <= 100", decision: "approve", reason: "within limit" }],
+    default_decision: "deny",
+  });
+
+  // The baseline runs in two halves, before and after the vault phases, so drift in machine speed
+  // during the run shows up as a spread instead of silently skewing the ratio. It never overlaps
+  // the vault: both pools together would exceed PostgreSQL's default max_connections of 100.
+  const half = { connections: CONNECTIONS, warmupMs: 1_500, durationMs: (MEASURE_SECONDS * 1000) / 2 };
+  await createDatabase(serverUrl, baselineDb);
+  log(`baseline, first half: raw INSERT commits, pool ${CONNECTIONS}, ${half.durationMs / 1000}s`);
+  const baselineBefore = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
+
+  const target: LoadTarget = { url: vault.url, apiKey, connections: CONNECTIONS };
+  const tokens: string[] = [];
+  log(`clearance: ${WARMUP_SECONDS}s warm-up, then ${MEASURE_SECONDS}s measured`);
+  const clearanceWarmup = await clearancePhase(target, WARMUP_SECONDS, tokens);
+  const clearance = await clearancePhase(target, MEASURE_SECONDS, tokens);
+
+  const warmupTokens = Math.min(CONSUME_WARMUP_TOKENS, tokens.length - CONNECTIONS);
+  log(`consume: ${warmupTokens} tokens warm-up, then the remaining ${tokens.length - warmupTokens}`);
+  if (warmupTokens < CONNECTIONS) throw new Error(`only ${tokens.length} tokens were issued; too few for a consume run`);
+  const consumeWarmup = await consumePhase(target, tokens, warmupTokens);
+  const consume = await consumePhase(target, tokens, tokens.length);
+
+  // Stopping the vault closes its pools, which frees the connections the second half needs.
+  await vault.stop();
+  log(`baseline, second half: ${half.durationMs / 1000}s`);
+  const baselineAfter = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
+  const baseline = merge([baselineBefore, baselineAfter]);
+  const benchSeconds = (performance.now() - started) / 1000;
+
+  const problems: string[] = [];
+  const phases = { "baseline (before)": baselineBefore, "baseline (after)": baselineAfter, "clearance warm-up": clearanceWarmup, clearance, "consume warm-up": consumeWarmup, consume };
+  for (const [name, s] of Object.entries(phases)) if (failed(s)) problems.push(`${name}: ${describeProblems(s)}`);
+
+  const spread = Math.abs(baselineBefore.perSecond - baselineAfter.perSecond) / Math.min(baselineBefore.perSecond, baselineAfter.perSecond);
+  const clearanceRatio = clearance.perSecond / baseline.perSecond;
+  const consumeRatio = consume.perSecond / baseline.perSecond;
+  const goals = {
+    decisionsPerSecond: clearance.perSecond >= GOAL.decisionsPerSecond,
+    p99: clearance.p99Ms <= GOAL.p99Ms,
+    baselineRatio: clearanceRatio >= GOAL.baselineRatio,
+  };
+  const missed = Object.entries(goals).filter(([, met]) => !met).map(([name]) => name);
+
+  const out = [
+    "",
+    `Countersign bench (real PostgreSQL ${pgVersion}, rules-only judge, ${CONNECTIONS} connections, ${availableParallelism()} CPUs)`,
+    row(`baseline  raw INSERT commits/s (pool ${CONNECTIONS})`, baseline),
+    `          before ${Math.round(baselineBefore.perSecond)}/s, after ${Math.round(baselineAfter.perSecond)}/s` +
+      (spread > NOISY_SPREAD ? `  NOISY: the halves differ by ${Math.round(spread * 100)}%, so the ratios below are rough` : ""),
+    row("clearance approved decisions/s (with token)", clearance, `  (= ${clearanceRatio.toFixed(2)} x baseline)`),
+    `          goal >= ${GOAL.decisionsPerSecond}/s, p99 <= ${GOAL.p99Ms} ms, >= ${GOAL.baselineRatio} x baseline: ` +
+      (missed.length === 0 ? "goal met" : `goal missed (${missed.join(", ")})`),
+    row("consume   consume-token/s", consume, `  (= ${consumeRatio.toFixed(2)} x baseline)`),
+    ...problems.map((p) => `ERROR ${p}`),
+    "",
+  ];
+  process.stdout.write(out.join("\n"));
+  const summary = {
+    bench: "countersign",
+    at: new Date().toISOString(),
+    postgres: pgVersion,
+    cpus: availableParallelism(),
+    connections: CONNECTIONS,
+    baseline: { ...figures(baseline), before: figures(baselineBefore), after: figures(baselineAfter), spread: +spread.toFixed(3) },
+    clearance: { ...figures(clearance), ratioToBaseline: +clearanceRatio.toFixed(3) },
+    consume: { ...figures(consume), ratioToBaseline: +consumeRatio.toFixed(3) },
+    goal: { ...GOAL, met: goals, allMet: missed.length === 0 },
+    errors: problems,
+    benchSeconds: +benchSeconds.toFixed(1),
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  // A missed goal is a result; errors make the figures untrustworthy, so they fail the run.
+  return problems.length > 0 ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+} finally {
+  await cleanup();
+  log(`done in ${elapsed()}`);
+}
+process.exit(code);
