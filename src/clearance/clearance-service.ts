@@ -15,6 +15,7 @@ import {
   getRequest,
   getRequestByIdempotencyKey,
   insertRequest,
+  insertRequestWithToken,
   listProcessing,
   type ClearanceRow,
   type NewClearanceRow,
@@ -122,11 +123,9 @@ export class ClearanceService {
   private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRow, bodyHash: string): Promise<ClearanceReply> {
     const verdict = await this.deps.judge.evaluate(judgeInput(principal.tenantId, row as ClearanceRow));
     const decided = { ...row, ...decisionFromVerdict(verdict), decided_at: this.deps.clock.now() } as ClearanceRow;
-    const token = await sql.transaction(async (tx) => {
-      if (!(await insertRequest(tx, decided))) return undefined;
-      return decided.status === "approved" ? await this.deps.issuer.issue(tx, decided, principal.tenantId) : null;
-    });
-    if (token === undefined) return this.replay(sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
+    const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, principal.tenantId) : null;
+    const inserted = token ? await insertRequestWithToken(sql, decided, token) : await insertRequest(sql, decided);
+    if (!inserted) return this.replay(sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
     return {
       httpStatus: 200,
       body: clearanceResponse(decided, token ? this.deps.issuer.render(token) : null, token?.expires_at ?? null),

@@ -1,5 +1,6 @@
 import type { Sql } from "../db/sql.js";
 import type { AppliedPolicy, ConfidenceBucket } from "../judge/judge.js";
+import type { IssuedToken } from "./token-store.js";
 
 export type ClearanceStatus = "processing" | "pending_review" | "approved" | "denied";
 export type DecisionStatus = "approved" | "denied" | "approved_pending_review";
@@ -60,10 +61,25 @@ const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies
 const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})
   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
 
+const rowValues = (row: NewClearanceRow) => columns.map((c) => (jsonColumns.has(c) ? JSON.stringify(row[c]) : row[c]));
+
 /** Inserts a request; returns false when another request already holds its Idempotency-Key. */
 export async function insertRequest(sql: Sql, row: NewClearanceRow): Promise<boolean> {
-  const values = columns.map((c) => (jsonColumns.has(c) ? JSON.stringify(row[c]) : row[c]));
-  return (await sql.query(insertSql, values)).length === 1;
+  return (await sql.query(insertSql, rowValues(row))).length === 1;
+}
+
+const n = columns.length;
+const insertWithTokenSql = `WITH r AS (${insertSql})
+  INSERT INTO issued_tokens (jti, request_id, kid, claims, issued_at, expires_at)
+  SELECT $${n + 1}, r.id, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5} FROM r RETURNING jti`;
+
+/**
+ * An approved request and its token in ONE statement: one round trip and one commit on the hot
+ * path, and atomic like a transaction. False when the Idempotency-Key is already taken.
+ */
+export async function insertRequestWithToken(sql: Sql, row: NewClearanceRow, token: Omit<IssuedToken, "consumed_at" | "consumed_by">): Promise<boolean> {
+  const values = [...rowValues(row), token.jti, token.kid, token.claims, token.issued_at, token.expires_at];
+  return (await sql.query(insertWithTokenSql, values)).length === 1;
 }
 
 export async function getRequest(sql: Sql, id: string): Promise<ClearanceRow | undefined> {

@@ -14,6 +14,13 @@ export class TokenIssuer {
   ) {}
 
   async issue(tx: Sql, row: ClearanceRow, tenantId: string): Promise<IssuedToken> {
+    const token = this.prepare(row, tenantId);
+    await insertToken(tx, token);
+    return token;
+  }
+
+  /** The token row for an approval, not yet stored (the caller inserts it with its decision). */
+  prepare(row: ClearanceRow, tenantId: string): IssuedToken {
     const claims = newClaims(
       {
         tool: row.tool_name,
@@ -28,7 +35,7 @@ export class TokenIssuer {
       this.settings,
       this.clock,
     );
-    const token: IssuedToken = {
+    return {
       jti: claims.jti,
       request_id: row.id,
       kid: this.signer.kid,
@@ -38,8 +45,6 @@ export class TokenIssuer {
       consumed_at: null,
       consumed_by: null,
     };
-    await insertToken(tx, token);
-    return token;
   }
 
   /** The compact token for stored claims; the same string on every read while the key is unchanged. */

@@ -43,9 +43,12 @@ function print(json: boolean, value: object, text: string) {
 async function serve() {
   const vault = await startVault(loadConfig(process.env));
   vault.ctx.log.info({ url: vault.url }, "countersign vault listening");
+  let closing: Promise<void> | undefined;
+  // A second signal while closing must not close twice.
   const shutdown = (signal: string) => {
+    if (closing) return;
     vault.ctx.log.info({ signal }, "shutting down");
-    vault.close().then(
+    closing = vault.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -70,7 +70,8 @@ export async function listApiKeys(sql: Sql, tenantId: string): Promise<ApiKeyLis
  * database; revocation takes effect in this process at once and in others within the cache TTL.
  */
 export class ApiKeyAuthenticator {
-  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  // Holds the pending lookup too, so a burst of requests with one key makes one query.
+  private readonly cache = new Map<string, { principal: Promise<Principal | null>; until: number }>();
   private static readonly maxEntries = 10_000;
 
   constructor(
@@ -84,23 +85,33 @@ export class ApiKeyAuthenticator {
     if (raw.length > 512) throw new AppError("unauthorized", "Unknown API key");
     const hash = hashApiKey(raw);
     const now = this.clock.nowMs();
-    const hit = this.cache.get(hash);
-    if (hit && hit.until > now) return hit.principal;
+    let entry = this.cache.get(hash);
+    if (!entry || entry.until <= now) {
+      entry = { principal: this.lookup(hash), until: now + this.ttlMs };
+      if (this.ttlMs > 0) {
+        if (this.cache.size >= ApiKeyAuthenticator.maxEntries) this.cache.clear();
+        this.cache.set(hash, entry);
+      }
+    }
+    const principal = await entry.principal.catch((err) => {
+      this.cache.delete(hash);
+      throw err;
+    });
+    if (!principal) {
+      // Unknown keys are not cached: a key created a moment ago must work at once.
+      this.cache.delete(hash);
+      throw new AppError("unauthorized", "Unknown or revoked API key");
+    }
+    return principal;
+  }
+
+  private async lookup(hash: string): Promise<Principal | null> {
     const rows = await this.control.query<{ id: string; tenant_id: string; scope: Scope }>(
       "SELECT id, tenant_id, scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
       [hash],
     );
     const row = rows[0];
-    if (!row) {
-      this.cache.delete(hash);
-      throw new AppError("unauthorized", "Unknown or revoked API key");
-    }
-    const principal: Principal = { tenantId: row.tenant_id, keyId: row.id, scope: row.scope };
-    if (this.ttlMs > 0) {
-      if (this.cache.size >= ApiKeyAuthenticator.maxEntries) this.cache.clear();
-      this.cache.set(hash, { principal, until: now + this.ttlMs });
-    }
-    return principal;
+    return row ? { tenantId: row.tenant_id, keyId: row.id, scope: row.scope } : null;
   }
 }
 
