@@ -8,5 +8,8 @@ export default defineConfig({
     // Files run in parallel processes; each integration file owns its own databases.
     pool: "forks",
     maxWorkers: 2,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" line.
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results/vitest.json" },
   },
 });
