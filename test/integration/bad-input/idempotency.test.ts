@@ -1,0 +1,141 @@
+/**
+ * Idempotency-Key misuse: replays, a reused key with another body, malformed keys (including
+ * control characters fetch refuses to send) and keys shared across tenants.
+ *
+ * Part of the bad-input suite (test/integration/bad-input/): every error is RFC 9457 problem+json
+ * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash, and
+ * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
+ * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
+import { BadInputVault } from "./bad-input-vault.js";
+import { rawRequest, type Json } from "./hostile-payloads.js";
+import { expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
+
+const statuses = new ResponseStatusRecorder();
+let db: TestDatabase;
+let testVault: TestVault;
+let vault: BadInputVault;
+
+beforeAll(async () => {
+  db = newDatabase("pglite");
+  testVault = await startTestVault(db);
+  vault = await BadInputVault.seed(testVault, statuses);
+});
+
+afterAll(async () => {
+  await testVault?.close();
+  await db?.drop();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency-Key
+// ---------------------------------------------------------------------------------------------
+
+describe("Idempotency-Key", () => {
+  const idemEndpoints: { name: string; path: string; key: () => string; first: () => Json; second: () => Json }[] = [
+    {
+      name: "/request-clearance",
+      path: "/request-clearance",
+      key: () => vault.agentKey,
+      first: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 } }),
+      second: () => ({ tool_name: "stripe_refund", tool_args: { amount: 6 } }),
+    },
+    {
+      name: "/register-policy",
+      path: "/register-policy",
+      key: () => vault.adminKey,
+      first: () => vault.policyDoc("idem-policy"),
+      second: () => vault.policyDoc("idem-policy", { description: "changed" }),
+    },
+    {
+      name: "/mint-token",
+      path: "/mint-token",
+      key: () => vault.agentKey,
+      first: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id, session_id: "s1" }),
+      second: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id, session_id: "s2" }),
+    },
+  ];
+
+  it.each(idemEndpoints)("$name: same key and body replays; a different body -> 422 idempotency_key_reused", async (ep) => {
+    const idem = `idem-${randomUUID()}`;
+    const a = await vault.http("POST", ep.path, { key: ep.key(), body: ep.first(), headers: { "idempotency-key": idem } });
+    expect(a.status, JSON.stringify(a.body).slice(0, 300)).toBe(200);
+    const b = await vault.http("POST", ep.path, { key: ep.key(), body: ep.first(), headers: { "idempotency-key": idem } });
+    expect(b.status).toBe(200);
+    expect(b.body).toEqual(a.body);
+    expectProblem(
+      await vault.http("POST", ep.path, { key: ep.key(), body: ep.second(), headers: { "idempotency-key": idem } }),
+      422,
+      "idempotency_key_reused",
+    );
+  });
+
+  const badIdem: [string, string][] = [
+    ["300 characters", "k".repeat(300)],
+    ["256 characters", "k".repeat(256)],
+    ["an empty value", ""],
+    ["a tab", "a\tb"],
+    ["a space", "a b"],
+    ["a Latin-1 character", "caf\u00e9"],
+  ];
+  describe.each(idemEndpoints)("$name", (ep) => {
+    it.each(badIdem)("an Idempotency-Key with %s -> 400 bad_request", async (_label, idem) => {
+      const body = ep === idemEndpoints[1] ? vault.policyDoc() : ep.first();
+      expectProblem(await vault.http("POST", ep.path, { key: ep.key(), body, headers: { "idempotency-key": idem } }), 400, "bad_request");
+    });
+
+    it("a 255-character Idempotency-Key is accepted", async () => {
+      const body = ep === idemEndpoints[1] ? vault.policyDoc() : ep.first();
+      const res = await vault.http("POST", ep.path, { key: ep.key(), body, headers: { "idempotency-key": `${randomUUID()}${"k".repeat(219)}` } });
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    });
+  });
+
+  it.each([
+    ["\\x01", "a\u0001b"],
+    ["ESC", "a\u001bb"],
+    ["DEL", "a\u007fb"],
+  ])("an Idempotency-Key with the control character %s -> 400 problem+json", async (_label, idem) => {
+    const body = JSON.stringify({ tool_name: "stripe_refund", tool_args: { amount: 5 } });
+    const res = await vault.rawHttp(
+      `POST /request-clearance (Idempotency-Key with control character)`,
+      rawRequest(
+        "POST",
+        "/request-clearance",
+        { "Content-Type": "application/json", "X-Vault-API-Key": vault.agentKey, "Idempotency-Key": idem, "Content-Length": String(Buffer.byteLength(body)) },
+        body,
+      ),
+    );
+    expectProblem(res, 400);
+  });
+
+  it("the same Idempotency-Key in another tenant is independent", async () => {
+    const idem = `idem-${randomUUID()}`;
+    const a = await vault.http("POST", "/request-clearance", { key: vault.agentKey, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } }, headers: { "idempotency-key": idem } });
+    expect(a.status).toBe(200);
+    const b = await vault.http("POST", "/request-clearance", { key: vault.otherTenantAdminKey, body: { tool_name: "other_tool" }, headers: { "idempotency-key": idem } });
+    expect(b.status).toBe(200);
+    expect(b.body.request_id).not.toBe(a.body.request_id);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// After everything in this file
+// ---------------------------------------------------------------------------------------------
+
+describe("after this file's tests", () => {
+  it("the vault still answers GET /healthz and /readyz", async () => {
+    expect((await vault.http("GET", "/healthz")).status).toBe(200);
+    expect((await vault.http("GET", "/readyz")).status).toBe(200);
+  });
+
+  it("no response in this file was a 5xx", () => {
+    // A floor, so this check cannot pass by recording nothing (the file makes 40 requests today).
+    expect(statuses.seen.length).toBeGreaterThan(35);
+    const fiveHundreds = statuses.serverErrors();
+    expect(fiveHundreds, fiveHundreds.map((s) => `${s.status} ${s.label}`).join("\n")).toEqual([]);
+  });
+});

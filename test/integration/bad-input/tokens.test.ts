@@ -1,0 +1,143 @@
+/**
+ * POST /consume-token: field validation and bad tokens (forged, key confusion, wrong claims,
+ * never issued), binding mismatches that must not burn a token, and a second consume.
+ *
+ * Part of the bad-input suite (test/integration/bad-input/): every error is RFC 9457 problem+json
+ * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash, and
+ * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
+ * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
+ */
+import { createHmac, generateKeyPairSync } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signClaims } from "../../../src/tokens/a-jwt.js";
+import { LocalSigner } from "../../../src/tokens/signer.js";
+import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
+import { BadInputVault } from "./bad-input-vault.js";
+import { b64json, b64u, long } from "./hostile-payloads.js";
+import { expectFieldError, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
+
+const statuses = new ResponseStatusRecorder();
+let db: TestDatabase;
+let testVault: TestVault;
+let vault: BadInputVault;
+
+beforeAll(async () => {
+  db = newDatabase("pglite");
+  testVault = await startTestVault(db);
+  vault = await BadInputVault.seed(testVault, statuses);
+});
+
+afterAll(async () => {
+  await testVault?.close();
+  await db?.drop();
+});
+
+describe("POST /consume-token field validation", () => {
+  const cases: { field: string; value: unknown }[] = [
+    { field: "token", value: 5 },
+    { field: "token", value: "" },
+    { field: "token", value: null },
+    { field: "token", value: [] },
+    { field: "token", value: long(16_385) },
+    { field: "tool_name", value: 5 },
+    { field: "tool_name", value: "" },
+    { field: "tool_args", value: [] },
+    { field: "tool_args", value: "x" },
+  ];
+  it.each(cases)("$field = $value -> 400 validation_failed", async ({ field, value }) => {
+    expectFieldError(await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token: "x.y.z", [field]: value } }), field);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+describe("POST /consume-token with bad tokens", () => {
+  const invalid: { label: string; token: () => string }[] = [
+    { label: "garbage", token: () => "not-a-token" },
+    { label: "three empty segments", token: () => ".." },
+    { label: "a.b.c", token: () => "a.b.c" },
+    { label: "a header that is not JSON", token: () => `${b64u("{")}.${b64json(vault.forgedClaims())}.c2ln` },
+    { label: "16,384 characters of junk", token: () => "x".repeat(16_384) },
+    { label: "alg none", token: () => `${b64json({ alg: "none", kid: vault.tokenHeader.kid, typ: "JWT" })}.${b64json(vault.forgedClaims())}.` },
+    {
+      label: "HS256 keyed with the public key (key confusion)",
+      token: () => {
+        const input = `${b64json({ alg: "HS256", kid: vault.tokenHeader.kid, typ: "JWT" })}.${b64json(vault.forgedClaims())}`;
+        const x = (testVault.vault.ctx.keys.jwks().keys.find((k) => k.kid === vault.tokenHeader.kid)?.x ?? "") as string;
+        return `${input}.${b64u(createHmac("sha256", Buffer.from(x, "base64url")).update(input).digest())}`;
+      },
+    },
+    {
+      label: "HS256 keyed with the JWKS x string",
+      token: () => {
+        const input = `${b64json({ alg: "HS256", kid: vault.tokenHeader.kid, typ: "JWT" })}.${b64json(vault.forgedClaims())}`;
+        const x = (testVault.vault.ctx.keys.jwks().keys.find((k) => k.kid === vault.tokenHeader.kid)?.x ?? "") as string;
+        return `${input}.${b64u(createHmac("sha256", x).update(input).digest())}`;
+      },
+    },
+    {
+      label: "EdDSA from another key under the vault's kid",
+      token: () => signClaims(JSON.stringify(vault.forgedClaims()), new LocalSigner(vault.tokenHeader.kid, generateKeyPairSync("ed25519").privateKey)),
+    },
+    {
+      label: "EdDSA from another key under an unknown kid",
+      token: () => signClaims(JSON.stringify(vault.forgedClaims()), new LocalSigner("attacker-key", generateKeyPairSync("ed25519").privateKey)),
+    },
+    { label: "a numeric kid", token: () => `${b64json({ alg: "EdDSA", kid: 5 })}.${b64json(vault.forgedClaims())}.c2ln` },
+    { label: "an object kid", token: () => `${b64json({ alg: "EdDSA", kid: { __proto__: 1 } })}.${b64json(vault.forgedClaims())}.c2ln` },
+    { label: "a real token without its signature", token: () => `${vault.approved.token.split(".").slice(0, 2).join(".")}.` },
+    {
+      label: "a real token's signature on other claims",
+      token: () => {
+        const [h, , s] = vault.approved.token.split(".");
+        return `${h}.${b64json(vault.forgedClaims({ tool: "wire_transfer" }))}.${s}`;
+      },
+    },
+    { label: "the vault's key but another audience", token: () => signClaims(JSON.stringify(vault.forgedClaims({ aud: "someone-else" })), vault.vaultSigner()) },
+    { label: "the vault's key but another issuer", token: () => signClaims(JSON.stringify(vault.forgedClaims({ iss: "evil" })), vault.vaultSigner()) },
+    { label: "the vault's key but sub is not clearance", token: () => signClaims(JSON.stringify(vault.forgedClaims({ sub: "admin" })), vault.vaultSigner()) },
+    { label: "the vault's key but no tool claim", token: () => signClaims(JSON.stringify(vault.forgedClaims({ tool: undefined })), vault.vaultSigner()) },
+    { label: "the vault's key but no exp", token: () => signClaims(JSON.stringify(vault.forgedClaims({ exp: undefined })), vault.vaultSigner()) },
+    { label: "the vault's key but a numeric jti", token: () => signClaims(JSON.stringify(vault.forgedClaims({ jti: 7 })), vault.vaultSigner()) },
+  ];
+  it.each(invalid)("$label -> 401 token_invalid", async ({ token }) => {
+    expectProblem(await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token: token() } }), 401, "token_invalid");
+  });
+
+  it("a correctly signed token whose jti was never issued -> 404 token_not_found", async () => {
+    const token = signClaims(JSON.stringify(vault.forgedClaims()), vault.vaultSigner());
+    expectProblem(await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token } }), 404, "token_not_found");
+  });
+
+  it("binding mismatches -> 403 without burning; then it burns once; then 409", async () => {
+    const token = await vault.freshToken();
+    expectProblem(await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token, tool_name: "wire_transfer" } }), 403, "token_binding_mismatch");
+    expectProblem(
+      await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token, tool_args: { amount: 6 } } }),
+      403,
+      "token_binding_mismatch",
+    );
+    expect((await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token, tool_name: "stripe_refund", tool_args: { amount: 5 } } })).status).toBe(200);
+    expectProblem(await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token } }), 409, "token_already_consumed");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// After everything in this file
+// ---------------------------------------------------------------------------------------------
+
+describe("after this file's tests", () => {
+  it("the vault still answers GET /healthz and /readyz", async () => {
+    expect((await vault.http("GET", "/healthz")).status).toBe(200);
+    expect((await vault.http("GET", "/readyz")).status).toBe(200);
+  });
+
+  it("no response in this file was a 5xx", () => {
+    // A floor, so this check cannot pass by recording nothing (the file makes 40 requests today).
+    expect(statuses.seen.length).toBeGreaterThan(35);
+    const fiveHundreds = statuses.serverErrors();
+    expect(fiveHundreds, fiveHundreds.map((s) => `${s.status} ${s.label}`).join("\n")).toEqual([]);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * Values PostgreSQL text or canonical JSON cannot hold (NUL characters, lone surrogates,
+ * non-finite numbers) on every endpoint that takes a body: handled with a 2xx or a 4xx, never a 5xx.
+ *
+ * Part of the bad-input suite (test/integration/bad-input/): every error is RFC 9457 problem+json
+ * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash, and
+ * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
+ * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
+import { BadInputVault } from "./bad-input-vault.js";
+import type { Json } from "./hostile-payloads.js";
+import { expectHandled, ResponseStatusRecorder } from "./problem-assertions.js";
+
+const statuses = new ResponseStatusRecorder();
+let db: TestDatabase;
+let testVault: TestVault;
+let vault: BadInputVault;
+
+beforeAll(async () => {
+  db = newDatabase("pglite");
+  testVault = await startTestVault(db);
+  vault = await BadInputVault.seed(testVault, statuses);
+});
+
+afterAll(async () => {
+  await testVault?.close();
+  await db?.drop();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Values PostgreSQL text or canonical JSON cannot hold
+// ---------------------------------------------------------------------------------------------
+
+describe("NUL characters, lone surrogates and non-finite numbers -> handled (2xx or 4xx), never a 5xx", () => {
+  const clearance: { label: string; raw: () => string }[] = [
+    { label: "NUL in tool_name", raw: () => JSON.stringify({ tool_name: "stripe\u0000refund" }) },
+    { label: "NUL in agent_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", agent_id: "a\u0000" }) },
+    { label: "NUL in session_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", session_id: "\u0000" }) },
+    { label: "NUL in human_principal", raw: () => JSON.stringify({ tool_name: "stripe_refund", human_principal: "\u0000" }) },
+    { label: "NUL in parent_jti", raw: () => JSON.stringify({ tool_name: "stripe_refund", parent_jti: "\u0000" }) },
+    { label: "NUL in context.policy_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", context: { policy_id: "p\u0000" } }) },
+    { label: "NUL in a tool_args key and value", raw: () => JSON.stringify({ tool_name: "stripe_refund", tool_args: { "a\u0000": "\u0000" } }) },
+    { label: "NUL in data_categories", raw: () => JSON.stringify({ tool_name: "stripe_refund", data_categories: ["\u0000"] }) },
+    { label: "a lone surrogate in tool_name", raw: () => '{"tool_name":"a\\ud800"}' },
+    { label: "1e400 in tool_args", raw: () => '{"tool_name":"stripe_refund","tool_args":{"amount":1e400}}' },
+    { label: "-1e400 in context", raw: () => '{"tool_name":"stripe_refund","context":{"x":-1e400}}' },
+  ];
+  it.each(clearance)("POST /request-clearance with $label", async ({ raw }) => {
+    expectHandled(await vault.http("POST", "/request-clearance", { key: vault.agentKey, rawBody: raw() }));
+  });
+
+  it("POST /reviews/:id/decision with NUL in review_reason", async () => {
+    const id = await vault.freshPending();
+    expectHandled(await vault.http("POST", `/reviews/${id}/decision`, { key: vault.reviewerKey, body: { approved: false, review_reason: "no\u0000" } }));
+  });
+
+  const mint: { label: string; raw: () => string }[] = [
+    { label: "NUL in session_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id, session_id: "s\u0000" }) },
+    { label: "NUL in original_request_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", original_request_id: "req_\u0000" }) },
+    { label: "1e400 in tool_args", raw: () => `{"tool_name":"stripe_refund","tool_args":{"amount":1e400},"original_request_id":"${vault.approved.request_id}"}` },
+  ];
+  it.each(mint)("POST /mint-token with $label", async ({ raw }) => {
+    expectHandled(await vault.http("POST", "/mint-token", { key: vault.agentKey, rawBody: raw() }));
+  });
+
+  it("POST /consume-token of a real token with 1e400 in tool_args", async () => {
+    const token = await vault.freshToken();
+    const res = await vault.http("POST", "/consume-token", { key: vault.agentKey, rawBody: `{"token":"${token}","tool_args":{"amount":1e400}}` });
+    expectHandled(res);
+    expect(res.status, "arguments that cannot be the approved ones must not burn the token").not.toBe(200);
+  });
+
+  it("POST /consume-token of a real token with NUL in tool_name", async () => {
+    const token = await vault.freshToken();
+    expectHandled(await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token, tool_name: "stripe\u0000refund" } }));
+  });
+
+  const policy: { label: string; body: () => Json }[] = [
+    { label: "NUL in a tool", body: () => vault.policyDoc(undefined, { tools: ["policy_test_tool\u0000"] }) },
+    { label: "NUL in description", body: () => vault.policyDoc(undefined, { description: "d\u0000" }) },
+    { label: "NUL in a rule", body: () => vault.policyDoc(undefined, { rules: ["r\u0000"] }) },
+    { label: "NUL in a condition reason", body: () => vault.policyDoc(undefined, { conditions: [{ id: "c", when: "args.n > 1", decision: "deny", reason: "\u0000" }] }) },
+  ];
+  it.each(policy)("POST /register-policy with $label", async ({ body }) => {
+    expectHandled(await vault.http("POST", "/register-policy", { key: vault.adminKey, body: body() }));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// After everything in this file
+// ---------------------------------------------------------------------------------------------
+
+describe("after this file's tests", () => {
+  it("the vault still answers GET /healthz and /readyz", async () => {
+    expect((await vault.http("GET", "/healthz")).status).toBe(200);
+    expect((await vault.http("GET", "/readyz")).status).toBe(200);
+  });
+
+  it("no response in this file was a 5xx", () => {
+    // A floor, so this check cannot pass by recording nothing (the file makes 29 requests today).
+    expect(statuses.seen.length).toBeGreaterThan(25);
+    const fiveHundreds = statuses.serverErrors();
+    expect(fiveHundreds, fiveHundreds.map((s) => `${s.status} ${s.label}`).join("\n")).toEqual([]);
+  });
+});
