@@ -57,7 +57,7 @@ export class ClearanceService {
     const bodyHash = sha256Hex(canonicalJson(rawBody));
     if (idempotencyKey) {
       const existing = await getRequestByIdempotencyKey(sql, idempotencyKey);
-      if (existing) return this.replay(sql, existing, bodyHash);
+      if (existing) return this.replay(principal, sql, existing, bodyHash);
     }
     if (!settings.inline && queue.depth() >= settings.highWatermark) {
       throw new AppError("queue_saturated", `Clearance queue is near capacity (${queue.depth()} waiting); retry shortly`, {
@@ -68,17 +68,17 @@ export class ClearanceService {
     if (settings.inline) return this.decideInline(principal, sql, row, bodyHash);
 
     const woken = this.deps.waiters.wait(row.id, settings.syncWaitMs);
-    if (!(await insertRequest(sql, row))) return this.replay(sql, (await getRequestByIdempotencyKey(sql, idempotencyKey!))!, bodyHash);
+    if (!(await insertRequest(sql, row))) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, idempotencyKey!))!, bodyHash);
     queue.enqueue({ tenantId: principal.tenantId, requestId: row.id });
     await woken;
-    return this.reply(sql, (await getRequest(sql, row.id))!);
+    return this.reply(principal, sql, (await getRequest(sql, row.id))!);
   }
 
   async status(principal: Principal, requestId: string): Promise<ClearanceReply> {
     const sql = await this.deps.tenantSql(principal.tenantId);
     const row = await getRequest(sql, requestId);
     if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
-    return this.reply(sql, row);
+    return this.reply(principal, sql, row);
   }
 
   /** The worker: judge, then ONE transaction for the decision and its token, then wake waiters. */
@@ -103,17 +103,28 @@ export class ClearanceService {
   async recover(tenantIds: string[]): Promise<number> {
     let count = 0;
     for (const tenantId of tenantIds) {
-      const sql = await this.deps.tenantSql(tenantId);
-      for (const requestId of await listProcessing(sql, 100_000)) {
-        this.deps.queue.enqueue({ tenantId, requestId });
-        count++;
+      // One unreachable tenant database must not keep every other tenant's vault down.
+      try {
+        const sql = await this.deps.tenantSql(tenantId);
+        for (const requestId of await listProcessing(sql, 100_000)) {
+          this.deps.queue.enqueue({ tenantId, requestId });
+          count++;
+        }
+      } catch (err) {
+        this.deps.log.error({ err, tenantId }, "could not recover this tenant's unfinished requests; they are recovered at the next start");
       }
     }
     return count;
   }
 
-  async reply(sql: Sql, row: ClearanceRow): Promise<ClearanceReply> {
-    const token = await this.deps.issuer.forRequest(sql, row);
+  /**
+   * The answer as `viewer` may see it: the token goes only to the key that asked for the clearance
+   * (or an admin). A reviewer who approves, or another agent who knows the id, sees the decision
+   * but never a bearer token for someone else's action.
+   */
+  async reply(viewer: Principal, sql: Sql, row: ClearanceRow): Promise<ClearanceReply> {
+    const mayHoldToken = viewer.keyId === row.api_key_id || viewer.scope === "admin";
+    const token = mayHoldToken ? await this.deps.issuer.forRequest(sql, row) : null;
     return {
       httpStatus: row.status === "processing" ? 202 : 200,
       body: clearanceResponse(row, token?.token ?? null, token?.expiresAt ?? null),
@@ -125,7 +136,7 @@ export class ClearanceService {
     const decided = { ...row, ...decisionFromVerdict(verdict), decided_at: this.deps.clock.now() } as ClearanceRow;
     const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, principal.tenantId) : null;
     const inserted = token ? await insertRequestWithToken(sql, decided, token) : await insertRequest(sql, decided);
-    if (!inserted) return this.replay(sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
+    if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
     return {
       httpStatus: 200,
       body: clearanceResponse(decided, token ? this.deps.issuer.render(token) : null, token?.expires_at ?? null),
@@ -133,15 +144,19 @@ export class ClearanceService {
   }
 
   /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */
-  private async replay(sql: Sql, existing: ClearanceRow, bodyHash: string): Promise<ClearanceReply> {
+  private async replay(principal: Principal, sql: Sql, existing: ClearanceRow, bodyHash: string): Promise<ClearanceReply> {
     if (existing.body_hash !== bodyHash) {
       throw new AppError("idempotency_key_reused", "This Idempotency-Key was used with a different request body");
     }
+    // Keys are per tenant; another API key replaying them must not receive the first key's token.
+    if (existing.api_key_id !== principal.keyId) {
+      throw new AppError("idempotency_key_reused", "This Idempotency-Key was used by another API key");
+    }
     if (existing.status === "processing") {
       await this.deps.waiters.wait(existing.id, this.deps.settings.syncWaitMs);
-      return this.reply(sql, (await getRequest(sql, existing.id))!);
+      return this.reply(principal, sql, (await getRequest(sql, existing.id))!);
     }
-    return this.reply(sql, existing);
+    return this.reply(principal, sql, existing);
   }
 
   private newRow(principal: Principal, body: ClearanceRequestBody, bodyHash: string, idempotencyKey?: string): NewClearanceRow {
@@ -181,7 +196,8 @@ export class ClearanceService {
   private async retryLater(sql: Sql, job: ClearanceJob, err: unknown): Promise<void> {
     const { log, settings, queue } = this.deps;
     log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed");
-    const attempts = await countAttempt(sql, job.requestId).catch(() => settings.maxJobAttempts);
+    // If even counting fails (database down), keep retrying rather than give up on the request.
+    const attempts = await countAttempt(sql, job.requestId).catch(() => 1);
     if (attempts < settings.maxJobAttempts) {
       setTimeout(() => queue.enqueue(job), Math.min(30_000, 250 * 2 ** attempts)).unref();
       return;

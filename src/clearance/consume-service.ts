@@ -3,7 +3,7 @@ import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { verifyClearanceToken, type TokenSettings } from "../tokens/a-jwt.js";
-import { ledgixSnakeKeys, toolArgsHash } from "../tokens/canonical-json.js";
+import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
 import type { ConsumeTokenBody } from "./request-schema.js";
 import { burnToken, getToken } from "./token-store.js";
@@ -30,9 +30,7 @@ export class ConsumeService {
     }
     if (body.tool_args !== undefined) {
       // Accept the arguments as approved, or in the caller's original key spelling the SDK snake_cased.
-      const matches =
-        toolArgsHash(body.tool_args) === claims.tool_args_hash || toolArgsHash(ledgixSnakeKeys(body.tool_args)) === claims.tool_args_hash;
-      if (!matches) throw new AppError("token_binding_mismatch", "tool_args do not match the arguments this token approved");
+      if (!argsMatchHash(body.tool_args, claims.tool_args_hash)) throw new AppError("token_binding_mismatch", "tool_args do not match the arguments this token approved");
     }
     const sql = await this.deps.tenantSql(principal.tenantId);
     const now = this.deps.clock.now();

@@ -4,10 +4,12 @@ import { AppError } from "../errors.js";
 import { applicablePolicies, type PolicyCache } from "../policies/policy-store.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
-import { ledgixSnakeKeys, toolArgsHash } from "../tokens/canonical-json.js";
+import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { MintTokenBody } from "./request-schema.js";
-import { getRequest, insertRequest, type ClearanceRow } from "./request-store.js";
+import { getRequest, insertRequestWithToken, type ClearanceRow } from "./request-store.js";
+import { withIdempotency } from "../tenancy/idempotency.js";
 import type { TokenIssuer } from "./token-issuer.js";
+import { tokenForRequest } from "./token-store.js";
 
 /**
  * /mint-token: a fresh token (new request_id, new jti) for an approval the SDK remembered, only while
@@ -24,8 +26,19 @@ export class MintService {
     },
   ) {}
 
-  async mint(principal: Principal, body: MintTokenBody, bodyHash: string) {
+  /**
+   * With an Idempotency-Key the stored answer holds no token (no bearer token at rest); the token
+   * is re-derived from the issued claims for the first answer and every replay alike.
+   */
+  async mintOnce(principal: Principal, body: MintTokenBody, bodyHash: string, idempotencyKey?: string) {
     const sql = await this.deps.tenantSql(principal.tenantId);
+    const answer = await withIdempotency(sql, "mint-token", idempotencyKey, bodyHash, () => this.mint(principal, sql, body, bodyHash));
+    const issued = await tokenForRequest(sql, answer.request_id);
+    if (!issued) throw new AppError("request_not_found", `No token for ${answer.request_id}`);
+    return { ...answer, token: this.deps.issuer.render(issued) };
+  }
+
+  private async mint(principal: Principal, sql: Sql, body: MintTokenBody, bodyHash: string) {
     const original = await getRequest(sql, body.original_request_id);
     if (!original) throw new AppError("request_not_found", `No clearance request ${body.original_request_id}`);
     await this.assertStillHolds(principal, sql, original, body);
@@ -37,7 +50,6 @@ export class MintService {
       idempotency_key: null,
       body_hash: bodyHash,
       api_key_id: principal.keyId,
-      session_id: body.session_id || original.session_id,
       reason: original.reason,
       original_request_id: original.id,
       parent_jti: null,
@@ -45,13 +57,10 @@ export class MintService {
       decided_at: now,
       attempts: 0,
     };
-    const token = await sql.transaction(async (tx) => {
-      await insertRequest(tx, row);
-      return this.deps.issuer.issue(tx, row, principal.tenantId);
-    });
+    const token = this.deps.issuer.prepare(row, principal.tenantId);
+    await insertRequestWithToken(sql, row, token);
     return {
       request_id: row.id,
-      token: this.deps.issuer.render(token),
       token_expires_at: token.expires_at.toISOString(),
       status: "approved",
       decision_status: "approved",
@@ -67,6 +76,8 @@ export class MintService {
       throw new AppError("approval_not_reusable", why);
     };
     if (original.status !== "approved") refuse(`Request ${original.id} is ${original.status}, not approved`);
+    // The SDK's decision cache lives in one client: only the key that got the approval may reuse it.
+    if (original.api_key_id !== principal.keyId) refuse("Only the API key that received the approval may re-issue it");
     // A human approved one action; only approvals the policies decided on their own may be reused.
     if (original.kind !== "clearance" || original.reason_code === "review_approved") {
       refuse("Only a policy-decided approval can be re-issued; a human-approved request must be requested again");
@@ -75,10 +86,7 @@ export class MintService {
     if (ageSeconds > this.deps.maxAgeSeconds) refuse(`The approval is older than ${this.deps.maxAgeSeconds} s; request clearance again`);
     if (body.tool_name !== original.tool_name) refuse("tool_name differs from the approved request");
     // The SDK sends the caller's original argument keys here, but snake_cased keys to /request-clearance.
-    const argsHash = toolArgsHash(body.tool_args);
-    if (argsHash !== original.tool_args_hash && toolArgsHash(ledgixSnakeKeys(body.tool_args)) !== original.tool_args_hash) {
-      refuse("tool_args differ from the approved request");
-    }
+    if (!argsMatchHash(body.tool_args, original.tool_args_hash)) refuse("tool_args differ from the approved request");
     if (body.agent_id && body.agent_id !== original.agent_id) refuse("agent_id differs from the approved request");
     if (body.policy_version_id && body.policy_version_id !== original.policy_version_id) {
       refuse("policy_version_id differs from the approved request");

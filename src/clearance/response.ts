@@ -24,7 +24,10 @@ export function clearanceResponse(row: ClearanceRow, token: string | null, expir
     confidence_bucket: row.confidence_bucket,
     minimum_confidence_bucket: DEFAULT_MINIMUM_BUCKET,
     policy_id: row.policy_id,
-    policy_version_id: row.policy_version_id,
+    // The SDK caches approvals that carry a policy_version_id and re-issues them via /mint-token;
+    // a human approval cannot be re-issued, so it is sent without one (kept in decided_under_*).
+    policy_version_id: row.reason_code === "review_approved" ? null : row.policy_version_id,
+    decided_under_policy_version_id: row.policy_version_id,
     policy_content_hash: row.policy_content_hash,
     matched_condition_ids: row.matched_condition_ids,
     tool_name: row.tool_name,

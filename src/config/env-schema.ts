@@ -56,7 +56,7 @@ export const envSchema = z.object({
   VAULT_CLEARANCE_MODE: z.enum(["auto", "queued"]).default("auto"),
   VAULT_CLEARANCE_SYNC_WAIT_MS: int(1500, 0, 60_000),
   // How old a policy-decided approval may be and still be re-issued by /mint-token.
-  VAULT_MINT_MAX_AGE_SECONDS: int(3600, 1, 30 * 86_400),
+  VAULT_MINT_MAX_AGE_SECONDS: int(300, 1, 30 * 86_400),
   VAULT_JUDGE_TIMEOUT_MS: int(10_000, 10, 600_000),
   VAULT_RATE_LIMIT_RPS: int(20, 0, 1_000_000),
   VAULT_RATE_LIMIT_BURST: int(40, 1, 1_000_000),

@@ -48,9 +48,12 @@ export class RulesJudge implements Judge {
     const named = input.context.policy_id;
     const applicable = applicablePolicies(all, input.tool, named);
     if (applicable.length === 0) {
-      return typeof named === "string" && named !== ""
-        ? failClosedVerdict("policy_not_found", `Policy ${named} is not registered; sent to human review`)
-        : failClosedVerdict("no_applicable_policy", `No policy covers tool ${input.tool}; sent to human review`);
+      if (typeof named !== "string" || named === "") {
+        return failClosedVerdict("no_applicable_policy", `No policy covers tool ${input.tool}; sent to human review`);
+      }
+      return all.some((p) => p.policyId === named)
+        ? failClosedVerdict("policy_not_applicable", `Policy ${named} does not cover tool ${input.tool}; sent to human review`)
+        : failClosedVerdict("policy_not_found", `Policy ${named} is not registered; sent to human review`);
     }
     const bindings = toBindings({
       tool: input.tool,

@@ -128,8 +128,18 @@ export class PolicyCache {
   }
 }
 
-/** The policy named by context.policy_id, else every policy whose tools include the tool (empty = all). */
+export function coversTool(policy: ActivePolicy, tool: string): boolean {
+  return policy.doc.tools.length === 0 || policy.doc.tools.includes(tool);
+}
+
+/**
+ * The policy named by context.policy_id, else every policy whose tools include the tool (empty =
+ * all). The caller chooses the name, so a named policy applies only if it covers the tool: an
+ * agent must not pick a lenient policy written for another tool.
+ */
 export function applicablePolicies(policies: ActivePolicy[], tool: string, contextPolicyId: unknown): ActivePolicy[] {
-  if (typeof contextPolicyId === "string" && contextPolicyId !== "") return policies.filter((p) => p.policyId === contextPolicyId);
-  return policies.filter((p) => p.doc.tools.length === 0 || p.doc.tools.includes(tool));
+  if (typeof contextPolicyId === "string" && contextPolicyId !== "") {
+    return policies.filter((p) => p.policyId === contextPolicyId && coversTool(p, tool));
+  }
+  return policies.filter((p) => coversTool(p, tool));
 }

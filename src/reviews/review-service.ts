@@ -58,6 +58,6 @@ export class ReviewService {
     });
     if (!decided) throw new AppError("request_not_pending", `Request ${requestId} is ${row.status}; it can no longer be decided`);
     this.deps.waiters.notify(row.id);
-    return this.deps.clearance.reply(sql, decided);
+    return this.deps.clearance.reply(principal, sql, decided);
   }
 }

@@ -39,8 +39,27 @@ export function ledgixSnakeKeys(value: unknown, insideArray = false): unknown {
   if (Array.isArray(value)) return insideArray ? value : value.map((v) => ledgixSnakeKeys(v, true));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = ledgixSnakeKeys(v);
+    for (const [k, v] of Object.entries(value)) {
+      const key = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      // Two keys that collapse into one (amountCents and amount_cents) would let a value the
+      // vault never approved ride along under the approved one: no match through conversion.
+      if (Object.hasOwn(out, key)) throw new SnakeKeyCollision(key);
+      out[key] = ledgixSnakeKeys(v);
+    }
     return out;
   }
   return value;
+}
+
+export class SnakeKeyCollision extends Error {}
+
+/** True when args hash to the approved hash as given, or after the SDK's key conversion without collisions. */
+export function argsMatchHash(args: unknown, approvedHash: string): boolean {
+  if (toolArgsHash(args) === approvedHash) return true;
+  try {
+    return toolArgsHash(ledgixSnakeKeys(args)) === approvedHash;
+  } catch (err) {
+    if (err instanceof SnakeKeyCollision) return false;
+    throw err;
+  }
 }

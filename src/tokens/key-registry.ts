@@ -40,7 +40,9 @@ export class KeyRegistry {
     this.lastRefreshMs = this.clock.nowMs();
   }
 
-  jwks(): { keys: PublicJwk[] } {
+  /** Refreshed when older than 30 s, so a key published by another vault process appears here too. */
+  async jwks(): Promise<{ keys: PublicJwk[] }> {
+    if (this.clock.nowMs() - this.lastRefreshMs > 30_000) await this.refresh();
     return { keys: this.keys.map((k) => ({ kty: k.kty, crv: k.crv, x: k.x, kid: k.kid, use: "sig", alg: "EdDSA" })) };
   }
 

@@ -64,6 +64,10 @@ describe.each<Engine>(["postgres", "pglite"])("clearance flow on %s", (engine) =
     expect(res.body).toMatchObject({ status: "pending_review", decision_status: "approved_pending_review", reason_code: "no_applicable_policy", token: null });
     const named = await clear({ tool_name: "stripe_refund", tool_args: { amount: 1 }, context: { policy_id: "missing-policy" } });
     expect(named.body).toMatchObject({ status: "pending_review", reason_code: "policy_not_found" });
+    // An agent may not pick a lenient policy written for another tool.
+    await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: { policy_id: "search", tools: ["web_search"], default_decision: "approve" } });
+    const chosen = await clear({ tool_name: "stripe_refund", tool_args: { amount: 999999 }, context: { policy_id: "search" } });
+    expect(chosen.body).toMatchObject({ status: "pending_review", reason_code: "policy_not_applicable", token: null });
   });
 
   it("sends reviews to a human; an approval makes the next poll return approved with a fresh token", async () => {
@@ -74,8 +78,14 @@ describe.each<Engine>(["postgres", "pglite"])("clearance flow on %s", (engine) =
     expect(poll.body.status).toBe("pending_review");
     const approve = await call(v.url, "POST", `/reviews/${id}/decision`, { key: reviewer, body: { approved: true, review_reason: "checked the order" } });
     expect(approve.status).toBe(200);
+    // The reviewer sees the decision, never a bearer token for the agent's action.
+    expect(approve.body).toMatchObject({ status: "approved", token: null });
+    const otherAgent = await newKey(v, "agent");
+    expect((await call(v.url, "GET", `/clearance-status/${id}`, { key: otherAgent })).body.token).toBeNull();
     const after = await call(v.url, "GET", `/clearance-status/${id}`, { key: agent });
     expect(after.body).toMatchObject({ status: "approved", decision_status: "approved", reason: "checked the order", reason_code: "review_approved" });
+    // Without a policy_version_id the SDK does not cache a human approval for /mint-token re-issue.
+    expect(after.body.policy_version_id).toBeNull();
     const claims = await verifyLikeSdk(v.url, after.body.token);
     expect(claims.request_id).toBe(id);
     // One human approval is one action: it cannot be re-issued through /mint-token.
@@ -116,6 +126,9 @@ describe.each<Engine>(["postgres", "pglite"])("clearance flow on %s", (engine) =
     const other = await clear({ ...body, tool_args: { amount: 13 } }, agent, { "idempotency-key": key });
     expect(other.status).toBe(422);
     expect(other.body.code).toBe("idempotency_key_reused");
+    // Another key replaying the same key and body must not receive this key's token.
+    const thief = await clear(body, await newKey(v, "agent"), { "idempotency-key": key });
+    expect(thief.status).toBe(422);
   });
 
   it("burns a token once: 200 then 409, after checking tool and argument binding", async () => {
@@ -125,6 +138,13 @@ describe.each<Engine>(["postgres", "pglite"])("clearance flow on %s", (engine) =
     expect(wrongTool.status).toBe(403);
     const wrongArgs = await call(v.url, "POST", "/consume-token", { key: agent, body: { token, tool_args: { amount: 21, orderId: "x" } } });
     expect(wrongArgs.body.code).toBe("token_binding_mismatch");
+    // A camelCase twin of an approved snake_case key must not smuggle another value past the binding.
+    const approvedSnake = await clear({ tool_name: "stripe_refund", tool_args: { amount: 20, amount_cents: 100 } });
+    const smuggled = await call(v.url, "POST", "/consume-token", {
+      key: agent,
+      body: { token: approvedSnake.body.token, tool_args: { amountCents: 100000, amount: 20, amount_cents: 100 } },
+    });
+    expect(smuggled.body.code).toBe("token_binding_mismatch");
     const ok = await call(v.url, "POST", "/consume-token", { key: agent, body: { token, tool_name: "stripe_refund", tool_args: { amount: 20, orderId: "x" } } });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ consumed: true, request_id: res.body.request_id });
@@ -160,6 +180,8 @@ describe.each<Engine>(["postgres", "pglite"])("clearance flow on %s", (engine) =
       confidence_bucket: original.confidence_bucket,
       reason: original.reason,
     };
+    const byOtherKey = await call(v.url, "POST", "/mint-token", { key: await newKey(v, "agent"), body: mintBody });
+    expect(byOtherKey.status).toBe(409);
     const minted = await call(v.url, "POST", "/mint-token", { key: agent, body: mintBody, headers: { "idempotency-key": `mint-${engine}` } });
     expect(minted.status).toBe(200);
     expect(minted.body.request_id).not.toBe(original.request_id);

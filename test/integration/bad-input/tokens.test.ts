@@ -65,7 +65,7 @@ describe("POST /consume-token with bad tokens", () => {
       label: "HS256 keyed with the public key (key confusion)",
       token: () => {
         const input = `${b64json({ alg: "HS256", kid: vault.tokenHeader.kid, typ: "JWT" })}.${b64json(vault.forgedClaims())}`;
-        const x = (testVault.vault.ctx.keys.jwks().keys.find((k) => k.kid === vault.tokenHeader.kid)?.x ?? "") as string;
+        const x = testVault.vault.ctx.signer.publicJwk.x;
         return `${input}.${b64u(createHmac("sha256", Buffer.from(x, "base64url")).update(input).digest())}`;
       },
     },
@@ -73,7 +73,7 @@ describe("POST /consume-token with bad tokens", () => {
       label: "HS256 keyed with the JWKS x string",
       token: () => {
         const input = `${b64json({ alg: "HS256", kid: vault.tokenHeader.kid, typ: "JWT" })}.${b64json(vault.forgedClaims())}`;
-        const x = (testVault.vault.ctx.keys.jwks().keys.find((k) => k.kid === vault.tokenHeader.kid)?.x ?? "") as string;
+        const x = testVault.vault.ctx.signer.publicJwk.x;
         return `${input}.${b64u(createHmac("sha256", x).update(input).digest())}`;
       },
     },
