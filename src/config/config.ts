@@ -31,7 +31,7 @@ export interface Config {
 export class ConfigError extends Error {}
 
 /** Reads and validates the environment once; a bad value stops start-up naming the variable. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable means "not set" for every variable alike.
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
   const parsed = envSchema.safeParse(given);

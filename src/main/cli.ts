@@ -28,7 +28,7 @@ function fail(message: string): never {
 }
 
 async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof openAdminContext>>) => Promise<T>): Promise<T> {
-  const ctx = await openAdminContext(loadConfig(process.env));
+  const ctx = await openAdminContext(loadConfig());
   try {
     return await fn(ctx);
   } finally {
@@ -41,7 +41,7 @@ function print(json: boolean, value: object, text: string) {
 }
 
 async function serve() {
-  const vault = await startVault(loadConfig(process.env));
+  const vault = await startVault(loadConfig());
   vault.ctx.log.info({ url: vault.url }, "countersign vault listening");
   let closing: Promise<void> | undefined;
   // A second signal while closing must not close twice.

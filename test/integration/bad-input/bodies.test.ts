@@ -11,8 +11,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/errors.js";
-import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
-import { BadInputVault } from "./bad-input-vault.js";
+import type { TestDatabase, TestVault } from "../../helpers/vault.js";
+import type { BadInputVault } from "./bad-input-vault.js";
+import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
 import { badApiKeys, deepArray, deepObject, paddedTo, rawRequest, withRawMembers, type Json } from "./hostile-payloads.js";
 import { expectFieldError, expectHandled, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
 
@@ -22,15 +23,9 @@ let testVault: TestVault;
 let vault: BadInputVault;
 
 beforeAll(async () => {
-  db = newDatabase("pglite");
-  testVault = await startTestVault(db);
-  vault = await BadInputVault.seed(testVault, statuses);
+  ({ db, testVault, vault } = await openBadInputVault(statuses));
 });
-
-afterAll(async () => {
-  await testVault?.close();
-  await db?.drop();
-});
+afterAll(() => closeBadInputVault(testVault, db));
 
 // ---------------------------------------------------------------------------------------------
 // Every endpoint that takes a body
@@ -204,20 +199,4 @@ describe.each(endpoints)("$name", (ep) => {
   });
 });
 
-// ---------------------------------------------------------------------------------------------
-// After everything in this file
-// ---------------------------------------------------------------------------------------------
-
-describe("after this file's tests", () => {
-  it("the vault still answers GET /healthz and /readyz", async () => {
-    expect((await vault.http("GET", "/healthz")).status).toBe(200);
-    expect((await vault.http("GET", "/readyz")).status).toBe(200);
-  });
-
-  it("no response in this file was a 5xx", () => {
-    // A floor, so this check cannot pass by recording nothing (the file makes 281 requests today).
-    expect(statuses.seen.length).toBeGreaterThan(250);
-    const fiveHundreds = statuses.serverErrors();
-    expect(fiveHundreds, fiveHundreds.map((s) => `${s.status} ${s.label}`).join("\n")).toEqual([]);
-  });
-});
+describeClosingChecks(() => vault, statuses, 250);

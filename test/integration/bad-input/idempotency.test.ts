@@ -9,8 +9,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
-import { BadInputVault } from "./bad-input-vault.js";
+import type { TestDatabase, TestVault } from "../../helpers/vault.js";
+import type { BadInputVault } from "./bad-input-vault.js";
+import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
 import { rawRequest, type Json } from "./hostile-payloads.js";
 import { expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
 
@@ -20,15 +21,9 @@ let testVault: TestVault;
 let vault: BadInputVault;
 
 beforeAll(async () => {
-  db = newDatabase("pglite");
-  testVault = await startTestVault(db);
-  vault = await BadInputVault.seed(testVault, statuses);
+  ({ db, testVault, vault } = await openBadInputVault(statuses));
 });
-
-afterAll(async () => {
-  await testVault?.close();
-  await db?.drop();
-});
+afterAll(() => closeBadInputVault(testVault, db));
 
 // ---------------------------------------------------------------------------------------------
 // Idempotency-Key
@@ -122,20 +117,4 @@ describe("Idempotency-Key", () => {
   });
 });
 
-// ---------------------------------------------------------------------------------------------
-// After everything in this file
-// ---------------------------------------------------------------------------------------------
-
-describe("after this file's tests", () => {
-  it("the vault still answers GET /healthz and /readyz", async () => {
-    expect((await vault.http("GET", "/healthz")).status).toBe(200);
-    expect((await vault.http("GET", "/readyz")).status).toBe(200);
-  });
-
-  it("no response in this file was a 5xx", () => {
-    // A floor, so this check cannot pass by recording nothing (the file makes 40 requests today).
-    expect(statuses.seen.length).toBeGreaterThan(35);
-    const fiveHundreds = statuses.serverErrors();
-    expect(fiveHundreds, fiveHundreds.map((s) => `${s.status} ${s.label}`).join("\n")).toEqual([]);
-  });
-});
+describeClosingChecks(() => vault, statuses, 35);

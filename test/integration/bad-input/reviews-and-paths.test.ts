@@ -8,8 +8,9 @@
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
-import { BadInputVault } from "./bad-input-vault.js";
+import type { TestDatabase, TestVault } from "../../helpers/vault.js";
+import type { BadInputVault } from "./bad-input-vault.js";
+import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
 import { long, rawRequest } from "./hostile-payloads.js";
 import { expectClientProblem, expectFieldError, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
 
@@ -19,15 +20,9 @@ let testVault: TestVault;
 let vault: BadInputVault;
 
 beforeAll(async () => {
-  db = newDatabase("pglite");
-  testVault = await startTestVault(db);
-  vault = await BadInputVault.seed(testVault, statuses);
+  ({ db, testVault, vault } = await openBadInputVault(statuses));
 });
-
-afterAll(async () => {
-  await testVault?.close();
-  await db?.drop();
-});
+afterAll(() => closeBadInputVault(testVault, db));
 
 describe("POST /reviews/:request_id/decision field validation", () => {
   const cases: { field: string; value: unknown }[] = [
@@ -203,20 +198,4 @@ describe("requests refused before routing are still problem+json", () => {
   });
 });
 
-// ---------------------------------------------------------------------------------------------
-// After everything in this file
-// ---------------------------------------------------------------------------------------------
-
-describe("after this file's tests", () => {
-  it("the vault still answers GET /healthz and /readyz", async () => {
-    expect((await vault.http("GET", "/healthz")).status).toBe(200);
-    expect((await vault.http("GET", "/readyz")).status).toBe(200);
-  });
-
-  it("no response in this file was a 5xx", () => {
-    // A floor, so this check cannot pass by recording nothing (the file makes 68 requests today).
-    expect(statuses.seen.length).toBeGreaterThan(60);
-    const fiveHundreds = statuses.serverErrors();
-    expect(fiveHundreds, fiveHundreds.map((s) => `${s.status} ${s.label}`).join("\n")).toEqual([]);
-  });
-});
+describeClosingChecks(() => vault, statuses, 60);

@@ -8,8 +8,9 @@
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
-import { BadInputVault } from "./bad-input-vault.js";
+import type { TestDatabase, TestVault } from "../../helpers/vault.js";
+import type { BadInputVault } from "./bad-input-vault.js";
+import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
 import type { Json } from "./hostile-payloads.js";
 import { expectHandled, ResponseStatusRecorder } from "./problem-assertions.js";
 
@@ -19,15 +20,9 @@ let testVault: TestVault;
 let vault: BadInputVault;
 
 beforeAll(async () => {
-  db = newDatabase("pglite");
-  testVault = await startTestVault(db);
-  vault = await BadInputVault.seed(testVault, statuses);
+  ({ db, testVault, vault } = await openBadInputVault(statuses));
 });
-
-afterAll(async () => {
-  await testVault?.close();
-  await db?.drop();
-});
+afterAll(() => closeBadInputVault(testVault, db));
 
 // ---------------------------------------------------------------------------------------------
 // Values PostgreSQL text or canonical JSON cannot hold
@@ -88,20 +83,4 @@ describe("NUL characters, lone surrogates and non-finite numbers -> handled (2xx
   });
 });
 
-// ---------------------------------------------------------------------------------------------
-// After everything in this file
-// ---------------------------------------------------------------------------------------------
-
-describe("after this file's tests", () => {
-  it("the vault still answers GET /healthz and /readyz", async () => {
-    expect((await vault.http("GET", "/healthz")).status).toBe(200);
-    expect((await vault.http("GET", "/readyz")).status).toBe(200);
-  });
-
-  it("no response in this file was a 5xx", () => {
-    // A floor, so this check cannot pass by recording nothing (the file makes 29 requests today).
-    expect(statuses.seen.length).toBeGreaterThan(25);
-    const fiveHundreds = statuses.serverErrors();
-    expect(fiveHundreds, fiveHundreds.map((s) => `${s.status} ${s.label}`).join("\n")).toEqual([]);
-  });
-});
+describeClosingChecks(() => vault, statuses, 25);
