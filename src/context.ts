@@ -91,10 +91,9 @@ export async function openAdminContext(config: Config): Promise<{ control: Datab
 export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
-  const control = await openControlDatabase(config);
+  const admin = await openAdminContext(config);
+  const { control, tenantDbs } = admin;
   try {
-    await migrate(control, "control");
-    const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax);
     const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
     const loaded = overrides.signer ? { signer: overrides.signer, generated: false } : loadLocalSigner({ ...config.signer, dataDir: config.dataDir });
     const keys = new KeyRegistry(control, clock);
@@ -140,12 +139,11 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, clock }),
       async close() {
         await queue.stop();
-        await tenantDbs.closeAll();
-        await control.close();
+        await admin.close();
       },
     };
   } catch (err) {
-    await control.close().catch(() => {});
+    await admin.close().catch(() => {});
     throw err;
   }
 }

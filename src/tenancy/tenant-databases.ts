@@ -42,11 +42,6 @@ export class TenantDatabases {
     return db;
   }
 
-  /** Creates (if needed) and migrates the tenant database. */
-  async provision(location: TenantLocation): Promise<void> {
-    await this.get(location.id);
-  }
-
   async listTenantIds(): Promise<string[]> {
     return (await this.control.query<{ id: string }>("SELECT id FROM tenants ORDER BY created_at")).map((r) => r.id);
   }

@@ -37,10 +37,6 @@ export async function createTenant(
   return { tenantId, name: args.name, adminKey };
 }
 
-export async function findTenantByName(control: Sql, name: string): Promise<{ id: string } | undefined> {
-  return (await control.query<{ id: string }>("SELECT id FROM tenants WHERE name = $1", [name]))[0];
-}
-
 export async function countTenants(control: Sql): Promise<number> {
   return Number((await control.query<{ n: number }>("SELECT count(*)::int AS n FROM tenants"))[0]?.n ?? 0);
 }
