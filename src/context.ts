@@ -14,11 +14,13 @@ import { PgliteDatabase } from "./db/pglite-database.js";
 import type { Database } from "./db/sql.js";
 import { FailClosedJudge } from "./judge/fail-closed-judge.js";
 import type { Judge } from "./judge/judge.js";
-import { RulesJudge } from "./judge/rules-judge.js";
+import type { EmbeddingProvider } from "./judge/embeddings/embedding-provider.js";
+import { checkKnowledge, createVaultJudge, type VaultJudge } from "./judge/judge-factory.js";
 import { createLogger } from "./log.js";
 import { PolicyCache } from "./policies/policy-store.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { ReviewService } from "./reviews/review-service.js";
+import { ReviewSettingsCache } from "./reviews/review-settings.js";
 import { ApiKeyAuthenticator } from "./tenancy/api-keys.js";
 import { TenantDatabases } from "./tenancy/tenant-databases.js";
 import { KeyRegistry } from "./tokens/key-registry.js";
@@ -46,7 +48,11 @@ export interface AppContext {
   auth: ApiKeyAuthenticator;
   rateLimiter: RateLimiter;
   policies: PolicyCache;
+  reviewSettings: ReviewSettingsCache;
   judge: FailClosedJudge;
+  judgeKind: VaultJudge["kind"];
+  /** Embeds policy text at registration and document upload. */
+  embeddings: EmbeddingProvider;
   queue: ClearanceQueue;
   clearance: ClearanceService;
   reviews: ReviewService;
@@ -100,7 +106,13 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     await keys.register(loaded.signer);
     const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
     const policies = new PolicyCache(clock, config.caches.policyTtlMs);
-    const judge = new FailClosedJudge(overrides.judge ?? new RulesJudge(tenantSql, policies), config.clearance.judgeTimeoutMs, log);
+    const reviewSettings = new ReviewSettingsCache(clock, config.caches.policyTtlMs);
+    const vaultJudge = createVaultJudge(config, { tenantSql, policies, log });
+    const judge = new FailClosedJudge(overrides.judge ?? vaultJudge.judge, config.clearance.judgeTimeoutMs, log);
+    if (vaultJudge.kind === "in-process") {
+      // Not awaited: a slow scan of many tenants must not delay start-up; it only logs.
+      checkKnowledge(control, tenantDbs, config.embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
+    }
     const queue = overrides.queue ?? new MemoryClearanceQueue(config.clearance.workers);
     const waiters = new DecisionWaiters();
     const issuer = new TokenIssuer(loaded.signer, tokenSettings, clock);
@@ -112,8 +124,9 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       issuer,
       clock,
       log,
+      reviewSettings,
       settings: {
-        inline: !overrides.judge && config.clearance.mode === "auto",
+        inline: !overrides.judge && vaultJudge.local && config.clearance.mode === "auto",
         syncWaitMs: config.clearance.syncWaitMs,
         highWatermark: config.clearance.highWatermark,
         maxJobAttempts: 5,
@@ -131,7 +144,10 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       auth: new ApiKeyAuthenticator(control, clock, config.caches.apiKeyTtlMs),
       rateLimiter: new RateLimiter(config.rateLimit, clock),
       policies,
+      reviewSettings,
       judge,
+      judgeKind: vaultJudge.kind,
+      embeddings: vaultJudge.embeddings,
       queue,
       clearance,
       reviews: new ReviewService({ tenantSql, clearance, issuer, waiters, clock }),

@@ -17,6 +17,8 @@ export const errorCatalog = {
   not_found: { status: 404, title: "Not found" },
   request_timeout: { status: 408, title: "Request timed out" },
   request_not_found: { status: 404, title: "Clearance request not found" },
+  policy_not_found: { status: 404, title: "Policy not found" },
+  document_not_found: { status: 404, title: "Policy document not found" },
   token_not_found: { status: 404, title: "Token was never issued by this tenant" },
   token_already_consumed: { status: 409, title: "Token already consumed" },
   request_not_pending: { status: 409, title: "Request is not awaiting a decision" },
@@ -29,6 +31,7 @@ export const errorCatalog = {
   queue_saturated: { status: 429, title: "Clearance queue near capacity" },
   internal_error: { status: 500, title: "Internal error" },
   not_ready: { status: 503, title: "Service not ready" },
+  embedding_unavailable: { status: 503, title: "Embedding model unavailable" },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -6,6 +6,7 @@ import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.j
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
+import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, type ReviewSettingsCache } from "../reviews/review-settings.js";
 import { decisionFromVerdict } from "./decisions.js";
 import type { ClearanceQueue, ClearanceJob } from "./queue.js";
 import { extraFieldNames, type ClearanceRequestBody } from "./request-schema.js";
@@ -18,6 +19,7 @@ import {
   insertRequestWithToken,
   listProcessing,
   type ClearanceRow,
+  type DecisionFields,
   type NewClearanceRow,
 } from "./request-store.js";
 import { clearanceResponse, type ClearanceResponse } from "./response.js";
@@ -47,6 +49,7 @@ export class ClearanceService {
       issuer: TokenIssuer;
       clock: Clock;
       log: Logger;
+      reviewSettings: ReviewSettingsCache;
       settings: ClearanceSettings;
     },
   ) {}
@@ -87,8 +90,7 @@ export class ClearanceService {
     try {
       const row = await getRequest(sql, job.requestId);
       if (!row || row.status !== "processing") return;
-      const verdict = await this.deps.judge.evaluate(judgeInput(job.tenantId, row));
-      const fields = decisionFromVerdict(verdict);
+      const fields = await this.judge(job.tenantId, sql, row);
       await sql.transaction(async (tx) => {
         const decided = await applyDecision(tx, row.id, ["processing"], fields, this.deps.clock.now());
         if (decided?.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
@@ -132,8 +134,7 @@ export class ClearanceService {
   }
 
   private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRow, bodyHash: string): Promise<ClearanceReply> {
-    const verdict = await this.deps.judge.evaluate(judgeInput(principal.tenantId, row as ClearanceRow));
-    const decided = { ...row, ...decisionFromVerdict(verdict), decided_at: this.deps.clock.now() } as ClearanceRow;
+    const decided = { ...row, ...(await this.judge(principal.tenantId, sql, row)), decided_at: this.deps.clock.now() } as ClearanceRow;
     const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, principal.tenantId) : null;
     const inserted = token ? await insertRequestWithToken(sql, decided, token) : await insertRequest(sql, decided);
     if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
@@ -141,6 +142,13 @@ export class ClearanceService {
       httpStatus: 200,
       body: clearanceResponse(decided, token ? this.deps.issuer.render(token) : null, token?.expires_at ?? null),
     };
+  }
+
+  /** The judge's verdict, held to the tenant's confidence threshold whatever judge gave it. */
+  private async judge(tenantId: string, sql: Sql, row: NewClearanceRow): Promise<DecisionFields> {
+    const verdict = await this.deps.judge.evaluate(judgeInput(tenantId, row));
+    const { minimum_confidence_bucket: minimum } = await this.deps.reviewSettings.get(tenantId, sql);
+    return decisionFromVerdict(applyConfidenceThreshold(verdict, minimum), minimum);
   }
 
   /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */
@@ -187,6 +195,10 @@ export class ClearanceService {
       policy_content_hash: null,
       applied_policies: [],
       matched_condition_ids: [],
+      minimum_confidence_bucket: DEFAULT_MINIMUM_BUCKET,
+      citations: [],
+      evidence_chunks: [],
+      judge_trace: {},
       original_request_id: null,
       created_at: this.deps.clock.now(),
       decided_at: null,
@@ -207,14 +219,14 @@ export class ClearanceService {
       sql,
       job.requestId,
       ["processing"],
-      decisionFromVerdict(failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review")),
+      decisionFromVerdict(failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review"), DEFAULT_MINIMUM_BUCKET),
       this.deps.clock.now(),
     ).catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
     this.deps.waiters.notify(job.requestId);
   }
 }
 
-function judgeInput(tenantId: string, row: ClearanceRow): JudgeInput {
+function judgeInput(tenantId: string, row: NewClearanceRow): JudgeInput {
   return {
     tenantId,
     requestId: row.id,

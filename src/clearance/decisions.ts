@@ -1,8 +1,8 @@
-import type { Verdict } from "../judge/judge.js";
+import type { ConfidenceBucket, Verdict } from "../judge/judge.js";
 import type { DecisionFields } from "./request-store.js";
 
 /** Maps a judge verdict onto the request's lifecycle fields. */
-export function decisionFromVerdict(v: Verdict): DecisionFields {
+export function decisionFromVerdict(v: Verdict, minimumBucket: ConfidenceBucket): DecisionFields {
   const lifecycle =
     v.decision === "approve"
       ? ({ status: "approved", decision_status: "approved" } as const)
@@ -19,5 +19,9 @@ export function decisionFromVerdict(v: Verdict): DecisionFields {
     policy_content_hash: v.policy_content_hash,
     applied_policies: v.applied_policies,
     matched_condition_ids: v.matched_condition_ids,
+    minimum_confidence_bucket: minimumBucket,
+    citations: v.citations,
+    evidence_chunks: v.evidence_chunks,
+    judge_trace: v.trace,
   };
 }

@@ -1,5 +1,5 @@
 import type { Sql } from "../db/sql.js";
-import type { AppliedPolicy, ConfidenceBucket } from "../judge/judge.js";
+import type { AppliedPolicy, ConfidenceBucket, EvidenceChunk } from "../judge/judge.js";
 import type { IssuedToken } from "./token-store.js";
 
 export type ClearanceStatus = "processing" | "pending_review" | "approved" | "denied";
@@ -30,6 +30,10 @@ export interface ClearanceRow {
   policy_content_hash: string | null;
   applied_policies: AppliedPolicy[];
   matched_condition_ids: string[];
+  minimum_confidence_bucket: ConfidenceBucket;
+  citations: EvidenceChunk[];
+  evidence_chunks: EvidenceChunk[];
+  judge_trace: Record<string, unknown>;
   original_request_id: string | null;
   attempts: number;
   created_at: Date;
@@ -49,15 +53,20 @@ export interface DecisionFields {
   policy_content_hash: string | null;
   applied_policies: AppliedPolicy[];
   matched_condition_ids: string[];
+  /** The tenant threshold in force when this decision was made. */
+  minimum_confidence_bucket: ConfidenceBucket;
+  citations: EvidenceChunk[];
+  evidence_chunks: EvidenceChunk[];
+  judge_trace: Record<string, unknown>;
 }
 
 const columns = [
   "id", "kind", "idempotency_key", "body_hash", "api_key_id", "tool_name", "tool_args", "tool_args_hash", "agent_id",
   "session_id", "human_principal", "parent_jti", "context", "extras", "status", "decision_status", "reason", "reason_code",
   "confidence_bucket", "policy_id", "policy_version_id", "policy_content_hash", "applied_policies", "matched_condition_ids",
-  "original_request_id", "created_at", "decided_at",
+  "minimum_confidence_bucket", "citations", "evidence_chunks", "judge_trace", "original_request_id", "created_at", "decided_at",
 ] as const;
-const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies"]);
+const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies", "citations", "evidence_chunks", "judge_trace"]);
 const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})
   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
 
@@ -104,11 +113,12 @@ export async function applyDecision(
   const rows = await sql.query<ClearanceRow>(
     `UPDATE clearance_requests SET status = $3, decision_status = $4, reason = $5, reason_code = $6, confidence_bucket = $7,
        policy_id = $8, policy_version_id = $9, policy_content_hash = $10, applied_policies = $11, matched_condition_ids = $12,
-       decided_at = $13
+       decided_at = $13, minimum_confidence_bucket = $14, citations = $15, evidence_chunks = $16, judge_trace = $17
      WHERE id = $1 AND status = ANY($2) RETURNING *`,
     [
       id, from, d.status, d.decision_status, d.reason, d.reason_code, d.confidence_bucket, d.policy_id, d.policy_version_id,
-      d.policy_content_hash, JSON.stringify(d.applied_policies), d.matched_condition_ids, decidedAt,
+      d.policy_content_hash, JSON.stringify(d.applied_policies), d.matched_condition_ids, decidedAt, d.minimum_confidence_bucket,
+      JSON.stringify(d.citations), JSON.stringify(d.evidence_chunks), JSON.stringify(d.judge_trace),
     ],
   );
   return rows[0];

@@ -4,8 +4,6 @@ import type { ClearanceRow } from "./request-store.js";
 // Legacy float midpoints per bucket (protocol doc §6.8), sent for 0.3.x SDKs.
 const bucketMidpoint: Record<ConfidenceBucket, number> = { extra_high: 0.95, high: 0.85, medium: 0.6, low: 0.2, none: 0 };
 
-export const DEFAULT_MINIMUM_BUCKET: ConfidenceBucket = "high";
-
 /**
  * The /request-clearance and /clearance-status body. snake_case; never null where the SDK's schema
  * has a non-nullable default (reason, request_id, buckets), decision_status always present.
@@ -22,7 +20,7 @@ export function clearanceResponse(row: ClearanceRow, token: string | null, expir
     reason: row.status === "processing" ? "Decision in progress" : row.reason,
     reason_code: row.reason_code,
     confidence_bucket: row.confidence_bucket,
-    minimum_confidence_bucket: DEFAULT_MINIMUM_BUCKET,
+    minimum_confidence_bucket: row.minimum_confidence_bucket,
     policy_id: row.policy_id,
     // The SDK caches approvals that carry a policy_version_id and re-issues them via /mint-token;
     // a human approval cannot be re-issued, so it is sent without one (kept in decided_under_*).
@@ -30,6 +28,8 @@ export function clearanceResponse(row: ClearanceRow, token: string | null, expir
     decided_under_policy_version_id: row.policy_version_id,
     policy_content_hash: row.policy_content_hash,
     matched_condition_ids: row.matched_condition_ids,
+    citations: row.citations,
+    evidence_chunks: row.evidence_chunks,
     tool_name: row.tool_name,
     tool_args_hash: row.tool_args_hash,
     created_at: row.created_at.toISOString(),
@@ -37,7 +37,7 @@ export function clearanceResponse(row: ClearanceRow, token: string | null, expir
     // Legacy fields read by 0.3.x SDKs (protocol doc §6.10).
     approved: row.status === "approved",
     confidence: bucketMidpoint[row.confidence_bucket],
-    minimum_confidence_score: bucketMidpoint[DEFAULT_MINIMUM_BUCKET],
+    minimum_confidence_score: bucketMidpoint[row.minimum_confidence_bucket],
   };
 }
 

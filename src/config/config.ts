@@ -25,6 +25,12 @@ export interface Config {
   rateLimit: { rps: number; burst: number; ttlSeconds: number };
   caches: { apiKeyTtlMs: number; policyTtlMs: number };
   bootstrap: { apiKey?: string; printKey: boolean };
+  /** How the vault reaches its judge: remote (VAULT_JUDGE_URL), the stub, or in-process. */
+  judge: { url?: string; apiKey?: string; allowStub: boolean };
+  /** The `countersign judge` service itself. */
+  judgeService: { host: string; port: number; apiKey?: string; rateLimit: { rps: number; burst: number }; workers: number };
+  embeddings: { model: string; baseUrl?: string; apiKey?: string; topK: number };
+  llm?: { model: string; baseUrl?: string; apiKey?: string; timeoutMs: number };
   log: { format: "json" | "text"; level: RawEnv["LOG_LEVEL"] };
 }
 
@@ -47,6 +53,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       "Invalid configuration:\n  VAULT_PRIVATE_KEY_FILE: set either VAULT_PRIVATE_KEY_FILE or VAULT_PRIVATE_KEY_BASE64, not both",
     );
+  }
+  if (e.VAULT_ALLOW_STUB_JUDGE && e.VAULT_JUDGE_URL) {
+    throw new ConfigError("Invalid configuration:\n  VAULT_ALLOW_STUB_JUDGE: the stub judge and VAULT_JUDGE_URL exclude each other; unset one");
+  }
+  if (e.VAULT_JUDGE_URL && !e.VAULT_JUDGE_API_KEY) {
+    throw new ConfigError("Invalid configuration:\n  VAULT_JUDGE_API_KEY: required when VAULT_JUDGE_URL is set");
   }
   const database = databaseTarget(e.DATABASE_URL, e.VAULT_DATA_DIR);
   return {
@@ -74,8 +86,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimit: { rps: e.VAULT_RATE_LIMIT_RPS, burst: e.VAULT_RATE_LIMIT_BURST, ttlSeconds: e.VAULT_RATE_LIMIT_TTL_SECONDS },
     caches: { apiKeyTtlMs: e.VAULT_API_KEY_CACHE_TTL_MS, policyTtlMs: e.VAULT_POLICY_CACHE_TTL_MS },
     bootstrap: { apiKey: e.VAULT_BOOTSTRAP_API_KEY, printKey: e.VAULT_PRINT_BOOTSTRAP_KEY },
+    judge: { url: e.VAULT_JUDGE_URL, apiKey: e.VAULT_JUDGE_API_KEY, allowStub: e.VAULT_ALLOW_STUB_JUDGE },
+    judgeService: {
+      host: e.JUDGE_HOST,
+      port: e.JUDGE_PORT,
+      apiKey: e.JUDGE_API_KEY,
+      rateLimit: parseRateLimit(e.JUDGE_ENDPOINT_RATE_LIMIT),
+      workers: e.JUDGE_WORKERS,
+    },
+    embeddings: {
+      model: e.EMBEDDING_MODEL,
+      baseUrl: e.EMBEDDING_BASE_URL ?? e.LLM_BASE_URL,
+      apiKey: e.EMBEDDING_API_KEY ?? e.LLM_API_KEY,
+      topK: e.RETRIEVAL_TOP_K,
+    },
+    llm: e.EVAL_MODEL ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, timeoutMs: e.EVAL_TIMEOUT_MS } : undefined,
     log: { format: e.LOG_FORMAT, level: e.LOG_LEVEL },
   };
+}
+
+const secondsPer = { second: 1, minute: 60, hour: 3600, day: 86_400 } as const;
+
+/** "600/minute" (the seeds' slowapi form) as a token bucket: the whole allowance may come at once. */
+export function parseRateLimit(text: string): { rps: number; burst: number } {
+  const [count, unit] = text.split("/").map((p) => p.trim().toLowerCase());
+  const n = Number(count);
+  return { rps: n / secondsPer[unit as keyof typeof secondsPer], burst: Math.max(1, n) };
 }
 
 function isPgliteTarget(url: string): boolean {

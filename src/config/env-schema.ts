@@ -66,6 +66,28 @@ export const envSchema = z.object({
   VAULT_POLICY_CACHE_TTL_MS: int(1000, 0, 600_000),
   VAULT_BOOTSTRAP_API_KEY: optionalString,
   VAULT_PRINT_BOOTSTRAP_KEY: envBool(true),
+  // The judge: in-process unless VAULT_JUDGE_URL names a `countersign judge` service.
+  VAULT_JUDGE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  VAULT_JUDGE_API_KEY: optionalString,
+  VAULT_ALLOW_STUB_JUDGE: envBool(false),
+  JUDGE_HOST: z.string().default("0.0.0.0"),
+  JUDGE_PORT: int(8001, 0, 65535),
+  JUDGE_API_KEY: optionalString,
+  JUDGE_ENDPOINT_RATE_LIMIT: z
+    .string()
+    .regex(/^\s*\d+\s*\/\s*(second|minute|hour|day)\s*$/i, "must look like 600/minute (per second, minute, hour or day)")
+    .default("600/minute"),
+  JUDGE_WORKERS: int(2, 1, 64),
+  // Policy knowledge: the offline model by default, else any OpenAI-compatible endpoint.
+  EMBEDDING_MODEL: z.string().min(1).default("offline/universal-sentence-encoder"),
+  EMBEDDING_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  EMBEDDING_API_KEY: optionalString,
+  RETRIEVAL_TOP_K: int(5, 1, 50),
+  // The LLM step runs only when EVAL_MODEL is set.
+  EVAL_MODEL: optionalString,
+  LLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  LLM_API_KEY: optionalString,
+  EVAL_TIMEOUT_MS: int(8000, 10, 600_000),
   LOG_FORMAT: z.enum(["json", "text"]).default("json"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

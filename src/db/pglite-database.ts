@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
 import type { Database, Sql } from "./sql.js";
 
 class PgliteTransaction implements Sql {
@@ -27,11 +28,13 @@ export class PgliteDatabase implements Database {
   ) {}
 
   static async open(dataDir: string): Promise<PgliteDatabase> {
-    if (dataDir === "memory://") return new PgliteDatabase(await PGlite.create(dataDir), null);
+    // pgvector ships with the embedded engine, so retrieval on a laptop uses the HNSW index too.
+    const options = { extensions: { vector } };
+    if (dataDir === "memory://") return new PgliteDatabase(await PGlite.create(dataDir, options), null);
     mkdirSync(dataDir, { recursive: true });
     const lockFile = takeDirectoryLock(dataDir);
     try {
-      return new PgliteDatabase(await PGlite.create(dataDir), lockFile);
+      return new PgliteDatabase(await PGlite.create(dataDir, options), lockFile);
     } catch (err) {
       rmSync(lockFile, { force: true });
       throw err;

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { judgeMetrics } from "./metrics.js";
 import { failClosedVerdict, verdictSchema, type Judge, type JudgeInput, type Verdict } from "./judge.js";
 
 /**
@@ -35,6 +36,7 @@ export class FailClosedJudge implements Judge {
 
   private fail(input: JudgeInput, code: string, reason: string): Verdict {
     this.failures++;
+    judgeMetrics.failClosed.inc({ reason: code });
     this.log.warn({ requestId: input.requestId, tenantId: input.tenantId, code }, "judge failed closed");
     return failClosedVerdict(code, reason);
   }

@@ -22,6 +22,18 @@ export const appliedPolicySchema = z.object({
 });
 export type AppliedPolicy = z.infer<typeof appliedPolicySchema>;
 
+/** One retrieved policy chunk, as stored with the decision and committed to by the ledger. */
+export const evidenceChunkSchema = z.object({
+  chunk_id: z.string(),
+  policy_id: z.string(),
+  policy_version_id: z.string(),
+  source: z.enum(["description", "rule", "document"]),
+  heading: z.string(),
+  excerpt: z.string(),
+  score: z.number(),
+});
+export type EvidenceChunk = z.infer<typeof evidenceChunkSchema>;
+
 /** The judge's answer. Validated with zod whatever the judge's transport, so a bad answer fails closed. */
 export const verdictSchema = z.object({
   decision: z.enum(["approve", "deny", "review"]),
@@ -33,10 +45,16 @@ export const verdictSchema = z.object({
   policy_content_hash: z.string().nullable(),
   applied_policies: z.array(appliedPolicySchema),
   matched_condition_ids: z.array(z.string()),
+  /** The chunks the decision relied on (the LLM's citations, or every retrieved chunk without an LLM). */
+  citations: z.array(evidenceChunkSchema),
+  /** Everything retrieval returned, with scores. */
+  evidence_chunks: z.array(evidenceChunkSchema),
+  /** Steps taken and models used, for audits: never read back to decide anything. */
+  trace: z.record(z.string(), z.unknown()),
 });
 export type Verdict = z.infer<typeof verdictSchema>;
 
-/** The Judge port: in-process today; an HTTP client to `countersign judge` plugs in here. */
+/** The Judge port: the in-process evaluation, or the HTTP client of `countersign judge`. */
 export interface Judge {
   evaluate(input: JudgeInput): Promise<Verdict>;
 }
@@ -53,5 +71,8 @@ export function failClosedVerdict(reasonCode: string, reason: string): Verdict {
     policy_content_hash: null,
     applied_policies: [],
     matched_condition_ids: [],
+    citations: [],
+    evidence_chunks: [],
+    trace: { failed_closed: reasonCode },
   };
 }

@@ -2,9 +2,13 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { newId } from "../tenancy/ids.js";
+import { TtlCache } from "../ttl-cache.js";
 import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
 import { compileCondition, ConditionCompileError, type CompiledCondition } from "./cel.js";
+import type { EmbeddingProvider } from "../judge/embeddings/embedding-provider.js";
+import { copyChunks, embedChunks, ensureVectorIndex, insertChunks } from "./policy-chunks.js";
 import type { Condition, PolicyDocument } from "./policy-schema.js";
+import { policyTextChunks, versionContent, type PolicyContent } from "./policy-text.js";
 
 export interface RegisteredPolicy {
   policy_id: string;
@@ -20,7 +24,7 @@ export interface ActivePolicy {
   versionId: string;
   version: number;
   contentHash: string;
-  doc: PolicyDocument;
+  doc: PolicyContent;
   conditions: { condition: Condition; test: CompiledCondition }[];
 }
 
@@ -41,53 +45,79 @@ export function policyContentHash(canonical: string): string {
   return `sha256:${sha256Hex(canonical)}`;
 }
 
+export interface CurrentVersion {
+  id: string;
+  version: number;
+  content: PolicyContent;
+  content_hash: string;
+}
+
+/** The current version of a policy, locked against concurrent writers of the same policy id. */
+export async function lockCurrentVersion(tx: Sql, policyId: string): Promise<CurrentVersion | undefined> {
+  // Serialises writers of the same policy id across vault processes.
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`policy:${policyId}`]);
+  const row = (
+    await tx.query<{ id: string; version: number; content: string; content_hash: string }>(
+      `SELECT v.id, v.version, v.content, v.content_hash FROM policies p JOIN policy_versions v ON v.id = p.current_version_id WHERE p.policy_id = $1`,
+      [policyId],
+    )
+  )[0];
+  return row && { ...row, content: JSON.parse(row.content) as PolicyContent };
+}
+
+/** Writes a new version of a policy and makes it current. The caller holds lockCurrentVersion. */
+export async function insertVersion(tx: Sql, content: PolicyContent, current: CurrentVersion | undefined): Promise<RegisteredPolicy> {
+  const canonical = canonicalJson(content);
+  const contentHash = policyContentHash(canonical);
+  const version = (current?.version ?? 0) + 1;
+  const versionId = newId("pv");
+  await tx.query(
+    "INSERT INTO policy_versions (id, policy_id, version, content, content_hash, tools) VALUES ($1, $2, $3, $4, $5, $6)",
+    [versionId, content.policy_id, version, canonical, contentHash, content.tools],
+  );
+  await tx.query(
+    `INSERT INTO policies (policy_id, current_version_id) VALUES ($1, $2)
+     ON CONFLICT (policy_id) DO UPDATE SET current_version_id = EXCLUDED.current_version_id, updated_at = now()`,
+    [content.policy_id, versionId],
+  );
+  return {
+    policy_id: content.policy_id,
+    status: "registered",
+    message: version === 1 ? "Policy registered" : `Policy registered as version ${version}`,
+    policy_version_id: versionId,
+    policy_content_hash: contentHash,
+    version,
+  };
+}
+
 /**
  * Registers a policy: a new version when its canonical content changed, the current version when it
- * did not (so remembered approvals stay valid across idempotent re-registration).
+ * did not (so remembered approvals stay valid across idempotent re-registration). The description
+ * and rules are chunked and embedded before the transaction; attached documents carry over.
  */
-export async function registerPolicy(sql: Sql, doc: PolicyDocument): Promise<RegisteredPolicy> {
+export async function registerPolicy(sql: Sql, doc: PolicyDocument, embeddings: EmbeddingProvider): Promise<RegisteredPolicy> {
   compileAll(doc);
-  const canonical = canonicalJson(doc);
-  const contentHash = policyContentHash(canonical);
-  return sql.transaction(async (tx) => {
-    // Serialises registrations of the same policy id across vault processes.
-    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`policy:${doc.policy_id}`]);
-    const current = (
-      await tx.query<{ id: string; version: number; content_hash: string }>(
-        `SELECT v.id, v.version, v.content_hash FROM policies p JOIN policy_versions v ON v.id = p.current_version_id WHERE p.policy_id = $1`,
-        [doc.policy_id],
-      )
-    )[0];
-    if (current && current.content_hash === contentHash) {
+  const ownChunks = await embedChunks(sql, embeddings, policyTextChunks(doc));
+  const result = await sql.transaction(async (tx) => {
+    const current = await lockCurrentVersion(tx, doc.policy_id);
+    const content = versionContent(doc, current?.content.documents ?? []);
+    if (current && current.content_hash === policyContentHash(canonicalJson(content))) {
       return {
         policy_id: doc.policy_id,
-        status: "unchanged",
+        status: "unchanged" as const,
         message: `Policy already registered with this content (version ${current.version})`,
         policy_version_id: current.id,
-        policy_content_hash: contentHash,
+        policy_content_hash: current.content_hash,
         version: current.version,
       };
     }
-    const version = (current?.version ?? 0) + 1;
-    const versionId = newId("pv");
-    await tx.query(
-      "INSERT INTO policy_versions (id, policy_id, version, content, content_hash, tools) VALUES ($1, $2, $3, $4, $5, $6)",
-      [versionId, doc.policy_id, version, canonical, contentHash, doc.tools],
-    );
-    await tx.query(
-      `INSERT INTO policies (policy_id, current_version_id) VALUES ($1, $2)
-       ON CONFLICT (policy_id) DO UPDATE SET current_version_id = EXCLUDED.current_version_id, updated_at = now()`,
-      [doc.policy_id, versionId],
-    );
-    return {
-      policy_id: doc.policy_id,
-      status: "registered",
-      message: version === 1 ? "Policy registered" : `Policy registered as version ${version}`,
-      policy_version_id: versionId,
-      policy_content_hash: contentHash,
-      version,
-    };
+    const registered = await insertVersion(tx, content, current);
+    await insertChunks(tx, registered.policy_version_id, ownChunks);
+    if (current) await copyChunks(tx, current.id, registered.policy_version_id, { sources: ["document"] });
+    return registered;
   });
+  if (ownChunks[0]) await ensureVectorIndex(sql, ownChunks[0].vector.length);
+  return result;
 }
 
 async function loadActive(sql: Sql): Promise<ActivePolicy[]> {
@@ -96,7 +126,7 @@ async function loadActive(sql: Sql): Promise<ActivePolicy[]> {
        FROM policies p JOIN policy_versions v ON v.id = p.current_version_id ORDER BY p.policy_id`,
   );
   return rows.map((r) => {
-    const doc = JSON.parse(r.content) as PolicyDocument;
+    const doc = JSON.parse(r.content) as PolicyContent;
     return { policyId: r.policy_id, versionId: r.id, version: r.version, contentHash: r.content_hash, doc, conditions: compileAll(doc) };
   });
 }
@@ -106,25 +136,18 @@ async function loadActive(sql: Sql): Promise<ActivePolicy[]> {
  * once; other processes see a new version within the TTL.
  */
 export class PolicyCache {
-  private readonly entries = new Map<string, { until: number; policies: Promise<ActivePolicy[]> }>();
+  private readonly cache: TtlCache<ActivePolicy[]>;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly ttlMs: number,
-  ) {}
+  constructor(clock: Clock, ttlMs: number) {
+    this.cache = new TtlCache(clock, ttlMs);
+  }
 
-  async active(tenantId: string, sql: Sql): Promise<ActivePolicy[]> {
-    const now = this.clock.nowMs();
-    const hit = this.entries.get(tenantId);
-    if (hit && hit.until > now) return hit.policies;
-    const policies = loadActive(sql);
-    this.entries.set(tenantId, { until: now + this.ttlMs, policies });
-    policies.catch(() => this.entries.delete(tenantId));
-    return policies;
+  active(tenantId: string, sql: Sql): Promise<ActivePolicy[]> {
+    return this.cache.get(tenantId, () => loadActive(sql));
   }
 
   invalidate(tenantId: string): void {
-    this.entries.delete(tenantId);
+    this.cache.invalidate(tenantId);
   }
 }
 

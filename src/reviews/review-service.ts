@@ -44,6 +44,11 @@ export class ReviewService {
       policy_content_hash: row.policy_content_hash,
       applied_policies: row.applied_policies,
       matched_condition_ids: row.matched_condition_ids,
+      // The judge's evidence stays with the request: a reviewer decides on it, not instead of it.
+      minimum_confidence_bucket: row.minimum_confidence_bucket,
+      citations: row.citations,
+      evidence_chunks: row.evidence_chunks,
+      judge_trace: row.judge_trace,
     };
     const now = this.deps.clock.now();
     const decided = await sql.transaction(async (tx) => {

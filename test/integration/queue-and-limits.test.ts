@@ -16,6 +16,9 @@ class ScriptedJudge implements Judge {
       policy_content_hash: null,
       applied_policies: [],
       matched_condition_ids: [],
+      citations: [],
+      evidence_chunks: [],
+      trace: {},
     };
     switch (input.tool) {
       case "throws":

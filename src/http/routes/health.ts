@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../../context.js";
+import { metricsRegistry } from "../../judge/metrics.js";
 import { sendProblem } from "../problem.js";
 
 export function healthRoutes(app: FastifyInstance, ctx: AppContext) {
@@ -12,6 +13,19 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext) {
     } catch {
       return sendProblem(reply, request, "not_ready", "Control database is unreachable");
     }
-    return { status: "ready", queue_depth: ctx.queue.depth(), judge_failures: ctx.judge.failures, signing_kid: ctx.signer.kid };
+    return {
+      status: "ready",
+      queue_depth: ctx.queue.depth(),
+      judge: ctx.judgeKind,
+      judge_failures: ctx.judge.failures,
+      embedding_model: ctx.embeddings.model,
+      signing_kid: ctx.signer.kid,
+    };
+  });
+
+  // Prometheus text format: judge fail-closed counts by reason, plus process metrics.
+  app.get("/metrics", async (_request, reply) => {
+    reply.type(metricsRegistry.contentType);
+    return metricsRegistry.metrics();
   });
 }

@@ -1,23 +1,98 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
 import type { AppContext } from "../../context.js";
+import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
 import { registerPolicySchema } from "../../policies/policy-schema.js";
 import { registerPolicy } from "../../policies/policy-store.js";
+import { readReviewSettings, reviewSettingsSchema, writeReviewSettings } from "../../reviews/review-settings.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { withIdempotency } from "../../tenancy/idempotency.js";
 import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
 
+const MAX_DOCUMENT_CHARS = 512 * 1024;
+const documentText = z
+  .string()
+  .max(MAX_DOCUMENT_CHARS, `a document may hold at most ${MAX_DOCUMENT_CHARS} characters`)
+  .refine((s) => s.trim() !== "", "the document is empty");
+const documentBodySchema = z.strictObject({
+  title: z.string().trim().min(1).max(300),
+  content: documentText,
+  media_type: z.enum(["text/markdown", "text/plain"]).default("text/markdown"),
+});
+const policyParams = z.object({ policy_id: z.string().min(1).max(128) });
+const documentParams = policyParams.extend({ document_id: z.string().min(1).max(100) });
+const titleQuery = z.object({ title: z.string().trim().min(1).max(300).default("Untitled document") });
+
+/** A document arrives as JSON ({title, content, media_type}) or as the raw markdown / text itself. */
+function documentOf(request: FastifyRequest): NewDocument {
+  if (typeof request.body !== "string") return documentBodySchema.parse(request.body);
+  const media_type = request.headers["content-type"]?.startsWith("text/plain") ? "text/plain" : "text/markdown";
+  return { title: titleQuery.parse(request.query).title, media_type, content: documentText.parse(request.body) };
+}
+
 export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   // Admin only: an agent that could rewrite its own policy would approve itself.
-  app.post("/register-policy", { preHandler: authenticate(ctx) }, async (request) => {
+  const admin = (request: FastifyRequest, action: string) => {
     const principal = principalOf(request);
-    requireScope(principal, ["admin"], "register policies");
+    requireScope(principal, ["admin"], action);
+    return principal;
+  };
+
+  app.post("/register-policy", { preHandler: authenticate(ctx) }, async (request) => {
+    const principal = admin(request, "register policies");
     const doc = registerPolicySchema.parse(request.body);
     const sql = await ctx.tenantDbs.get(principal.tenantId);
     const result = await withIdempotency(sql, "register-policy", idempotencyKeyOf(request), sha256Hex(canonicalJson(request.body)), () =>
-      registerPolicy(sql, doc),
+      registerPolicy(sql, doc, ctx.embeddings),
     );
     ctx.policies.invalidate(principal.tenantId);
+    return result;
+  });
+
+  // Markdown and plain-text bodies are accepted here only; every other endpoint takes JSON alone.
+  app.register(async (documents) => {
+    documents.addContentTypeParser(["text/markdown", "text/plain"], { parseAs: "string" }, (_request, body, done) => done(null, body));
+
+    documents.post("/policies/:policy_id/documents", { preHandler: authenticate(ctx) }, async (request, reply) => {
+      const principal = admin(request, "attach policy documents");
+      const { policy_id } = policyParams.parse(request.params);
+      const doc = documentOf(request);
+      const sql = await ctx.tenantDbs.get(principal.tenantId);
+      const bodyHash = sha256Hex(canonicalJson({ policy_id, ...doc }));
+      const result = await withIdempotency(sql, "policy-document", idempotencyKeyOf(request), bodyHash, () =>
+        addPolicyDocument(sql, ctx.embeddings, policy_id, doc),
+      );
+      ctx.policies.invalidate(principal.tenantId);
+      return reply.code(201).send(result);
+    });
+  });
+
+  app.get("/policies/:policy_id/documents", { preHandler: authenticate(ctx) }, async (request) => {
+    const principal = admin(request, "list policy documents");
+    const { policy_id } = policyParams.parse(request.params);
+    return listPolicyDocuments(await ctx.tenantDbs.get(principal.tenantId), policy_id);
+  });
+
+  app.delete("/policies/:policy_id/documents/:document_id", { preHandler: authenticate(ctx) }, async (request) => {
+    const principal = admin(request, "remove policy documents");
+    const { policy_id, document_id } = documentParams.parse(request.params);
+    const result = await removePolicyDocument(await ctx.tenantDbs.get(principal.tenantId), policy_id, document_id);
+    ctx.policies.invalidate(principal.tenantId);
+    return result;
+  });
+
+  app.get("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
+    const principal = principalOf(request);
+    requireScope(principal, ["admin", "reviewer"], "read review settings");
+    return readReviewSettings(await ctx.tenantDbs.get(principal.tenantId));
+  });
+
+  app.put("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
+    const principal = admin(request, "change review settings");
+    const settings = reviewSettingsSchema.parse(request.body);
+    const result = await writeReviewSettings(await ctx.tenantDbs.get(principal.tenantId), settings);
+    ctx.reviewSettings.invalidate(principal.tenantId);
     return result;
   });
 }

@@ -1,0 +1,89 @@
+import { toBindings, ConditionEvalError } from "../policies/cel.js";
+import type { RuleDecision } from "../policies/policy-schema.js";
+import type { ActivePolicy } from "../policies/policy-store.js";
+import { failClosedVerdict, type JudgeInput, type Verdict } from "./judge.js";
+
+// deny beats review beats approve
+const strength: Record<RuleDecision, number> = { approve: 0, review: 1, deny: 2 };
+
+/** What one policy's CEL conditions say about a request. */
+export interface PolicyOutcome {
+  policy: ActivePolicy;
+  decision: RuleDecision;
+  matched: { id: string; reason: string }[];
+  /** No condition matched: `decision` is only the policy's default. */
+  fromDefault: boolean;
+  errored: boolean;
+}
+
+export function bindingsFor(input: JudgeInput) {
+  return toBindings({
+    tool: input.tool,
+    args: input.args,
+    context: input.context,
+    agent_id: input.agentId,
+    session_id: input.sessionId,
+    human_principal: input.humanPrincipal ?? "",
+  });
+}
+
+export function evaluateConditions(policy: ActivePolicy, bindings: ReturnType<typeof toBindings>): PolicyOutcome {
+  const matches: { id: string; decision: RuleDecision; reason: string }[] = [];
+  let errored = false;
+  for (const { condition, test } of policy.conditions) {
+    try {
+      if (test(bindings)) matches.push({ id: condition.id, decision: condition.decision, reason: condition.reason });
+    } catch (err) {
+      // A condition that cannot be evaluated on this input fails closed: it forces review.
+      errored = true;
+      const why = err instanceof ConditionEvalError ? err.message : "evaluation failed";
+      matches.push({ id: condition.id, decision: "review", reason: `Condition ${condition.id} could not be evaluated (${why})` });
+    }
+  }
+  if (matches.length === 0) return { policy, decision: policy.doc.default_decision, matched: [], fromDefault: true, errored };
+  const top = matches.reduce((a, b) => (strength[b.decision] > strength[a.decision] ? b : a)).decision;
+  return { policy, decision: top, matched: matches.filter((m) => m.decision === top), fromDefault: false, errored };
+}
+
+export function strongest<T extends { decision: RuleDecision }>(items: T[]): T {
+  return items.reduce((a, b) => (strength[b.decision] > strength[a.decision] ? b : a));
+}
+
+/** When no policy applies: review, with a reason that tells the caller what is missing. */
+export function noApplicablePolicy(all: ActivePolicy[], tool: string, named: unknown): Verdict {
+  if (typeof named !== "string" || named === "") {
+    return failClosedVerdict("no_applicable_policy", `No policy covers tool ${tool}; sent to human review`);
+  }
+  return all.some((p) => p.policyId === named)
+    ? failClosedVerdict("policy_not_applicable", `Policy ${named} does not cover tool ${tool}; sent to human review`)
+    : failClosedVerdict("policy_not_found", `Policy ${named} is not registered; sent to human review`);
+}
+
+export function appliedPolicies(applicable: ActivePolicy[]) {
+  return applicable.map((p) => ({ policy_id: p.policyId, policy_version_id: p.versionId, policy_content_hash: p.contentHash }));
+}
+
+/**
+ * The deterministic verdict over every applicable policy: deny beats review beats approve, and a
+ * policy whose conditions did not match contributes its default decision.
+ */
+export function conditionsVerdict(outcomes: PolicyOutcome[], applicable: ActivePolicy[]): Omit<Verdict, "citations" | "evidence_chunks" | "trace"> {
+  const winner = strongest(outcomes);
+  const binding = outcomes.filter((o) => o.decision === winner.decision);
+  return {
+    decision: winner.decision,
+    reason: describe(winner),
+    reason_code: winner.errored && winner.decision === "review" ? "condition_error" : winner.fromDefault ? "policy_default" : "condition_matched",
+    confidence_bucket: "extra_high",
+    policy_id: winner.policy.policyId,
+    policy_version_id: winner.policy.versionId,
+    policy_content_hash: winner.policy.contentHash,
+    applied_policies: appliedPolicies(applicable),
+    matched_condition_ids: binding.flatMap((o) => o.matched.map((m) => `${o.policy.policyId}/${m.id}`)),
+  };
+}
+
+function describe(o: PolicyOutcome): string {
+  if (o.fromDefault) return `No condition of policy ${o.policy.policyId} matched; its default decision is ${o.decision}`;
+  return o.matched.map((m) => m.reason || `Condition ${m.id} of policy ${o.policy.policyId} matched (${o.decision})`).join("; ");
+}

@@ -1,0 +1,29 @@
+import OpenAI from "openai";
+import { EmbeddingUnavailableError, embedInBatches, normalize, type Embedded, type EmbeddingProvider } from "./embedding-provider.js";
+import { openAiClient, providerModelName } from "../llm/openai-client.js";
+
+/** Any OpenAI-compatible /v1/embeddings endpoint: OpenAI, a LiteLLM proxy, vLLM, Ollama. */
+export class OpenAiEmbeddings implements EmbeddingProvider {
+  private readonly client: OpenAI;
+
+  constructor(
+    readonly model: string,
+    settings: { baseUrl?: string; apiKey?: string; timeoutMs: number },
+  ) {
+    this.client = openAiClient(settings);
+  }
+
+  async embed(texts: string[]): Promise<Embedded> {
+    if (texts.length === 0) return { model: this.model, vectors: [] };
+    const vectors = await embedInBatches(texts, 128, async (batch) => {
+      try {
+        const res = await this.client.embeddings.create({ model: providerModelName(this.model), input: batch, encoding_format: "float" });
+        return [...res.data].sort((a, b) => a.index - b.index).map((d) => normalize(d.embedding));
+      } catch (err) {
+        if (err instanceof EmbeddingUnavailableError) throw err;
+        throw new EmbeddingUnavailableError(`embedding endpoint failed: ${(err as Error).message}`);
+      }
+    });
+    return { model: this.model, vectors };
+  }
+}

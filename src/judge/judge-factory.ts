@@ -1,0 +1,88 @@
+import type { Logger } from "pino";
+import type { Config } from "../config/config.js";
+import type { Database, Sql } from "../db/sql.js";
+import type { PolicyCache } from "../policies/policy-store.js";
+import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
+import { OFFLINE_MODEL, OfflineEmbeddings } from "./embeddings/offline-embeddings.js";
+import { OpenAiEmbeddings } from "./embeddings/openai-embeddings.js";
+import { EvaluationJudge } from "./evaluation-judge.js";
+import { JudgeClient } from "./judge-client.js";
+import type { Judge } from "./judge.js";
+import { LlmEvaluator } from "./llm/llm-evaluator.js";
+import { PolicyRetriever } from "./retrieval.js";
+import { StubJudge } from "./stub-judge.js";
+
+/** EMBEDDING_MODEL: the offline model (default) or `<provider>/<model>` on an OpenAI-compatible endpoint. */
+export function createEmbeddingProvider(config: Config): EmbeddingProvider {
+  const { model, baseUrl, apiKey } = config.embeddings;
+  if (model === OFFLINE_MODEL) return new OfflineEmbeddings();
+  return new OpenAiEmbeddings(model, { baseUrl, apiKey, timeoutMs: config.llm?.timeoutMs ?? 30_000 });
+}
+
+/** The evaluation pipeline as the judge service and the embedded vault both run it. */
+export function createEvaluationJudge(
+  config: Config,
+  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; embeddings: EmbeddingProvider; log: Logger },
+): EvaluationJudge {
+  return new EvaluationJudge({
+    tenantSql: deps.tenantSql,
+    policies: deps.policies,
+    retriever: new PolicyRetriever(deps.embeddings, config.embeddings.topK),
+    llm: config.llm ? new LlmEvaluator(config.llm) : null,
+    log: deps.log,
+  });
+}
+
+export interface VaultJudge {
+  judge: Judge;
+  /** What the vault embeds policy text with: its own provider, or the judge service's. */
+  embeddings: EmbeddingProvider;
+  /** True when judging needs no network I/O, so the vault may decide in the request handler. */
+  local: boolean;
+  kind: "remote" | "stub" | "in-process";
+}
+
+/** The vault's judge: `countersign judge` over HTTP, the development stub, or in-process evaluation. */
+export function createVaultJudge(
+  config: Config,
+  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; log: Logger },
+): VaultJudge {
+  if (config.judge.url) {
+    const client = new JudgeClient(config.judge.url, config.judge.apiKey!, config.clearance.judgeTimeoutMs);
+    return { judge: client, embeddings: client.embeddings(config.embeddings.model), local: false, kind: "remote" };
+  }
+  const embeddings = createEmbeddingProvider(config);
+  if (config.judge.allowStub) {
+    deps.log.warn("VAULT_ALLOW_STUB_JUDGE is on: every clearance request goes to human review (development only)");
+    return { judge: new StubJudge(), embeddings, local: true, kind: "stub" };
+  }
+  return { judge: createEvaluationJudge(config, { ...deps, embeddings }), embeddings, local: !config.llm, kind: "in-process" };
+}
+
+/**
+ * Start-up checks of the knowledge base, logged once: pgvector missing on the server (retrieval
+ * falls back to an exact scan), and chunks embedded by another model than the configured one.
+ */
+export async function checkKnowledge(
+  control: Database,
+  tenants: { listTenantIds(): Promise<string[]>; get(id: string): Promise<Sql> },
+  model: string,
+  log: Logger,
+): Promise<void> {
+  if (control.engine === "postgres") {
+    const rows = await control.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
+    if (rows.length === 0) log.warn("pgvector is not installed on this PostgreSQL server: policy retrieval uses an exact cosine scan (same ranking, slower at scale)");
+  }
+  for (const tenantId of await tenants.listTenantIds()) {
+    const sql = await tenants.get(tenantId);
+    const stale = await sql.query<{ model: string; chunks: number }>(
+      `SELECT c.embedding_model AS model, count(*)::int AS chunks FROM policy_chunks c
+         JOIN policies p ON p.current_version_id = c.policy_version_id
+        WHERE c.embedding_model <> $1 GROUP BY c.embedding_model`,
+      [model],
+    );
+    for (const s of stale) {
+      log.warn({ tenantId, embeddedWith: s.model, chunks: s.chunks, configured: model }, "policy chunks were embedded with another model and are not searched; run `countersign policies reembed`");
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type OpenAI from "openai";
+import { APIConnectionTimeoutError } from "openai";
+import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import { z } from "zod";
+import { confidenceBuckets } from "../judge.js";
+import { openAiClient, providerModelName } from "./openai-client.js";
+import { llmAnswerJsonSchema } from "./prompt.js";
+
+export const llmAnswerSchema = z.strictObject({
+  decision: z.enum(["yes", "no", "review"]),
+  reasoning: z.string().min(1).max(4000),
+  confidence_bucket: z.enum(confidenceBuckets),
+  cited_chunk_ids: z.array(z.string()).max(50),
+});
+export type LlmAnswer = z.infer<typeof llmAnswerSchema>;
+
+export type LlmOutcome =
+  | { ok: true; answer: LlmAnswer; attempts: number }
+  | { ok: false; code: "llm_timeout" | "llm_unavailable" | "llm_invalid_output" | "llm_refused"; detail: string; attempts: number };
+
+export interface LlmSettings {
+  model: string;
+  baseUrl?: string;
+  apiKey?: string;
+  timeoutMs: number;
+}
+
+/**
+ * Asks an OpenAI-compatible chat completions endpoint for a structured decision. An answer that is
+ * not valid JSON, fails the schema, or cites chunks it was not shown is asked once more; a second
+ * bad answer, an error or a timeout is a failure the judge turns into review.
+ */
+export class LlmEvaluator {
+  private readonly client: OpenAI;
+
+  constructor(readonly settings: LlmSettings) {
+    this.client = openAiClient(settings);
+  }
+
+  async decide(messages: ChatCompletionMessageParam[], shownChunkIds: Set<string>): Promise<LlmOutcome> {
+    let problem = "";
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      let content: string | null | undefined;
+      try {
+        const completion = await this.client.chat.completions.create({
+          model: providerModelName(this.settings.model),
+          messages,
+          temperature: 0,
+          response_format: { type: "json_schema", json_schema: { name: "clearance_decision", strict: true, schema: llmAnswerJsonSchema } },
+        });
+        const message = completion.choices?.[0]?.message;
+        if (message?.refusal) return { ok: false, code: "llm_refused", detail: message.refusal.slice(0, 500), attempts: attempt };
+        content = message?.content;
+      } catch (err) {
+        const timedOut = err instanceof APIConnectionTimeoutError;
+        return { ok: false, code: timedOut ? "llm_timeout" : "llm_unavailable", detail: (err as Error).message.slice(0, 500), attempts: attempt };
+      }
+      const checked = check(content, shownChunkIds);
+      if (checked.ok) return { ok: true, answer: checked.answer, attempts: attempt };
+      problem = checked.problem;
+    }
+    return { ok: false, code: "llm_invalid_output", detail: problem, attempts: 2 };
+  }
+}
+
+function check(content: string | null | undefined, shown: Set<string>): { ok: true; answer: LlmAnswer } | { ok: false; problem: string } {
+  if (!content) return { ok: false, problem: "empty answer" };
+  let json: unknown;
+  try {
+    json = JSON.parse(content);
+  } catch {
+    return { ok: false, problem: "answer is not JSON" };
+  }
+  const parsed = llmAnswerSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, problem: `answer does not match the schema: ${parsed.error.issues[0]?.message ?? ""}` };
+  const unknown = parsed.data.cited_chunk_ids.filter((id) => !shown.has(id));
+  if (unknown.length > 0) return { ok: false, problem: `answer cites chunks it was not shown: ${unknown.slice(0, 3).join(", ")}` };
+  return { ok: true, answer: parsed.data };
+}

@@ -1,0 +1,89 @@
+import { marked, type Token } from "marked";
+
+/** A piece of policy text small enough to embed and to quote as evidence. */
+export interface TextChunk {
+  /** Where the text sits: document title and the markdown headings above it ("Refunds › Limits"). */
+  heading: string;
+  text: string;
+}
+
+export interface ChunkOptions {
+  maxChars: number;
+  /** How much of a chunk's end is repeated at the start of the next chunk of the same section. */
+  overlapChars: number;
+}
+
+export const defaultChunkOptions: ChunkOptions = { maxChars: 1200, overlapChars: 200 };
+
+/**
+ * Markdown is cut at headings first (a chunk never spans two sections), then at block boundaries
+ * (paragraphs, lists, code, tables), packing blocks up to maxChars. The markdown lexer is used so
+ * that a "#" inside a code fence is not taken for a heading.
+ */
+export function chunkMarkdown(markdown: string, title: string, options = defaultChunkOptions): TextChunk[] {
+  const sections: { heading: string; blocks: string[] }[] = [{ heading: title, blocks: [] }];
+  const path: string[] = [];
+  for (const token of marked.lexer(markdown) as Token[]) {
+    if (token.type === "heading") {
+      path.length = Math.max(0, token.depth - 1);
+      path[token.depth - 1] = token.text.trim();
+      sections.push({ heading: [title, ...path.filter(Boolean)].filter(Boolean).join(" › "), blocks: [] });
+    } else if (token.type !== "space" && token.raw.trim() !== "") {
+      sections.at(-1)!.blocks.push(token.raw.trim());
+    }
+  }
+  return sections.flatMap((s) => pack(s.blocks, s.heading, options));
+}
+
+/** Plain text is cut at blank lines (paragraphs), then packed like markdown blocks. */
+export function chunkPlainText(text: string, title: string, options = defaultChunkOptions): TextChunk[] {
+  const paragraphs = text.split(/\n[ \t]*\n/).map((p) => p.trim()).filter(Boolean);
+  return pack(paragraphs, title, options);
+}
+
+function pack(blocks: string[], heading: string, { maxChars, overlapChars }: ChunkOptions): TextChunk[] {
+  const width = Math.max(1, maxChars - overlapChars - 2);
+  const pieces = blocks.flatMap((b) => (b.length > width ? splitLong(b, width) : [b]));
+  const chunks: TextChunk[] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const piece of pieces) {
+    if (current.length > 0 && length + piece.length > maxChars) {
+      const text = current.join("\n\n");
+      chunks.push({ heading, text });
+      const tail = tailOf(text, overlapChars);
+      current = tail ? [tail] : [];
+      length = tail.length;
+    }
+    current.push(piece);
+    length += piece.length + 2;
+  }
+  if (current.length > 0) chunks.push({ heading, text: current.join("\n\n") });
+  return chunks;
+}
+
+/**
+ * A block longer than a chunk, cut at whitespace into windows short enough that the overlap
+ * pack() carries in front of each still fits in maxChars.
+ */
+function splitLong(text: string, width: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(text.length, start + width);
+    if (end < text.length) {
+      const cut = text.lastIndexOf(" ", end);
+      if (cut > start + width / 2) end = cut;
+    }
+    out.push(text.slice(start, end).trim());
+    start = end;
+  }
+  return out.filter(Boolean);
+}
+
+/** The last `n` characters of a chunk, starting at a word, carried into the next chunk. */
+function tailOf(text: string, n: number): string {
+  if (n <= 0 || text.length <= n) return n <= 0 ? "" : text;
+  const from = text.indexOf(" ", text.length - n);
+  return from === -1 ? "" : text.slice(from + 1);
+}

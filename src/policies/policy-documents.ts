@@ -1,0 +1,94 @@
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import type { EmbeddingProvider } from "../judge/embeddings/embedding-provider.js";
+import { newId } from "../tenancy/ids.js";
+import { sha256Hex } from "../tokens/canonical-json.js";
+import { copyChunks, embedChunks, ensureVectorIndex, insertChunks } from "./policy-chunks.js";
+import { insertVersion, lockCurrentVersion, type CurrentVersion } from "./policy-store.js";
+import { documentChunks, versionContent, type DocumentRef } from "./policy-text.js";
+
+export interface NewDocument {
+  title: string;
+  media_type: DocumentRef["media_type"];
+  content: string;
+}
+
+export interface DocumentChange {
+  policy_id: string;
+  document_id: string;
+  policy_version_id: string;
+  policy_content_hash: string;
+  version: number;
+  chunks: number;
+  embedding_model: string | null;
+}
+
+const MAX_CHUNKS_PER_DOCUMENT = 2000;
+
+function requireCurrent(current: CurrentVersion | undefined, policyId: string): CurrentVersion {
+  if (!current) throw new AppError("policy_not_found", `No policy ${policyId}; register it before attaching documents`);
+  return current;
+}
+
+/**
+ * Attaches a document to a policy as a NEW version: the version's content hash then commits to the
+ * document, so a decision's policy_content_hash pins exactly which text it was judged against.
+ */
+export async function addPolicyDocument(sql: Sql, embeddings: EmbeddingProvider, policyId: string, doc: NewDocument): Promise<DocumentChange> {
+  const documentId = newId("doc");
+  const chunks = documentChunks(policyId, documentId, doc, doc.content);
+  if (chunks.length === 0) throw new AppError("validation_failed", "The document has no text to index");
+  if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) {
+    throw new AppError("validation_failed", `The document splits into ${chunks.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`);
+  }
+  // Fail fast on an unknown policy before spending time on embeddings.
+  if ((await sql.query("SELECT 1 FROM policies WHERE policy_id = $1", [policyId])).length === 0) requireCurrent(undefined, policyId);
+  const embedded = await embedChunks(sql, embeddings, chunks);
+  const ref: DocumentRef = { document_id: documentId, title: doc.title, media_type: doc.media_type, content_hash: `sha256:${sha256Hex(doc.content)}` };
+  const change = await sql.transaction(async (tx) => {
+    const current = requireCurrent(await lockCurrentVersion(tx, policyId), policyId);
+    await tx.query("INSERT INTO policy_documents (id, policy_id, title, media_type, content, content_hash) VALUES ($1, $2, $3, $4, $5, $6)", [
+      documentId, policyId, ref.title, ref.media_type, doc.content, ref.content_hash,
+    ]);
+    const registered = await insertVersion(tx, versionContent(current.content, [...(current.content.documents ?? []), ref]), current);
+    await copyChunks(tx, current.id, registered.policy_version_id, { sources: ["description", "rule", "document"] });
+    await insertChunks(tx, registered.policy_version_id, embedded);
+    return registered;
+  });
+  await ensureVectorIndex(sql, embedded[0]!.vector.length);
+  return { ...summary(change, documentId, embedded.length), embedding_model: embedded[0]!.model };
+}
+
+/** Detaches a document: a new version without it. Older versions (and their evidence) keep it. */
+export async function removePolicyDocument(sql: Sql, policyId: string, documentId: string): Promise<DocumentChange> {
+  return sql.transaction(async (tx) => {
+    const current = requireCurrent(await lockCurrentVersion(tx, policyId), policyId);
+    const refs = current.content.documents ?? [];
+    if (!refs.some((r) => r.document_id === documentId)) {
+      throw new AppError("document_not_found", `Policy ${policyId} has no document ${documentId}`);
+    }
+    const registered = await insertVersion(tx, versionContent(current.content, refs.filter((r) => r.document_id !== documentId)), current);
+    await copyChunks(tx, current.id, registered.policy_version_id, { sources: ["description", "rule", "document"], exceptDocumentId: documentId });
+    return { ...summary(registered, documentId, 0), embedding_model: null };
+  });
+}
+
+/** The documents of the current version, with how many chunks each has there. */
+export async function listPolicyDocuments(sql: Sql, policyId: string) {
+  const rows = await sql.query<{ content: string; version_id: string }>(
+    "SELECT v.content, v.id AS version_id FROM policies p JOIN policy_versions v ON v.id = p.current_version_id WHERE p.policy_id = $1",
+    [policyId],
+  );
+  if (!rows[0]) requireCurrent(undefined, policyId);
+  const refs = (JSON.parse(rows[0]!.content) as { documents?: DocumentRef[] }).documents ?? [];
+  const counts = await sql.query<{ document_id: string; chunks: number }>(
+    "SELECT document_id, count(*)::int AS chunks FROM policy_chunks WHERE policy_version_id = $1 AND source = 'document' GROUP BY document_id",
+    [rows[0]!.version_id],
+  );
+  const chunksOf = new Map(counts.map((c) => [c.document_id, c.chunks]));
+  return { policy_id: policyId, policy_version_id: rows[0]!.version_id, documents: refs.map((r) => ({ ...r, chunks: chunksOf.get(r.document_id) ?? 0 })) };
+}
+
+function summary(v: { policy_id: string; policy_version_id: string; policy_content_hash: string; version: number }, documentId: string, chunks: number) {
+  return { policy_id: v.policy_id, document_id: documentId, policy_version_id: v.policy_version_id, policy_content_hash: v.policy_content_hash, version: v.version, chunks };
+}
