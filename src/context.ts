@@ -70,8 +70,15 @@ export async function openControlDatabase(config: Config): Promise<Database> {
   return PgliteDatabase.open(target.dataDir === "memory://" ? "memory://" : path.join(target.dataDir, "control"));
 }
 
+export interface AdminContext {
+  config: Config;
+  control: Database;
+  tenantDbs: TenantDatabases;
+  close(): Promise<void>;
+}
+
 /** What the admin CLI needs: the migrated control database and tenant routing, no signing key. */
-export async function openAdminContext(config: Config): Promise<{ control: Database; tenantDbs: TenantDatabases; close(): Promise<void> }> {
+export async function openAdminContext(config: Config): Promise<AdminContext> {
   const control = await openControlDatabase(config);
   try {
     await migrate(control, "control");
@@ -81,6 +88,7 @@ export async function openAdminContext(config: Config): Promise<{ control: Datab
   }
   const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax);
   return {
+    config,
     control,
     tenantDbs,
     async close() {

@@ -1,4 +1,4 @@
-import { EmbeddingUnavailableError, type Embedded, type EmbeddingProvider } from "./embeddings/embedding-provider.js";
+import { EmbeddingUnavailableError, embedInBatches, type Embedded, type EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import type { Judge, JudgeInput, Verdict } from "./judge.js";
 import { toWireInput } from "./wire.js";
 
@@ -22,22 +22,32 @@ export class JudgeClient implements Judge {
     return {
       model: configuredModel,
       embed: async (texts: string[]): Promise<Embedded> => {
-        if (texts.length === 0) return { model: configuredModel, vectors: [] };
-        let res: { model?: unknown; vectors?: unknown };
-        try {
-          res = (await this.post("/embed", { texts })) as typeof res;
-        } catch (err) {
-          throw new EmbeddingUnavailableError(`judge service could not embed: ${(err as Error).message}`);
-        }
-        const valid =
-          typeof res.model === "string" &&
-          Array.isArray(res.vectors) &&
-          res.vectors.length === texts.length &&
-          res.vectors.every((v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x)));
-        if (!valid) throw new EmbeddingUnavailableError("judge service returned an invalid embedding answer");
-        return { model: res.model as string, vectors: (res.vectors as number[][]).map((v) => Float32Array.from(v)) };
+        let model = configuredModel;
+        // Small batches: each call must finish well inside the judge timeout.
+        const vectors = await embedInBatches(texts, 32, async (batch) => {
+          const answer = await this.embedBatch(batch);
+          model = answer.model;
+          return answer.vectors;
+        });
+        return { model, vectors };
       },
     };
+  }
+
+  private async embedBatch(texts: string[]): Promise<Embedded> {
+    let res: { model?: unknown; vectors?: unknown };
+    try {
+      res = (await this.post("/embed", { texts })) as typeof res;
+    } catch (err) {
+      throw new EmbeddingUnavailableError(`judge service could not embed: ${(err as Error).message}`);
+    }
+    const valid =
+      typeof res.model === "string" &&
+      Array.isArray(res.vectors) &&
+      res.vectors.length === texts.length &&
+      res.vectors.every((v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x)));
+    if (!valid) throw new EmbeddingUnavailableError("judge service returned an invalid embedding answer");
+    return { model: res.model as string, vectors: (res.vectors as number[][]).map((v) => Float32Array.from(v)) };
   }
 
   private async post(path: string, body: unknown): Promise<unknown> {

@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
-import { openAdminContext } from "../context.js";
+import { openAdminContext, type AdminContext } from "../context.js";
 import { DirectoryInUseError } from "../db/pglite-database.js";
 import { AppError } from "../errors.js";
 import { createApiKey, listApiKeys, revokeApiKey, scopes, type Scope } from "../tenancy/api-keys.js";
 import { createTenant } from "../tenancy/tenants.js";
 import { KeyConflictError } from "../tokens/key-registry.js";
 import { SignerKeyError } from "../tokens/signer.js";
+import { reembed } from "./reembed.js";
+import { runJudge } from "./judge.js";
 import { startVault } from "./serve.js";
 
 const usage = `countersign <command>
 
   serve                                     start the vault (default: embedded PGlite in ./data)
+  judge                                     start the judge service (needs DATABASE_URL and JUDGE_API_KEY)
+  policies reembed [--tenant ID] [--json]   re-embed policy chunks made with another EMBEDDING_MODEL
   migrate                                   migrate the control database and every tenant database
   tenants create NAME [--dsn DSN] [--json]  create a tenant; prints its id and an admin api_key (once)
   tenants list [--json]
@@ -27,7 +31,7 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof openAdminContext>>) => Promise<T>): Promise<T> {
+async function withContext<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
   const ctx = await openAdminContext(loadConfig());
   try {
     return await fn(ctx);
@@ -76,6 +80,10 @@ async function main(argv: string[]) {
   switch (`${command} ${sub ?? ""}`.trim()) {
     case "serve":
       return serve();
+    case "judge":
+      return runJudge(loadConfig());
+    case "policies reembed":
+      return withContext((ctx) => reembed(ctx, values.tenant, json));
     case "migrate":
       return withContext(async (ctx) => {
         const ids = await ctx.tenantDbs.listTenantIds();

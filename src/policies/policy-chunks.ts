@@ -55,7 +55,7 @@ export function decodeVector(raw: unknown): Float32Array {
 }
 
 /** The text that is embedded: the heading gives a short chunk the context it was written in. */
-const embeddedText = (c: NewChunk) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text);
+export const embeddedText = (c: Pick<NewChunk, "heading" | "text">) => (c.heading ? `${c.heading}\n\n${c.text}` : c.text);
 
 /**
  * Embeds chunks, reusing the vector of any identical text already embedded with the same model

@@ -1,0 +1,126 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { systemClock } from "../clock.js";
+import { ConfigError, type Config } from "../config/config.js";
+import { openAdminContext } from "../context.js";
+import { AppError } from "../errors.js";
+import { registerJsonParser } from "../http/json-body.js";
+import { clientErrorProblem, errorHandler, sendProblem } from "../http/problem.js";
+import { RateLimiter } from "../http/rate-limit.js";
+import { createLogger } from "../log.js";
+import { PolicyCache } from "../policies/policy-store.js";
+import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
+import { checkKnowledge, createEmbeddingProvider, createEvaluationJudge } from "./judge-factory.js";
+import type { Judge } from "./judge.js";
+import { metricsRegistry } from "./metrics.js";
+import { embedBodySchema, evaluateBodySchema, fromWireInput } from "./wire.js";
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest();
+
+/** X-API-Key against JUDGE_API_KEY: both hashed first, so the comparison is constant-time at any length. */
+function keyMatches(presented: string | string[] | undefined, expected: string): boolean {
+  const value = Array.isArray(presented) ? presented[0] : presented;
+  return value !== undefined && timingSafeEqual(sha256(value), sha256(expected));
+}
+
+export interface JudgeServiceDeps {
+  apiKey: string;
+  judge: Judge;
+  embeddings: EmbeddingProvider;
+  limiter: RateLimiter;
+  log: Logger;
+  ready: () => Promise<void>;
+}
+
+/** The `countersign judge` HTTP app: POST /evaluate and POST /embed behind X-API-Key. Never listens itself. */
+export function buildJudgeServer(deps: JudgeServiceDeps): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: 16 * 1024 * 1024,
+    frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
+    clientErrorHandler: clientErrorProblem,
+  });
+  registerJsonParser(app);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, "not_found", `No route ${request.method} ${request.url.split("?")[0]}`));
+
+  const guard = async (request: FastifyRequest) => {
+    if (!keyMatches(request.headers["x-api-key"], deps.apiKey)) throw new AppError("unauthorized", "X-API-Key is missing or wrong");
+    deps.limiter.check("judge");
+  };
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (request, reply) => {
+    try {
+      await deps.ready();
+    } catch {
+      return sendProblem(reply, request, "not_ready", "Control database is unreachable");
+    }
+    return { status: "ready", embedding_model: deps.embeddings.model };
+  });
+  app.get("/metrics", async (_request, reply) => {
+    reply.type(metricsRegistry.contentType);
+    return metricsRegistry.metrics();
+  });
+
+  app.post("/evaluate", { preHandler: guard }, async (request) => deps.judge.evaluate(fromWireInput(evaluateBodySchema.parse(request.body))));
+
+  app.post("/embed", { preHandler: guard }, async (request) => {
+    const { texts } = embedBodySchema.parse(request.body);
+    let embedded;
+    try {
+      embedded = await deps.embeddings.embed(texts);
+    } catch (err) {
+      throw new AppError("embedding_unavailable", `Embedding failed: ${(err as Error).message}`, { retryAfterSeconds: 5 });
+    }
+    return { model: embedded.model, dimensions: embedded.vectors[0]?.length ?? 0, vectors: embedded.vectors.map((v) => Array.from(v)) };
+  });
+  return app;
+}
+
+export interface RunningJudge {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** One judge worker: control database for tenant routing, the evaluation pipeline, the listener. */
+export async function startJudgeService(config: Config, workers = 1): Promise<RunningJudge> {
+  if (!config.judgeService.apiKey) throw new ConfigError("Invalid configuration:\n  JUDGE_API_KEY: required; the judge refuses unauthenticated callers");
+  if (config.database.kind !== "postgres") {
+    throw new ConfigError("Invalid configuration:\n  DATABASE_URL: the judge service shares the vault's PostgreSQL; the embedded database is in-process only");
+  }
+  const log = createLogger(config);
+  const admin = await openAdminContext(config);
+  try {
+    const policies = new PolicyCache(systemClock, config.caches.policyTtlMs);
+    const tenantSql = (tenantId: string) => admin.tenantDbs.get(tenantId);
+    const embeddings = createEmbeddingProvider(config);
+    const judge = createEvaluationJudge(config, { tenantSql, policies, embeddings, log });
+    checkKnowledge(admin.control, admin.tenantDbs, embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
+    // The allowance is for the whole service, shared evenly by its worker processes.
+    const { rps, burst } = config.judgeService.rateLimit;
+    const limiter = new RateLimiter({ rps: rps / workers, burst: Math.max(1, Math.floor(burst / workers)), ttlSeconds: 3600 }, systemClock);
+    const app = buildJudgeServer({
+      apiKey: config.judgeService.apiKey,
+      judge,
+      embeddings,
+      limiter,
+      log,
+      ready: async () => void (await admin.control.query("SELECT 1")),
+    });
+    const url = await app.listen({ host: config.judgeService.host, port: config.judgeService.port });
+    return {
+      app,
+      url,
+      async close() {
+        await app.close();
+        await admin.close();
+      },
+    };
+  } catch (err) {
+    await admin.close().catch(() => {});
+    throw err;
+  }
+}

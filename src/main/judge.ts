@@ -1,0 +1,47 @@
+import cluster from "node:cluster";
+import type { Config } from "../config/config.js";
+import { startJudgeService } from "../judge/judge-service.js";
+import { createLogger } from "../log.js";
+
+/**
+ * `countersign judge`: JUDGE_WORKERS processes sharing one port (node:cluster). The primary only
+ * supervises: a worker that dies is replaced, SIGTERM stops them all.
+ */
+export async function runJudge(config: Config): Promise<void> {
+  const workers = config.judgeService.workers;
+  if (workers <= 1 || !cluster.isPrimary) return runWorker(config, workers);
+  const log = createLogger(config);
+  let stopping = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code, signal }, "judge worker exited; starting a new one");
+    setTimeout(() => cluster.fork(), 1000).unref();
+  });
+  const stop = () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill("SIGTERM");
+    setTimeout(() => process.exit(0), 10_000).unref();
+    cluster.on("exit", () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+async function runWorker(config: Config, workers: number): Promise<void> {
+  const judge = await startJudgeService(config, workers);
+  judge.app.log.info({ url: judge.url, pid: process.pid }, "countersign judge listening");
+  let closing = false;
+  const shutdown = () => {
+    if (closing) return;
+    closing = true;
+    judge.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
