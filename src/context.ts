@@ -117,10 +117,11 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     const reviewSettings = new ReviewSettingsCache(clock, config.caches.policyTtlMs);
     const vaultJudge = createVaultJudge(config, { tenantSql, policies, log });
     const judge = new FailClosedJudge(overrides.judge ?? vaultJudge.judge, config.clearance.judgeTimeoutMs, log);
-    if (vaultJudge.kind === "in-process") {
-      // Not awaited: a slow scan of many tenants must not delay start-up; it only logs.
-      checkKnowledge(control, tenantDbs, config.embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
-    }
+    // Not awaited here: a slow scan of many tenants must not delay start-up; it only logs.
+    const knowledgeCheck =
+      vaultJudge.kind === "in-process"
+        ? checkKnowledge(control, tenantDbs, config.embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"))
+        : Promise.resolve();
     const queue = overrides.queue ?? new MemoryClearanceQueue(config.clearance.workers);
     const waiters = new DecisionWaiters();
     const issuer = new TokenIssuer(loaded.signer, tokenSettings, clock);
@@ -159,10 +160,11 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       queue,
       clearance,
       reviews: new ReviewService({ tenantSql, clearance, issuer, waiters, clock }),
-      mint: new MintService({ tenantSql, policies, issuer, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
+      mint: new MintService({ tenantSql, policies, reviewSettings, issuer, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
       consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, clock }),
       async close() {
         await queue.stop();
+        await knowledgeCheck;
         await admin.close();
       },
     };

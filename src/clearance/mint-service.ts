@@ -8,6 +8,7 @@ import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { MintTokenBody } from "./request-schema.js";
 import { getRequest, insertRequestWithToken, type ClearanceRow } from "./request-store.js";
 import { withIdempotency } from "../tenancy/idempotency.js";
+import { meetsThreshold, type ReviewSettingsCache } from "../reviews/review-settings.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import { tokenForRequest } from "./token-store.js";
 
@@ -20,6 +21,7 @@ export class MintService {
     private readonly deps: {
       tenantSql: (tenantId: string) => Promise<Sql>;
       policies: PolicyCache;
+      reviewSettings: ReviewSettingsCache;
       issuer: TokenIssuer;
       clock: Clock;
       maxAgeSeconds: number;
@@ -93,6 +95,11 @@ export class MintService {
     }
     if (body.policy_content_hash && body.policy_content_hash !== original.policy_content_hash) {
       refuse("policy_content_hash differs from the approved request");
+    }
+    // A threshold raised since the approval applies to its re-issue too.
+    const { minimum_confidence_bucket: minimum } = await this.deps.reviewSettings.get(principal.tenantId, sql);
+    if (!meetsThreshold(original.confidence_bucket, minimum)) {
+      refuse(`The approval's confidence ${original.confidence_bucket} is below this tenant's current minimum ${minimum}`);
     }
     const current = applicablePolicies(
       await this.deps.policies.active(principal.tenantId, sql),

@@ -98,7 +98,7 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
     const tenantSql = (tenantId: string) => admin.tenantDbs.get(tenantId);
     const embeddings = createEmbeddingProvider(config);
     const judge = createEvaluationJudge(config, { tenantSql, policies, embeddings, log });
-    checkKnowledge(admin.control, admin.tenantDbs, embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
+    const knowledgeCheck = checkKnowledge(admin.control, admin.tenantDbs, embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
     // The allowance is for the whole service, shared evenly by its worker processes.
     const { rps, burst } = config.judgeService.rateLimit;
     const limiter = new RateLimiter({ rps: rps / workers, burst: Math.max(1, Math.floor(burst / workers)), ttlSeconds: 3600 }, systemClock);
@@ -116,6 +116,7 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
       url,
       async close() {
         await app.close();
+        await knowledgeCheck;
         await admin.close();
       },
     };

@@ -12,13 +12,17 @@ export type ReviewSettings = z.infer<typeof reviewSettingsSchema>;
 // none < low < medium < high < extra_high
 const rank: Record<ConfidenceBucket, number> = { none: 0, low: 1, medium: 2, high: 3, extra_high: 4 };
 
+export function meetsThreshold(bucket: ConfidenceBucket, minimum: ConfidenceBucket): boolean {
+  return rank[bucket] >= rank[minimum];
+}
+
 /**
  * An approval less confident than the tenant's threshold goes to a human instead
  * (approved_pending_review). Applied by the vault, whatever judge answered, so a remote judge
  * cannot skip it.
  */
 export function applyConfidenceThreshold(verdict: Verdict, minimum: ConfidenceBucket): Verdict {
-  if (verdict.decision !== "approve" || rank[verdict.confidence_bucket] >= rank[minimum]) return verdict;
+  if (verdict.decision !== "approve" || meetsThreshold(verdict.confidence_bucket, minimum)) return verdict;
   return {
     ...verdict,
     decision: "review",
