@@ -60,6 +60,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.VAULT_JUDGE_URL && !e.VAULT_JUDGE_API_KEY) {
     throw new ConfigError("Invalid configuration:\n  VAULT_JUDGE_API_KEY: required when VAULT_JUDGE_URL is set");
   }
+  if (e.EVAL_MODEL && !e.VAULT_JUDGE_URL && e.EVAL_TIMEOUT_MS >= e.VAULT_JUDGE_TIMEOUT_MS) {
+    // Otherwise a slow model would always end as judge_timeout, with the LLM call still running.
+    throw new ConfigError("Invalid configuration:\n  EVAL_TIMEOUT_MS: must be below VAULT_JUDGE_TIMEOUT_MS (the LLM runs inside the judge's time)");
+  }
   const database = databaseTarget(e.DATABASE_URL, e.VAULT_DATA_DIR);
   return {
     http: { host: e.VAULT_HOST, port: e.VAULT_PORT, corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN, maxBodyBytes: e.VAULT_MAX_BODY_BYTES },

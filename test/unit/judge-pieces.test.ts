@@ -89,3 +89,10 @@ describe("LLM prompt", () => {
     expect(text).not.toContain("<b>");
   });
 });
+
+describe("LLM time budget", () => {
+  it("refuses an in-process LLM budget that the judge timeout would always cut off", () => {
+    expect(() => loadConfig({ EVAL_MODEL: "openai/m", EVAL_TIMEOUT_MS: "10000", VAULT_JUDGE_TIMEOUT_MS: "10000" })).toThrow(/EVAL_TIMEOUT_MS: must be below/);
+    expect(loadConfig({ EVAL_MODEL: "openai/m", EVAL_TIMEOUT_MS: "9000", VAULT_JUDGE_TIMEOUT_MS: "10000" }).llm?.timeoutMs).toBe(9000);
+  });
+});

@@ -28,7 +28,8 @@ export interface LlmSettings {
 /**
  * Asks an OpenAI-compatible chat completions endpoint for a structured decision. An answer that is
  * not valid JSON, fails the schema, or cites chunks it was not shown is asked once more; a second
- * bad answer, an error or a timeout is a failure the judge turns into review.
+ * bad answer, an error or a timeout is a failure the judge turns into review. An approval that cites
+ * no excerpt counts as a bad answer: "yes" must rest on policy text the model was shown.
  */
 export class LlmEvaluator {
   private readonly client: OpenAI;
@@ -39,15 +40,22 @@ export class LlmEvaluator {
 
   async decide(messages: ChatCompletionMessageParam[], shownChunkIds: Set<string>): Promise<LlmOutcome> {
     let problem = "";
+    // EVAL_TIMEOUT_MS bounds the whole decision, retry included: the retry gets what is left.
+    const deadline = performance.now() + this.settings.timeoutMs;
     for (let attempt = 1; attempt <= 2; attempt++) {
+      const remaining = Math.floor(deadline - performance.now());
+      if (remaining <= 0) return { ok: false, code: "llm_timeout", detail: "no time left for a retry", attempts: attempt - 1 };
       let content: string | null | undefined;
       try {
-        const completion = await this.client.chat.completions.create({
-          model: providerModelName(this.settings.model),
-          messages,
-          temperature: 0,
-          response_format: { type: "json_schema", json_schema: { name: "clearance_decision", strict: true, schema: llmAnswerJsonSchema } },
-        });
+        const completion = await this.client.chat.completions.create(
+          {
+            model: providerModelName(this.settings.model),
+            messages,
+            temperature: 0,
+            response_format: { type: "json_schema", json_schema: { name: "clearance_decision", strict: true, schema: llmAnswerJsonSchema } },
+          },
+          { timeout: remaining },
+        );
         const message = completion.choices?.[0]?.message;
         if (message?.refusal) return { ok: false, code: "llm_refused", detail: message.refusal.slice(0, 500), attempts: attempt };
         content = message?.content;
@@ -75,5 +83,7 @@ function check(content: string | null | undefined, shown: Set<string>): { ok: tr
   if (!parsed.success) return { ok: false, problem: `answer does not match the schema: ${parsed.error.issues[0]?.message ?? ""}` };
   const unknown = parsed.data.cited_chunk_ids.filter((id) => !shown.has(id));
   if (unknown.length > 0) return { ok: false, problem: `answer cites chunks it was not shown: ${unknown.slice(0, 3).join(", ")}` };
+  // An approval must rest on policy text; with nothing to cite (or nothing cited) it is not one.
+  if (parsed.data.decision === "yes" && parsed.data.cited_chunk_ids.length === 0) return { ok: false, problem: "approval cites no policy excerpt" };
   return { ok: true, answer: parsed.data };
 }
