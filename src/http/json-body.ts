@@ -32,8 +32,9 @@ export function registerJsonParser(app: FastifyInstance): void {
   // Every endpoint takes JSON; other bodies get 415 rather than a confusing validation error.
   app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    // The SDK sends Content-Type: application/json on bodiless requests; an unknown route stays a 404.
-    if (body === "" && request.is404) return done(null, undefined);
+    // The SDK sends Content-Type: application/json on bodiless requests (GET, DELETE); an unknown
+    // route stays a 404 rather than a JSON error.
+    if (body === "" && (request.is404 || request.method === "GET" || request.method === "DELETE")) return done(null, undefined);
     base(request, body as string, (err, parsed) => {
       if (err) return done(err, undefined);
       const problem = jsonProblem(parsed, MAX_JSON_DEPTH);

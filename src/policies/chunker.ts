@@ -53,7 +53,8 @@ function pack(blocks: string[], heading: string, { maxChars, overlapChars }: Chu
       chunks.push({ heading, text });
       const tail = tailOf(text, overlapChars);
       current = tail ? [tail] : [];
-      length = tail.length;
+      // + 2 for the blank line that will join the tail to the next block.
+      length = tail ? tail.length + 2 : 0;
     }
     current.push(piece);
     length += piece.length + 2;
@@ -72,8 +73,8 @@ function splitLong(text: string, width: number): string[] {
   while (start < text.length) {
     let end = Math.min(text.length, start + width);
     if (end < text.length) {
-      const cut = text.lastIndexOf(" ", end);
-      if (cut > start + width / 2) end = cut;
+      const cut = lastWhitespace(text, start, end);
+      if (cut > start) end = cut;
     }
     out.push(text.slice(start, end).trim());
     start = end;
@@ -81,9 +82,15 @@ function splitLong(text: string, width: number): string[] {
   return out.filter(Boolean);
 }
 
+/** Index of the last whitespace in text[from, to], or -1: where a long block may be cut without splitting a word. */
+function lastWhitespace(text: string, from: number, to: number): number {
+  for (let i = to; i > from; i--) if (/\s/.test(text[i] ?? "")) return i;
+  return -1;
+}
+
 /** The last `n` characters of a chunk, starting at a word, carried into the next chunk. */
 function tailOf(text: string, n: number): string {
   if (n <= 0 || text.length <= n) return n <= 0 ? "" : text;
-  const from = text.indexOf(" ", text.length - n);
-  return from === -1 ? "" : text.slice(from + 1);
+  const match = /\s/.exec(text.slice(text.length - n));
+  return match ? text.slice(text.length - n + match.index + 1).trimStart() : "";
 }

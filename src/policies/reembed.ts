@@ -25,6 +25,8 @@ export async function reembedChunks(sql: Sql, embeddings: EmbeddingProvider, onP
     );
     if (texts.length === 0) break;
     const embedded = await embeddings.embed(texts.map(embeddedText));
+    // Rows are selected by the configured name; labelling them otherwise would never finish.
+    if (embedded.model !== embeddings.model) throw new Error(`provider answered with model ${embedded.model}, not ${embeddings.model}`);
     await sql.transaction(async (tx) => {
       for (const [i, t] of texts.entries()) {
         const vector = embedded.vectors[i]!;
