@@ -26,8 +26,10 @@ const titleQuery = z.object({ title: z.string().trim().min(1).max(300).default("
 
 /** A document arrives as JSON ({title, content, media_type}) or as the raw markdown / text itself. */
 function documentOf(request: FastifyRequest): NewDocument {
-  if (typeof request.body !== "string") return documentBodySchema.parse(request.body);
-  const media_type = request.headers["content-type"]?.startsWith("text/plain") ? "text/plain" : "text/markdown";
+  // Decided by the declared type, not the parsed value: a JSON string body is not a document.
+  const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "text/markdown" && type !== "text/plain") return documentBodySchema.parse(request.body);
+  const media_type = type;
   return { title: titleQuery.parse(request.query).title, media_type, content: documentText.parse(request.body) };
 }
 
