@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import type { Database, Sql } from "../db/sql.js";
+import { vectorStorageOf } from "../policies/policy-chunks.js";
 import type { PolicyCache } from "../policies/policy-store.js";
 import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import { OFFLINE_MODEL, OfflineEmbeddings } from "./embeddings/offline-embeddings.js";
@@ -69,12 +70,13 @@ export async function checkKnowledge(
   model: string,
   log: Logger,
 ): Promise<void> {
-  if (control.engine === "postgres") {
-    const rows = await control.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
-    if (rows.length === 0) log.warn("pgvector is not installed on this PostgreSQL server: policy retrieval uses an exact cosine scan (same ranking, slower at scale)");
-  }
+  const serverHasPgvector =
+    control.engine === "pglite" || (await control.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).length > 0;
+  if (!serverHasPgvector) log.warn("pgvector is not installed on this PostgreSQL server: policy retrieval uses an exact cosine scan (same ranking, slower at scale)");
+  const exactTenants: string[] = [];
   for (const tenantId of await tenants.listTenantIds()) {
     const sql = await tenants.get(tenantId);
+    if ((await vectorStorageOf(sql)) === "exact") exactTenants.push(tenantId);
     const stale = await sql.query<{ model: string; chunks: number }>(
       `SELECT c.embedding_model AS model, count(*)::int AS chunks FROM policy_chunks c
          JOIN policies p ON p.current_version_id = c.policy_version_id
@@ -84,5 +86,9 @@ export async function checkKnowledge(
     for (const s of stale) {
       log.warn({ tenantId, embeddedWith: s.model, chunks: s.chunks, configured: model }, "policy chunks were embedded with another model and are not searched; run `countersign policies reembed`");
     }
+  }
+  if (serverHasPgvector && exactTenants.length > 0) {
+    // Created before pgvector was installed, or by a role that may not create the extension.
+    log.warn({ tenants: exactTenants.slice(0, 20), count: exactTenants.length }, "some tenant databases store vectors without pgvector; retrieval there uses the exact scan");
   }
 }

@@ -1,5 +1,5 @@
 import type { Sql } from "../db/sql.js";
-import { decodeVector, knowledgeGeneration, vectorStorageOf, type ChunkSource } from "../policies/policy-chunks.js";
+import { decodeVector, knowledgeGeneration, pgvectorVersionOf, vectorStorageOf, type ChunkSource } from "../policies/policy-chunks.js";
 import { dot, type EmbeddingProvider } from "./embeddings/embedding-provider.js";
 
 export interface RetrievedChunk {
@@ -49,9 +49,11 @@ export class PolicyRetriever {
 
   private async searchPgvector(sql: Sql, versionIds: string[], vector: Float32Array): Promise<RetrievedChunk[]> {
     const dims = vector.length;
+    const [major = 0, minor = 0] = await pgvectorVersionOf(sql);
     return sql.transaction(async (tx) => {
-      // A filtered HNSW scan keeps searching until k rows pass the filter (pgvector >= 0.8).
-      await tx.query("SET LOCAL hnsw.iterative_scan = relaxed_order");
+      // A filtered HNSW scan keeps searching until k rows pass the filter (pgvector >= 0.8; older
+      // versions may return fewer than k rows when the filter is selective).
+      if (major > 0 || minor >= 8) await tx.query("SET LOCAL hnsw.iterative_scan = relaxed_order");
       await tx.query("SET LOCAL hnsw.ef_search = 100");
       const rows = await tx.query<RetrievedChunk & { distance: number }>(
         `SELECT id, policy_id, policy_version_id, source, heading, text, (embedding::vector(${dims})) <=> $1::vector(${dims}) AS distance

@@ -12,11 +12,25 @@ export async function runJudge(config: Config): Promise<void> {
   if (workers <= 1 || !cluster.isPrimary) return runWorker(config, workers);
   const log = createLogger(config);
   let stopping = false;
-  for (let i = 0; i < workers; i++) cluster.fork();
+  let quickExits = 0;
+  const startedAt = new Map<number, number>();
+  const fork = () => {
+    const worker = cluster.fork();
+    startedAt.set(worker.id, performance.now());
+  };
+  for (let i = 0; i < workers; i++) fork();
   cluster.on("exit", (worker, code, signal) => {
     if (stopping) return;
+    // A worker that dies right after starting (bad config, database down) will die again: after a
+    // few such exits in a row the service stops with an error instead of restarting forever.
+    const lived = performance.now() - (startedAt.get(worker.id) ?? 0);
+    quickExits = lived < 10_000 ? quickExits + 1 : 0;
+    if (quickExits >= workers * 3) {
+      log.fatal({ code, signal }, "judge workers keep exiting right after start; giving up");
+      process.exit(1);
+    }
     log.error({ pid: worker.process.pid, code, signal }, "judge worker exited; starting a new one");
-    setTimeout(() => cluster.fork(), 1000).unref();
+    setTimeout(fork, 1000);
   });
   const stop = () => {
     stopping = true;

@@ -42,6 +42,21 @@ export function vectorStorageOf(sql: Sql): Promise<VectorStorage> {
   return known;
 }
 
+const pgvectorVersionBySql = new WeakMap<Sql, Promise<number[]>>();
+
+/** The installed pgvector version as [major, minor, patch]: iterative index scans need 0.8. */
+export function pgvectorVersionOf(sql: Sql): Promise<number[]> {
+  let known = pgvectorVersionBySql.get(sql);
+  if (!known) {
+    known = sql
+      .query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'")
+      .then((rows) => (rows[0]?.v ?? "0").split(".").map(Number));
+    known.catch(() => pgvectorVersionBySql.delete(sql));
+    pgvectorVersionBySql.set(sql, known);
+  }
+  return known;
+}
+
 export function encodeVector(storage: VectorStorage, v: Float32Array): string | Buffer {
   // pgvector takes its text form; the exact scan keeps raw little-endian float32.
   return storage === "pgvector" ? JSON.stringify(Array.from(v)) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
