@@ -7,6 +7,8 @@
  * bench creates is called cs_bench_<hex>[_*] and is dropped at the end, also when a phase fails.
  * Other VAULT_* variables pass through to the vault, e.g. VAULT_CLEARANCE_MODE=queued to measure the
  * queued path; BENCH_VAULT_NODE_ARGS adds node flags for the vault process (see vault.ts).
+ * The judge figures (judge-bench.ts, in process) follow the vault phases; BENCH_ONLY=judge runs only
+ * them, BENCH_ONLY=vault only the vault phases.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -14,6 +16,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { rawInsertBaseline } from "./baseline.js";
+import { runJudgeBench } from "./judge-bench.js";
 import { clearancePhase, consumePhase, type LoadTarget } from "./load.js";
 import { failed, merge, type PhaseStats } from "./stats.js";
 import { buildVault, createDatabase, dropDatabases, serverVersion, startVault, withDatabase, type VaultProcess } from "./vault.js";
@@ -35,6 +38,8 @@ const log = (msg: string) => process.stderr.write(`[bench ${elapsed()}] ${msg}\n
 const runId = randomBytes(4).toString("hex");
 const controlDb = `cs_bench_${runId}`;
 const baselineDb = `${controlDb}_baseline`; // the prefix puts it in the same cleanup sweep
+const judgeDb = `${controlDb}_judge`;
+const only = process.env.BENCH_ONLY;
 const apiKey = `bench_${randomBytes(24).toString("hex")}`;
 let dataDir: string | undefined;
 let vault: VaultProcess | undefined;
@@ -90,7 +95,17 @@ function figures(s: PhaseStats) {
   return { ...rest, perSecond: Math.round(s.perSecond), seconds: +s.seconds.toFixed(2), p50Ms: +s.p50Ms.toFixed(2), p99Ms: +s.p99Ms.toFixed(2) };
 }
 
+/** The judge figures alone: no build, no vault process. */
+async function judgeOnly(): Promise<number> {
+  const judge = await runJudgeBench(serverUrl, judgeDb, log);
+  process.stdout.write(["", `Countersign judge bench (in process, ${availableParallelism()} CPUs)`, ...judge.rows, ""].join("\n"));
+  const benchSeconds = +((performance.now() - started) / 1000).toFixed(1);
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-judge", at: new Date().toISOString(), cpus: availableParallelism(), judge: judge.summary, benchSeconds })}\n`);
+  return 0;
+}
+
 async function main(): Promise<number> {
+  if (only === "judge") return judgeOnly();
   log("building dist/ (tsc -p tsconfig.build.json)");
   buildVault();
   dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
@@ -130,6 +145,8 @@ async function main(): Promise<number> {
   log(`baseline, second half: ${half.durationMs / 1000}s`);
   const baselineAfter = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
   const baseline = merge([baselineBefore, baselineAfter]);
+  // After the vault has stopped, so the two never compete for the two cores.
+  const judge = only === "vault" ? undefined : await runJudgeBench(serverUrl, judgeDb, log);
   const benchSeconds = (performance.now() - started) / 1000;
 
   const problems: string[] = [];
@@ -156,6 +173,7 @@ async function main(): Promise<number> {
     `          goal >= ${GOAL.decisionsPerSecond}/s, p99 <= ${GOAL.p99Ms} ms, >= ${GOAL.baselineRatio} x baseline: ` +
       (missed.length === 0 ? "goal met" : `goal missed (${missed.join(", ")})`),
     row("consume   consume-token/s", consume, `  (= ${consumeRatio.toFixed(2)} x baseline)`),
+    ...(judge?.rows ?? []),
     ...problems.map((p) => `ERROR ${p}`),
     "",
   ];
@@ -170,6 +188,7 @@ async function main(): Promise<number> {
     clearance: { ...figures(clearance), ratioToBaseline: +clearanceRatio.toFixed(3) },
     consume: { ...figures(consume), ratioToBaseline: +consumeRatio.toFixed(3) },
     goal: { ...GOAL, met: goals, allMet: missed.length === 0 },
+    judge: judge?.summary,
     errors: problems,
     benchSeconds: +benchSeconds.toFixed(1),
   };
