@@ -174,33 +174,30 @@ async function retrieval(engine: "pglite" | "postgres", db: Database, versionId:
     await measure(20, (i) => retriever.retrieve("t_bench", db, [versionId], texts[i]!));
     return measure(QUERIES, async (i) => results.push((await retriever.retrieve("t_bench", db, [versionId], texts[i]!)).map((c) => c.text)));
   };
-  const results: string[][] = []; // the exact scan's answers, or on PGlite those of the forced HNSW index
-  const asLoaded = await search(engine === "postgres" ? results : []);
+  const results: string[][] = []; // the answers of PolicyRetriever, for the recall check below
+  const asLoaded = await search(results);
   const select1 = await measure(QUERIES, () => db.query("SELECT 1"));
   const summary: Record<string, unknown> = { storage: await vectorStorageOf(db), insertSeconds: +insertSeconds.toFixed(2), indexSeconds: indexed ? +indexSeconds.toFixed(2) : null, firstQueryMs: +(firstS * 1000).toFixed(1) };
   const [met, rows]: [Record<string, boolean>, string[]] = [{}, []];
   if (engine === "pglite") {
     const vec = (i: number) => queries.get(texts[i]!)!;
-    rows.push(row(`retrieve  PGlite pgvector, top ${TOP_K} of ${CHUNKS}, as inserted`, asLoaded, `  [${await planOf(db, versionId, vec(0))}]`));
-    // PGlite has no autovacuum, so nothing ever ANALYZEs policy_chunks: the planner has no statistics.
-    const [, analyzeSeconds] = await timed(() => db.exec("ANALYZE policy_chunks"));
-    const analyzed = await search([]);
-    rows.push(row(`          after ANALYZE policy_chunks (${analyzeSeconds.toFixed(1)}s)`, analyzed, `  [${await planOf(db, versionId, vec(0))}]`));
-    // Even with statistics the planner may price a sort of all 10k rows below the HNSW scan at
-    // ef_search 100 (see the plan column); enable_sort = off makes it take the index: what the index delivers.
-    const forcedPlan = await planOf(db, versionId, vec(0), ["enable_sort = off"]);
-    await measure(20, (i) => pgvectorQuery(db, versionId, vec(i), { settings: ["enable_sort = off"] }));
-    const forced = await measure(QUERIES, async (i) => results.push((await pgvectorQuery(db, versionId, vec(i), { settings: ["enable_sort = off"] })).map((r) => r.text!)));
-    rows.push(row("          same SQL with SET LOCAL enable_sort = off", forced, `  [${forcedPlan}]`));
-    Object.assign(summary, { search: fig(asLoaded), analyzeSeconds: +analyzeSeconds.toFixed(2), searchAfterAnalyze: fig(analyzed), indexForced: { plan: forcedPlan, ...fig(forced) } });
-    Object.assign(met, { pgliteAsInserted: asLoaded.p99Ms < GOAL.retrievalP99Ms, pgliteAfterAnalyze: analyzed.p99Ms < GOAL.retrievalP99Ms });
+    // retrieval.ts forces the index (enable_sort = off) at this many candidates; the plan shows it took it.
+    rows.push(row(`retrieve  PGlite pgvector, top ${TOP_K} of ${CHUNKS}`, asLoaded, `  [${await planOf(db, versionId, vec(0), ["enable_sort = off"])}]`));
+    // Baseline: the same SQL left to the planner, which prices a sort of every candidate below the
+    // HNSW scan at ef_search 100 (no statistics on PGlite: it has no autovacuum).
+    const plannerPlan = await planOf(db, versionId, vec(0));
+    await measure(20, (i) => pgvectorQuery(db, versionId, vec(i)));
+    const planner = await measure(QUERIES, (i) => pgvectorQuery(db, versionId, vec(i)));
+    rows.push(row("          baseline: same SQL, planner's own plan", planner, `  [${plannerPlan}]`));
+    Object.assign(summary, { search: fig(asLoaded), plannersOwnPlan: { plan: plannerPlan, ...fig(planner) } });
+    met.pglite = asLoaded.p99Ms < GOAL.retrievalP99Ms;
   } else {
     rows.push(row(`retrieve  PostgreSQL exact scan, top ${TOP_K} of ${CHUNKS}`, asLoaded));
-    // The floor of an in-process exact scan: src's dot() over the same vectors, nothing else.
+    // For scale: a plain dot() loop over the same vectors held as separate arrays.
     const query = queries.get(texts[0]!)!;
     const bare = await measure(50, () => vectors.reduce((best, v) => Math.max(best, dot(query, v)), -1));
-    rows.push(row(`          baseline: bare dot() over the same ${CHUNKS} vectors`, bare));
-    Object.assign(summary, { search: fig(asLoaded), bareDotScan: fig(bare) });
+    rows.push(row(`          baseline: naive dot() loop over the same ${CHUNKS} vectors`, bare));
+    Object.assign(summary, { search: fig(asLoaded), naiveDotScan: fig(bare) });
     met.postgresExact = asLoaded.p99Ms < GOAL.retrievalP99Ms;
   }
   rows.push(row(`          baseline: SELECT 1 round trip (${engine})`, select1), `          setup: insert ${insertSeconds.toFixed(1)}s, ${indexed ? `HNSW build ${indexSeconds.toFixed(1)}s` : "no index"}, first query ${(firstS * 1000).toFixed(0)} ms${engine === "postgres" ? " (loads the version's vectors into the scan cache)" : ""}`);
@@ -264,7 +261,7 @@ export async function runJudgeBench(serverUrl: string, dbName: string, log: Log)
     const rest = await embeddingAndIngestion([["PGlite", lite], ["Postgres", pgDb]], log);
     return {
       rows: [
-        ...conditions.rows, ...hnsw.rows, `          HNSW (index forced) against the exact scan: recall@${TOP_K} ${recall.toFixed(3)}, nearest chunk found ${(top1 * 100).toFixed(1)}%`, ...exact.rows,
+        ...conditions.rows, ...hnsw.rows, `          HNSW against the exact scan: recall@${TOP_K} ${recall.toFixed(3)}, nearest chunk found ${(top1 * 100).toFixed(1)}%`, ...exact.rows,
         `          goal: retrieval < ${GOAL.retrievalP99Ms} ms at p99: ${missed.length === 0 ? "goal met" : `goal missed (${missed.join(", ")})`}`,
         ...rest.rows,
       ],
