@@ -140,7 +140,7 @@ async function pgvectorQuery(db: Database, versionId: string, vector: Float32Arr
     for (const set of ["hnsw.iterative_scan = relaxed_order", "hnsw.ef_search = 100", ...(opts.settings ?? [])]) await tx.query(`SET LOCAL ${set}`);
     return tx.query<Record<string, string>>(
       `${opts.explain ? "EXPLAIN " : ""}SELECT id, policy_id, policy_version_id, source, heading, text, (embedding::vector(${DIMS})) <=> $1::vector(${DIMS}) AS distance
-         FROM policy_chunks WHERE dimensions = ${DIMS} AND embedding_model = $2 AND policy_version_id = ANY($3)
+         FROM policy_chunks WHERE dimensions = ${DIMS} AND is_current AND embedding_model = $2 AND policy_version_id = ANY($3)
         ORDER BY (embedding::vector(${DIMS})) <=> $1::vector(${DIMS}) LIMIT $4`,
       [JSON.stringify(Array.from(vector)), OFFLINE_MODEL, [versionId], TOP_K],
     );

@@ -6,6 +6,8 @@ const redact = [
   "req.headers['x-vault-api-key']",
   "req.headers.authorization",
   "headers['x-vault-api-key']",
+  "req.headers['x-api-key']",
+  "headers['x-api-key']",
   "*.token",
   "*.apiKey",
   "*.api_key",

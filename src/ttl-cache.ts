@@ -18,7 +18,10 @@ export class TtlCache<T> {
     if (hit && hit.until > now) return hit.value;
     const value = load();
     this.entries.set(key, { until: now + this.ttlMs, value });
-    value.catch(() => this.entries.delete(key));
+    value.catch(() => {
+      // Only this load's entry: a newer one may have replaced it meanwhile.
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
     return value;
   }
 

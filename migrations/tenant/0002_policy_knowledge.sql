@@ -26,6 +26,9 @@ CREATE TABLE policy_chunks (
   text_hash          text NOT NULL,
   embedding_model    text NOT NULL,
   dimensions         integer NOT NULL CHECK (dimensions > 0),
+  -- Only chunks of current versions are in the HNSW index: older versions' copies are history
+  -- (evidence of past decisions) and must not crowd the search.
+  is_current         boolean NOT NULL DEFAULT true,
   created_at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX policy_chunks_version ON policy_chunks (policy_version_id);

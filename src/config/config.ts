@@ -101,7 +101,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddings: {
       model: e.EMBEDDING_MODEL,
       baseUrl: e.EMBEDDING_BASE_URL ?? e.LLM_BASE_URL,
-      apiKey: e.EMBEDDING_API_KEY ?? e.LLM_API_KEY,
+      // The LLM key is sent to the embedding endpoint only when that endpoint is the LLM's own.
+      apiKey: e.EMBEDDING_API_KEY ?? (!e.EMBEDDING_BASE_URL || e.EMBEDDING_BASE_URL === e.LLM_BASE_URL ? e.LLM_API_KEY : undefined),
       topK: e.RETRIEVAL_TOP_K,
     },
     llm: e.EVAL_MODEL ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, timeoutMs: e.EVAL_TIMEOUT_MS } : undefined,

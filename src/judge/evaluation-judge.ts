@@ -47,6 +47,11 @@ export class EvaluationJudge implements Judge {
       retrieved = await this.deps.retriever.retrieve(input.tenantId, sql, open.map((o) => o.policy.versionId), requestQuery(input));
     } catch (err) {
       this.deps.log.error({ err, requestId: input.requestId, tenantId: input.tenantId }, "policy retrieval failed");
+      // Without an LLM a deny never depended on the evidence: it stands (deny beats review).
+      const deterministic = conditionsVerdict(outcomes, applicable);
+      if (!this.deps.llm && deterministic.decision === "deny") {
+        return { ...deterministic, citations: [], evidence_chunks: [], trace: { steps: ["conditions", "retrieval"], retrieval_failed: true } };
+      }
       judgeMetrics.failClosed.inc({ reason: "retrieval_unavailable" });
       return failClosedVerdict("retrieval_unavailable", "Policy text could not be searched; sent to human review");
     }

@@ -22,14 +22,16 @@ export class JudgeClient implements Judge {
     return {
       model: configuredModel,
       embed: async (texts: string[]): Promise<Embedded> => {
-        let model = configuredModel;
         // Small batches: each call must finish well inside the judge timeout.
         const vectors = await embedInBatches(texts, 32, async (batch) => {
           const answer = await this.embedBatch(batch);
-          model = answer.model;
+          // Chunks are reused and searched by model name: the two processes must agree on it.
+          if (answer.model !== configuredModel) {
+            throw new EmbeddingUnavailableError(`the judge embeds with ${answer.model} but this vault's EMBEDDING_MODEL is ${configuredModel}; set the same value on both`);
+          }
           return answer.vectors;
         });
-        return { model, vectors };
+        return { model: configuredModel, vectors };
       },
     };
   }

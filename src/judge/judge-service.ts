@@ -86,11 +86,15 @@ export interface RunningJudge {
 }
 
 /** One judge worker: control database for tenant routing, the evaluation pipeline, the listener. */
-export async function startJudgeService(config: Config, workers = 1): Promise<RunningJudge> {
+export function assertJudgeConfig(config: Config): asserts config is Config & { judgeService: { apiKey: string } } {
   if (!config.judgeService.apiKey) throw new ConfigError("Invalid configuration:\n  JUDGE_API_KEY: required; the judge refuses unauthenticated callers");
   if (config.database.kind !== "postgres") {
     throw new ConfigError("Invalid configuration:\n  DATABASE_URL: the judge service shares the vault's PostgreSQL; the embedded database is in-process only");
   }
+}
+
+export async function startJudgeService(config: Config, workers = 1): Promise<RunningJudge> {
+  assertJudgeConfig(config);
   const log = createLogger(config);
   const admin = await openAdminContext(config);
   try {

@@ -13,6 +13,9 @@ export interface RetrievedChunk extends ChunkMeta {
 // btree lookup plus an exact sort is both cheaper and exact.
 const HNSW_MIN_CANDIDATES = 1000;
 
+// The exact scan keeps each searched version's vectors in memory; this bounds how many tenants'.
+const MAX_CACHED_TENANTS = 200;
+
 /** What a process knows about one tenant's chunks, valid while the knowledge generation holds. */
 interface TenantKnowledge {
   generation: number;
@@ -47,7 +50,12 @@ export class PolicyRetriever {
   /** Identical requests (an agent retrying) reuse the query vector instead of running the model again. */
   async embedQuery(query: string): Promise<Float32Array> {
     const hit = this.queryVectors.get(query);
-    if (hit) return hit;
+    if (hit) {
+      // Least recently used goes first: a hit moves to the end.
+      this.queryVectors.delete(query);
+      this.queryVectors.set(query, hit);
+      return hit;
+    }
     const [vector] = (await this.embeddings.embed([query])).vectors;
     if (this.queryVectors.size >= 1000) this.queryVectors.delete(this.queryVectors.keys().next().value!);
     this.queryVectors.set(query, vector!);
@@ -57,7 +65,14 @@ export class PolicyRetriever {
   private async searchPgvector(sql: Sql, knowledge: TenantKnowledge, versionIds: string[], vector: Float32Array): Promise<RetrievedChunk[]> {
     const dims = vector.length;
     const [major = 0, minor = 0] = await pgvectorVersionOf(sql);
-    knowledge.counts ??= this.countChunks(sql);
+    if (!knowledge.counts) {
+      const counts = this.countChunks(sql);
+      knowledge.counts = counts;
+      // A failed count must not stay cached: the next request asks again.
+      counts.catch(() => {
+        if (knowledge.counts === counts) knowledge.counts = undefined;
+      });
+    }
     const counts = await knowledge.counts;
     const candidates = versionIds.reduce((n, id) => n + (counts.get(id) ?? 0), 0);
     return sql.transaction(async (tx) => {
@@ -69,7 +84,7 @@ export class PolicyRetriever {
       const rows = await tx.query<RetrievedChunk & { distance: number }>(
         `SELECT id, policy_id, policy_version_id, source, heading, text, (embedding::vector(${dims})) <=> $1::vector(${dims}) AS distance
            FROM policy_chunks
-          WHERE dimensions = ${dims} AND embedding_model = $2 AND policy_version_id = ANY($3)
+          WHERE dimensions = ${dims} AND is_current AND embedding_model = $2 AND policy_version_id = ANY($3)
           ORDER BY (embedding::vector(${dims})) <=> $1::vector(${dims})
           LIMIT $4`,
         [JSON.stringify(Array.from(vector)), this.embeddings.model, versionIds, this.topK],
@@ -99,10 +114,11 @@ export class PolicyRetriever {
   private async knowledge(tenantId: string, sql: Sql): Promise<TenantKnowledge> {
     const generation = await knowledgeGeneration(sql);
     let knowledge = this.tenants.get(tenantId);
-    if (!knowledge || knowledge.generation !== generation) {
-      knowledge = { generation, packed: new Map() };
-      this.tenants.set(tenantId, knowledge);
-    }
+    if (!knowledge || knowledge.generation !== generation) knowledge = { generation, packed: new Map() };
+    // Re-inserted on every use, so the first entry is the tenant idle longest: it goes when full.
+    this.tenants.delete(tenantId);
+    this.tenants.set(tenantId, knowledge);
+    if (this.tenants.size > MAX_CACHED_TENANTS) this.tenants.delete(this.tenants.keys().next().value!);
     return knowledge;
   }
 
@@ -117,7 +133,7 @@ export class PolicyRetriever {
   private async loadVersion(sql: Sql, versionId: string): Promise<PackedVectors> {
     const rows = await sql.query<ChunkMeta & { embedding: unknown }>(
       `SELECT id, policy_id, policy_version_id, source, heading, text, embedding FROM policy_chunks
-        WHERE policy_version_id = $1 AND embedding_model = $2 ORDER BY id`,
+        WHERE policy_version_id = $1 AND embedding_model = $2 AND is_current ORDER BY id`,
       [versionId, this.embeddings.model],
     );
     return packVectors(rows.map(({ embedding, ...meta }) => ({ meta, vector: decodeVector(embedding) })));

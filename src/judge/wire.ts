@@ -16,7 +16,15 @@ export const evaluateBodySchema = z.object({
 });
 
 export const embedBodySchema = z.object({
-  texts: z.array(z.string().max(100_000)).min(1).max(2048),
+  texts: z
+    .array(
+      z
+        .string()
+        .max(100_000)
+        .refine((t) => t.trim() !== "", "a text must not be empty"),
+    )
+    .min(1)
+    .max(2048),
 });
 
 export function toWireInput(input: JudgeInput): z.infer<typeof evaluateBodySchema> {

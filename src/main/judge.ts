@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import type { Config } from "../config/config.js";
-import { startJudgeService } from "../judge/judge-service.js";
+import { assertJudgeConfig, startJudgeService } from "../judge/judge-service.js";
 import { createLogger } from "../log.js";
 
 /**
@@ -9,6 +9,8 @@ import { createLogger } from "../log.js";
  */
 export async function runJudge(config: Config): Promise<void> {
   const workers = config.judgeService.workers;
+  // Checked before forking: a configuration error is one clear message, not a crash loop.
+  assertJudgeConfig(config);
   if (workers <= 1 || !cluster.isPrimary) return runWorker(config, workers);
   const log = createLogger(config);
   let stopping = false;
@@ -30,7 +32,9 @@ export async function runJudge(config: Config): Promise<void> {
       process.exit(1);
     }
     log.error({ pid: worker.process.pid, code, signal }, "judge worker exited; starting a new one");
-    setTimeout(fork, 1000);
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, 1000);
   });
   const stop = () => {
     stopping = true;

@@ -15,6 +15,10 @@ export interface ChunkOptions {
 
 export const defaultChunkOptions: ChunkOptions = { maxChars: 1200, overlapChars: 200 };
 
+const MAX_HEADING_PART = 200;
+const MAX_HEADING = 500;
+const cap = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
 /**
  * Markdown is cut at headings first (a chunk never spans two sections), then at block boundaries
  * (paragraphs, lists, code, tables), packing blocks up to maxChars. The markdown lexer is used so
@@ -26,8 +30,10 @@ export function chunkMarkdown(markdown: string, title: string, options = default
   for (const token of marked.lexer(markdown) as Token[]) {
     if (token.type === "heading") {
       path.length = Math.max(0, token.depth - 1);
-      path[token.depth - 1] = token.text.trim();
-      sections.push({ heading: [title, ...path.filter(Boolean)].filter(Boolean).join(" › "), blocks: [] });
+      // A paragraph underlined by --- is a (setext) heading too: headings are capped, so such a
+      // paragraph cannot ride along with every chunk of its section.
+      path[token.depth - 1] = cap(token.text.trim().replace(/\s+/g, " "), MAX_HEADING_PART);
+      sections.push({ heading: cap([title, ...path.filter(Boolean)].filter(Boolean).join(" › "), MAX_HEADING), blocks: [] });
     } else if (token.type !== "space" && token.raw.trim() !== "") {
       sections.at(-1)!.blocks.push(token.raw.trim());
     }

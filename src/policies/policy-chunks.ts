@@ -149,6 +149,11 @@ export async function copyChunks(
   return rows.length;
 }
 
+/** A new version is about to become current: the chunks of every older one leave the search index. */
+export async function retireChunks(tx: Sql, policyId: string): Promise<void> {
+  await tx.query("UPDATE policy_chunks SET is_current = false WHERE policy_id = $1 AND is_current", [policyId]);
+}
+
 export async function bumpKnowledgeGeneration(tx: Sql): Promise<void> {
   await tx.query("UPDATE knowledge_generation SET generation = generation + 1");
 }
@@ -177,7 +182,7 @@ export async function ensureVectorIndex(sql: Sql, dimensions: number): Promise<b
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('policy_chunks_vector_index'))");
     await tx.exec(
       `CREATE INDEX IF NOT EXISTS policy_chunks_hnsw_${dimensions} ON policy_chunks
-         USING hnsw ((embedding::vector(${dimensions})) vector_cosine_ops) WHERE dimensions = ${dimensions}`,
+         USING hnsw ((embedding::vector(${dimensions})) vector_cosine_ops) WHERE dimensions = ${dimensions} AND is_current`,
     );
   });
   done.add(dimensions);

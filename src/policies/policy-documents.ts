@@ -14,6 +14,8 @@ export interface NewDocument {
 }
 
 export interface DocumentChange {
+  /** `unchanged`: the same document (title, type and text) is already attached; nothing was written. */
+  status: "registered" | "unchanged";
   policy_id: string;
   document_id: string;
   policy_version_id: string;
@@ -41,22 +43,41 @@ export async function addPolicyDocument(sql: Sql, embeddings: EmbeddingProvider,
   if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) {
     throw new AppError("validation_failed", `The document splits into ${chunks.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`);
   }
-  // Fail fast on an unknown policy before spending time on embeddings.
-  if ((await sql.query("SELECT 1 FROM policies WHERE policy_id = $1", [policyId])).length === 0) requireCurrent(undefined, policyId);
-  const embedded = await embedChunks(sql, embeddings, chunks);
   const ref: DocumentRef = { document_id: documentId, title: doc.title, media_type: doc.media_type, content_hash: `sha256:${sha256Hex(doc.content)}` };
+  // A retried upload (a client that timed out while this one was embedding) attaches nothing new;
+  // checked before embedding to save the work, and again under the lock to be sure.
+  const before = await sql.transaction(async (tx) => requireCurrent(await lockCurrentVersion(tx, policyId), policyId));
+  const known = await alreadyAttached(sql, before, ref);
+  if (known) return known;
+  const embedded = await embedChunks(sql, embeddings, chunks);
   const change = await sql.transaction(async (tx) => {
     const current = requireCurrent(await lockCurrentVersion(tx, policyId), policyId);
+    const again = await alreadyAttached(tx, current, ref);
+    if (again) return again;
     await tx.query("INSERT INTO policy_documents (id, policy_id, title, media_type, content, content_hash) VALUES ($1, $2, $3, $4, $5, $6)", [
       documentId, policyId, ref.title, ref.media_type, doc.content, ref.content_hash,
     ]);
     const registered = await insertVersion(tx, versionContent(current.content, [...(current.content.documents ?? []), ref]), current);
     await copyChunks(tx, current.id, registered.policy_version_id, { sources: ["description", "rule", "document"] });
     await insertChunks(tx, registered.policy_version_id, embedded);
-    return registered;
+    return { ...summary(registered, documentId, embedded.length), status: "registered" as const, embedding_model: embedded[0]!.model };
   });
-  await ensureVectorIndex(sql, embedded[0]!.vector.length);
-  return { ...summary(change, documentId, embedded.length), embedding_model: embedded[0]!.model };
+  if (change.status === "registered") await ensureVectorIndex(sql, embedded[0]!.vector.length);
+  return change;
+}
+
+/** The answer for a document whose title, type and text the current version already holds. */
+async function alreadyAttached(sql: Sql, current: CurrentVersion, ref: DocumentRef): Promise<DocumentChange | null> {
+  const same = (current.content.documents ?? []).find(
+    (r) => r.content_hash === ref.content_hash && r.title === ref.title && r.media_type === ref.media_type,
+  );
+  if (!same) return null;
+  const rows = await sql.query<{ chunks: number; model: string | null }>(
+    "SELECT count(*)::int AS chunks, min(embedding_model) AS model FROM policy_chunks WHERE policy_version_id = $1 AND document_id = $2",
+    [current.id, same.document_id],
+  );
+  const version = { policy_id: current.content.policy_id, policy_version_id: current.id, policy_content_hash: current.content_hash, version: current.version };
+  return { ...summary(version, same.document_id, rows[0]?.chunks ?? 0), status: "unchanged", embedding_model: rows[0]?.model ?? null };
 }
 
 /** Detaches a document: a new version without it. Older versions (and their evidence) keep it. */
@@ -69,7 +90,7 @@ export async function removePolicyDocument(sql: Sql, policyId: string, documentI
     }
     const registered = await insertVersion(tx, versionContent(current.content, refs.filter((r) => r.document_id !== documentId)), current);
     await copyChunks(tx, current.id, registered.policy_version_id, { sources: ["description", "rule", "document"], exceptDocumentId: documentId });
-    return { ...summary(registered, documentId, 0), embedding_model: null };
+    return { ...summary(registered, documentId, 0), status: "registered", embedding_model: null };
   });
 }
 

@@ -6,7 +6,7 @@ import { TtlCache } from "../ttl-cache.js";
 import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
 import { compileCondition, ConditionCompileError, type CompiledCondition } from "./cel.js";
 import type { EmbeddingProvider } from "../judge/embeddings/embedding-provider.js";
-import { copyChunks, embedChunks, ensureVectorIndex, insertChunks } from "./policy-chunks.js";
+import { copyChunks, embedChunks, ensureVectorIndex, insertChunks, retireChunks } from "./policy-chunks.js";
 import type { Condition, PolicyDocument } from "./policy-schema.js";
 import { policyTextChunks, versionContent, type PolicyContent } from "./policy-text.js";
 
@@ -75,6 +75,7 @@ export async function insertVersion(tx: Sql, content: PolicyContent, current: Cu
     "INSERT INTO policy_versions (id, policy_id, version, content, content_hash, tools) VALUES ($1, $2, $3, $4, $5, $6)",
     [versionId, content.policy_id, version, canonical, contentHash, content.tools],
   );
+  await retireChunks(tx, content.policy_id);
   await tx.query(
     `INSERT INTO policies (policy_id, current_version_id) VALUES ($1, $2)
      ON CONFLICT (policy_id) DO UPDATE SET current_version_id = EXCLUDED.current_version_id, updated_at = now()`,

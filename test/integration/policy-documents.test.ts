@@ -90,6 +90,7 @@ describe.each<Engine>(["pglite", "postgres"])("policy documents on %s", (engine)
     const res = await upload(travelPolicy.policy_id, handbook);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body).toEqual({
+      status: "registered",
       policy_id: travelPolicy.policy_id,
       document_id: expect.stringMatching(/^doc_/),
       policy_version_id: expect.stringMatching(/^pv_/),
@@ -217,5 +218,23 @@ describe.each<Engine>(["pglite", "postgres"])("policy documents on %s", (engine)
     expectProblem(await uploadRaw(travelPolicy.policy_id, "text/markdown", "  \n", "Blank"), 400, "validation_failed");
     // A refused upload leaves the policy as it was.
     expect((await current()).version).toBe(version);
+  });
+
+  it("attaches nothing new when the same document is uploaded again (a retried upload)", async () => {
+    const doc = { title: "Retry handbook", content: "# Receipts\n\nEvery expense needs a receipt scanned within a week." };
+    const first = await upload(travelPolicy.policy_id, doc);
+    expect(first.status).toBe(201);
+    const again = await upload(travelPolicy.policy_id, doc);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({
+      status: "unchanged",
+      document_id: first.body.document_id,
+      policy_version_id: first.body.policy_version_id,
+      chunks: first.body.chunks,
+    });
+    const titles = (await list(travelPolicy.policy_id)).body.documents.map((d: { title: string }) => d.title);
+    expect(titles.filter((t: string) => t === "Retry handbook")).toHaveLength(1);
+    // The same text under another title is another document.
+    expect((await upload(travelPolicy.policy_id, { ...doc, title: "Retry handbook (copy)" })).status).toBe(201);
   });
 });

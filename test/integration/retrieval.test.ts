@@ -104,7 +104,8 @@ describe.each<Engine>(["pglite", "postgres"])("policy retrieval on %s", (engine)
     const indexes = await sql.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE tablename = 'policy_chunks' AND indexname = 'policy_chunks_hnsw_512'");
     if (engine === "pglite") {
       expect(indexes).toHaveLength(1);
-      expect(indexes[0]!.indexdef).toMatch(/USING hnsw .*vector_cosine_ops.*WHERE \(dimensions = 512\)/);
+      // Only current versions' chunks are indexed: history must not crowd the search.
+      expect(indexes[0]!.indexdef).toMatch(/USING hnsw .*vector_cosine_ops.*WHERE \(\(dimensions = 512\) AND is_current\)/);
     } else {
       expect(indexes).toEqual([]);
     }
@@ -189,9 +190,12 @@ describe.each<Engine>(["pglite", "postgres"])("policy retrieval on %s", (engine)
     expect(current.map((c) => c.policy_version_id)).not.toContain(oldVersion);
     expect(current.filter((c) => c.policy_id === "refund-policy").map((c) => c.policy_version_id)).toEqual(Array(refundChunks).fill(newVersion));
     expect(current.map((c) => c.text)).toContain(newRule);
-    // The old chunks are still there and found when their version is asked for: the filter excluded them.
-    const old = await retriever.retrieve(v.tenantId, sql, [oldVersion], queryText("refund"));
-    expect(old.map((c) => c.text)).toContain("Refunds over $1000 are never issued by agents");
+    // The old chunks stay stored (evidence of past decisions) but are retired from search, even
+    // when a caller asks for their version by id.
+    const retired = await sql.query<{ text: string; is_current: boolean }>("SELECT text, is_current FROM policy_chunks WHERE policy_version_id = $1", [oldVersion]);
+    expect(retired.map((r) => r.text)).toContain("Refunds over $1000 are never issued by agents");
+    expect(retired.every((r) => !r.is_current)).toBe(true);
+    expect(await retriever.retrieve(v.tenantId, sql, [oldVersion], queryText("refund"))).toEqual([]);
 
     const cleared = await clear("stripe_refund", refundArgs);
     const cited = cleared.body.citations as { policy_id: string; policy_version_id: string; excerpt: string }[];

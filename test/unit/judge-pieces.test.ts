@@ -96,3 +96,47 @@ describe("LLM time budget", () => {
     expect(loadConfig({ EVAL_MODEL: "openai/m", EVAL_TIMEOUT_MS: "9000", VAULT_JUDGE_TIMEOUT_MS: "10000" }).llm?.timeoutMs).toBe(9000);
   });
 });
+
+describe("judge service input", () => {
+  it("refuses an empty text to embed as a client error, not a model failure", async () => {
+    const { buildJudgeServer } = await import("../../src/judge/judge-service.js");
+    const { RateLimiter } = await import("../../src/http/rate-limit.js");
+    const { ManualClock } = await import("../../src/clock.js");
+    const pino = (await import("pino")).default;
+    let embedded = 0;
+    const app = buildJudgeServer({
+      apiKey: "k",
+      judge: { evaluate: async () => failClosedVerdict("x", "x") },
+      // No protocol-level stand-in is needed: the route must refuse before any model runs.
+      embeddings: { model: "m", embed: async (t) => ((embedded += t.length), { model: "m", vectors: t.map(() => Float32Array.of(1)) }) },
+      limiter: new RateLimiter({ rps: 0, burst: 1, ttlSeconds: 60 }, new ManualClock()),
+      log: pino({ level: "silent" }),
+      ready: async () => {},
+    });
+    const res = await app.inject({ method: "POST", url: "/embed", headers: { "x-api-key": "k" }, payload: { texts: ["ok", "  "] } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: "validation_failed" });
+    expect(embedded).toBe(0);
+    await app.close();
+  });
+});
+
+describe("headings", () => {
+  it("are capped, so an underlined paragraph (a setext heading) cannot ride along with every chunk", async () => {
+    const { chunkMarkdown } = await import("../../src/policies/chunker.js");
+    const paragraph = "word ".repeat(1500).trim();
+    const chunks = chunkMarkdown(`${paragraph}\n---\n\nFirst rule.\n\nSecond rule.`, "Doc");
+    expect(chunks.length).toBeGreaterThan(0);
+    for (const c of chunks) expect(c.heading.length).toBeLessThanOrEqual(500);
+  });
+});
+
+describe("embedding key", () => {
+  it("is the LLM key only when embeddings go to the LLM's own endpoint", () => {
+    const base = { LLM_BASE_URL: "http://llm:4000/v1", LLM_API_KEY: "llm-key", EMBEDDING_MODEL: "openai/e" };
+    expect(loadConfig(base).embeddings.apiKey).toBe("llm-key");
+    expect(loadConfig({ ...base, EMBEDDING_BASE_URL: "http://llm:4000/v1" }).embeddings.apiKey).toBe("llm-key");
+    expect(loadConfig({ ...base, EMBEDDING_BASE_URL: "http://other:8080/v1" }).embeddings.apiKey).toBeUndefined();
+    expect(loadConfig({ ...base, EMBEDDING_BASE_URL: "http://other:8080/v1", EMBEDDING_API_KEY: "e" }).embeddings.apiKey).toBe("e");
+  });
+});

@@ -66,7 +66,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
         addPolicyDocument(sql, ctx.embeddings, policy_id, doc),
       );
       ctx.policies.invalidate(principal.tenantId);
-      return reply.code(201).send(result);
+      return reply.code(result.status === "unchanged" ? 200 : 201).send(result);
     });
   });
 
