@@ -1,9 +1,9 @@
 /**
  * The RFC 6962 / RFC 9162 Merkle core against three independent sources of truth:
- * - the transparency-dev/merkle vectors (every file in shared/vectors/rfc6962, loaded dynamically);
+ * - the transparency-dev/merkle vectors (every file in test/vectors/rfc6962, loaded dynamically);
  * - a naive recursive implementation written here straight from the RFC 6962 §2.1 definitions, compared
  *   exhaustively for every 0 <= i < n <= 256 and 1 <= m <= n <= 256;
- * - a real C2SP tlog-tiles log written by Trillian Tessera (shared/vectors/c2sp-tessera-log).
+ * - a real C2SP tlog-tiles log written by Trillian Tessera (test/vectors/c2sp-tessera-log).
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -32,7 +32,7 @@ import {
   type HashAt,
 } from "../../src/ledger/merkle.js";
 
-const SHARED = fileURLToPath(new URL("../../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("../vectors/", import.meta.url));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const hexList = (bs: readonly Uint8Array[]) => bs.map(hex).join(",");
 const fromHex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
@@ -118,7 +118,7 @@ function jsonFiles(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? jsonFiles(join(dir, e.name)) : e.name.endsWith(".json") ? [join(dir, e.name)] : []))
     .sort();
 }
-const RFC_DIR = join(SHARED, "rfc6962");
+const RFC_DIR = join(VECTORS, "rfc6962");
 const load = <T>(kind: string) =>
   jsonFiles(join(RFC_DIR, kind)).map((f) => ({ name: relative(RFC_DIR, f), v: JSON.parse(readFileSync(f, "utf8")) as T }));
 const inclusionVectors = load<InclusionVector>("inclusion");
@@ -372,7 +372,7 @@ describe("hostile input throws MerkleProofError or returns false, and never hang
 // ---------- a real C2SP tlog-tiles log (Trillian Tessera test data) ----------
 
 describe("C2SP tlog-tiles log from Tessera", () => {
-  const dir = join(SHARED, "c2sp-tessera-log");
+  const dir = join(VECTORS, "c2sp-tessera-log");
   const names = "one two three four five six seven eit nain ten ileven twelf threeten fourten fivten".split(" ");
   const checkpoint = (file: string) => {
     const [origin, size, root] = readFileSync(join(dir, file), "utf8").split("\n");
