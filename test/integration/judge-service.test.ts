@@ -5,28 +5,18 @@
  * cannot hide behind in-process shortcuts.
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
-import { call, newPgDatabase, newPgliteDir, startTestVault, TEST_KEY_BASE64, type HttpResult, type TestDatabase } from "../helpers/vault.js";
+import { call, freePort, newPgDatabase, newPgliteDir, startTestVault, TEST_KEY_BASE64, type HttpResult, type TestDatabase } from "../helpers/vault.js";
 
 const run = promisify(execFile);
 // Generous: two cores shared with other suites, tsx compiling on start, and each judge worker
 // loading the embedding model (TensorFlow.js) on its first /embed.
 const READY_WITHIN_MS = 90_000;
 const STOP_WITHIN_MS = 15_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 type Proc = Awaited<ReturnType<typeof startCli>>;
 

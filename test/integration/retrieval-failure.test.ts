@@ -2,19 +2,8 @@
  * Retrieval that fails (the embedding endpoint is down) without an LLM: a policy's deny still
  * stands, since it never depended on the evidence; anything else fails closed to review.
  */
-import { createServer } from "node:net";
-import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, newDatabase, newKey, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
-
-/** A loopback port nothing listens on: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { call, freePort, newDatabase, newKey, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 describe("retrieval failure without an LLM", () => {
   let db: TestDatabase;
@@ -24,7 +13,7 @@ describe("retrieval failure without an LLM", () => {
   beforeAll(async () => {
     db = newDatabase("pglite");
     v = await startTestVault(db, {
-      env: { EMBEDDING_MODEL: "openai/text-embedding-test", EMBEDDING_BASE_URL: `http://127.0.0.1:${await closedPort()}/v1` },
+      env: { EMBEDDING_MODEL: "openai/text-embedding-test", EMBEDDING_BASE_URL: `http://127.0.0.1:${await freePort()}/v1` },
     });
     agent = await newKey(v, "agent");
     // No description or rules: nothing to embed at registration, so registering succeeds.
