@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Judge, JudgeInput, Verdict } from "../../src/judge/judge.js";
+import { failClosedVerdict, type Judge, type JudgeInput, type Verdict } from "../../src/judge/judge.js";
 import { call, newDatabase, newKey, refundPolicy, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 /** A judge whose behaviour each test scripts through the tool name. */
 class ScriptedJudge implements Judge {
   release: (() => void)[] = [];
   async evaluate(input: JudgeInput): Promise<Verdict> {
+    // The empty verdict with no policy and no evidence, turned into an approval.
     const approve: Verdict = {
+      ...failClosedVerdict("unused", ""),
       decision: "approve",
       reason: "scripted approval",
       reason_code: null,
       confidence_bucket: "high",
-      policy_id: null,
-      policy_version_id: null,
-      policy_content_hash: null,
-      applied_policies: [],
-      matched_condition_ids: [],
-      citations: [],
-      evidence_chunks: [],
       trace: {},
     };
     switch (input.tool) {

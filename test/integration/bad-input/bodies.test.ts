@@ -9,23 +9,13 @@
  * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/errors.js";
-import type { TestDatabase, TestVault } from "../../helpers/vault.js";
-import type { BadInputVault } from "./bad-input-vault.js";
-import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
+import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
 import { badApiKeys, deepArray, deepObject, paddedTo, rawRequest, withRawMembers, type Json } from "./hostile-payloads.js";
-import { expectFieldError, expectHandled, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
+import { expectFieldError, expectHandled, expectProblem } from "./problem-assertions.js";
 
-const statuses = new ResponseStatusRecorder();
-let db: TestDatabase;
-let testVault: TestVault;
-let vault: BadInputVault;
-
-beforeAll(async () => {
-  ({ db, testVault, vault } = await openBadInputVault(statuses));
-});
-afterAll(() => closeBadInputVault(testVault, db));
+const suite = useBadInputVault();
 
 // ---------------------------------------------------------------------------------------------
 // Every endpoint that takes a body
@@ -46,39 +36,39 @@ const endpoints: BodyEndpoint[] = [
   {
     name: "POST /request-clearance",
     path: () => "/request-clearance",
-    key: () => vault.agentKey,
+    key: () => suite.vault.agentKey,
     valid: async () => ({ path: "/request-clearance", body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } }),
     required: "tool_name",
   },
   {
     name: "POST /reviews/:request_id/decision",
-    path: () => `/reviews/${vault.pendingId}/decision`,
-    key: () => vault.reviewerKey,
-    valid: async () => ({ path: `/reviews/${await vault.freshPending()}/decision`, body: { approved: true, review_reason: "looks fine" } }),
+    path: () => `/reviews/${suite.vault.pendingId}/decision`,
+    key: () => suite.vault.reviewerKey,
+    valid: async () => ({ path: `/reviews/${await suite.vault.freshPending()}/decision`, body: { approved: true, review_reason: "looks fine" } }),
     required: "approved",
   },
   {
     name: "POST /mint-token",
     path: () => "/mint-token",
-    key: () => vault.agentKey,
+    key: () => suite.vault.agentKey,
     valid: async () => ({
       path: "/mint-token",
-      body: { tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id },
+      body: { tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: suite.vault.approved.request_id },
     }),
     required: "original_request_id",
   },
   {
     name: "POST /consume-token",
     path: () => "/consume-token",
-    key: () => vault.agentKey,
-    valid: async () => ({ path: "/consume-token", body: { token: await vault.freshToken() } }),
+    key: () => suite.vault.agentKey,
+    valid: async () => ({ path: "/consume-token", body: { token: await suite.vault.freshToken() } }),
     required: "token",
   },
   {
     name: "POST /register-policy",
     path: () => "/register-policy",
-    key: () => vault.adminKey,
-    valid: async () => ({ path: "/register-policy", body: vault.policyDoc() }),
+    key: () => suite.vault.adminKey,
+    valid: async () => ({ path: "/register-policy", body: suite.vault.policyDoc() }),
     required: "policy_id",
   },
 ];
@@ -122,43 +112,43 @@ const pollution: { label: string; members: string }[] = [
 
 describe.each(endpoints)("$name", (ep) => {
   it.each(malformed)("$label -> 400 $code", async ({ raw, code }) => {
-    expectProblem(await vault.http("POST", ep.path(), { key: ep.key(), rawBody: raw }), 400, code);
+    expectProblem(await suite.vault.http("POST", ep.path(), { key: ep.key(), rawBody: raw }), 400, code);
   });
 
   it("a body without its required field -> 400 validation_failed naming it", async () => {
     const { path, body } = await ep.valid();
     delete body[ep.required];
-    expectFieldError(await vault.http("POST", path, { key: ep.key(), body }), ep.required);
+    expectFieldError(await suite.vault.http("POST", path, { key: ep.key(), body }), ep.required);
   });
 
   it.each(tooDeep)("$label -> 400 json_too_deep", async ({ raw }) => {
-    expectProblem(await vault.http("POST", ep.path(), { key: ep.key(), rawBody: raw() }), 400, "json_too_deep");
+    expectProblem(await suite.vault.http("POST", ep.path(), { key: ep.key(), rawBody: raw() }), 400, "json_too_deep");
   });
 
   it("exactly 64 levels (in an unknown field) is accepted", async () => {
     const { path, body } = await ep.valid();
-    const res = await vault.http("POST", path, { key: ep.key(), rawBody: withRawMembers(body, `"zzz_deep":${deepArray(63)}`) });
+    const res = await suite.vault.http("POST", path, { key: ep.key(), rawBody: withRawMembers(body, `"zzz_deep":${deepArray(63)}`) });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
   });
 
   it("a body one byte over the limit -> 413 payload_too_large", async () => {
     const { path, body } = await ep.valid();
-    expectProblem(await vault.http("POST", path, { key: ep.key(), rawBody: paddedTo(body, vault.maxBodyBytes + 1) }), 413, "payload_too_large");
+    expectProblem(await suite.vault.http("POST", path, { key: ep.key(), rawBody: paddedTo(body, suite.vault.maxBodyBytes + 1) }), 413, "payload_too_large");
   });
 
   it("a 5 MiB body -> 413 payload_too_large", async () => {
-    expectProblem(await vault.http("POST", ep.path(), { key: ep.key(), rawBody: `{"zzz":"${"a".repeat(5 * 1_048_576)}"}` }), 413, "payload_too_large");
+    expectProblem(await suite.vault.http("POST", ep.path(), { key: ep.key(), rawBody: `{"zzz":"${"a".repeat(5 * 1_048_576)}"}` }), 413, "payload_too_large");
   });
 
   it("a body of exactly the limit (padding in an unknown field) is accepted", async () => {
     const { path, body } = await ep.valid();
-    const res = await vault.http("POST", path, { key: ep.key(), rawBody: paddedTo(body, vault.maxBodyBytes) });
+    const res = await suite.vault.http("POST", path, { key: ep.key(), rawBody: paddedTo(body, suite.vault.maxBodyBytes) });
     expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
   });
 
   it.each(pollution)("$label -> 4xx or ignored, never a 5xx, and no prototype is polluted", async ({ members }) => {
     const { path, body } = await ep.valid();
-    expectHandled(await vault.http("POST", path, { key: ep.key(), rawBody: withRawMembers(body, members) }));
+    expectHandled(await suite.vault.http("POST", path, { key: ep.key(), rawBody: withRawMembers(body, members) }));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.prototype).not.toHaveProperty("polluted");
   });
@@ -166,7 +156,7 @@ describe.each(endpoints)("$name", (ep) => {
   it.each(wrongMediaTypes)("Content-Type %s -> 415 unsupported_media_type", async (type) => {
     const { path, body } = await ep.valid();
     expectProblem(
-      await vault.http("POST", path, { key: ep.key(), rawBody: JSON.stringify(body), headers: { "content-type": type } }),
+      await suite.vault.http("POST", path, { key: ep.key(), rawBody: JSON.stringify(body), headers: { "content-type": type } }),
       415,
       "unsupported_media_type",
     );
@@ -175,7 +165,7 @@ describe.each(endpoints)("$name", (ep) => {
   it("a JSON body sent without any Content-Type -> 415 unsupported_media_type", async () => {
     const { path, body } = await ep.valid();
     const text = JSON.stringify(body);
-    const res = await vault.rawHttp(
+    const res = await suite.vault.rawHttp(
       `POST ${path} (no content-type)`,
       rawRequest("POST", path, { "X-Vault-API-Key": ep.key(), "Content-Length": String(Buffer.byteLength(text)) }, text),
     );
@@ -184,19 +174,19 @@ describe.each(endpoints)("$name", (ep) => {
 
   it("an unknown field is ignored: a valid body plus {zzz_unknown: 1} succeeds", async () => {
     const { path, body } = await ep.valid();
-    const res = await vault.http("POST", path, { key: ep.key(), body: { ...body, zzz_unknown: 1, zzz_nested: { a: [1, { b: null }] } } });
+    const res = await suite.vault.http("POST", path, { key: ep.key(), body: { ...body, zzz_unknown: 1, zzz_nested: { a: [1, { b: null }] } } });
     expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
   });
 
   it("a number too large for a double (1e400) in an unknown field -> ignored or 4xx, never a 5xx", async () => {
     const { path, body } = await ep.valid();
-    expectHandled(await vault.http("POST", path, { key: ep.key(), rawBody: withRawMembers(body, '"zzz_unknown":1e400') }));
+    expectHandled(await suite.vault.http("POST", path, { key: ep.key(), rawBody: withRawMembers(body, '"zzz_unknown":1e400') }));
   });
 
   it.each(badApiKeys)("$label -> 401 unauthorized", async ({ key }) => {
     const { path, body } = await ep.valid();
-    expectProblem(await vault.http("POST", path, { key: key(vault.adminKey), body, headers: key(vault.adminKey) === "" ? { "x-vault-api-key": "" } : {} }), 401, "unauthorized");
+    expectProblem(await suite.vault.http("POST", path, { key: key(suite.vault.adminKey), body, headers: key(suite.vault.adminKey) === "" ? { "x-vault-api-key": "" } : {} }), 401, "unauthorized");
   });
 });
 
-describeClosingChecks(() => vault, statuses, 250);
+describeClosingChecks(suite, 250);

@@ -7,22 +7,12 @@
  * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase, TestVault } from "../../helpers/vault.js";
-import type { BadInputVault } from "./bad-input-vault.js";
-import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
+import { describe, expect, it } from "vitest";
+import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
 import { long } from "./hostile-payloads.js";
-import { expectFieldError, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
+import { expectFieldError, expectProblem } from "./problem-assertions.js";
 
-const statuses = new ResponseStatusRecorder();
-let db: TestDatabase;
-let testVault: TestVault;
-let vault: BadInputVault;
-
-beforeAll(async () => {
-  ({ db, testVault, vault } = await openBadInputVault(statuses));
-});
-afterAll(() => closeBadInputVault(testVault, db));
+const suite = useBadInputVault();
 
 // ---------------------------------------------------------------------------------------------
 // Field types and sizes, per endpoint
@@ -62,16 +52,16 @@ describe("POST /request-clearance field validation", () => {
   ];
   it.each(cases)("$field = $value -> 400 validation_failed", async ({ field, value }) => {
     const body = { tool_name: "stripe_refund", tool_args: { amount: 5 }, [field]: value };
-    expectFieldError(await vault.http("POST", "/request-clearance", { key: vault.agentKey, body }), field);
+    expectFieldError(await suite.vault.http("POST", "/request-clearance", { key: suite.vault.agentKey, body }), field);
   });
 
   it("strings at their maximum length are accepted", async () => {
     const body = { tool_name: long(256), agent_id: long(256), session_id: long(256), human_principal: long(512), destination_uri: long(2048) };
-    expect((await vault.http("POST", "/request-clearance", { key: vault.agentKey, body })).status).toBe(200);
+    expect((await suite.vault.http("POST", "/request-clearance", { key: suite.vault.agentKey, body })).status).toBe(200);
   });
 
   it("omitted optional fields get their defaults", async () => {
-    const res = await vault.http("POST", "/request-clearance", { key: vault.agentKey, body: { tool_name: "stripe_refund" } });
+    const res = await suite.vault.http("POST", "/request-clearance", { key: suite.vault.agentKey, body: { tool_name: "stripe_refund" } });
     expect(res.status).toBe(200);
   });
 });
@@ -94,24 +84,24 @@ describe("POST /mint-token field validation", () => {
     { field: "policy_content_hash", value: {} },
   ];
   it.each(cases)("$field = $value -> 400 validation_failed", async ({ field, value }) => {
-    const body = { tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id, [field]: value };
-    expectFieldError(await vault.http("POST", "/mint-token", { key: vault.agentKey, body }), field);
+    const body = { tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: suite.vault.approved.request_id, [field]: value };
+    expectFieldError(await suite.vault.http("POST", "/mint-token", { key: suite.vault.agentKey, body }), field);
   });
 
   it("an unknown original_request_id -> 404 request_not_found", async () => {
     const body = { tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: "req_does_not_exist" };
-    expectProblem(await vault.http("POST", "/mint-token", { key: vault.agentKey, body }), 404, "request_not_found");
+    expectProblem(await suite.vault.http("POST", "/mint-token", { key: suite.vault.agentKey, body }), 404, "request_not_found");
   });
 
   it("a pending original request -> 409 approval_not_reusable", async () => {
-    const body = { tool_name: "unlisted_tool", tool_args: { n: 1 }, original_request_id: vault.pendingId };
-    expectProblem(await vault.http("POST", "/mint-token", { key: vault.agentKey, body }), 409, "approval_not_reusable");
+    const body = { tool_name: "unlisted_tool", tool_args: { n: 1 }, original_request_id: suite.vault.pendingId };
+    expectProblem(await suite.vault.http("POST", "/mint-token", { key: suite.vault.agentKey, body }), 409, "approval_not_reusable");
   });
 
   it("other arguments than the approved ones -> 409 approval_not_reusable", async () => {
-    const body = { tool_name: "stripe_refund", tool_args: { amount: 5000 }, original_request_id: vault.approved.request_id };
-    expectProblem(await vault.http("POST", "/mint-token", { key: vault.agentKey, body }), 409, "approval_not_reusable");
+    const body = { tool_name: "stripe_refund", tool_args: { amount: 5000 }, original_request_id: suite.vault.approved.request_id };
+    expectProblem(await suite.vault.http("POST", "/mint-token", { key: suite.vault.agentKey, body }), 409, "approval_not_reusable");
   });
 });
 
-describeClosingChecks(() => vault, statuses, 45);
+describeClosingChecks(suite, 45);

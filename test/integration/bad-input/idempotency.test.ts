@@ -8,22 +8,12 @@
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase, TestVault } from "../../helpers/vault.js";
-import type { BadInputVault } from "./bad-input-vault.js";
-import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
+import { describe, expect, it } from "vitest";
+import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
 import { rawRequest, type Json } from "./hostile-payloads.js";
-import { expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
+import { expectProblem } from "./problem-assertions.js";
 
-const statuses = new ResponseStatusRecorder();
-let db: TestDatabase;
-let testVault: TestVault;
-let vault: BadInputVault;
-
-beforeAll(async () => {
-  ({ db, testVault, vault } = await openBadInputVault(statuses));
-});
-afterAll(() => closeBadInputVault(testVault, db));
+const suite = useBadInputVault();
 
 // ---------------------------------------------------------------------------------------------
 // Idempotency-Key
@@ -34,35 +24,35 @@ describe("Idempotency-Key", () => {
     {
       name: "/request-clearance",
       path: "/request-clearance",
-      key: () => vault.agentKey,
+      key: () => suite.vault.agentKey,
       first: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 } }),
       second: () => ({ tool_name: "stripe_refund", tool_args: { amount: 6 } }),
     },
     {
       name: "/register-policy",
       path: "/register-policy",
-      key: () => vault.adminKey,
-      first: () => vault.policyDoc("idem-policy"),
-      second: () => vault.policyDoc("idem-policy", { description: "changed" }),
+      key: () => suite.vault.adminKey,
+      first: () => suite.vault.policyDoc("idem-policy"),
+      second: () => suite.vault.policyDoc("idem-policy", { description: "changed" }),
     },
     {
       name: "/mint-token",
       path: "/mint-token",
-      key: () => vault.agentKey,
-      first: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id, session_id: "s1" }),
-      second: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id, session_id: "s2" }),
+      key: () => suite.vault.agentKey,
+      first: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: suite.vault.approved.request_id, session_id: "s1" }),
+      second: () => ({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: suite.vault.approved.request_id, session_id: "s2" }),
     },
   ];
 
   it.each(idemEndpoints)("$name: same key and body replays; a different body -> 422 idempotency_key_reused", async (ep) => {
     const idem = `idem-${randomUUID()}`;
-    const a = await vault.http("POST", ep.path, { key: ep.key(), body: ep.first(), headers: { "idempotency-key": idem } });
+    const a = await suite.vault.http("POST", ep.path, { key: ep.key(), body: ep.first(), headers: { "idempotency-key": idem } });
     expect(a.status, JSON.stringify(a.body).slice(0, 300)).toBe(200);
-    const b = await vault.http("POST", ep.path, { key: ep.key(), body: ep.first(), headers: { "idempotency-key": idem } });
+    const b = await suite.vault.http("POST", ep.path, { key: ep.key(), body: ep.first(), headers: { "idempotency-key": idem } });
     expect(b.status).toBe(200);
     expect(b.body).toEqual(a.body);
     expectProblem(
-      await vault.http("POST", ep.path, { key: ep.key(), body: ep.second(), headers: { "idempotency-key": idem } }),
+      await suite.vault.http("POST", ep.path, { key: ep.key(), body: ep.second(), headers: { "idempotency-key": idem } }),
       422,
       "idempotency_key_reused",
     );
@@ -78,13 +68,13 @@ describe("Idempotency-Key", () => {
   ];
   describe.each(idemEndpoints)("$name", (ep) => {
     it.each(badIdem)("an Idempotency-Key with %s -> 400 bad_request", async (_label, idem) => {
-      const body = ep === idemEndpoints[1] ? vault.policyDoc() : ep.first();
-      expectProblem(await vault.http("POST", ep.path, { key: ep.key(), body, headers: { "idempotency-key": idem } }), 400, "bad_request");
+      const body = ep === idemEndpoints[1] ? suite.vault.policyDoc() : ep.first();
+      expectProblem(await suite.vault.http("POST", ep.path, { key: ep.key(), body, headers: { "idempotency-key": idem } }), 400, "bad_request");
     });
 
     it("a 255-character Idempotency-Key is accepted", async () => {
-      const body = ep === idemEndpoints[1] ? vault.policyDoc() : ep.first();
-      const res = await vault.http("POST", ep.path, { key: ep.key(), body, headers: { "idempotency-key": `${randomUUID()}${"k".repeat(219)}` } });
+      const body = ep === idemEndpoints[1] ? suite.vault.policyDoc() : ep.first();
+      const res = await suite.vault.http("POST", ep.path, { key: ep.key(), body, headers: { "idempotency-key": `${randomUUID()}${"k".repeat(219)}` } });
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
     });
   });
@@ -95,12 +85,12 @@ describe("Idempotency-Key", () => {
     ["DEL", "a\u007fb"],
   ])("an Idempotency-Key with the control character %s -> 400 problem+json", async (_label, idem) => {
     const body = JSON.stringify({ tool_name: "stripe_refund", tool_args: { amount: 5 } });
-    const res = await vault.rawHttp(
+    const res = await suite.vault.rawHttp(
       `POST /request-clearance (Idempotency-Key with control character)`,
       rawRequest(
         "POST",
         "/request-clearance",
-        { "Content-Type": "application/json", "X-Vault-API-Key": vault.agentKey, "Idempotency-Key": idem, "Content-Length": String(Buffer.byteLength(body)) },
+        { "Content-Type": "application/json", "X-Vault-API-Key": suite.vault.agentKey, "Idempotency-Key": idem, "Content-Length": String(Buffer.byteLength(body)) },
         body,
       ),
     );
@@ -109,12 +99,12 @@ describe("Idempotency-Key", () => {
 
   it("the same Idempotency-Key in another tenant is independent", async () => {
     const idem = `idem-${randomUUID()}`;
-    const a = await vault.http("POST", "/request-clearance", { key: vault.agentKey, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } }, headers: { "idempotency-key": idem } });
+    const a = await suite.vault.http("POST", "/request-clearance", { key: suite.vault.agentKey, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } }, headers: { "idempotency-key": idem } });
     expect(a.status).toBe(200);
-    const b = await vault.http("POST", "/request-clearance", { key: vault.otherTenantAdminKey, body: { tool_name: "other_tool" }, headers: { "idempotency-key": idem } });
+    const b = await suite.vault.http("POST", "/request-clearance", { key: suite.vault.otherTenantAdminKey, body: { tool_name: "other_tool" }, headers: { "idempotency-key": idem } });
     expect(b.status).toBe(200);
     expect(b.body.request_id).not.toBe(a.body.request_id);
   });
 });
 
-describeClosingChecks(() => vault, statuses, 35);
+describeClosingChecks(suite, 35);

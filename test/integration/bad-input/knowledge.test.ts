@@ -6,23 +6,13 @@
  * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash.
  * This file starts its own vault on PGlite; the last tests check that no response was a 5xx.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase, TestVault } from "../../helpers/vault.js";
-import type { BadInputVault } from "./bad-input-vault.js";
+import { describe, expect, it } from "vitest";
 import { long } from "./hostile-payloads.js";
-import { expectClientProblem, expectFieldError, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
-import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
+import { expectClientProblem, expectFieldError, expectProblem } from "./problem-assertions.js";
+import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
 
-const statuses = new ResponseStatusRecorder();
-let db: TestDatabase;
-let testVault: TestVault;
-let vault: BadInputVault;
+const suite = useBadInputVault();
 const docs = "/policies/refund-policy/documents";
-
-beforeAll(async () => {
-  ({ db, testVault, vault } = await openBadInputVault(statuses));
-});
-afterAll(() => closeBadInputVault(testVault, db));
 
 describe("POST /policies/{id}/documents", () => {
   const good = { title: "Handbook", content: "# Refunds\n\nRefunds need a receipt.", media_type: "text/markdown" };
@@ -40,7 +30,7 @@ describe("POST /policies/{id}/documents", () => {
     { field: "media_type", value: null },
   ];
   it.each(cases)("$field = $value -> 400 validation_failed", async ({ field, value }) => {
-    expectFieldError(await vault.http("POST", docs, { key: vault.adminKey, body: { ...good, [field]: value } }), field);
+    expectFieldError(await suite.vault.http("POST", docs, { key: suite.vault.adminKey, body: { ...good, [field]: value } }), field);
   });
 
   it.each([
@@ -49,69 +39,69 @@ describe("POST /policies/{id}/documents", () => {
     ["a string", "just text"],
     ["null", null],
   ])("a JSON body that is %s -> 400", async (_label, body) => {
-    expectProblem(await vault.http("POST", docs, { key: vault.adminKey, body }), 400);
+    expectProblem(await suite.vault.http("POST", docs, { key: suite.vault.adminKey, body }), 400);
   });
 
   it("a document that is only headings has nothing to index -> 400", async () => {
-    expectProblem(await vault.http("POST", docs, { key: vault.adminKey, body: { ...good, content: "# A\n## B\n" } }), 400, "validation_failed");
+    expectProblem(await suite.vault.http("POST", docs, { key: suite.vault.adminKey, body: { ...good, content: "# A\n## B\n" } }), 400, "validation_failed");
   });
 
   it("NUL characters in the text -> 400, nothing stored", async () => {
-    const before = (await vault.http("GET", docs, { key: vault.adminKey })).body.documents.length;
-    expectClientProblem(await vault.http("POST", docs, { key: vault.adminKey, body: { ...good, content: "Refunds\u0000 need a receipt." } }));
+    const before = (await suite.vault.http("GET", docs, { key: suite.vault.adminKey })).body.documents.length;
+    expectClientProblem(await suite.vault.http("POST", docs, { key: suite.vault.adminKey, body: { ...good, content: "Refunds\u0000 need a receipt." } }));
     expectClientProblem(
-      await vault.http("POST", `${docs}?title=x`, { key: vault.adminKey, rawBody: "nul \u0000 here", headers: { "content-type": "text/plain" } }),
+      await suite.vault.http("POST", `${docs}?title=x`, { key: suite.vault.adminKey, rawBody: "nul \u0000 here", headers: { "content-type": "text/plain" } }),
     );
-    expect((await vault.http("GET", docs, { key: vault.adminKey })).body.documents).toHaveLength(before);
+    expect((await suite.vault.http("GET", docs, { key: suite.vault.adminKey })).body.documents).toHaveLength(before);
   });
 
   it.each([
     ["an unknown policy", "/policies/no-such-policy/documents", 404, "policy_not_found"],
     ["an over-long policy id", `/policies/${long(129)}/documents`, 400, "validation_failed"],
   ] as const)("%s -> %i %s", async (_label, path, status, code) => {
-    expectProblem(await vault.http("POST", path, { key: vault.adminKey, body: good }), status, code);
+    expectProblem(await suite.vault.http("POST", path, { key: suite.vault.adminKey, body: good }), status, code);
   });
 
   it("an unsupported content type -> 415, a title over 300 characters in the query -> 400", async () => {
-    expectProblem(await vault.http("POST", docs, { key: vault.adminKey, rawBody: "<p>x</p>", headers: { "content-type": "text/html" } }), 415);
-    const res = await vault.http("POST", `${docs}?title=${long(301)}`, { key: vault.adminKey, rawBody: "text", headers: { "content-type": "text/plain" } });
+    expectProblem(await suite.vault.http("POST", docs, { key: suite.vault.adminKey, rawBody: "<p>x</p>", headers: { "content-type": "text/html" } }), 415);
+    const res = await suite.vault.http("POST", `${docs}?title=${long(301)}`, { key: suite.vault.adminKey, rawBody: "text", headers: { "content-type": "text/plain" } });
     expectFieldError(res, "title");
   });
 
   it("agent, reviewer and other-tenant keys cannot attach documents", async () => {
-    expectProblem(await vault.http("POST", docs, { key: vault.agentKey, body: good }), 403, "insufficient_scope");
-    expectProblem(await vault.http("POST", docs, { key: vault.reviewerKey, body: good }), 403, "insufficient_scope");
+    expectProblem(await suite.vault.http("POST", docs, { key: suite.vault.agentKey, body: good }), 403, "insufficient_scope");
+    expectProblem(await suite.vault.http("POST", docs, { key: suite.vault.reviewerKey, body: good }), 403, "insufficient_scope");
     // Tenants are isolated: the other tenant has no policy of that name.
-    expectProblem(await vault.http("POST", docs, { key: vault.otherTenantAdminKey, body: good }), 404, "policy_not_found");
-    expectProblem(await vault.http("POST", docs, { body: good }), 401, "unauthorized");
+    expectProblem(await suite.vault.http("POST", docs, { key: suite.vault.otherTenantAdminKey, body: good }), 404, "policy_not_found");
+    expectProblem(await suite.vault.http("POST", docs, { body: good }), 401, "unauthorized");
   });
 
   it("DELETE of an unknown or malformed document id -> 404 / 400", async () => {
-    expectProblem(await vault.http("DELETE", `${docs}/doc_nope`, { key: vault.adminKey }), 404, "document_not_found");
-    expectProblem(await vault.http("DELETE", `${docs}/${long(101)}`, { key: vault.adminKey }), 400, "validation_failed");
-    expectProblem(await vault.http("DELETE", "/policies/no-such-policy/documents/doc_x", { key: vault.adminKey }), 404, "policy_not_found");
+    expectProblem(await suite.vault.http("DELETE", `${docs}/doc_nope`, { key: suite.vault.adminKey }), 404, "document_not_found");
+    expectProblem(await suite.vault.http("DELETE", `${docs}/${long(101)}`, { key: suite.vault.adminKey }), 400, "validation_failed");
+    expectProblem(await suite.vault.http("DELETE", "/policies/no-such-policy/documents/doc_x", { key: suite.vault.adminKey }), 404, "policy_not_found");
   });
 });
 
 describe("/review-settings", () => {
   it.each([["maybe"], [5], [null], ["HIGH"], [""]])("minimum_confidence_bucket = %s -> 400 validation_failed", async (value) => {
-    expectFieldError(await vault.http("PUT", "/review-settings", { key: vault.adminKey, body: { minimum_confidence_bucket: value } }), "minimum_confidence_bucket");
+    expectFieldError(await suite.vault.http("PUT", "/review-settings", { key: suite.vault.adminKey, body: { minimum_confidence_bucket: value } }), "minimum_confidence_bucket");
   });
 
   it("unknown fields, a missing field or a non-object body -> 400, and the setting is unchanged", async () => {
     for (const body of [{ minimum_confidence_bucket: "low", extra: true }, {}, ["low"], "low"]) {
-      expectProblem(await vault.http("PUT", "/review-settings", { key: vault.adminKey, body }), 400);
+      expectProblem(await suite.vault.http("PUT", "/review-settings", { key: suite.vault.adminKey, body }), 400);
     }
-    expect((await vault.http("GET", "/review-settings", { key: vault.adminKey })).body).toEqual({ minimum_confidence_bucket: "high" });
+    expect((await suite.vault.http("GET", "/review-settings", { key: suite.vault.adminKey })).body).toEqual({ minimum_confidence_bucket: "high" });
   });
 
   it("only admins change it; reviewers may read it; agents may not", async () => {
     const body = { minimum_confidence_bucket: "low" };
-    expectProblem(await vault.http("PUT", "/review-settings", { key: vault.agentKey, body }), 403, "insufficient_scope");
-    expectProblem(await vault.http("PUT", "/review-settings", { key: vault.reviewerKey, body }), 403, "insufficient_scope");
-    expectProblem(await vault.http("GET", "/review-settings", { key: vault.agentKey }), 403, "insufficient_scope");
-    expect((await vault.http("GET", "/review-settings", { key: vault.reviewerKey })).status).toBe(200);
+    expectProblem(await suite.vault.http("PUT", "/review-settings", { key: suite.vault.agentKey, body }), 403, "insufficient_scope");
+    expectProblem(await suite.vault.http("PUT", "/review-settings", { key: suite.vault.reviewerKey, body }), 403, "insufficient_scope");
+    expectProblem(await suite.vault.http("GET", "/review-settings", { key: suite.vault.agentKey }), 403, "insufficient_scope");
+    expect((await suite.vault.http("GET", "/review-settings", { key: suite.vault.reviewerKey })).status).toBe(200);
   });
 });
 
-describeClosingChecks(() => vault, statuses, 30);
+describeClosingChecks(suite, 30);

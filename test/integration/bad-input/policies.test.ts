@@ -6,22 +6,12 @@
  * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase, TestVault } from "../../helpers/vault.js";
-import type { BadInputVault } from "./bad-input-vault.js";
-import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
+import { describe, expect, it } from "vitest";
+import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
 import { long } from "./hostile-payloads.js";
-import { expectFieldError, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
+import { expectFieldError, expectProblem } from "./problem-assertions.js";
 
-const statuses = new ResponseStatusRecorder();
-let db: TestDatabase;
-let testVault: TestVault;
-let vault: BadInputVault;
-
-beforeAll(async () => {
-  ({ db, testVault, vault } = await openBadInputVault(statuses));
-});
-afterAll(() => closeBadInputVault(testVault, db));
+const suite = useBadInputVault();
 
 describe("POST /register-policy field validation", () => {
   const cases: { field: string; value: unknown }[] = [
@@ -54,7 +44,7 @@ describe("POST /register-policy field validation", () => {
     { field: "default_decision", value: 5 },
   ];
   it.each(cases)("$field = $value -> 400 validation_failed", async ({ field, value }) => {
-    expectFieldError(await vault.http("POST", "/register-policy", { key: vault.adminKey, body: vault.policyDoc(undefined, { [field]: value }) }), field);
+    expectFieldError(await suite.vault.http("POST", "/register-policy", { key: suite.vault.adminKey, body: suite.vault.policyDoc(undefined, { [field]: value }) }), field);
   });
 
   it("duplicate condition ids -> 400 naming the duplicate", async () => {
@@ -62,16 +52,16 @@ describe("POST /register-policy field validation", () => {
       { id: "same", when: "args.n > 1", decision: "deny" },
       { id: "same", when: "args.n > 2", decision: "review" },
     ];
-    const res = await vault.http("POST", "/register-policy", { key: vault.adminKey, body: vault.policyDoc(undefined, { conditions }) });
+    const res = await suite.vault.http("POST", "/register-policy", { key: suite.vault.adminKey, body: suite.vault.policyDoc(undefined, { conditions }) });
     expectFieldError(res, "conditions.1.id");
     expect(res.body.detail).toContain("same");
   });
 
   it("an expression over 2048 characters -> 400", async () => {
     const when = `args.n > ${"1".repeat(2049)}`;
-    const res = await vault.http("POST", "/register-policy", {
-      key: vault.adminKey,
-      body: vault.policyDoc(undefined, { conditions: [{ id: "long-one", when, decision: "deny" }] }),
+    const res = await suite.vault.http("POST", "/register-policy", {
+      key: suite.vault.adminKey,
+      body: suite.vault.policyDoc(undefined, { conditions: [{ id: "long-one", when, decision: "deny" }] }),
     });
     expectProblem(res, 400);
     expect(["validation_failed", "invalid_condition"]).toContain(res.body.code);
@@ -94,7 +84,7 @@ describe("POST /register-policy field validation", () => {
       { id: "fine-one", when: "args.n > 1", decision: "deny" },
       { id: "cond-broken", when, decision: "review" },
     ];
-    const res = await vault.http("POST", "/register-policy", { key: vault.adminKey, body: vault.policyDoc(undefined, { conditions }) });
+    const res = await suite.vault.http("POST", "/register-policy", { key: suite.vault.adminKey, body: suite.vault.policyDoc(undefined, { conditions }) });
     expectProblem(res, 400, "invalid_condition");
     expect(res.body.detail).toContain("cond-broken");
     expect(res.body.detail).not.toContain("fine-one");
@@ -103,12 +93,12 @@ describe("POST /register-policy field validation", () => {
   });
 
   it("strings at their maximum length are accepted", async () => {
-    const res = await vault.http("POST", "/register-policy", {
-      key: vault.adminKey,
-      body: vault.policyDoc(`max-${"m".repeat(124)}`, { description: long(20_000), rules: [long(4000)], tools: ["policy_test_tool", long(200)] }),
+    const res = await suite.vault.http("POST", "/register-policy", {
+      key: suite.vault.adminKey,
+      body: suite.vault.policyDoc(`max-${"m".repeat(124)}`, { description: long(20_000), rules: [long(4000)], tools: ["policy_test_tool", long(200)] }),
     });
     expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
   });
 });
 
-describeClosingChecks(() => vault, statuses, 40);
+describeClosingChecks(suite, 40);

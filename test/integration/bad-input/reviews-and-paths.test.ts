@@ -7,22 +7,12 @@
  * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase, TestVault } from "../../helpers/vault.js";
-import type { BadInputVault } from "./bad-input-vault.js";
-import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
+import { describe, expect, it } from "vitest";
+import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
 import { long, rawRequest } from "./hostile-payloads.js";
-import { expectClientProblem, expectFieldError, expectProblem, ResponseStatusRecorder } from "./problem-assertions.js";
+import { expectClientProblem, expectFieldError, expectProblem } from "./problem-assertions.js";
 
-const statuses = new ResponseStatusRecorder();
-let db: TestDatabase;
-let testVault: TestVault;
-let vault: BadInputVault;
-
-beforeAll(async () => {
-  ({ db, testVault, vault } = await openBadInputVault(statuses));
-});
-afterAll(() => closeBadInputVault(testVault, db));
+const suite = useBadInputVault();
 
 describe("POST /reviews/:request_id/decision field validation", () => {
   const cases: { field: string; value: unknown }[] = [
@@ -38,11 +28,11 @@ describe("POST /reviews/:request_id/decision field validation", () => {
   ];
   it.each(cases)("$field = $value -> 400 validation_failed", async ({ field, value }) => {
     const body = { approved: false, review_reason: "no", [field]: value };
-    expectFieldError(await vault.http("POST", `/reviews/${vault.pendingId}/decision`, { key: vault.reviewerKey, body }), field);
+    expectFieldError(await suite.vault.http("POST", `/reviews/${suite.vault.pendingId}/decision`, { key: suite.vault.reviewerKey, body }), field);
   });
 
   it("the request is still pending after all the rejected decisions", async () => {
-    const res = await vault.http("GET", `/clearance-status/${vault.pendingId}`, { key: vault.agentKey });
+    const res = await suite.vault.http("GET", `/clearance-status/${suite.vault.pendingId}`, { key: suite.vault.agentKey });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("pending_review");
   });
@@ -62,14 +52,14 @@ describe("GET /clearance-status/:request_id with hostile ids", () => {
     ["SQL", encodeURIComponent("' OR '1'='1'; DROP TABLE clearance_requests; --")],
     ["a query string", "req_does_not_exist?x=1&x=2"],
   ])("%s -> 404 request_not_found", async (_label, id) => {
-    expectProblem(await vault.http("GET", `/clearance-status/${id}`, { key: vault.agentKey }), 404, "request_not_found");
+    expectProblem(await suite.vault.http("GET", `/clearance-status/${id}`, { key: suite.vault.agentKey }), 404, "request_not_found");
   });
 
   it.each([
     ["a 257-character id", "r".repeat(257)],
     ["a 300-character id", "r".repeat(300)],
   ])("%s -> 400 validation_failed", async (_label, id) => {
-    expectProblem(await vault.http("GET", `/clearance-status/${id}`, { key: vault.agentKey }), 400, "validation_failed");
+    expectProblem(await suite.vault.http("GET", `/clearance-status/${id}`, { key: suite.vault.agentKey }), 400, "validation_failed");
   });
 
   it.each([
@@ -80,30 +70,30 @@ describe("GET /clearance-status/:request_id with hostile ids", () => {
     ["a lone percent sign", "req%"],
     ["an encoded lone surrogate", "%ED%A0%80"],
   ])("%s -> a 4xx problem", async (_label, id) => {
-    expectClientProblem(await vault.http("GET", `/clearance-status/${id}`, { key: vault.agentKey }));
+    expectClientProblem(await suite.vault.http("GET", `/clearance-status/${id}`, { key: suite.vault.agentKey }));
   });
 
   it("encoded dots (sent raw: fetch would resolve them away) -> 404 request_not_found", async () => {
-    const res = await vault.rawHttp("GET /clearance-status/%2e%2e", rawRequest("GET", "/clearance-status/%2e%2e", { "X-Vault-API-Key": vault.agentKey }));
+    const res = await suite.vault.rawHttp("GET /clearance-status/%2e%2e", rawRequest("GET", "/clearance-status/%2e%2e", { "X-Vault-API-Key": suite.vault.agentKey }));
     expectProblem(res, 404, "request_not_found");
   });
 
   it("the missing id -> 404", async () => {
-    expectProblem(await vault.http("GET", "/clearance-status/", { key: vault.agentKey }), 404);
+    expectProblem(await suite.vault.http("GET", "/clearance-status/", { key: suite.vault.agentKey }), 404);
   });
 });
 
 describe("POST /reviews/:request_id/decision with hostile ids", () => {
   it("an unknown id -> 404 request_not_found", async () => {
-    expectProblem(await vault.http("POST", "/reviews/req_does_not_exist/decision", { key: vault.reviewerKey, body: { approved: true } }), 404, "request_not_found");
+    expectProblem(await suite.vault.http("POST", "/reviews/req_does_not_exist/decision", { key: suite.vault.reviewerKey, body: { approved: true } }), 404, "request_not_found");
   });
 
   it("an unknown id with an agent key cancelling -> 404 request_not_found", async () => {
-    expectProblem(await vault.http("POST", "/reviews/req_does_not_exist/decision", { key: vault.agentKey, body: { approved: false } }), 404, "request_not_found");
+    expectProblem(await suite.vault.http("POST", "/reviews/req_does_not_exist/decision", { key: suite.vault.agentKey, body: { approved: false } }), 404, "request_not_found");
   });
 
   it("a 257-character id -> 400 validation_failed", async () => {
-    expectProblem(await vault.http("POST", `/reviews/${"r".repeat(257)}/decision`, { key: vault.reviewerKey, body: { approved: true } }), 400, "validation_failed");
+    expectProblem(await suite.vault.http("POST", `/reviews/${"r".repeat(257)}/decision`, { key: suite.vault.reviewerKey, body: { approved: true } }), 400, "validation_failed");
   });
 
   it.each([
@@ -111,13 +101,13 @@ describe("POST /reviews/:request_id/decision with hostile ids", () => {
     ["a broken percent-encoding", "%E0%A4%A"],
     ["a 301-character id", "r".repeat(301)],
   ])("%s -> a 4xx problem", async (_label, id) => {
-    expectClientProblem(await vault.http("POST", `/reviews/${id}/decision`, { key: vault.reviewerKey, body: { approved: false } }));
+    expectClientProblem(await suite.vault.http("POST", `/reviews/${id}/decision`, { key: suite.vault.reviewerKey, body: { approved: false } }));
   });
 
   it("an already decided request -> 409 request_not_pending", async () => {
-    const id = await vault.freshPending();
-    expect((await vault.http("POST", `/reviews/${id}/decision`, { key: vault.reviewerKey, body: { approved: false } })).status).toBe(200);
-    expectProblem(await vault.http("POST", `/reviews/${id}/decision`, { key: vault.reviewerKey, body: { approved: true } }), 409, "request_not_pending");
+    const id = await suite.vault.freshPending();
+    expect((await suite.vault.http("POST", `/reviews/${id}/decision`, { key: suite.vault.reviewerKey, body: { approved: false } })).status).toBe(200);
+    expectProblem(await suite.vault.http("POST", `/reviews/${id}/decision`, { key: suite.vault.reviewerKey, body: { approved: true } }), 409, "request_not_pending");
   });
 });
 
@@ -135,7 +125,7 @@ describe("routing", () => {
     ["GET", "/reviews/x", undefined],
     ["GET", "/reviews/x/decision/extra", undefined],
   ] as const)("%s %s -> 404 not_found", async (method, path, body) => {
-    expectProblem(await vault.http(method, path, { key: vault.agentKey, body }), 404, "not_found");
+    expectProblem(await suite.vault.http(method, path, { key: suite.vault.agentKey, body }), 404, "not_found");
   });
 
   it.each([
@@ -149,30 +139,30 @@ describe("routing", () => {
     ["DELETE", "/request-clearance", undefined],
     ["DELETE", "/clearance-status/x", undefined],
   ] as const)("wrong method %s %s -> 404 or 405 problem", async (method, path, body) => {
-    const res = await vault.http(method, path, { key: vault.agentKey, body });
+    const res = await suite.vault.http(method, path, { key: suite.vault.agentKey, body });
     expectClientProblem(res, [404, 405]);
   });
 
   it.each(["//request-clearance", "///request-clearance", "/request-clearance/"])("POST %s is routed like /request-clearance", async (path) => {
-    const res = await vault.http("POST", path, { key: vault.agentKey, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } });
+    const res = await suite.vault.http("POST", path, { key: suite.vault.agentKey, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } });
     expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
     expect(res.body.status).toBe("approved");
   });
 
   it("GET //clearance-status/:id is routed", async () => {
-    const res = await vault.http("GET", `//clearance-status/${vault.approved.request_id}`, { key: vault.agentKey });
+    const res = await suite.vault.http("GET", `//clearance-status/${suite.vault.approved.request_id}`, { key: suite.vault.agentKey });
     expect(res.status).toBe(200);
-    expect(res.body.request_id).toBe(vault.approved.request_id);
+    expect(res.body.request_id).toBe(suite.vault.approved.request_id);
   });
 
   it("POST //register-policy and //consume-token are routed", async () => {
-    expect((await vault.http("POST", "//register-policy", { key: vault.adminKey, body: vault.policyDoc() })).status).toBe(200);
-    expect((await vault.http("POST", "//consume-token", { key: vault.agentKey, body: { token: await vault.freshToken() } })).status).toBe(200);
+    expect((await suite.vault.http("POST", "//register-policy", { key: suite.vault.adminKey, body: suite.vault.policyDoc() })).status).toBe(200);
+    expect((await suite.vault.http("POST", "//consume-token", { key: suite.vault.agentKey, body: { token: await suite.vault.freshToken() } })).status).toBe(200);
   });
 
   it("GET //healthz and //.well-known/jwks.json are routed", async () => {
-    expect((await vault.http("GET", "//healthz")).status).toBe(200);
-    expect((await vault.http("GET", "//.well-known/jwks.json")).status).toBe(200);
+    expect((await suite.vault.http("GET", "//healthz")).status).toBe(200);
+    expect((await suite.vault.http("GET", "//.well-known/jwks.json")).status).toBe(200);
   });
 });
 
@@ -182,7 +172,7 @@ describe("routing", () => {
 
 describe("requests refused before routing are still problem+json", () => {
   it("a header section over the server's limit (20 KiB API key) -> 4xx problem", async () => {
-    const res = await vault.http("GET", "/clearance-status/req_x", { key: "k".repeat(20_000) });
+    const res = await suite.vault.http("GET", "/clearance-status/req_x", { key: "k".repeat(20_000) });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(res.headers.get("content-type") ?? "").toMatch(/^application\/problem\+json/);
@@ -190,12 +180,12 @@ describe("requests refused before routing are still problem+json", () => {
   });
 
   it("a non-numeric Content-Length -> 400 problem", async () => {
-    const res = await vault.rawHttp(
+    const res = await suite.vault.rawHttp(
       "POST /request-clearance (bad content-length)",
-      rawRequest("POST", "/request-clearance", { "Content-Type": "application/json", "X-Vault-API-Key": vault.agentKey, "Content-Length": "abc" }, "{}"),
+      rawRequest("POST", "/request-clearance", { "Content-Type": "application/json", "X-Vault-API-Key": suite.vault.agentKey, "Content-Length": "abc" }, "{}"),
     );
     expectProblem(res, 400);
   });
 });
 
-describeClosingChecks(() => vault, statuses, 60);
+describeClosingChecks(suite, 60);

@@ -2,28 +2,47 @@
  * What every bad-input file shares: its own PGlite vault, seeded the same way, and the closing
  * checks that the vault survived the file and that no response in it was a 5xx.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newDatabase, startTestVault, type TestDatabase, type TestVault } from "../../helpers/vault.js";
 import { BadInputVault } from "./bad-input-vault.js";
-import type { ResponseStatusRecorder } from "./problem-assertions.js";
+import { ResponseStatusRecorder } from "./problem-assertions.js";
 
-export async function openBadInputVault(statuses: ResponseStatusRecorder): Promise<{ db: TestDatabase; testVault: TestVault; vault: BadInputVault }> {
-  const db = newDatabase("pglite");
-  const testVault = await startTestVault(db);
-  return { db, testVault, vault: await BadInputVault.seed(testVault, statuses) };
+export interface BadInputSuite {
+  readonly statuses: ResponseStatusRecorder;
+  /** The seeded vault; only valid inside tests (it is opened in beforeAll). */
+  readonly vault: BadInputVault;
 }
 
-export async function closeBadInputVault(testVault: TestVault | undefined, db: TestDatabase | undefined): Promise<void> {
-  await testVault?.close();
-  await db?.drop();
+/** Call first in a file: opens and seeds the file's vault before its tests, closes it after. */
+export function useBadInputVault(): BadInputSuite {
+  const statuses = new ResponseStatusRecorder();
+  let opened: { db: TestDatabase; testVault: TestVault; vault: BadInputVault } | undefined;
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = newDatabase("pglite");
+    const testVault = await startTestVault(db);
+    opened = { db, testVault, vault: await BadInputVault.seed(testVault, statuses) };
+  });
+  afterAll(async () => {
+    await opened?.testVault.close();
+    await db?.drop();
+  });
+  return {
+    statuses,
+    get vault() {
+      if (!opened) throw new Error("the bad-input vault is opened in beforeAll; use it inside tests");
+      return opened.vault;
+    },
+  };
 }
 
 /** Call last in a file. `minResponses` is a floor, so the 5xx check cannot pass by recording nothing. */
-export function describeClosingChecks(vault: () => BadInputVault, statuses: ResponseStatusRecorder, minResponses: number): void {
+export function describeClosingChecks(suite: BadInputSuite, minResponses: number): void {
+  const { statuses } = suite;
   describe("after this file's tests", () => {
     it("the vault still answers GET /healthz and /readyz", async () => {
-      expect((await vault().http("GET", "/healthz")).status).toBe(200);
-      expect((await vault().http("GET", "/readyz")).status).toBe(200);
+      expect((await suite.vault.http("GET", "/healthz")).status).toBe(200);
+      expect((await suite.vault.http("GET", "/readyz")).status).toBe(200);
     });
 
     it("no response in this file was a 5xx", () => {

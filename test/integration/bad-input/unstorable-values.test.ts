@@ -7,22 +7,12 @@
  * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase, TestVault } from "../../helpers/vault.js";
-import type { BadInputVault } from "./bad-input-vault.js";
-import { closeBadInputVault, describeClosingChecks, openBadInputVault } from "./suite-lifecycle.js";
+import { describe, expect, it } from "vitest";
+import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
 import type { Json } from "./hostile-payloads.js";
-import { expectHandled, ResponseStatusRecorder } from "./problem-assertions.js";
+import { expectHandled } from "./problem-assertions.js";
 
-const statuses = new ResponseStatusRecorder();
-let db: TestDatabase;
-let testVault: TestVault;
-let vault: BadInputVault;
-
-beforeAll(async () => {
-  ({ db, testVault, vault } = await openBadInputVault(statuses));
-});
-afterAll(() => closeBadInputVault(testVault, db));
+const suite = useBadInputVault();
 
 // ---------------------------------------------------------------------------------------------
 // Values PostgreSQL text or canonical JSON cannot hold
@@ -43,44 +33,44 @@ describe("NUL characters, lone surrogates and non-finite numbers -> handled (2xx
     { label: "-1e400 in context", raw: () => '{"tool_name":"stripe_refund","context":{"x":-1e400}}' },
   ];
   it.each(clearance)("POST /request-clearance with $label", async ({ raw }) => {
-    expectHandled(await vault.http("POST", "/request-clearance", { key: vault.agentKey, rawBody: raw() }));
+    expectHandled(await suite.vault.http("POST", "/request-clearance", { key: suite.vault.agentKey, rawBody: raw() }));
   });
 
   it("POST /reviews/:id/decision with NUL in review_reason", async () => {
-    const id = await vault.freshPending();
-    expectHandled(await vault.http("POST", `/reviews/${id}/decision`, { key: vault.reviewerKey, body: { approved: false, review_reason: "no\u0000" } }));
+    const id = await suite.vault.freshPending();
+    expectHandled(await suite.vault.http("POST", `/reviews/${id}/decision`, { key: suite.vault.reviewerKey, body: { approved: false, review_reason: "no\u0000" } }));
   });
 
   const mint: { label: string; raw: () => string }[] = [
-    { label: "NUL in session_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: vault.approved.request_id, session_id: "s\u0000" }) },
+    { label: "NUL in session_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: suite.vault.approved.request_id, session_id: "s\u0000" }) },
     { label: "NUL in original_request_id", raw: () => JSON.stringify({ tool_name: "stripe_refund", original_request_id: "req_\u0000" }) },
-    { label: "1e400 in tool_args", raw: () => `{"tool_name":"stripe_refund","tool_args":{"amount":1e400},"original_request_id":"${vault.approved.request_id}"}` },
+    { label: "1e400 in tool_args", raw: () => `{"tool_name":"stripe_refund","tool_args":{"amount":1e400},"original_request_id":"${suite.vault.approved.request_id}"}` },
   ];
   it.each(mint)("POST /mint-token with $label", async ({ raw }) => {
-    expectHandled(await vault.http("POST", "/mint-token", { key: vault.agentKey, rawBody: raw() }));
+    expectHandled(await suite.vault.http("POST", "/mint-token", { key: suite.vault.agentKey, rawBody: raw() }));
   });
 
   it("POST /consume-token of a real token with 1e400 in tool_args", async () => {
-    const token = await vault.freshToken();
-    const res = await vault.http("POST", "/consume-token", { key: vault.agentKey, rawBody: `{"token":"${token}","tool_args":{"amount":1e400}}` });
+    const token = await suite.vault.freshToken();
+    const res = await suite.vault.http("POST", "/consume-token", { key: suite.vault.agentKey, rawBody: `{"token":"${token}","tool_args":{"amount":1e400}}` });
     expectHandled(res);
     expect(res.status, "arguments that cannot be the approved ones must not burn the token").not.toBe(200);
   });
 
   it("POST /consume-token of a real token with NUL in tool_name", async () => {
-    const token = await vault.freshToken();
-    expectHandled(await vault.http("POST", "/consume-token", { key: vault.agentKey, body: { token, tool_name: "stripe\u0000refund" } }));
+    const token = await suite.vault.freshToken();
+    expectHandled(await suite.vault.http("POST", "/consume-token", { key: suite.vault.agentKey, body: { token, tool_name: "stripe\u0000refund" } }));
   });
 
   const policy: { label: string; body: () => Json }[] = [
-    { label: "NUL in a tool", body: () => vault.policyDoc(undefined, { tools: ["policy_test_tool\u0000"] }) },
-    { label: "NUL in description", body: () => vault.policyDoc(undefined, { description: "d\u0000" }) },
-    { label: "NUL in a rule", body: () => vault.policyDoc(undefined, { rules: ["r\u0000"] }) },
-    { label: "NUL in a condition reason", body: () => vault.policyDoc(undefined, { conditions: [{ id: "c", when: "args.n > 1", decision: "deny", reason: "\u0000" }] }) },
+    { label: "NUL in a tool", body: () => suite.vault.policyDoc(undefined, { tools: ["policy_test_tool\u0000"] }) },
+    { label: "NUL in description", body: () => suite.vault.policyDoc(undefined, { description: "d\u0000" }) },
+    { label: "NUL in a rule", body: () => suite.vault.policyDoc(undefined, { rules: ["r\u0000"] }) },
+    { label: "NUL in a condition reason", body: () => suite.vault.policyDoc(undefined, { conditions: [{ id: "c", when: "args.n > 1", decision: "deny", reason: "\u0000" }] }) },
   ];
   it.each(policy)("POST /register-policy with $label", async ({ body }) => {
-    expectHandled(await vault.http("POST", "/register-policy", { key: vault.adminKey, body: body() }));
+    expectHandled(await suite.vault.http("POST", "/register-policy", { key: suite.vault.adminKey, body: body() }));
   });
 });
 
-describeClosingChecks(() => vault, statuses, 25);
+describeClosingChecks(suite, 25);
