@@ -4,7 +4,7 @@ import type { EmbeddingProvider } from "../judge/embeddings/embedding-provider.j
 import { newId } from "../tenancy/ids.js";
 import { sha256Hex } from "../tokens/canonical-json.js";
 import { copyChunks, embedChunks, ensureVectorIndex, insertChunks } from "./policy-chunks.js";
-import { insertVersion, lockCurrentVersion, type CurrentVersion } from "./policy-store.js";
+import { insertVersion, lockCurrentVersion, readCurrentVersion, type CurrentVersion } from "./policy-store.js";
 import { documentChunks, versionContent, type DocumentRef } from "./policy-text.js";
 
 export interface NewDocument {
@@ -46,7 +46,7 @@ export async function addPolicyDocument(sql: Sql, embeddings: EmbeddingProvider,
   const ref: DocumentRef = { document_id: documentId, title: doc.title, media_type: doc.media_type, content_hash: `sha256:${sha256Hex(doc.content)}` };
   // A retried upload (a client that timed out while this one was embedding) attaches nothing new;
   // checked before embedding to save the work, and again under the lock to be sure.
-  const before = await sql.transaction(async (tx) => requireCurrent(await lockCurrentVersion(tx, policyId), policyId));
+  const before = requireCurrent(await readCurrentVersion(sql, policyId), policyId);
   const known = await alreadyAttached(sql, before, ref);
   if (known) return known;
   const embedded = await embedChunks(sql, embeddings, chunks);
@@ -96,18 +96,14 @@ export async function removePolicyDocument(sql: Sql, policyId: string, documentI
 
 /** The documents of the current version, with how many chunks each has there. */
 export async function listPolicyDocuments(sql: Sql, policyId: string) {
-  const rows = await sql.query<{ content: string; version_id: string }>(
-    "SELECT v.content, v.id AS version_id FROM policies p JOIN policy_versions v ON v.id = p.current_version_id WHERE p.policy_id = $1",
-    [policyId],
-  );
-  if (!rows[0]) requireCurrent(undefined, policyId);
-  const refs = (JSON.parse(rows[0]!.content) as { documents?: DocumentRef[] }).documents ?? [];
+  const current = requireCurrent(await readCurrentVersion(sql, policyId), policyId);
   const counts = await sql.query<{ document_id: string; chunks: number }>(
     "SELECT document_id, count(*)::int AS chunks FROM policy_chunks WHERE policy_version_id = $1 AND source = 'document' GROUP BY document_id",
-    [rows[0]!.version_id],
+    [current.id],
   );
   const chunksOf = new Map(counts.map((c) => [c.document_id, c.chunks]));
-  return { policy_id: policyId, policy_version_id: rows[0]!.version_id, documents: refs.map((r) => ({ ...r, chunks: chunksOf.get(r.document_id) ?? 0 })) };
+  const documents = (current.content.documents ?? []).map((r) => ({ ...r, chunks: chunksOf.get(r.document_id) ?? 0 }));
+  return { policy_id: policyId, policy_version_id: current.id, documents };
 }
 
 function summary(v: { policy_id: string; policy_version_id: string; policy_content_hash: string; version: number }, documentId: string, chunks: number) {

@@ -56,8 +56,13 @@ export interface CurrentVersion {
 export async function lockCurrentVersion(tx: Sql, policyId: string): Promise<CurrentVersion | undefined> {
   // Serialises writers of the same policy id across vault processes.
   await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`policy:${policyId}`]);
+  return readCurrentVersion(tx, policyId);
+}
+
+/** The current version of a policy, unlocked: for reads and for checks repeated under the lock. */
+export async function readCurrentVersion(sql: Sql, policyId: string): Promise<CurrentVersion | undefined> {
   const row = (
-    await tx.query<{ id: string; version: number; content: string; content_hash: string }>(
+    await sql.query<{ id: string; version: number; content: string; content_hash: string }>(
       `SELECT v.id, v.version, v.content, v.content_hash FROM policies p JOIN policy_versions v ON v.id = p.current_version_id WHERE p.policy_id = $1`,
       [policyId],
     )
