@@ -24,14 +24,25 @@ import { ReviewSettingsCache } from "./reviews/review-settings.js";
 import { ApiKeyAuthenticator } from "./tenancy/api-keys.js";
 import { TenantDatabases } from "./tenancy/tenant-databases.js";
 import { KeyRegistry } from "./tokens/key-registry.js";
-import { loadLocalSigner, type Signer } from "./tokens/signer.js";
+import { LocalSigner, loadLocalSigner, type Signer } from "./tokens/signer.js";
+import { LedgerWriter } from "./ledger/ledger-writer.js";
+import { AnchorExporter } from "./ledger/anchor-exporter.js";
+import type { AnchorStore } from "./ledger/anchor/anchor-store.js";
+import { createAnchorStore } from "./ledger/anchor/create-anchor-store.js";
+import { LedgerLoop } from "./ledger/ledger-loop.js";
+import { LedgerSequencer } from "./ledger/sequencer.js";
+import { LedgerService } from "./ledger/ledger-service.js";
 
 /** Ports a test (or another entrypoint) may replace; everything else is built from config. */
 export interface ContextOverrides {
   clock?: Clock;
   log?: Logger;
   signer?: Signer;
+  /** Needed only with a `signer` that is not a LocalSigner (the ledger key is derived from a local one). */
+  ledgerSigner?: Signer;
   queue?: ClearanceQueue;
+  /** An anchor store built by the caller (tests: an S3 store with fixed credentials). */
+  anchorStore?: AnchorStore;
   /** Replaces the judge behind the fail-closed wrapper; such a judge is always queued, never inline. */
   judge?: Judge;
 }
@@ -43,6 +54,14 @@ export interface AppContext {
   control: Database;
   tenantDbs: TenantDatabases;
   signer: Signer;
+  /** Signs ledger receipts and checkpoints; published in the JWKS with purpose "ledger". */
+  ledgerSigner: Signer;
+  ledger: LedgerWriter;
+  anchorStore: AnchorStore;
+  /** Sequences, checkpoints and anchors every tenant's ledger in the background. */
+  ledgerLoop: LedgerLoop;
+  /** Ledger listings and proofs for the read endpoints. */
+  ledgerReader: LedgerService;
   signerGenerated: boolean;
   keys: KeyRegistry;
   auth: ApiKeyAuthenticator;
@@ -107,11 +126,35 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const log = overrides.log ?? createLogger(config);
   const admin = await openAdminContext(config);
   const { control, tenantDbs } = admin;
+  let closeAnchor = async () => {};
   try {
     const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
     const loaded = overrides.signer ? { signer: overrides.signer, generated: false } : loadLocalSigner({ ...config.signer, dataDir: config.dataDir });
     const keys = new KeyRegistry(control, clock);
     await keys.register(loaded.signer);
+    const ledgerSigner = ledgerSignerFor(loaded.signer, overrides.ledgerSigner);
+    await keys.register(ledgerSigner, "ledger");
+    const ledger = new LedgerWriter(ledgerSigner, config.ledger.transportKey, clock);
+    const anchorStore = overrides.anchorStore ?? (await createAnchorStore(config.ledger.anchor));
+    closeAnchor = () => anchorStore.close();
+    // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
+    await anchorStore.checkReady();
+    for (const tenantId of await tenantDbs.listTenantIds()) await anchorStore.checkReady(tenantId);
+    const ledgerLoop = new LedgerLoop({
+      tenantIds: () => tenantDbs.listTenantIds(),
+      tenantSql,
+      sequencer: new LedgerSequencer(ledgerSigner, clock, {
+        batchSize: config.ledger.batchSize,
+        checkpointEveryMs: Math.min(config.ledger.intervalMs, 1000),
+        mmdSeconds: Math.max(1, Math.ceil(config.ledger.intervalMs / 1000)),
+      }),
+      exporter: new AnchorExporter(anchorStore, clock),
+      anchor: anchorStore,
+      clock,
+      log,
+      intervalMs: config.ledger.intervalMs,
+      originBase: config.ledger.origin,
+    });
     const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
     const policies = new PolicyCache(clock, config.caches.policyTtlMs);
     const reviewSettings = new ReviewSettingsCache(clock, config.caches.policyTtlMs);
@@ -131,6 +174,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       queue,
       waiters,
       issuer,
+      ledger,
       clock,
       log,
       reviewSettings,
@@ -148,6 +192,18 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       control,
       tenantDbs,
       signer: loaded.signer,
+      ledgerSigner,
+      ledger,
+      anchorStore,
+      ledgerLoop,
+      ledgerReader: new LedgerService({
+        tenantSql,
+        keys,
+        ledgerSigner,
+        loop: ledgerLoop,
+        transportKey: config.ledger.transportKey,
+        intervalMs: config.ledger.intervalMs,
+      }),
       signerGenerated: loaded.generated,
       keys,
       auth: new ApiKeyAuthenticator(control, clock, config.caches.apiKeyTtlMs),
@@ -159,23 +215,34 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       embeddings: vaultJudge.embeddings,
       queue,
       clearance,
-      reviews: new ReviewService({ tenantSql, clearance, issuer, waiters, clock }),
-      mint: new MintService({ tenantSql, policies, reviewSettings, issuer, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
-      consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, clock }),
+      reviews: new ReviewService({ tenantSql, clearance, issuer, ledger, waiters, clock }),
+      mint: new MintService({ tenantSql, policies, reviewSettings, issuer, ledger, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
+      consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, ledger, clock }),
       async close() {
         await queue.stop();
+        await ledgerLoop.stop();
         await knowledgeCheck;
+        await anchorStore.close();
         await admin.close();
       },
     };
   } catch (err) {
+    await closeAnchor().catch(() => {});
     await admin.close().catch(() => {});
     throw err;
   }
 }
 
+/** The ledger key: given, or derived from the local token key under the kid `<token kid>.ledger`. */
+function ledgerSignerFor(tokenSigner: Signer, given: Signer | undefined): Signer {
+  if (given) return given;
+  if (tokenSigner instanceof LocalSigner) return tokenSigner.derive(`${tokenSigner.kid}.ledger`, "ledger signing key v1");
+  throw new Error("a non-local token signer needs an explicit ledger signer");
+}
+
 /** Starts the clearance workers and re-enqueues whatever a previous process left unfinished. */
 export async function startWorkers(ctx: AppContext): Promise<number> {
   ctx.queue.start((job) => ctx.clearance.processJob(job));
+  ctx.ledgerLoop.start();
   return ctx.clearance.recover(await ctx.tenantDbs.listTenantIds());
 }

@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.js";
+import type { LedgerWriter } from "../ledger/ledger-writer.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
@@ -47,6 +48,7 @@ export class ClearanceService {
       queue: ClearanceQueue;
       waiters: DecisionWaiters;
       issuer: TokenIssuer;
+      ledger: LedgerWriter;
       clock: Clock;
       log: Logger;
       reviewSettings: ReviewSettingsCache;
@@ -84,7 +86,7 @@ export class ClearanceService {
     return this.reply(principal, sql, row);
   }
 
-  /** The worker: judge, then ONE transaction for the decision and its token, then wake waiters. */
+  /** The worker: judge, then ONE transaction for the decision, its ledger event and its token, then wake waiters. */
   async processJob(job: ClearanceJob): Promise<void> {
     const sql = await this.deps.tenantSql(job.tenantId);
     try {
@@ -93,7 +95,9 @@ export class ClearanceService {
       const fields = await this.judge(job.tenantId, sql, row);
       await sql.transaction(async (tx) => {
         const decided = await applyDecision(tx, row.id, ["processing"], fields, this.deps.clock.now());
-        if (decided?.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
+        if (!decided) return;
+        await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
+        if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
       });
       this.deps.waiters.notify(row.id);
     } catch (err) {
@@ -136,7 +140,8 @@ export class ClearanceService {
   private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRow, bodyHash: string): Promise<ClearanceReply> {
     const decided = { ...row, ...(await this.judge(principal.tenantId, sql, row)), decided_at: this.deps.clock.now() } as ClearanceRow;
     const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, principal.tenantId) : null;
-    const inserted = token ? await insertRequestWithToken(sql, decided, token) : await insertRequest(sql, decided);
+    const ledger = this.deps.ledger.forClearance(decided);
+    const inserted = token ? await insertRequestWithToken(sql, decided, token, ledger) : await insertRequest(sql, decided, ledger);
     if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
     return {
       httpStatus: 200,
@@ -215,13 +220,13 @@ export class ClearanceService {
       return;
     }
     // Out of attempts: fail closed to human review rather than leave the client polling forever.
-    await applyDecision(
-      sql,
-      job.requestId,
-      ["processing"],
-      decisionFromVerdict(failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review"), DEFAULT_MINIMUM_BUCKET),
-      this.deps.clock.now(),
-    ).catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
+    const verdict = failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review");
+    await sql
+      .transaction(async (tx) => {
+        const decided = await applyDecision(tx, job.requestId, ["processing"], decisionFromVerdict(verdict, DEFAULT_MINIMUM_BUCKET), this.deps.clock.now());
+        if (decided) await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
+      })
+      .catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
     this.deps.waiters.notify(job.requestId);
   }
 }

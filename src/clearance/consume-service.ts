@@ -5,8 +5,10 @@ import type { Principal } from "../tenancy/api-keys.js";
 import { verifyClearanceToken, type TokenSettings } from "../tokens/a-jwt.js";
 import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
+import type { LedgerWriter } from "../ledger/ledger-writer.js";
 import type { ConsumeTokenBody } from "./request-schema.js";
-import { burnToken, getToken } from "./token-store.js";
+import { getRequest } from "./request-store.js";
+import { burnTokenWithLedger, getToken } from "./token-store.js";
 
 /**
  * /consume-token: verify the A-JWT, check its binding to the tool and arguments, then burn its jti.
@@ -18,6 +20,7 @@ export class ConsumeService {
       tenantSql: (tenantId: string) => Promise<Sql>;
       keys: KeyRegistry;
       settings: TokenSettings;
+      ledger: LedgerWriter;
       clock: Clock;
     },
   ) {}
@@ -34,7 +37,11 @@ export class ConsumeService {
     }
     const sql = await this.deps.tenantSql(principal.tenantId);
     const now = this.deps.clock.now();
-    const burned = await burnToken(sql, claims.jti, principal.keyId, now);
+    // An approved request never changes again, so reading it before the burn is safe.
+    const approvedRequest = await getRequest(sql, claims.request_id);
+    if (!approvedRequest) throw new AppError("token_not_found", "This tenant never issued a token with this jti");
+    const ledger = this.deps.ledger.prepare(approvedRequest, "token.consumed", `Token ${claims.jti} consumed by API key ${principal.keyId}`);
+    const burned = await burnTokenWithLedger(sql, claims.jti, principal.keyId, now, ledger);
     if (!burned) {
       const known = await getToken(sql, claims.jti);
       if (!known) throw new AppError("token_not_found", "This tenant never issued a token with this jti");

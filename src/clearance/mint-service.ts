@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { applicablePolicies, type PolicyCache } from "../policies/policy-store.js";
+import type { LedgerWriter } from "../ledger/ledger-writer.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { argsMatchHash } from "../tokens/canonical-json.js";
@@ -23,6 +24,7 @@ export class MintService {
       policies: PolicyCache;
       reviewSettings: ReviewSettingsCache;
       issuer: TokenIssuer;
+      ledger: LedgerWriter;
       clock: Clock;
       maxAgeSeconds: number;
     },
@@ -60,7 +62,8 @@ export class MintService {
       attempts: 0,
     };
     const token = this.deps.issuer.prepare(row, principal.tenantId);
-    await insertRequestWithToken(sql, row, token);
+    const ledger = this.deps.ledger.prepare(row, "token.minted", `Token ${token.jti} minted again for the approval of ${original.id}`);
+    await insertRequestWithToken(sql, row, token, ledger);
     return {
       request_id: row.id,
       token_expires_at: token.expires_at.toISOString(),

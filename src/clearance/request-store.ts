@@ -1,5 +1,6 @@
 import type { Sql } from "../db/sql.js";
 import type { AppliedPolicy, ConfidenceBucket, EvidenceChunk } from "../judge/judge.js";
+import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../ledger/ledger-writer.js";
 import type { IssuedToken } from "./token-store.js";
 
 export type ClearanceStatus = "processing" | "pending_review" | "approved" | "denied";
@@ -72,22 +73,35 @@ const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES
 
 const rowValues = (row: NewClearanceRow) => columns.map((c) => (jsonColumns.has(c) ? JSON.stringify(row[c]) : row[c]));
 
-/** Inserts a request; returns false when another request already holds its Idempotency-Key. */
-export async function insertRequest(sql: Sql, row: NewClearanceRow): Promise<boolean> {
-  return (await sql.query(insertSql, rowValues(row))).length === 1;
-}
-
 const n = columns.length;
-const insertWithTokenSql = `WITH r AS (${insertSql})
-  INSERT INTO issued_tokens (jti, request_id, kid, claims, issued_at, expires_at)
-  SELECT $${n + 1}, r.id, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5} FROM r RETURNING jti`;
+const insertWithLedgerSql = `WITH r AS (${insertSql})
+  ${ledgerInsertFromSql(n, "r")} RETURNING request_id`;
 
 /**
- * An approved request and its token in ONE statement: one round trip and one commit on the hot
- * path, and atomic like a transaction. False when the Idempotency-Key is already taken.
+ * Inserts a request; returns false when another request already holds its Idempotency-Key. A
+ * decided request comes with its ledger event, written by the same statement.
  */
-export async function insertRequestWithToken(sql: Sql, row: NewClearanceRow, token: Omit<IssuedToken, "consumed_at" | "consumed_by">): Promise<boolean> {
-  const values = [...rowValues(row), token.jti, token.kid, token.claims, token.issued_at, token.expires_at];
+export async function insertRequest(sql: Sql, row: NewClearanceRow, ledger?: PreparedLedgerEvent): Promise<boolean> {
+  if (!ledger) return (await sql.query(insertSql, rowValues(row))).length === 1;
+  return (await sql.query(insertWithLedgerSql, [...rowValues(row), ...ledger.values])).length === 1;
+}
+
+const insertWithTokenSql = `WITH r AS (${insertSql}),
+  t AS (INSERT INTO issued_tokens (jti, request_id, kid, claims, issued_at, expires_at)
+        SELECT $${n + 1}, r.id, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5} FROM r RETURNING jti)
+  ${ledgerInsertFromSql(n + 5, "t")} RETURNING request_id`;
+
+/**
+ * An approved request, its token and its ledger event in ONE statement: one round trip and one
+ * commit on the hot path, and atomic like a transaction. False when the Idempotency-Key is taken.
+ */
+export async function insertRequestWithToken(
+  sql: Sql,
+  row: NewClearanceRow,
+  token: Omit<IssuedToken, "consumed_at" | "consumed_by">,
+  ledger: PreparedLedgerEvent,
+): Promise<boolean> {
+  const values = [...rowValues(row), token.jti, token.kid, token.claims, token.issued_at, token.expires_at, ...ledger.values];
   return (await sql.query(insertWithTokenSql, values)).length === 1;
 }
 

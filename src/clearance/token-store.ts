@@ -1,4 +1,5 @@
 import type { Sql } from "../db/sql.js";
+import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../ledger/ledger-writer.js";
 
 export interface IssuedToken {
   jti: string;
@@ -31,6 +32,15 @@ export async function burnToken(sql: Sql, jti: string, consumedBy: string, at: D
     [jti, consumedBy, at],
   );
   return rows[0];
+}
+
+const burnWithLedgerSql = `WITH b AS (
+    UPDATE issued_tokens SET consumed_at = $3, consumed_by = $2 WHERE jti = $1 AND consumed_at IS NULL RETURNING jti)
+  ${ledgerInsertFromSql(3, "b")} RETURNING request_id`;
+
+/** burnToken and the `token.consumed` ledger event in one statement: the event exists iff the burn happened. */
+export async function burnTokenWithLedger(sql: Sql, jti: string, consumedBy: string, at: Date, ledger: PreparedLedgerEvent): Promise<boolean> {
+  return (await sql.query(burnWithLedgerSql, [jti, consumedBy, at, ...ledger.values])).length === 1;
 }
 
 export async function getToken(sql: Sql, jti: string): Promise<IssuedToken | undefined> {

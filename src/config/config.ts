@@ -32,6 +32,33 @@ export interface Config {
   embeddings: { model: string; baseUrl?: string; apiKey?: string; topK: number };
   llm?: { model: string; baseUrl?: string; apiKey?: string; timeoutMs: number };
   log: { format: "json" | "text"; level: RawEnv["LOG_LEVEL"] };
+  ledger: LedgerConfig;
+}
+
+export type AnchorConfig =
+  /** dir "memory://" (in-memory data dirs only) means a fresh temporary directory. */
+  | { kind: "local"; dir: string }
+  | {
+      kind: "s3";
+      /** One bucket for every tenant, or a per-tenant bucket name with {client_id} / {tenant_id}. */
+      bucket?: string;
+      bucketTemplate?: string;
+      prefix: string;
+      region?: string;
+      endpoint?: string;
+      forcePathStyle: boolean;
+      requireVersioning: boolean;
+      requireObjectLock: boolean;
+    };
+
+export interface LedgerConfig {
+  intervalMs: number;
+  batchSize: number;
+  /** Log name prefix; the tenant's origin is `<origin>/ledger/<tenant_id>`. Defaults to the host name. */
+  origin?: string;
+  anchor: AnchorConfig;
+  /** AES-256-GCM key for entry bodies at rest (VAULT_TRANSPORT_KEY_BASE64). */
+  transportKey?: Buffer;
 }
 
 export class ConfigError extends Error {}
@@ -65,11 +92,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError("Invalid configuration:\n  EVAL_TIMEOUT_MS: must be below VAULT_JUDGE_TIMEOUT_MS (the LLM runs inside the judge's time)");
   }
   const database = databaseTarget(e.DATABASE_URL, e.VAULT_DATA_DIR);
+  const dataDir = database.kind === "pglite" ? database.dataDir : path.resolve(e.VAULT_DATA_DIR);
   return {
     http: { host: e.VAULT_HOST, port: e.VAULT_PORT, corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN, maxBodyBytes: e.VAULT_MAX_BODY_BYTES },
     database,
     // The data dir holds the generated signing key and, in embedded mode, every PGlite database.
-    dataDir: database.kind === "pglite" ? database.dataDir : path.resolve(e.VAULT_DATA_DIR),
+    dataDir,
     pools: { controlMax: e.VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS, tenantMax: e.VAULT_TENANT_DB_MAX_OPEN_CONNS },
     signer: {
       backend: "local",
@@ -107,6 +135,47 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     llm: e.EVAL_MODEL ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, timeoutMs: e.EVAL_TIMEOUT_MS } : undefined,
     log: { format: e.LOG_FORMAT, level: e.LOG_LEVEL },
+    ledger: ledgerConfig(e, dataDir),
+  };
+}
+
+function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {
+  if (e.VAULT_LEDGER_ANCHOR_BUCKET && e.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE) {
+    throw new ConfigError("Invalid configuration:\n  VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE: set either VAULT_LEDGER_ANCHOR_BUCKET or the template, not both");
+  }
+  if (e.VAULT_LEDGER_ANCHOR_DIR && (e.VAULT_LEDGER_ANCHOR_BUCKET || e.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE)) {
+    throw new ConfigError("Invalid configuration:\n  VAULT_LEDGER_ANCHOR_DIR: a local anchor directory and an S3 bucket exclude each other");
+  }
+  let transportKey: Buffer | undefined;
+  if (e.VAULT_TRANSPORT_KEY_BASE64) {
+    transportKey = Buffer.from(e.VAULT_TRANSPORT_KEY_BASE64.trim(), "base64");
+    if (transportKey.length !== 32) {
+      throw new ConfigError(`Invalid configuration:\n  VAULT_TRANSPORT_KEY_BASE64: must be base64 of exactly 32 bytes (got ${transportKey.length})`);
+    }
+  }
+  const s3 = e.VAULT_LEDGER_ANCHOR_BUCKET || e.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE;
+  const anchor: AnchorConfig = s3
+    ? {
+        kind: "s3",
+        bucket: e.VAULT_LEDGER_ANCHOR_BUCKET,
+        bucketTemplate: e.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE,
+        prefix: (e.VAULT_LEDGER_ANCHOR_PREFIX ?? "").replace(/^\/+|\/+$/g, ""),
+        region: e.VAULT_LEDGER_ANCHOR_REGION ?? e.AWS_REGION,
+        endpoint: e.VAULT_LEDGER_ANCHOR_ENDPOINT,
+        forcePathStyle: e.VAULT_LEDGER_ANCHOR_FORCE_PATH_STYLE,
+        requireVersioning: e.VAULT_LEDGER_REQUIRE_BUCKET_VERSIONING,
+        requireObjectLock: e.VAULT_LEDGER_REQUIRE_OBJECT_LOCK,
+      }
+    : {
+        kind: "local",
+        dir: e.VAULT_LEDGER_ANCHOR_DIR ? path.resolve(e.VAULT_LEDGER_ANCHOR_DIR) : dataDir === "memory://" ? "memory://" : path.join(dataDir, "anchors"),
+      };
+  return {
+    intervalMs: Math.round(e.VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS * 1000),
+    batchSize: e.VAULT_LEDGER_ANCHOR_BACKFILL_BATCH_SIZE,
+    origin: e.VAULT_LEDGER_ORIGIN,
+    anchor,
+    transportKey,
   };
 }
 

@@ -28,6 +28,21 @@ const int = (fallback: number, min: number, max: number) =>
       return n;
     });
 
+/** Seconds as a decimal: "0.25" is a quarter second. */
+const positiveSeconds = (fallback: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0.01 || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be a number of seconds from 0.01 to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const optionalString = z
   .string()
   .optional()
@@ -88,6 +103,28 @@ export const envSchema = z.object({
   LLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   LLM_API_KEY: optionalString,
   EVAL_TIMEOUT_MS: int(8000, 10, 600_000),
+  // The ledger: sequencing and checkpoint cadence, anchoring, and encryption of entry bodies at rest.
+  VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: positiveSeconds(30, 86_400),
+  VAULT_LEDGER_ANCHOR_BACKFILL_BATCH_SIZE: int(500, 1, 100_000),
+  VAULT_LEDGER_ORIGIN: z
+    .string()
+    .regex(/^[A-Za-z0-9._~:/-]{1,200}$/, "must be a schema-less URL-like name without spaces or '+', e.g. vault.example.com")
+    .optional(),
+  VAULT_LEDGER_ANCHOR_DIR: optionalString,
+  VAULT_LEDGER_ANCHOR_BUCKET: optionalString,
+  VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE: z
+    .string()
+    .regex(/\{(client_id|tenant_id)\}/, "must contain {client_id} or {tenant_id}")
+    .optional(),
+  VAULT_LEDGER_ANCHOR_PREFIX: optionalString,
+  VAULT_LEDGER_ANCHOR_REGION: optionalString,
+  // For S3-compatible stores (MinIO, test servers); AWS itself needs neither.
+  VAULT_LEDGER_ANCHOR_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  VAULT_LEDGER_ANCHOR_FORCE_PATH_STYLE: envBool(false),
+  VAULT_LEDGER_REQUIRE_BUCKET_VERSIONING: envBool(true),
+  VAULT_LEDGER_REQUIRE_OBJECT_LOCK: envBool(false),
+  AWS_REGION: optionalString,
+  VAULT_TRANSPORT_KEY_BASE64: optionalString,
   LOG_FORMAT: z.enum(["json", "text"]).default("json"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

@@ -3,20 +3,26 @@ import { AppError } from "../errors.js";
 
 export const MAX_JSON_DEPTH = 64;
 
+// A lone UTF-16 surrogate ("\ud800" in JSON) has no UTF-8 form: the database would store U+FFFD
+// and the ledger's CBOR could not encode it, so the hash would not commit to what was asked.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Iterative walk (recursion over hostile input is exactly what must not overflow the stack) that
- * finds nesting deeper than `max`, and numbers JSON.parse turned into Infinity (e.g. 1e400), which
- * have no canonical JSON form and so could not be hashed.
+ * finds nesting deeper than `max`, numbers JSON.parse turned into Infinity (e.g. 1e400), which
+ * have no canonical JSON form and so could not be hashed, and strings or keys with lone surrogates.
  */
-export function jsonProblem(value: unknown, max: number): "too_deep" | "non_finite_number" | null {
+export function jsonProblem(value: unknown, max: number): "too_deep" | "non_finite_number" | "lone_surrogate" | null {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (typeof v === "number" && !Number.isFinite(v)) return "non_finite_number";
+    if (typeof v === "string" && LONE_SURROGATE.test(v)) return "lone_surrogate";
     if (v === null || typeof v !== "object") continue;
     if (depth > max) return "too_deep";
+    if (!Array.isArray(v) && Object.keys(v).some((k) => LONE_SURROGATE.test(k))) return "lone_surrogate";
     for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === "number" || (child !== null && typeof child === "object")) stack.push([child, depth + 1]);
+      if (typeof child === "number" || typeof child === "string" || (child !== null && typeof child === "object")) stack.push([child, depth + 1]);
     }
   }
   return null;
@@ -39,6 +45,9 @@ export function registerJsonParser(app: FastifyInstance): void {
       if (err) return done(err, undefined);
       const problem = jsonProblem(parsed, MAX_JSON_DEPTH);
       if (problem === "too_deep") return done(new AppError("json_too_deep", `JSON nesting deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      if (problem === "lone_surrogate") {
+        return done(new AppError("invalid_json", "JSON text contains an unpaired UTF-16 surrogate escape, which has no UTF-8 form"), undefined);
+      }
       if (problem) return done(new AppError("invalid_json", "JSON number out of the IEEE-754 double range"), undefined);
       done(null, parsed);
     });

@@ -5,6 +5,7 @@ import { registerJsonParser } from "./json-body.js";
 import { clientErrorProblem, errorHandler, sendProblem } from "./problem.js";
 import { clearanceRoutes } from "./routes/clearance.js";
 import { healthRoutes } from "./routes/health.js";
+import { ledgerRoutes } from "./routes/ledger.js";
 import { policyRoutes } from "./routes/policies.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { tokenRoutes } from "./routes/tokens.js";
@@ -35,5 +36,6 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   reviewRoutes(app, ctx);
   tokenRoutes(app, ctx);
   policyRoutes(app, ctx);
+  ledgerRoutes(app, ctx);
   return app;
 }

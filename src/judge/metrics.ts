@@ -1,8 +1,7 @@
-import { Counter, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter } from "prom-client";
+import { metricsRegistry } from "../metrics.js";
 
-/** One registry per process, served at GET /metrics by the vault and by the judge service. */
-export const metricsRegistry = new Registry();
-collectDefaultMetrics({ register: metricsRegistry });
+export { metricsRegistry };
 
 export const judgeMetrics = {
   /** Every time a judge answer was replaced by review: unreachable, timeout, error, invalid output. */

@@ -5,6 +5,7 @@ import type { ClearanceReply, ClearanceService } from "../clearance/clearance-se
 import { applyDecision, getRequest, type ClearanceStatus, type DecisionFields } from "../clearance/request-store.js";
 import type { TokenIssuer } from "../clearance/token-issuer.js";
 import type { DecisionWaiters } from "../clearance/waiters.js";
+import type { LedgerWriter } from "../ledger/ledger-writer.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newId } from "../tenancy/ids.js";
 
@@ -18,6 +19,7 @@ export class ReviewService {
       tenantSql: (tenantId: string) => Promise<Sql>;
       clearance: ClearanceService;
       issuer: TokenIssuer;
+      ledger: LedgerWriter;
       waiters: DecisionWaiters;
       clock: Clock;
     },
@@ -58,6 +60,8 @@ export class ReviewService {
         "INSERT INTO review_decisions (id, request_id, api_key_id, scope, approved, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         [newId("rev"), row.id, principal.keyId, principal.scope, approved, reviewReason, now],
       );
+      const type = cancelling ? "review.cancelled_by_agent" : approved ? "review.approved" : "review.denied";
+      await this.deps.ledger.append(tx, this.deps.ledger.prepare(updated, type));
       if (updated.status === "approved") await this.deps.issuer.issue(tx, updated, principal.tenantId);
       return updated;
     });

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, sign, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -32,6 +32,17 @@ export class LocalSigner implements Signer {
   }
   sign(data: Uint8Array): Uint8Array {
     return sign(null, data, this.key);
+  }
+
+  /**
+   * A separate Ed25519 key derived from this one (HKDF-SHA256 over the seed, RFC 5869), so that
+   * every vault process configured with the same key derives the same ledger key with no more
+   * configuration, while ledger signatures and tokens never share a key.
+   */
+  derive(kid: string, label: string): LocalSigner {
+    const seed = Buffer.from(String(this.key.export({ format: "jwk" }).d), "base64url");
+    const derived = Buffer.from(hkdfSync("sha256", seed, Buffer.alloc(0), `countersign ${label}`, 32));
+    return new LocalSigner(kid, fromSeed(derived, kid));
   }
 }
 

@@ -68,7 +68,13 @@ export async function startTestVault(
   opts: { env?: Record<string, string>; overrides?: ContextOverrides; adminKey?: string } = {},
 ): Promise<TestVault> {
   const adminKey = opts.adminKey ?? `csk_test_${randomBytes(16).toString("hex")}`;
+  // Anchors go to a temporary directory unless the test chose a store: never into the working tree.
+  const anchorEnv =
+    opts.env?.VAULT_LEDGER_ANCHOR_DIR || opts.env?.VAULT_LEDGER_ANCHOR_BUCKET || opts.env?.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE || opts.overrides?.anchorStore
+      ? {}
+      : { VAULT_LEDGER_ANCHOR_DIR: mkdtempSync(path.join(os.tmpdir(), "cs-anchors-")) };
   const config = loadConfig({
+    ...anchorEnv,
     DATABASE_URL: db.url,
     VAULT_HOST: "127.0.0.1",
     VAULT_PORT: "0",

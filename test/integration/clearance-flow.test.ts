@@ -204,10 +204,14 @@ describe.each<Engine>(["postgres", "pglite"])("clearance flow on %s", (engine) =
     expect(again.body).toMatchObject({ status: "unchanged", policy_version_id: first.body.policy_version_id, policy_content_hash: first.body.policy_content_hash });
   });
 
-  it("publishes Ed25519 OKP keys with kid at the public JWKS", async () => {
+  it("publishes the token key and the ledger key as Ed25519 OKP keys at the public JWKS", async () => {
     const res = await call(v.url, "GET", "/.well-known/jwks.json");
     expect(res.status).toBe(200);
-    expect(res.body.keys).toEqual([expect.objectContaining({ kty: "OKP", crv: "Ed25519", kid: "test-key-1", use: "sig" })]);
-    expect(res.body.keys[0].d).toBeUndefined();
+    expect(res.body.keys).toEqual([
+      expect.objectContaining({ kty: "OKP", crv: "Ed25519", kid: "test-key-1", use: "sig" }),
+      expect.objectContaining({ kty: "OKP", crv: "Ed25519", kid: "test-key-1.ledger", use: "sig" }),
+    ]);
+    expect(res.body.keys[0].x).not.toBe(res.body.keys[1].x);
+    for (const key of res.body.keys) expect(key.d).toBeUndefined();
   });
 });

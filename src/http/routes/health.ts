@@ -20,6 +20,9 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext) {
       judge_failures: ctx.judge.failures,
       embedding_model: ctx.embeddings.model,
       signing_kid: ctx.signer.kid,
+      ledger_kid: ctx.ledgerSigner.kid,
+      // Anchoring lags are reported, never a reason to refuse traffic: decisions do not wait for S3.
+      ledger: ctx.ledgerLoop.status(),
     };
   });
 

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { AppContext } from "../../context.js";
+import { authenticate, principalOf } from "../auth.js";
+
+/** Query numbers arrive as strings; anything but a plain decimal in range is a 400. */
+const count = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, "must be a non-negative integer")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
+const order = z.enum(["asc", "desc"]).default("asc");
+const redact = z.enum(["auto", "none"]).default("auto");
+const requestId = z.string().min(1).max(256);
+const eventUuid = z.string().min(1).max(64).optional();
+
+const entriesQuery = z.object({ limit: count(1, 1000, 100), after_seq: count(0, Number.MAX_SAFE_INTEGER, 0), order, redact });
+const checkpointsQuery = z.object({ limit: count(1, 1000, 24), after_id: count(0, Number.MAX_SAFE_INTEGER, 0), order });
+const eventQuery = z.object({ request_id: requestId, event_uuid: eventUuid, redact });
+const consistencyQuery = z.object({ from: count(1, Number.MAX_SAFE_INTEGER, 0), to: count(1, Number.MAX_SAFE_INTEGER, 0) });
+
+/**
+ * Tenant-scoped ledger reads (protocol §2.7–2.11) plus the C2SP views: the latest signed note, its
+ * verifier key and tlog-proof@v1 texts. Any key of the tenant may read: verifying is everyone's right.
+ * Listings run oldest first by default, so the SDK's verifyLedgerProof gets a chain from genesis.
+ */
+export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
+  const preHandler = authenticate(ctx);
+  const tenantOf = (request: Parameters<typeof principalOf>[0]) => principalOf(request).tenantId;
+
+  app.get("/ledger", { preHandler }, async (request) => {
+    const q = entriesQuery.parse(request.query);
+    const entries = await ctx.ledgerReader.entries(tenantOf(request), { limit: q.limit, afterSeq: q.after_seq, descending: q.order === "desc", redact: q.redact });
+    return { entries };
+  });
+
+  app.get("/ledger/checkpoints", { preHandler }, async (request) => {
+    const q = checkpointsQuery.parse(request.query);
+    return { checkpoints: await ctx.ledgerReader.checkpoints(tenantOf(request), { limit: q.limit, afterId: q.after_id, descending: q.order === "desc" }) };
+  });
+
+  app.get("/ledger/proof/inclusion", { preHandler }, async (request) => {
+    const q = eventQuery.parse(request.query);
+    return ctx.ledgerReader.inclusion(tenantOf(request), q.request_id, q.event_uuid);
+  });
+
+  app.get("/ledger/proof/consistency", { preHandler }, async (request) => {
+    const q = consistencyQuery.parse(request.query);
+    return ctx.ledgerReader.consistency(tenantOf(request), q.from, q.to);
+  });
+
+  app.get("/ledger/proof/bundle", { preHandler }, async (request) => {
+    const q = eventQuery.parse(request.query);
+    return ctx.ledgerReader.bundle(tenantOf(request), q.request_id, q.event_uuid, q.redact);
+  });
+
+  app.get("/ledger/proof/tlog", { preHandler }, async (request, reply) => {
+    const q = eventQuery.parse(request.query);
+    const text = await ctx.ledgerReader.tlogProof(tenantOf(request), q.request_id, q.event_uuid);
+    return reply.type("text/plain; charset=utf-8").header("content-disposition", 'inline; filename="event.tlog-proof"').send(text);
+  });
+
+  app.get("/ledger/checkpoint", { preHandler }, async (request, reply) => {
+    return reply.type("text/plain; charset=utf-8").send(await ctx.ledgerReader.latestNote(tenantOf(request)));
+  });
+
+  app.get("/ledger/checkpoint-key", { preHandler }, async (request, reply) => {
+    return reply.type("text/plain; charset=utf-8").send(await ctx.ledgerReader.checkpointKey(tenantOf(request)));
+  });
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from "node:crypto";
+import type { ClearanceRow } from "../clearance/request-store.js";
+import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
+import type { ConfidenceBucket, JsonObject, LedgerEvent } from "./event-hash.js";
+import type { LedgerEventType } from "./wire.js";
+
+/**
+ * Turns a decided request into the ledger event that commits to it (protocol §4.2). The event's
+ * fields are the decision as it stands when the event is written; which step wrote it is the
+ * event type, and the `reason` says so in words for events that are not the judge's own.
+ */
+
+/** The legacy float the SDK derives from a bucket (§4.2 "Legacy fallback"); we send it explicitly. */
+const BUCKET_MIDPOINT: Record<ConfidenceBucket, number> = { extra_high: 0.95, high: 0.85, medium: 0.6, low: 0.2, none: 0 };
+
+/** What of a request row the ledger needs: the decided fields plus the original intent. */
+export type DecidedRequest = Pick<
+  ClearanceRow,
+  | "id"
+  | "agent_id"
+  | "session_id"
+  | "human_principal"
+  | "tool_name"
+  | "tool_args"
+  | "tool_args_hash"
+  | "context"
+  | "status"
+  | "decision_status"
+  | "reason"
+  | "confidence_bucket"
+  | "policy_id"
+  | "applied_policies"
+  | "matched_condition_ids"
+  | "citations"
+  | "evidence_chunks"
+  | "judge_trace"
+>;
+
+export function clearanceEventType(status: ClearanceRow["status"]): LedgerEventType {
+  if (status === "approved") return "clearance.approved";
+  if (status === "denied") return "clearance.denied";
+  if (status === "pending_review") return "clearance.pending_review";
+  throw new Error(`a request in status ${status} has no decision to record`);
+}
+
+export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, acceptedAt: Date, reason?: string): LedgerEvent {
+  const matched = row.matched_condition_ids;
+  const approved = type === "token.minted" || type === "token.consumed" || row.status === "approved";
+  const event: LedgerEvent = {
+    event_uuid: randomUUID(),
+    request_id: row.id,
+    agent_id: row.agent_id,
+    policy_id: row.policy_id ?? "",
+    // The same SHA-256 of the canonical arguments that the A-JWT binds (tool_args_hash).
+    intent_hash: row.tool_args_hash,
+    tool_name: row.tool_name,
+    tool_args: row.tool_args as JsonObject,
+    reason: reason ?? row.reason,
+    citations: row.citations as unknown as JsonObject[],
+    evidence_chunks: row.evidence_chunks as unknown as JsonObject[],
+    confidence: BUCKET_MIDPOINT[row.confidence_bucket],
+    approved,
+    accepted_at: acceptedAt.toISOString(),
+    // Version 3 when deterministic conditions matched: the event then commits to which ones and to
+    // the inputs and trace of that evaluation.
+    canonical_version: matched.length > 0 ? 3 : 2,
+    confidence_bucket: row.confidence_bucket,
+    decision_status: row.decision_status,
+  };
+  if (event.canonical_version === 3) {
+    event.rule_set_hash = sha256Hex(canonicalJson(row.applied_policies));
+    event.matched_rule_ids = [...matched];
+    event.eval_inputs_hash = sha256Hex(
+      canonicalJson({
+        tool_name: row.tool_name,
+        tool_args: row.tool_args,
+        context: row.context,
+        agent_id: row.agent_id,
+        session_id: row.session_id,
+        human_principal: row.human_principal,
+      }),
+    );
+    event.eval_trace_hash = sha256Hex(canonicalJson(row.judge_trace));
+    event.classifier_label = null;
+    event.classifier_confidence_bucket = null;
+  }
+  return event;
+}

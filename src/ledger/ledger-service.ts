@@ -1,0 +1,156 @@
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import type { KeyRegistry } from "../tokens/key-registry.js";
+import type { Signer } from "../tokens/signer.js";
+import { LedgerBodyError } from "./body-cipher.js";
+import type { LedgerLoop } from "./ledger-loop.js";
+import {
+  checkpointById,
+  consistencyPath,
+  eventForRequest,
+  inclusionPath,
+  latestCheckpoint,
+  ledgerOrigin,
+  listCheckpoints,
+  listEvents,
+} from "./ledger-proofs.js";
+import { verifierKeyString } from "./signed-note.js";
+import { formatTlogProof } from "./tlog-proof.js";
+import type { CheckpointWire, ConsistencyProofWire, InclusionProofWire, KeyVersionWire, LedgerEntryWire, ProofBundleWire } from "./wire.js";
+import { checkpointWire, entryWire, storedEvent, type CheckpointRow, type EventRow } from "./wire-rows.js";
+
+export type Redaction = "auto" | "none";
+
+/** The tenant-scoped read side of the ledger: listings and proofs, shaped as protocol §2.7–2.11. */
+export class LedgerService {
+  constructor(
+    private readonly deps: {
+      tenantSql: (tenantId: string) => Promise<Sql>;
+      keys: KeyRegistry;
+      ledgerSigner: Signer;
+      loop: LedgerLoop;
+      transportKey: Buffer | undefined;
+      intervalMs: number;
+    },
+  ) {}
+
+  async entries(tenantId: string, q: { limit: number; afterSeq: number; descending: boolean; redact: Redaction }): Promise<LedgerEntryWire[]> {
+    const rows = await listEvents(await this.deps.tenantSql(tenantId), q.limit, q.afterSeq, q.descending);
+    return rows.map((row) => this.entry(row, q.redact));
+  }
+
+  async checkpoints(tenantId: string, q: { limit: number; afterId: number; descending: boolean }): Promise<CheckpointWire[]> {
+    return (await listCheckpoints(await this.deps.tenantSql(tenantId), q.limit, q.afterId, q.descending)).map(checkpointWire);
+  }
+
+  async inclusion(tenantId: string, requestId: string, eventUuid?: string): Promise<InclusionProofWire> {
+    const sql = await this.deps.tenantSql(tenantId);
+    const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
+    return this.inclusionIn(sql, row, latest);
+  }
+
+  async consistency(tenantId: string, fromId: number, toId: number): Promise<ConsistencyProofWire> {
+    if (fromId > toId) throw new AppError("bad_request", "from must not be a later checkpoint than to");
+    const sql = await this.deps.tenantSql(tenantId);
+    const [from, to] = [await checkpointById(sql, fromId), await checkpointById(sql, toId)];
+    return { from_checkpoint: checkpointWire(from), to_checkpoint: checkpointWire(to), path: await consistencyPath(sql, Number(from.tree_size), Number(to.tree_size)) };
+  }
+
+  /**
+   * §4.8's recommended layout: inclusion in the newest checkpoint, consistency from the first
+   * checkpoint that covered the event (omitted when that is the newest), and the keys of both
+   * signatures. The C2SP note of the same tree head rides along for tlog tooling.
+   */
+  async bundle(tenantId: string, requestId: string, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
+    const sql = await this.deps.tenantSql(tenantId);
+    const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
+    const bundle: ProofBundleWire = {
+      event: this.entry(row, redact),
+      inclusion: await this.inclusionIn(sql, row, latest),
+      keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id]),
+    };
+    const first = Number(row.checkpoint_id);
+    if (first !== Number(latest.checkpoint_id)) bundle.consistency = await this.consistency(tenantId, first, Number(latest.checkpoint_id));
+    bundle.c2sp_checkpoint = latest.note;
+    bundle.c2sp_verifier_key = await this.checkpointKey(tenantId);
+    return bundle;
+  }
+
+  /** The event's inclusion in the newest checkpoint as a C2SP tlog-proof@v1 text. */
+  async tlogProof(tenantId: string, requestId: string, eventUuid?: string): Promise<string> {
+    const sql = await this.deps.tenantSql(tenantId);
+    const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
+    const proof = await inclusionPath(sql, Number(row.leaf_index), Number(latest.tree_size));
+    return formatTlogProof({ index: Number(row.leaf_index), proof: proof.map((h) => Buffer.from(h, "hex")), checkpointNote: latest.note });
+  }
+
+  async latestNote(tenantId: string): Promise<string> {
+    const latest = await latestCheckpoint(await this.deps.tenantSql(tenantId));
+    if (!latest) throw new AppError("ledger_empty", "No checkpoint has been signed yet");
+    return latest.note;
+  }
+
+  /** `<origin>+<key id>+<base64(0x01 || public key)>`: what C2SP note verifiers are configured with. */
+  async checkpointKey(tenantId: string): Promise<string> {
+    const origin = (await ledgerOrigin(await this.deps.tenantSql(tenantId))) ?? this.deps.loop.origin(tenantId);
+    return verifierKeyString(origin, Buffer.from(this.deps.ledgerSigner.publicJwk.x, "base64url"));
+  }
+
+  private entry(row: EventRow, redact: Redaction): LedgerEntryWire {
+    try {
+      return entryWire(row, storedEvent(row, this.deps.transportKey), redact);
+    } catch (err) {
+      if (err instanceof LedgerBodyError) throw new AppError("ledger_key_unavailable", `Ledger event ${row.event_uuid}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private async inclusionIn(sql: Sql, row: EventRow, checkpoint: CheckpointRow): Promise<InclusionProofWire> {
+    const treeSize = Number(checkpoint.tree_size);
+    return {
+      event_uuid: row.event_uuid,
+      request_id: row.request_id,
+      event_hash: row.event_hash,
+      leaf_hash: row.leaf_hash,
+      leaf_index: Number(row.leaf_index),
+      tree_size: treeSize,
+      path: await inclusionPath(sql, Number(row.leaf_index), treeSize),
+      checkpoint: checkpointWire(checkpoint),
+    };
+  }
+
+  /** The event and the newest checkpoint, sequencing on demand once if the event is not yet covered. */
+  private async coveredEvent(tenantId: string, sql: Sql, requestId: string, eventUuid?: string): Promise<{ row: EventRow; latest: CheckpointRow }> {
+    let row = await eventForRequest(sql, requestId, eventUuid);
+    if (row.checkpoint_id === null) {
+      await this.deps.loop.sequenceNow(tenantId);
+      row = await eventForRequest(sql, requestId, row.event_uuid);
+    }
+    const latest = await latestCheckpoint(sql);
+    if (row.checkpoint_id === null || !latest) {
+      throw new AppError("ledger_event_pending", `Ledger event ${row.event_uuid} is not yet in a signed checkpoint; retry shortly`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(this.deps.intervalMs / 1000)),
+      });
+    }
+    return { row, latest };
+  }
+
+  private async keyVersions(kids: string[]): Promise<KeyVersionWire[]> {
+    const unique = [...new Set(kids)];
+    return (await this.deps.keys.versions(unique)).map((k) => {
+      const jwk = { kty: k.public_jwk.kty, crv: k.public_jwk.crv, x: k.public_jwk.x, kid: k.kid, use: "sig", alg: "EdDSA" };
+      const version: KeyVersionWire = {
+        key_id: k.kid,
+        algorithm: "Ed25519",
+        public_jwk: Buffer.from(JSON.stringify(jwk), "utf8").toString("base64url"),
+        active_from: new Date(k.created_at).toISOString(),
+        attestation_payload: "",
+        attestation_signature: "",
+        attestation_key_id: "",
+        attestation_status: "",
+      };
+      if (k.retired_at) version.retired_at = new Date(k.retired_at).toISOString();
+      return version;
+    });
+  }
+}

@@ -1,0 +1,83 @@
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import type { Signer } from "../tokens/signer.js";
+import { sealBody } from "./body-cipher.js";
+import { eventHash, receiptPayload, type LedgerEvent } from "./event-hash.js";
+import { clearanceEventType, ledgerEventFor, type DecidedRequest } from "./ledger-event.js";
+import { leafHash } from "./merkle.js";
+import type { LedgerEventType } from "./wire.js";
+
+/** A ledger event ready to insert: hashed, signed (Ed25519 receipt, §4.4) and sealed. */
+export interface PreparedLedgerEvent {
+  event: LedgerEvent;
+  type: LedgerEventType;
+  eventHash: string;
+  leafHash: string;
+  /** Values for LEDGER_INSERT_COLUMNS, in order. */
+  values: unknown[];
+}
+
+export const LEDGER_INSERT_COLUMNS = [
+  "event_uuid", "event_type", "request_id", "accepted_at", "canonical_version", "body", "event_hash", "leaf_hash",
+  "receipt_key_id", "receipt_signature",
+] as const;
+
+/** `INSERT ... VALUES` for one event whose parameters start at $offset+1 (for use inside CTEs). */
+export function ledgerInsertSql(offset: number): string {
+  const params = LEDGER_INSERT_COLUMNS.map((_, i) => `$${offset + i + 1}`).join(", ");
+  return `INSERT INTO ledger_events (${LEDGER_INSERT_COLUMNS.join(", ")}) VALUES (${params})`;
+}
+
+/** `INSERT ... SELECT ... FROM <source>`: the event is written only if the source CTE produced a row. */
+export function ledgerInsertFromSql(offset: number, source: string): string {
+  const params = LEDGER_INSERT_COLUMNS.map((_, i) => `$${offset + i + 1}`).join(", ");
+  return `INSERT INTO ledger_events (${LEDGER_INSERT_COLUMNS.join(", ")}) SELECT ${params} FROM ${source}`;
+}
+
+/**
+ * Builds the ledger event of every decision. The event is written by the caller, in the same
+ * statement or transaction as the decision itself, so a committed decision is a committed event.
+ */
+export class LedgerWriter {
+  constructor(
+    private readonly signer: Signer,
+    private readonly transportKey: Buffer | undefined,
+    private readonly clock: Clock,
+  ) {}
+
+  get receiptKeyId(): string {
+    return this.signer.kid;
+  }
+
+  /** The event recording a clearance decision (approved, denied or sent to review). */
+  forClearance(row: DecidedRequest): PreparedLedgerEvent {
+    return this.prepare(row, clearanceEventType(row.status));
+  }
+
+  prepare(row: DecidedRequest, type: LedgerEventType, reason?: string): PreparedLedgerEvent {
+    const event = ledgerEventFor(row, type, this.clock.now(), reason);
+    const hash = eventHash(event);
+    const leaf = Buffer.from(leafHash(Buffer.from(hash, "hex"))).toString("hex");
+    const receipt = receiptPayload({
+      leaf_hash: leaf,
+      event_hash: hash,
+      event_uuid: event.event_uuid,
+      request_id: event.request_id,
+      accepted_at: event.accepted_at,
+      receipt_key_id: this.signer.kid,
+    });
+    const signature = Buffer.from(this.signer.sign(receipt)).toString("base64url");
+    const body = sealBody(JSON.stringify(event), event.event_uuid, this.transportKey);
+    return {
+      event,
+      type,
+      eventHash: hash,
+      leafHash: leaf,
+      values: [event.event_uuid, type, event.request_id, event.accepted_at, event.canonical_version, body, hash, leaf, this.signer.kid, signature],
+    };
+  }
+
+  async append(sql: Sql, prepared: PreparedLedgerEvent): Promise<void> {
+    await sql.query(ledgerInsertSql(0), prepared.values);
+  }
+}

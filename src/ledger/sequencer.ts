@@ -1,0 +1,111 @@
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import type { Signer } from "../tokens/signer.js";
+import { insertCheckpoint, lastCheckpoint, signCheckpoint } from "./checkpoint-writer.js";
+import { readRightEdge, readTreeState, tileIndexOver, writeTiles } from "./ledger-tables.js";
+import { treeRootFrom } from "./merkle.js";
+import { appendLeaves } from "./tiles.js";
+
+/**
+ * Gives unsequenced events their leaf index, in batches, and signs a checkpoint over the new tree.
+ * One sequencer per tenant at a time, across every vault process: each batch runs in a transaction
+ * holding a transaction-level advisory lock (per database, and each tenant has its own database), so
+ * two processes can never append different leaves at the same index and fork the tree.
+ */
+
+// Arbitrary constant: "ledg" in ASCII. Advisory locks are scoped to the current database.
+const SEQUENCER_LOCK = 0x6c656467;
+
+export interface SequencerSettings {
+  batchSize: number;
+  /** Sign a checkpoint at least this often while draining a long backlog. */
+  checkpointEveryMs: number;
+  mmdSeconds: number;
+}
+
+export interface SequenceResult {
+  /** False when another process held the tenant's sequencer lock. */
+  ran: boolean;
+  sequenced: number;
+  checkpointId?: number;
+  treeSize: number;
+}
+
+export interface TenantLog {
+  tenantId: string;
+  sql: Sql;
+  /** The log's origin for a tenant that has none yet (fixed at its first checkpoint). */
+  origin: string;
+  exportTarget: string;
+}
+
+export class LedgerSequencer {
+  constructor(
+    private readonly signer: Signer,
+    private readonly clock: Clock,
+    private readonly settings: SequencerSettings,
+  ) {}
+
+  /** Drains the tenant's backlog; signs a checkpoint when the tree grew past the last one. */
+  async run(log: TenantLog): Promise<SequenceResult> {
+    const started = this.clock.nowMs();
+    let sequenced = 0;
+    let lastCheckpointAt = started;
+    for (;;) {
+      const timeForCheckpoint = this.clock.nowMs() - lastCheckpointAt >= this.settings.checkpointEveryMs;
+      const batch = await this.batch(log, timeForCheckpoint);
+      if (!batch.ran) return { ran: sequenced > 0, sequenced, treeSize: batch.treeSize };
+      sequenced += batch.sequenced;
+      if (batch.checkpointId !== undefined) lastCheckpointAt = this.clock.nowMs();
+      if (batch.sequenced < this.settings.batchSize) return { ran: true, sequenced, checkpointId: batch.checkpointId, treeSize: batch.treeSize };
+    }
+  }
+
+  /**
+   * One transaction: lock, append up to batchSize leaves, and sign a checkpoint when the backlog is
+   * drained (a short batch) or `forceCheckpoint` says a long drain has gone on long enough.
+   */
+  private async batch(log: TenantLog, forceCheckpoint: boolean): Promise<SequenceResult> {
+    return log.sql.transaction(async (tx) => {
+      const [lock] = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock($1) AS locked", [SEQUENCER_LOCK]);
+      if (!lock?.locked) return { ran: false, sequenced: 0, treeSize: -1 };
+      const state = await readTreeState(tx);
+      const pending = await tx.query<{ seq: number; leaf_hash: string }>(
+        "SELECT seq, leaf_hash FROM ledger_events WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
+        [this.settings.batchSize],
+      );
+      const edge = await readRightEdge(tx, state.treeSize);
+      const appended = appendLeaves(edge, pending.map((p) => Buffer.from(p.leaf_hash, "hex")));
+      if (pending.length > 0) {
+        await writeTiles(tx, appended.changed, appended.rightEdgeTiles);
+        await tx.query(
+          "UPDATE ledger_events e SET leaf_index = v.leaf_index FROM unnest($1::bigint[], $2::bigint[]) AS v(seq, leaf_index) WHERE e.seq = v.seq",
+          [pending.map((p) => p.seq), pending.map((_, i) => state.treeSize + i)],
+        );
+      }
+      const origin = state.origin ?? log.origin;
+      await tx.query("UPDATE ledger_state SET tree_size = $1, origin = $2", [appended.treeSize, origin]);
+      const drained = pending.length < this.settings.batchSize;
+      let checkpointId: number | undefined;
+      if (drained || forceCheckpoint) checkpointId = await this.checkpoint(tx, log, origin, appended);
+      return { ran: true, sequenced: pending.length, checkpointId, treeSize: appended.treeSize };
+    });
+  }
+
+  private async checkpoint(tx: Sql, log: TenantLog, origin: string, tree: ReturnType<typeof appendLeaves>): Promise<number | undefined> {
+    const previous = await lastCheckpoint(tx);
+    if (tree.treeSize === 0 || previous?.tree_size === tree.treeSize) return undefined;
+    const edgeTiles = new Map(tree.rightEdgeTiles.map((t) => [`${t.level}/${t.index}`, [...t.hashes]]));
+    // Every perfect subtree on a tree's right edge lies in a right-edge tile, so the root needs no other tile.
+    const root = treeRootFrom(tree.treeSize, tileIndexOver(tree.treeSize, edgeTiles).hashAt);
+    const now = this.clock.now();
+    const signed = await signCheckpoint(
+      this.signer,
+      { treeSize: tree.treeSize, rootHash: root, origin, exportTarget: log.exportTarget, mmdSeconds: this.settings.mmdSeconds },
+      previous,
+      now,
+    );
+    await insertCheckpoint(tx, signed, now);
+    return signed.checkpoint_id;
+  }
+}
