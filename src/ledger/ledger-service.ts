@@ -64,13 +64,16 @@ export class LedgerService {
   async bundle(tenantId: string, requestId: string, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
     const sql = await this.deps.tenantSql(tenantId);
     const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
+    const first = Number(row.checkpoint_id);
+    const consistency = first === Number(latest.checkpoint_id) ? undefined : await this.consistency(tenantId, first, Number(latest.checkpoint_id));
+    const signers = [row.receipt_key_id, latest.signer_key_id, consistency?.from_checkpoint.signer_key_id ?? latest.signer_key_id];
     const bundle: ProofBundleWire = {
       event: this.entry(row, redact),
       inclusion: await this.inclusionIn(sql, row, latest),
-      keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id]),
+      keys: await this.keyVersions(signers),
     };
-    const first = Number(row.checkpoint_id);
-    if (first !== Number(latest.checkpoint_id)) bundle.consistency = await this.consistency(tenantId, first, Number(latest.checkpoint_id));
+    // §2.11: consistency is omitted, never null, when the event's first checkpoint is the newest.
+    if (consistency) bundle.consistency = consistency;
     bundle.c2sp_checkpoint = latest.note;
     bundle.c2sp_verifier_key = await this.checkpointKey(tenantId);
     return bundle;

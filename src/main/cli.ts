@@ -8,7 +8,9 @@ import { createApiKey, listApiKeys, revokeApiKey, scopes, type Scope } from "../
 import { createTenant } from "../tenancy/tenants.js";
 import { KeyConflictError } from "../tokens/key-registry.js";
 import { SignerKeyError } from "../tokens/signer.js";
+import { runLedgerFsck } from "./ledger-fsck.js";
 import { reembed } from "./reembed.js";
+import { runVerifyBundle } from "./verify-bundle.js";
 import { runJudge } from "./judge.js";
 import { startVault } from "./serve.js";
 
@@ -18,6 +20,11 @@ const usage = `countersign <command>
   judge                                     start the judge service (needs DATABASE_URL and JUDGE_API_KEY)
   policies reembed [--tenant ID] [--json]   re-embed policy chunks made with another EMBEDDING_MODEL
   migrate                                   migrate the control database and every tenant database
+  ledger fsck --tenant ID [--json]          re-derive a tenant's ledger from its events and check every
+                                            leaf, tile, root, signature and chain link
+  verify-bundle FILE [--jwks FILE | --key KEY] [--json]
+                                            verify a proof bundle offline (FILE "-" = stdin); KEY is a
+                                            C2SP verifier key, a raw Ed25519 public key or a JWK
   tenants create NAME [--dsn DSN] [--json]  create a tenant; prints its id and an admin api_key (once)
   tenants list [--json]
   keys create --tenant ID --scope agent|reviewer|admin [--label TEXT] [--json]
@@ -26,9 +33,9 @@ const usage = `countersign <command>
 
 Configuration comes from environment variables; see README.md.`;
 
-function fail(message: string): never {
+function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
-  process.exit(1);
+  process.exit(code);
 }
 
 async function withContext<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
@@ -71,12 +78,22 @@ async function main(argv: string[]) {
       scope: { type: "string" },
       label: { type: "string" },
       dsn: { type: "string" },
+      jwks: { type: "string" },
+      key: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   const [command, sub, arg] = positionals;
   if (values.help || !command) return print(false, {}, usage);
   const json = values.json ?? false;
+  // verify-bundle runs fully offline: no configuration, no database.
+  if (command === "verify-bundle") {
+    // Exit 2 is a usage or input error; 1 means the bundle failed verification.
+    if (!sub || positionals.length > 2) fail("usage: countersign verify-bundle FILE [--jwks FILE | --key KEY] [--json]", 2);
+    if (values.jwks && values.key) fail("verify-bundle: give --jwks or --key, not both", 2);
+    process.exitCode = await runVerifyBundle(sub, { jwks: values.jwks, key: values.key, json });
+    return;
+  }
   switch (`${command} ${sub ?? ""}`.trim()) {
     case "serve":
       return serve();
@@ -84,6 +101,11 @@ async function main(argv: string[]) {
       return runJudge(loadConfig());
     case "policies reembed":
       return withContext((ctx) => reembed(ctx, values.tenant, json));
+    case "ledger fsck":
+      if (!values.tenant) fail("usage: countersign ledger fsck --tenant ID [--json]", 2);
+      return withContext(async (ctx) => {
+        process.exitCode = await runLedgerFsck(ctx, values.tenant!, json);
+      });
     case "migrate":
       return withContext(async (ctx) => {
         const ids = await ctx.tenantDbs.listTenantIds();

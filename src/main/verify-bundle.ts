@@ -1,0 +1,104 @@
+/**
+ * `countersign verify-bundle FILE [--jwks FILE | --key STRING] [--json]`: offline verification of a
+ * proof bundle (GET /ledger/proof/bundle) with src/ledger/bundle-verifier.ts.
+ *
+ * Exit codes: 0 every check passed, 1 a check failed, 2 usage or input error (unreadable file, not
+ * JSON, unusable keys). The verdict goes to stdout (text or --json); errors go to stderr.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  BUNDLE_KEYS_NOTE,
+  type BundleReport,
+  trustedKeysFromBundle,
+  trustedKeysFromJwks,
+  trustedKeysFromKeyString,
+  type TrustedKeys,
+  TrustedKeysError,
+  verifyProofBundle,
+} from "../ledger/bundle-verifier.js";
+
+export interface VerifyBundleCliOptions {
+  /** Path of a JWKS file obtained independently of the bundle. */
+  jwks?: string;
+  /** One trusted key: C2SP verifier key, base64(url) raw Ed25519 public key, or JWK JSON text. */
+  key?: string;
+  json: boolean;
+}
+
+/** A bundle is a few kilobytes; a larger input is a mistake (or hostile), not something to parse. */
+const MAX_INPUT_BYTES = 16 * 1024 * 1024;
+
+class UsageError extends Error {}
+
+async function readInput(file: string, what: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = file === "-" ? await readStdin() : await readFile(file);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (bytes.length > MAX_INPUT_BYTES) throw new UsageError(`${what} ${file} is over ${MAX_INPUT_BYTES} bytes`);
+  return bytes.toString("utf8");
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of process.stdin) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    total += buf.length;
+    if (total > MAX_INPUT_BYTES) throw new UsageError(`stdin is over ${MAX_INPUT_BYTES} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${what} is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function pickKeys(bundle: unknown, opts: VerifyBundleCliOptions): Promise<TrustedKeys> {
+  if (opts.jwks !== undefined && opts.key !== undefined) throw new UsageError("use either --jwks or --key, not both");
+  if (opts.jwks !== undefined) return trustedKeysFromJwks(parseJson(await readInput(opts.jwks, "JWKS file"), `JWKS file ${opts.jwks}`));
+  if (opts.key !== undefined) return trustedKeysFromKeyString(opts.key);
+  const keys = trustedKeysFromBundle(bundle);
+  // Without any key every signature check would fail for a reason the user can fix: say so instead.
+  if (keys.byKid.size === 0) {
+    const why = keys.warnings?.length ? ` (${keys.warnings.join("; ")})` : "";
+    throw new UsageError(`the bundle carries no usable public key${why}; pass --jwks FILE or --key STRING`);
+  }
+  return keys;
+}
+
+export function formatReport(report: BundleReport): string {
+  const lines = [`keys: ${report.keySource}`];
+  for (const note of report.notes) lines.push(note === BUNDLE_KEYS_NOTE ? `WARNING: ${note}` : `note: ${note}`);
+  for (const c of report.checks) lines.push(c.ok ? `ok   ${c.name}${c.detail ? ` (${c.detail})` : ""}` : `FAIL ${c.name}: ${c.detail}`);
+  const failed = report.checks.filter((c) => !c.ok).length;
+  lines.push(
+    report.ok
+      ? `verdict: VERIFIED (${report.checks.length} checks passed${report.keySource === "bundle" ? "; integrity only, keys from the bundle" : ""})`
+      : `verdict: FAILED (${failed} of ${report.checks.length} checks failed)`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export async function runVerifyBundle(file: string, opts: VerifyBundleCliOptions): Promise<number> {
+  let report: BundleReport;
+  try {
+    if (typeof file !== "string" || file === "") throw new UsageError("usage: countersign verify-bundle FILE [--jwks FILE | --key STRING] [--json]");
+    const bundle = parseJson(await readInput(file, "bundle"), `bundle ${file}`);
+    report = verifyProofBundle(bundle, await pickKeys(bundle, opts));
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof TrustedKeysError)) throw err;
+    process.stderr.write(`verify-bundle: ${err.message}\n`);
+    return 2;
+  }
+  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  return report.ok ? 0 : 1;
+}
