@@ -15,6 +15,8 @@ interface LoadSpec {
   nextBody: () => string;
   /** True when the answer is the success being counted. */
   check: (status: number, body: string) => boolean;
+  /** A fixed offered load (requests/s over all connections) instead of as fast as possible. */
+  overallRate?: number;
 }
 
 /**
@@ -32,6 +34,7 @@ async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<PhaseStats> 
   const instance = autocannon({
     url: target.url,
     connections: target.connections,
+    ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
     ...("seconds" in spec.stop ? { duration: spec.stop.seconds } : { amount: spec.stop.amount }),
     requests: [
       {
@@ -66,10 +69,11 @@ async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<PhaseStats> 
 let order = 0;
 
 /** Approved clearances; every token is kept so the consume phase can burn real, unused tokens. */
-export function clearancePhase(target: LoadTarget, seconds: number, tokens: string[]): Promise<PhaseStats> {
+export function clearancePhase(target: LoadTarget, seconds: number, tokens: string[], overallRate?: number): Promise<PhaseStats> {
   return runLoad(target, {
     path: "/request-clearance",
     stop: { seconds },
+    overallRate,
     // A distinct order per request, so every decision is a new row as it would be in production.
     nextBody: () => JSON.stringify({ tool_name: "bench_tool", tool_args: { amount: 42, order: `o-${++order}` }, agent_id: "bench" }),
     check: (status, body) => {

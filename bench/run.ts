@@ -7,8 +7,10 @@
  * bench creates is called cs_bench_<hex>[_*] and is dropped at the end, also when a phase fails.
  * Other VAULT_* variables pass through to the vault, e.g. VAULT_CLEARANCE_MODE=queued to measure the
  * queued path; BENCH_VAULT_NODE_ARGS adds node flags for the vault process (see vault.ts).
- * The judge figures (judge-bench.ts, in process) follow the vault phases; BENCH_ONLY=judge runs only
- * them, BENCH_ONLY=vault only the vault phases.
+ * The vault phases also run the pre-ledger vault (prior-build.ts) for the with/without-ledger ratio,
+ * and measure checkpoint lag under a fixed offered load. The ledger figures (ledger-bench.ts) and the
+ * judge figures (judge-bench.ts), both in process, follow; BENCH_ONLY=ledger or BENCH_ONLY=judge runs
+ * only those, BENCH_ONLY=vault only the vault phases.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -17,6 +19,9 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { rawInsertBaseline } from "./baseline.js";
 import { runJudgeBench } from "./judge-bench.js";
+import { runLedgerBench } from "./ledger-bench.js";
+import { checkpointLags } from "./checkpoint-lag.js";
+import { preparePriorBuild, type PriorBuild } from "./prior-build.js";
 import { clearancePhase, consumePhase, type LoadTarget } from "./load.js";
 import { failed, merge, type PhaseStats } from "./stats.js";
 import { buildVault, createDatabase, dropDatabases, serverVersion, startVault, withDatabase, type VaultProcess } from "./vault.js";
@@ -39,16 +44,24 @@ const runId = randomBytes(4).toString("hex");
 const controlDb = `cs_bench_${runId}`;
 const baselineDb = `${controlDb}_baseline`; // the prefix puts it in the same cleanup sweep
 const judgeDb = `${controlDb}_judge`;
+const ledgerDb = `${controlDb}_ledger`;
+const priorDb = `${controlDb}_prior`;
+const lagDb = `${controlDb}_lag`;
+// The ledger's goals: the vault keeps >= 80% of its pre-ledger decision rate; 2,000 decisions/s are
+// in a signed checkpoint within 1 s at p99 with a sub-second sequencing interval.
+const LEDGER_GOAL = { throughputRatio: 0.8, lagRate: 2_000, lagP99Ms: 1_000, lagIntervalSeconds: "0.25" };
 const only = process.env.BENCH_ONLY;
 const apiKey = `bench_${randomBytes(24).toString("hex")}`;
 let dataDir: string | undefined;
 let vault: VaultProcess | undefined;
+let prior: PriorBuild | undefined;
 
 let cleanedUp: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   // Once only: the normal path and a signal handler may both get here.
   cleanedUp ??= (async () => {
     await vault?.stop().catch((err) => log(`stopping the vault failed: ${String(err)}`));
+    await prior?.remove().catch((err) => log(`removing the prior build's worktree failed: ${String(err)}`));
     const dropped = await dropDatabases(serverUrl, controlDb).catch((err) => {
       log(`dropping databases ${controlDb}* failed: ${String(err)}; drop them by hand`);
       return [];
@@ -66,6 +79,20 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     log(cleanedUp ? `${signal}: still cleaning up` : `${signal}: cleaning up`);
     void cleanup().finally(() => process.exit(130));
   });
+}
+
+const benchPolicy = {
+  policy_id: "bench-policy",
+  tools: ["bench_tool"],
+  conditions: [{ id: "ok", when: "args.amount <= 100", decision: "approve", reason: "within limit" }],
+  default_decision: "deny",
+};
+
+/** Starts a vault on a fresh control database (from `root`, default this tree) with the bench policy. */
+async function benchVault(db: string, extra: { root?: string; env?: Record<string, string> } = {}): Promise<VaultProcess> {
+  vault = await startVault({ databaseUrl: withDatabase(serverUrl, db), apiKey, dataDir: dataDir!, tenantPool: CONNECTIONS, controlPool: 10, ...extra });
+  await api("/register-policy", benchPolicy);
+  return vault;
 }
 
 async function api(route: string, body: unknown): Promise<unknown> {
@@ -96,6 +123,13 @@ function figures(s: PhaseStats) {
 }
 
 /** The judge figures alone: no build, no vault process. */
+async function ledgerOnly(): Promise<number> {
+  const ledger = await runLedgerBench(serverUrl, ledgerDb, log);
+  process.stdout.write(["", `Countersign ledger bench (in process, real PostgreSQL, ${availableParallelism()} CPUs)`, ...ledger.rows, ""].join("\n"));
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-ledger", at: new Date().toISOString(), cpus: availableParallelism(), ledger: ledger.summary })}\n`);
+  return 0;
+}
+
 async function judgeOnly(): Promise<number> {
   const judge = await runJudgeBench(serverUrl, judgeDb, log);
   process.stdout.write(["", `Countersign judge bench (in process, ${availableParallelism()} CPUs)`, ...judge.rows, ""].join("\n"));
@@ -106,19 +140,14 @@ async function judgeOnly(): Promise<number> {
 
 async function main(): Promise<number> {
   if (only === "judge") return judgeOnly();
+  if (only === "ledger") return ledgerOnly();
   log("building dist/ (tsc -p tsconfig.build.json)");
   buildVault();
   dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
   const pgVersion = await serverVersion(serverUrl);
 
   log(`starting vault on database ${controlDb}`);
-  vault = await startVault({ databaseUrl: withDatabase(serverUrl, controlDb), apiKey, dataDir, tenantPool: CONNECTIONS, controlPool: 10 });
-  await api("/register-policy", {
-    policy_id: "bench-policy",
-    tools: ["bench_tool"],
-    conditions: [{ id: "ok", when: "args.amount <= 100", decision: "approve", reason: "within limit" }],
-    default_decision: "deny",
-  });
+  vault = await benchVault(controlDb);
 
   // The baseline runs in two halves, before and after the vault phases, so drift in machine speed
   // during the run shows up as a spread instead of silently skewing the ratio. It never overlaps
@@ -128,29 +157,52 @@ async function main(): Promise<number> {
   log(`baseline, first half: raw INSERT commits, pool ${CONNECTIONS}, ${half.durationMs / 1000}s`);
   const baselineBefore = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
 
-  const target: LoadTarget = { url: vault.url, apiKey, connections: CONNECTIONS };
+  const target = (): LoadTarget => ({ url: vault!.url, apiKey, connections: CONNECTIONS });
   const tokens: string[] = [];
   log(`clearance: ${WARMUP_SECONDS}s warm-up, then ${MEASURE_SECONDS}s measured`);
-  const clearanceWarmup = await clearancePhase(target, WARMUP_SECONDS, tokens);
-  const clearance = await clearancePhase(target, MEASURE_SECONDS, tokens);
+  const clearanceWarmup = await clearancePhase(target(), WARMUP_SECONDS, tokens);
+  const clearance = await clearancePhase(target(), MEASURE_SECONDS, tokens);
 
   const warmupTokens = Math.min(CONSUME_WARMUP_TOKENS, tokens.length - CONNECTIONS);
   log(`consume: ${warmupTokens} tokens warm-up, then the remaining ${tokens.length - warmupTokens}`);
   if (warmupTokens < CONNECTIONS) throw new Error(`only ${tokens.length} tokens were issued; too few for a consume run`);
-  const consumeWarmup = await consumePhase(target, tokens, warmupTokens);
-  const consume = await consumePhase(target, tokens, tokens.length);
+  const consumeWarmup = await consumePhase(target(), tokens, warmupTokens);
+  const consume = await consumePhase(target(), tokens, tokens.length);
 
-  // Stopping the vault closes its pools, which frees the connections the second half needs.
+  // Stopping the vault closes its pools, which frees the connections the next phases need.
+  await vault.stop();
+
+  prior = await preparePriorBuild();
+  log(`clearance without the ledger: the vault at ${prior.rev}, ${WARMUP_SECONDS}s warm-up, then ${MEASURE_SECONDS}s measured`);
+  vault = await benchVault(priorDb, { root: prior.root });
+  await clearancePhase(target(), WARMUP_SECONDS, []);
+  const withoutLedger = await clearancePhase(target(), MEASURE_SECONDS, []);
+  await vault.stop();
+
+  log(`checkpoint lag: ${LEDGER_GOAL.lagRate} decisions/s offered for ${MEASURE_SECONDS}s, sequencing every ${LEDGER_GOAL.lagIntervalSeconds}s`);
+  vault = await benchVault(lagDb, { env: { VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: LEDGER_GOAL.lagIntervalSeconds } });
+  const lagLoad = await clearancePhase(target(), MEASURE_SECONDS, [], LEDGER_GOAL.lagRate);
+  const lag = await checkpointLags(serverUrl, lagDb, LEDGER_GOAL.lagIntervalSeconds);
   await vault.stop();
   log(`baseline, second half: ${half.durationMs / 1000}s`);
   const baselineAfter = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
   const baseline = merge([baselineBefore, baselineAfter]);
   // After the vault has stopped, so the two never compete for the two cores.
+  const ledger = only === "vault" ? undefined : await runLedgerBench(serverUrl, ledgerDb, log);
   const judge = only === "vault" ? undefined : await runJudgeBench(serverUrl, judgeDb, log);
   const benchSeconds = (performance.now() - started) / 1000;
 
   const problems: string[] = [];
-  const phases = { "baseline (before)": baselineBefore, "baseline (after)": baselineAfter, "clearance warm-up": clearanceWarmup, clearance, "consume warm-up": consumeWarmup, consume };
+  const phases = {
+    "baseline (before)": baselineBefore,
+    "baseline (after)": baselineAfter,
+    "clearance warm-up": clearanceWarmup,
+    clearance,
+    "consume warm-up": consumeWarmup,
+    consume,
+    "clearance without the ledger": withoutLedger,
+    "checkpoint-lag load": lagLoad,
+  };
   for (const [name, s] of Object.entries(phases)) if (failed(s)) problems.push(`${name}: ${describeProblems(s)}`);
 
   const spread = Math.abs(baselineBefore.perSecond - baselineAfter.perSecond) / Math.min(baselineBefore.perSecond, baselineAfter.perSecond);
@@ -162,6 +214,8 @@ async function main(): Promise<number> {
     baselineRatio: clearanceRatio >= GOAL.baselineRatio,
   };
   const missed = Object.entries(goals).filter(([, met]) => !met).map(([name]) => name);
+  const ledgerRatio = clearance.perSecond / withoutLedger.perSecond;
+  const ledgerGoals = { throughputRatio: ledgerRatio >= LEDGER_GOAL.throughputRatio, lagP99: lag.p99Ms <= LEDGER_GOAL.lagP99Ms };
 
   const out = [
     "",
@@ -173,6 +227,11 @@ async function main(): Promise<number> {
     `          goal >= ${GOAL.decisionsPerSecond}/s, p99 <= ${GOAL.p99Ms} ms, >= ${GOAL.baselineRatio} x baseline: ` +
       (missed.length === 0 ? "goal met" : `goal missed (${missed.join(", ")})`),
     row("consume   consume-token/s", consume, `  (= ${consumeRatio.toFixed(2)} x baseline)`),
+    row(`clearance without the ledger (the vault at ${prior.rev})`, withoutLedger, `  (with the ledger: ${ledgerRatio.toFixed(2)} x)`),
+    `          goal: with the ledger >= ${LEDGER_GOAL.throughputRatio} x without: ${ledgerGoals.throughputRatio ? "goal met" : "goal missed"}`,
+    `ledger    checkpoint lag at ${Math.round(lagLoad.perSecond)} decisions/s (interval ${LEDGER_GOAL.lagIntervalSeconds}s) ... p50 ${lag.p50Ms.toFixed(0)} ms  p99 ${lag.p99Ms.toFixed(0)} ms  max ${lag.maxMs.toFixed(0)} ms  n=${lag.n}${lag.unsequenced ? `  (${lag.unsequenced} not yet sequenced)` : ""}`,
+    `          baseline: the sequencing interval itself, ${Number(LEDGER_GOAL.lagIntervalSeconds) * 1000} ms; goal p99 <= ${LEDGER_GOAL.lagP99Ms} ms: ${ledgerGoals.lagP99 ? "goal met" : "goal missed"}`,
+    ...(ledger?.rows ?? []),
     ...(judge?.rows ?? []),
     ...problems.map((p) => `ERROR ${p}`),
     "",
@@ -188,6 +247,10 @@ async function main(): Promise<number> {
     clearance: { ...figures(clearance), ratioToBaseline: +clearanceRatio.toFixed(3) },
     consume: { ...figures(consume), ratioToBaseline: +consumeRatio.toFixed(3) },
     goal: { ...GOAL, met: goals, allMet: missed.length === 0 },
+    withoutLedger: { ...figures(withoutLedger), rev: prior.rev, ledgerRatio: +ledgerRatio.toFixed(3) },
+    checkpointLag: { ...lag, offered: LEDGER_GOAL.lagRate, achieved: Math.round(lagLoad.perSecond), interval: LEDGER_GOAL.lagIntervalSeconds },
+    ledgerGoal: { ...LEDGER_GOAL, met: ledgerGoals },
+    ledger: ledger?.summary,
     judge: judge?.summary,
     errors: problems,
     benchSeconds: +benchSeconds.toFixed(1),

@@ -8,9 +8,9 @@ import pg from "pg";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
-/** Compiles src/ into dist/ so the bench always measures the code in the working tree. */
-export function buildVault(): void {
-  execFileSync(path.join(repoRoot, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], { cwd: repoRoot, stdio: "inherit" });
+/** Compiles src/ into dist/ so the bench always measures the code in the working tree (or in `root`). */
+export function buildVault(root = repoRoot): void {
+  execFileSync(path.join(repoRoot, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
 }
 
 export function withDatabase(serverUrl: string, name: string): string {
@@ -72,12 +72,22 @@ export interface VaultProcess {
 }
 
 /** Starts `countersign serve` as a separate process, so the bench client does not share its event loop. */
-export async function startVault(opts: { databaseUrl: string; apiKey: string; dataDir: string; tenantPool: number; controlPool: number }): Promise<VaultProcess> {
+export async function startVault(opts: {
+  databaseUrl: string;
+  apiKey: string;
+  dataDir: string;
+  tenantPool: number;
+  controlPool: number;
+  /** Another checkout to run (see prior-build.ts); default the working tree. */
+  root?: string;
+  env?: Record<string, string>;
+}): Promise<VaultProcess> {
+  const root = opts.root ?? repoRoot;
   const port = await freePort();
   // BENCH_VAULT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the vault (not allowed in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_VAULT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(repoRoot, "dist/main/cli.js"), "serve"], {
-    cwd: repoRoot,
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(root, "dist/main/cli.js"), "serve"], {
+    cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
@@ -90,6 +100,7 @@ export async function startVault(opts: { databaseUrl: string; apiKey: string; da
       VAULT_TENANT_DB_MAX_OPEN_CONNS: String(opts.tenantPool),
       VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS: String(opts.controlPool),
       VAULT_DATA_DIR: opts.dataDir,
+      ...opts.env,
     },
   });
   // Warnings and errors the vault logs during the run are part of the result, so pass them through.

@@ -2,7 +2,8 @@ import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { loadTiles, tileIndexOver } from "./ledger-tables.js";
 import { consistencyPlan, inclusionPlan, planNodes, proofFromPlan, type LeafRange } from "./merkle.js";
-import { tilesNeeded } from "./tiles.js";
+import type { TileCache } from "./tile-cache.js";
+import { TileIndex, tilesNeeded } from "./tiles.js";
 import { CHECKPOINT_COLUMNS, EVENT_COLUMNS, type CheckpointRow, type EventRow } from "./wire-rows.js";
 
 /** Reads of the ledger tables and proofs built from stored tiles (never from all leaves). */
@@ -42,6 +43,20 @@ export async function checkpointById(sql: Sql, id: number): Promise<CheckpointRo
   return rows[0];
 }
 
+/**
+ * The newest checkpoint and the one with id `firstId`, in one round trip (a bundle needs both).
+ * `first` is undefined when firstId is the newest.
+ */
+export async function firstAndLatestCheckpoints(sql: Sql, firstId: number): Promise<{ first?: CheckpointRow; latest?: CheckpointRow }> {
+  const rows = await sql.query<CheckpointRow>(
+    `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints
+      WHERE checkpoint_id = $1 OR checkpoint_id = (SELECT max(checkpoint_id) FROM ledger_checkpoints) ORDER BY checkpoint_id`,
+    [firstId],
+  );
+  const latest = rows[rows.length - 1];
+  return { latest, first: rows.length === 2 ? rows[0] : undefined };
+}
+
 export async function latestCheckpoint(sql: Sql): Promise<CheckpointRow | undefined> {
   return (await sql.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY checkpoint_id DESC LIMIT 1`))[0];
 }
@@ -62,9 +77,33 @@ export async function consistencyPath(sql: Sql, m: number, n: number): Promise<s
 }
 
 async function proofFromTiles(sql: Sql, plan: LeafRange[], treeSize: number): Promise<string[]> {
-  const tiles = await loadTiles(sql, tilesNeeded(planNodes(plan), treeSize));
-  return proofFromPlan(plan, tileIndexOver(treeSize, tiles).hashAt).map((h) => Buffer.from(h).toString("hex"));
+  return (await proofsFromTiles(sql, [plan], treeSize))[0]!;
 }
+
+/**
+ * Several proofs in one tree from at most one tile fetch: a bundle's inclusion and consistency
+ * together. With a cache (scope = tenant), tiles it holds are not fetched and their inner nodes are
+ * not hashed again.
+ */
+export async function proofsFromTiles(sql: Sql, plans: LeafRange[][], treeSize: number, cache?: { scope: string; tiles: TileCache }): Promise<string[][]> {
+  const refs = tilesNeeded(planNodes(plans.flat()), treeSize);
+  const missing = cache ? refs.filter((r) => !cache.tiles.get(cache.scope, r)) : refs;
+  const loaded = await loadTiles(sql, missing);
+  if (cache) for (const r of missing) {
+    const hashes = loaded.get(`${r.level}/${r.index}`);
+    if (hashes && hashes.length >= r.width) cache.tiles.put(cache.scope, r, hashes);
+  }
+  const index = cache
+    ? new TileIndex(
+        treeSize,
+        (level, i, width) => cache.tiles.get(cache.scope, { level, index: i, width }) ?? loaded.get(`${level}/${i}`) ?? [],
+        (tile, hashes) => cache.tiles.levels(cache.scope, tile, hashes),
+      )
+    : tileIndexOver(treeSize, loaded);
+  return plans.map((plan) => proofFromPlan(plan, index.hashAt).map((h) => Buffer.from(h).toString("hex")));
+}
+
+export { consistencyPlan, inclusionPlan };
 
 function prefixed(columns: string): string {
   return columns

@@ -4,10 +4,15 @@ import type { KeyRegistry } from "../tokens/key-registry.js";
 import type { Signer } from "../tokens/signer.js";
 import { LedgerBodyError } from "./body-cipher.js";
 import type { LedgerLoop } from "./ledger-loop.js";
+import { TileCache } from "./tile-cache.js";
 import {
   checkpointById,
   consistencyPath,
+  consistencyPlan,
   eventForRequest,
+  firstAndLatestCheckpoints,
+  inclusionPlan,
+  proofsFromTiles,
   inclusionPath,
   latestCheckpoint,
   ledgerOrigin,
@@ -63,19 +68,23 @@ export class LedgerService {
    */
   async bundle(tenantId: string, requestId: string, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
     const sql = await this.deps.tenantSql(tenantId);
-    const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
-    const first = Number(row.checkpoint_id);
-    const consistency = first === Number(latest.checkpoint_id) ? undefined : await this.consistency(tenantId, first, Number(latest.checkpoint_id));
-    const signers = [row.receipt_key_id, latest.signer_key_id, consistency?.from_checkpoint.signer_key_id ?? latest.signer_key_id];
+    // Three round trips whatever the tree size: the event, both checkpoints, and every tile both proofs touch.
+    const row = await this.sequencedEvent(tenantId, sql, requestId, eventUuid);
+    const { first, latest } = await firstAndLatestCheckpoints(sql, Number(row.checkpoint_id));
+    if (!latest) throw this.pending(row);
+    const leaf = Number(row.leaf_index);
+    const size = Number(latest.tree_size);
+    const plans = first ? [inclusionPlan(leaf, size), consistencyPlan(Number(first.tree_size), size)] : [inclusionPlan(leaf, size)];
+    const [inclusionPath, consistencyPath] = await proofsFromTiles(sql, plans, size, { scope: tenantId, tiles: this.tiles });
     const bundle: ProofBundleWire = {
       event: this.entry(row, redact),
-      inclusion: await this.inclusionIn(sql, row, latest),
-      keys: await this.keyVersions(signers),
+      inclusion: { ...this.inclusionFields(row, latest), path: inclusionPath! },
+      keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id, first?.signer_key_id ?? latest.signer_key_id]),
     };
     // §2.11: consistency is omitted, never null, when the event's first checkpoint is the newest.
-    if (consistency) bundle.consistency = consistency;
+    if (first) bundle.consistency = { from_checkpoint: checkpointWire(first), to_checkpoint: checkpointWire(latest), path: consistencyPath! };
     bundle.c2sp_checkpoint = latest.note;
-    bundle.c2sp_verifier_key = await this.checkpointKey(tenantId);
+    bundle.c2sp_verifier_key = await this.checkpointKey(tenantId, sql);
     return bundle;
   }
 
@@ -94,10 +103,19 @@ export class LedgerService {
   }
 
   /** `<origin>+<key id>+<base64(0x01 || public key)>`: what C2SP note verifiers are configured with. */
-  async checkpointKey(tenantId: string): Promise<string> {
-    const origin = (await ledgerOrigin(await this.deps.tenantSql(tenantId))) ?? this.deps.loop.origin(tenantId);
+  async checkpointKey(tenantId: string, sql?: Sql): Promise<string> {
+    let origin = this.origins.get(tenantId);
+    if (!origin) {
+      const stored = await ledgerOrigin(sql ?? (await this.deps.tenantSql(tenantId)));
+      // Fixed at the first checkpoint and never changed after, so it is safe to keep.
+      if (stored) this.origins.set(tenantId, stored);
+      origin = stored ?? this.deps.loop.origin(tenantId);
+    }
     return verifierKeyString(origin, Buffer.from(this.deps.ledgerSigner.publicJwk.x, "base64url"));
   }
+
+  private readonly origins = new Map<string, string>();
+  private readonly tiles = new TileCache();
 
   private entry(row: EventRow, redact: Redaction): LedgerEntryWire {
     try {
@@ -109,33 +127,44 @@ export class LedgerService {
   }
 
   private async inclusionIn(sql: Sql, row: EventRow, checkpoint: CheckpointRow): Promise<InclusionProofWire> {
-    const treeSize = Number(checkpoint.tree_size);
+    return { ...this.inclusionFields(row, checkpoint), path: await inclusionPath(sql, Number(row.leaf_index), Number(checkpoint.tree_size)) };
+  }
+
+  private inclusionFields(row: EventRow, checkpoint: CheckpointRow): Omit<InclusionProofWire, "path"> {
     return {
       event_uuid: row.event_uuid,
       request_id: row.request_id,
       event_hash: row.event_hash,
       leaf_hash: row.leaf_hash,
       leaf_index: Number(row.leaf_index),
-      tree_size: treeSize,
-      path: await inclusionPath(sql, Number(row.leaf_index), treeSize),
+      tree_size: Number(checkpoint.tree_size),
       checkpoint: checkpointWire(checkpoint),
     };
   }
 
-  /** The event and the newest checkpoint, sequencing on demand once if the event is not yet covered. */
-  private async coveredEvent(tenantId: string, sql: Sql, requestId: string, eventUuid?: string): Promise<{ row: EventRow; latest: CheckpointRow }> {
+  /** The event once a checkpoint covers it, sequencing on demand once if none does yet. */
+  private async sequencedEvent(tenantId: string, sql: Sql, requestId: string, eventUuid?: string): Promise<EventRow> {
     let row = await eventForRequest(sql, requestId, eventUuid);
     if (row.checkpoint_id === null) {
       await this.deps.loop.sequenceNow(tenantId);
       row = await eventForRequest(sql, requestId, row.event_uuid);
     }
+    if (row.checkpoint_id === null) throw this.pending(row);
+    return row;
+  }
+
+  /** The event and the newest checkpoint, sequencing on demand once if the event is not yet covered. */
+  private async coveredEvent(tenantId: string, sql: Sql, requestId: string, eventUuid?: string): Promise<{ row: EventRow; latest: CheckpointRow }> {
+    const row = await this.sequencedEvent(tenantId, sql, requestId, eventUuid);
     const latest = await latestCheckpoint(sql);
-    if (row.checkpoint_id === null || !latest) {
-      throw new AppError("ledger_event_pending", `Ledger event ${row.event_uuid} is not yet in a signed checkpoint; retry shortly`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(this.deps.intervalMs / 1000)),
-      });
-    }
+    if (!latest) throw this.pending(row);
     return { row, latest };
+  }
+
+  private pending(row: EventRow): AppError {
+    return new AppError("ledger_event_pending", `Ledger event ${row.event_uuid} is not yet in a signed checkpoint; retry shortly`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(this.deps.intervalMs / 1000)),
+    });
   }
 
   private async keyVersions(kids: string[]): Promise<KeyVersionWire[]> {

@@ -19,6 +19,7 @@
  *   that must fetch asynchronously calls `inclusionPlan` / `consistencyPlan` + `planNodes` first, loads those
  *   nodes in one query, then calls `proofFromPlan` with a synchronous lookup.
  */
+import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
 import {
   checkCount,
@@ -78,9 +79,21 @@ export function leafHash(data: Uint8Array): Uint8Array {
   return sha256(LEAF_PREFIX, data);
 }
 
+// crypto.hash (Node >= 20.12) hashes in one call, about a third faster than a Hash object; proofs and
+// tile building spend most of their time here.
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: "buffer") => Buffer }).hash;
+const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
+nodeInput[0] = 0x01;
+
 /** SHA-256(0x01 || left || right) (RFC 6962 §2.1). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return sha256(NODE_PREFIX, checkHash("left child", left), checkHash("right child", right));
+  checkHash("left child", left);
+  checkHash("right child", right);
+  if (!oneShot) return sha256(NODE_PREFIX, left, right);
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  const digest = oneShot("sha256", nodeInput, "buffer");
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
 /** MTH({}) = SHA-256() (RFC 6962 §2.1). Note: the Ledgix SDK represents the empty root as "" instead. */

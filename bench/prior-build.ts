@@ -1,0 +1,37 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, symlinkSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildVault } from "./vault.js";
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * The last commit before the ledger existed, so "the vault's decision throughput with the ledger vs
+ * without it" is measured in the same run on the same machine. BENCH_BASELINE_REV picks another one.
+ */
+export const PRE_LEDGER_REV = "49593ae";
+
+export interface PriorBuild {
+  rev: string;
+  root: string;
+  remove(): Promise<void>;
+}
+
+/** A detached git worktree of `rev`, sharing this checkout's node_modules, compiled to its own dist/. */
+export async function preparePriorBuild(rev = process.env.BENCH_BASELINE_REV ?? PRE_LEDGER_REV): Promise<PriorBuild> {
+  const root = path.join(await mkdtemp(path.join(tmpdir(), "cs-prior-")), "tree");
+  execFileSync("git", ["worktree", "add", "--detach", root, rev], { cwd: repoRoot, stdio: "ignore" });
+  if (!existsSync(path.join(root, "node_modules"))) symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"), "dir");
+  buildVault(root);
+  return {
+    rev,
+    root,
+    async remove() {
+      execFileSync("git", ["worktree", "remove", "--force", root], { cwd: repoRoot, stdio: "ignore" });
+      await rm(path.dirname(root), { recursive: true, force: true });
+    },
+  };
+}
