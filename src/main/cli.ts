@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from "../config/config.js";
 import { openAdminContext, type AdminContext } from "../context.js";
 import { DirectoryInUseError } from "../db/pglite-database.js";
 import { AppError } from "../errors.js";
+import { AnchorConfigError } from "../ledger/anchor/anchor-store.js";
 import { createApiKey, listApiKeys, revokeApiKey, scopes, type Scope } from "../tenancy/api-keys.js";
 import { createTenant } from "../tenancy/tenants.js";
 import { KeyConflictError } from "../tokens/key-registry.js";
@@ -156,7 +157,13 @@ async function main(argv: string[]) {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  if (err instanceof ConfigError || err instanceof SignerKeyError || err instanceof KeyConflictError || err instanceof DirectoryInUseError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof SignerKeyError ||
+    err instanceof KeyConflictError ||
+    err instanceof DirectoryInUseError ||
+    err instanceof AnchorConfigError
+  ) {
     fail(err.message);
   }
   if (err instanceof AppError) fail(err.message);

@@ -4,13 +4,13 @@ import type { AppContext } from "../../context.js";
 import { authenticate, principalOf } from "../auth.js";
 
 /** Query numbers arrive as strings; anything but a plain decimal in range is a 400. */
-const count = (min: number, max: number, fallback: number) =>
+const number = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d{1,16}$/, "must be a non-negative integer")
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .default(fallback);
+    .pipe(z.number().int().min(min).max(max));
+const count = (min: number, max: number, fallback: number) => number(min, max).default(fallback);
 const order = z.enum(["asc", "desc"]).default("asc");
 const redact = z.enum(["auto", "none"]).default("auto");
 const requestId = z.string().min(1).max(256);
@@ -19,7 +19,7 @@ const eventUuid = z.string().min(1).max(64).optional();
 const entriesQuery = z.object({ limit: count(1, 1000, 100), after_seq: count(0, Number.MAX_SAFE_INTEGER, 0), order, redact });
 const checkpointsQuery = z.object({ limit: count(1, 1000, 24), after_id: count(0, Number.MAX_SAFE_INTEGER, 0), order });
 const eventQuery = z.object({ request_id: requestId, event_uuid: eventUuid, redact });
-const consistencyQuery = z.object({ from: count(1, Number.MAX_SAFE_INTEGER, 0), to: count(1, Number.MAX_SAFE_INTEGER, 0) });
+const consistencyQuery = z.object({ from: number(1, Number.MAX_SAFE_INTEGER), to: number(1, Number.MAX_SAFE_INTEGER) });
 
 /**
  * Tenant-scoped ledger reads (protocol §2.7–2.11) plus the C2SP views: the latest signed note, its
