@@ -23,7 +23,6 @@ export const errorCatalog = {
   ledger_event_not_found: { status: 404, title: "No ledger event for this request" },
   checkpoint_not_found: { status: 404, title: "Ledger checkpoint not found" },
   ledger_empty: { status: 404, title: "The ledger has no checkpoint yet" },
-  ledger_event_pending: { status: 409, title: "Ledger event not yet in a signed checkpoint" },
   token_already_consumed: { status: 409, title: "Token already consumed" },
   request_not_pending: { status: 409, title: "Request is not awaiting a decision" },
   approval_not_reusable: { status: 409, title: "Remembered approval no longer holds" },
@@ -36,6 +35,7 @@ export const errorCatalog = {
   internal_error: { status: 500, title: "Internal error" },
   not_ready: { status: 503, title: "Service not ready" },
   ledger_key_unavailable: { status: 503, title: "Ledger entry cannot be decrypted" },
+  ledger_event_pending: { status: 503, title: "Ledger event not yet in a signed checkpoint" },
   embedding_unavailable: { status: 503, title: "Embedding model unavailable" },
 } as const;
 

@@ -45,7 +45,9 @@ export function clearanceEventType(status: ClearanceRow["status"]): LedgerEventT
 
 export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, acceptedAt: Date, reason?: string): LedgerEvent {
   const matched = row.matched_condition_ids;
-  const approved = type === "token.minted" || type === "token.consumed" || row.status === "approved";
+  // The protocol's own derivation (§4.2 "legacy fallback"): approved_pending_review counts as approved,
+  // so every verifier that derives the flag from decision_status agrees with the stored one.
+  const approved = type === "token.minted" || type === "token.consumed" || row.decision_status === "approved" || row.decision_status === "approved_pending_review";
   const event: LedgerEvent = {
     event_uuid: randomUUID(),
     request_id: row.id,

@@ -67,9 +67,12 @@ export class LedgerLoop {
     await this.running;
   }
 
-  /** Sequences one tenant right away (a proof asked for an event not yet in a checkpoint). */
-  async sequenceNow(tenantId: string): Promise<SequenceResult> {
-    return this.deps.sequencer.run(await this.tenantLog(tenantId));
+  /**
+   * Sequences one tenant right away (a proof asked for an event not yet in a checkpoint), waiting up
+   * to `waitMs` for a pass another process is running. Throws SequencerBusyError after that.
+   */
+  async sequenceNow(tenantId: string, waitMs = 0): Promise<SequenceResult> {
+    return this.deps.sequencer.run(await this.tenantLog(tenantId), waitMs);
   }
 
   origin(tenantId: string): string {

@@ -19,11 +19,16 @@ export async function listEvents(sql: Sql, limit: number, afterSeq: number, desc
   );
 }
 
-/** The request's newest event, or the one named by event_uuid. */
+/**
+ * The event named by event_uuid, or else the request's decision as it stands: its newest clearance
+ * or review event (a later token.consumed does not hide the approval it consumed), or its newest
+ * event of any type when it has no decision of its own (a /mint-token request).
+ */
 export async function eventForRequest(sql: Sql, requestId: string, eventUuid?: string): Promise<EventRow> {
   const rows = await sql.query<EventRow>(
     `SELECT ${prefixed(EVENT_COLUMNS)}, ${FIRST_COVERING} AS checkpoint_id FROM ledger_events e
-      WHERE e.request_id = $1 AND ($2::text IS NULL OR e.event_uuid = $2) ORDER BY e.seq DESC LIMIT 1`,
+      WHERE e.request_id = $1 AND ($2::text IS NULL OR e.event_uuid = $2)
+      ORDER BY (e.event_type LIKE 'token.%') ASC, e.seq DESC LIMIT 1`,
     [requestId, eventUuid ?? null],
   );
   if (!rows[0]) throw new AppError("ledger_event_not_found", `No ledger event for request ${requestId}${eventUuid ? ` with event_uuid ${eventUuid}` : ""}`);

@@ -4,7 +4,11 @@ import type { KeyRegistry } from "../tokens/key-registry.js";
 import type { Signer } from "../tokens/signer.js";
 import { LedgerBodyError } from "./body-cipher.js";
 import type { LedgerLoop } from "./ledger-loop.js";
+import { SequencerBusyError } from "./sequencer.js";
 import { TileCache } from "./tile-cache.js";
+
+/** How long a proof request waits for another process's sequencing pass. */
+const ON_DEMAND_WAIT_MS = 2_000;
 import {
   checkpointById,
   consistencyPath,
@@ -146,7 +150,10 @@ export class LedgerService {
   private async sequencedEvent(tenantId: string, sql: Sql, requestId: string, eventUuid?: string): Promise<EventRow> {
     let row = await eventForRequest(sql, requestId, eventUuid);
     if (row.checkpoint_id === null) {
-      await this.deps.loop.sequenceNow(tenantId);
+      // Waits for another process's pass rather than failing: the SDK does not retry a 4xx.
+      await this.deps.loop.sequenceNow(tenantId, ON_DEMAND_WAIT_MS).catch((err) => {
+        if (!(err instanceof SequencerBusyError)) throw err;
+      });
       row = await eventForRequest(sql, requestId, row.event_uuid);
     }
     if (row.checkpoint_id === null) throw this.pending(row);
@@ -161,9 +168,10 @@ export class LedgerService {
     return { row, latest };
   }
 
+  /** 503 with a short Retry-After: the SDK retries a 5xx with backoff, but never a 4xx (protocol §1.4). */
   private pending(row: EventRow): AppError {
     return new AppError("ledger_event_pending", `Ledger event ${row.event_uuid} is not yet in a signed checkpoint; retry shortly`, {
-      retryAfterSeconds: Math.max(1, Math.ceil(this.deps.intervalMs / 1000)),
+      retryAfterSeconds: 1,
     });
   }
 

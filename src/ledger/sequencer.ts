@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { Sql } from "../db/sql.js";
+import { sqlState, type Sql } from "../db/sql.js";
 import type { Signer } from "../tokens/signer.js";
 import { insertCheckpoint, lastCheckpoint, signCheckpoint } from "./checkpoint-writer.js";
 import { readRightEdge, readTreeState, tileIndexOver, writeTiles } from "./ledger-tables.js";
@@ -15,6 +15,10 @@ import { appendLeaves } from "./tiles.js";
 
 // Arbitrary constant: "ledg" in ASCII. Advisory locks are scoped to the current database.
 const SEQUENCER_LOCK = 0x6c656467;
+const LOCK_NOT_AVAILABLE = "55P03";
+
+/** Another process kept the sequencer lock for longer than the caller would wait. */
+export class SequencerBusyError extends Error {}
 
 export interface SequencerSettings {
   batchSize: number;
@@ -46,14 +50,18 @@ export class LedgerSequencer {
     private readonly settings: SequencerSettings,
   ) {}
 
-  /** Drains the tenant's backlog; signs a checkpoint when the tree grew past the last one. */
-  async run(log: TenantLog): Promise<SequenceResult> {
+  /**
+   * Drains the tenant's backlog; signs a checkpoint when the tree grew past the last one. With
+   * `waitMs`, waits that long for another process's pass to finish instead of skipping the tenant
+   * (a proof asked for an event that is not yet in a checkpoint).
+   */
+  async run(log: TenantLog, waitMs = 0): Promise<SequenceResult> {
     const started = this.clock.nowMs();
     let sequenced = 0;
     let lastCheckpointAt = started;
     for (;;) {
       const timeForCheckpoint = this.clock.nowMs() - lastCheckpointAt >= this.settings.checkpointEveryMs;
-      const batch = await this.batch(log, timeForCheckpoint);
+      const batch = await this.batch(log, timeForCheckpoint, waitMs);
       if (!batch.ran) return { ran: sequenced > 0, sequenced, treeSize: batch.treeSize };
       sequenced += batch.sequenced;
       if (batch.checkpointId !== undefined) lastCheckpointAt = this.clock.nowMs();
@@ -65,10 +73,9 @@ export class LedgerSequencer {
    * One transaction: lock, append up to batchSize leaves, and sign a checkpoint when the backlog is
    * drained (a short batch) or `forceCheckpoint` says a long drain has gone on long enough.
    */
-  private async batch(log: TenantLog, forceCheckpoint: boolean): Promise<SequenceResult> {
+  private async batch(log: TenantLog, forceCheckpoint: boolean, waitMs: number): Promise<SequenceResult> {
     return log.sql.transaction(async (tx) => {
-      const [lock] = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock($1) AS locked", [SEQUENCER_LOCK]);
-      if (!lock?.locked) return { ran: false, sequenced: 0, treeSize: -1 };
+      if (!(await this.lock(tx, waitMs))) return { ran: false, sequenced: 0, treeSize: -1 };
       const state = await readTreeState(tx);
       const pending = await tx.query<{ seq: number; leaf_hash: string }>(
         "SELECT seq, leaf_hash FROM ledger_events WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
@@ -90,6 +97,22 @@ export class LedgerSequencer {
       if (drained || forceCheckpoint) checkpointId = await this.checkpoint(tx, log, origin, appended);
       return { ran: true, sequenced: pending.length, checkpointId, treeSize: appended.treeSize };
     });
+  }
+
+  private async lock(tx: Sql, waitMs: number): Promise<boolean> {
+    if (waitMs <= 0) {
+      const [lock] = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock($1) AS locked", [SEQUENCER_LOCK]);
+      return lock?.locked === true;
+    }
+    // lock_timeout bounds the wait on the advisory lock; SET LOCAL ends with this transaction.
+    await tx.query(`SET LOCAL lock_timeout = '${Math.ceil(waitMs)}ms'`);
+    try {
+      await tx.query("SELECT pg_advisory_xact_lock($1)", [SEQUENCER_LOCK]);
+      return true;
+    } catch (err) {
+      if (sqlState(err) === LOCK_NOT_AVAILABLE) throw new SequencerBusyError();
+      throw err;
+    }
   }
 
   private async checkpoint(tx: Sql, log: TenantLog, origin: string, tree: ReturnType<typeof appendLeaves>): Promise<number | undefined> {

@@ -36,5 +36,22 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       const tlog = await call(v.url, "GET", `/ledger/proof/tlog?request_id=${res.body.request_id}`, { key: agent });
       expect(tlog.body).toContain("c2sp.org/tlog-proof@v1");
     });
+
+    it("never accepts a token signed with the ledger key, although JWKS publishes that key", async () => {
+      const res = await call(v.url, "POST", "/request-clearance", {
+        key: agent,
+        body: { tool_name: "stripe_refund", tool_args: { amount: 12 }, agent_id: "a1", session_id: "s1" },
+      });
+      const [header, payload] = (res.body.token as string).split(".") as [string, string];
+      const ledgerSigner = v.vault.ctx.ledgerSigner;
+      const forgedHeader = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(header, "base64url").toString()), kid: ledgerSigner.kid })).toString("base64url");
+      const input = `${forgedHeader}.${payload}`;
+      const forged = `${input}.${Buffer.from(ledgerSigner.sign(Buffer.from(input))).toString("base64url")}`;
+      const consumed = await call(v.url, "POST", "/consume-token", { key: agent, body: { token: forged } });
+      expect(consumed.status).toBe(401);
+      expect(consumed.body.code).toBe("token_invalid");
+      // The genuine token still works: nothing was burned by the forgery.
+      expect((await call(v.url, "POST", "/consume-token", { key: agent, body: { token: res.body.token } })).status).toBe(200);
+    });
   });
 }
