@@ -17,7 +17,7 @@ import {
 } from "../helpers/ledgix-ledger-verifier.js";
 
 /** What a request_id alone proves: its newest clearance or review event, else its newest event. */
-function decisionEvent<T extends { request_id: string; event_type: string }>(raw: T[], requestId: string): T {
+function decisionEvent(raw: Record<string, any>[], requestId: string): Record<string, any> {
   const own = raw.filter((r) => r.request_id === requestId);
   return own.filter((r) => !r.event_type.startsWith("token.")).at(-1) ?? own.at(-1)!;
 }
