@@ -32,6 +32,7 @@ import { createAnchorStore } from "./ledger/anchor/create-anchor-store.js";
 import { LedgerLoop } from "./ledger/ledger-loop.js";
 import { LedgerSequencer } from "./ledger/sequencer.js";
 import { LedgerService } from "./ledger/ledger-service.js";
+import { assertTransportKeyPresent } from "./ledger/startup-checks.js";
 
 /** Ports a test (or another entrypoint) may replace; everything else is built from config. */
 export interface ContextOverrides {
@@ -140,6 +141,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
     await anchorStore.checkReady();
     for (const tenantId of await tenantDbs.listTenantIds()) await anchorStore.checkReady(tenantId);
+    await assertTransportKeyPresent(tenantDbs, config.ledger.transportKey, log);
     const ledgerLoop = new LedgerLoop({
       tenantIds: () => tenantDbs.listTenantIds(),
       tenantSql,

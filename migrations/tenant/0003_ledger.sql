@@ -17,7 +17,7 @@ CREATE TABLE ledger_events (
   leaf_hash          text NOT NULL,
   receipt_key_id     text NOT NULL,
   receipt_signature  text NOT NULL,
-  leaf_index         bigint UNIQUE
+  leaf_index         bigint UNIQUE CHECK (leaf_index >= 0)
 );
 CREATE INDEX ledger_events_request ON ledger_events (request_id, seq);
 -- The sequencer reads only what is still unsequenced.
@@ -90,6 +90,20 @@ CREATE TRIGGER ledger_events_no_change BEFORE UPDATE ON ledger_events FOR EACH R
   EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER ledger_tiles_no_change BEFORE UPDATE OR DELETE ON ledger_tiles FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER ledger_checkpoints_no_delete BEFORE DELETE ON ledger_checkpoints FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+-- Row triggers do not fire on TRUNCATE: refuse it separately.
+CREATE TRIGGER ledger_events_no_truncate BEFORE TRUNCATE ON ledger_events FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_tiles_no_truncate BEFORE TRUNCATE ON ledger_tiles FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_partial_tiles_no_truncate BEFORE TRUNCATE ON ledger_partial_tiles FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_state_no_truncate BEFORE TRUNCATE ON ledger_state FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_checkpoints_no_truncate BEFORE TRUNCATE ON ledger_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+-- A right-edge tile may only grow (same index, longer, same prefix) or give way to the next index
+-- at its level; the sequencer also checks the edge against the events and the last checkpoint.
+CREATE TRIGGER ledger_partial_tiles_only_grow BEFORE UPDATE ON ledger_partial_tiles FOR EACH ROW
+  WHEN (NOT (NEW.level = OLD.level AND (NEW.idx > OLD.idx
+        OR (NEW.idx = OLD.idx AND length(NEW.hashes) > length(OLD.hashes) AND substring(NEW.hashes FROM 1 FOR length(OLD.hashes)) = OLD.hashes))))
+  EXECUTE FUNCTION ledger_refuse_change();
+
 CREATE TRIGGER ledger_checkpoints_no_change BEFORE UPDATE ON ledger_checkpoints FOR EACH ROW
   WHEN (ROW(OLD.checkpoint_id, OLD.tree_size, OLD.root_hash, OLD.checkpoint_hash, OLD.prev_checkpoint_hash, OLD.signer_key_id,
             OLD.payload, OLD.signature, OLD.signed_at, OLD.mmd_seconds, OLD.export_target, OLD.note)

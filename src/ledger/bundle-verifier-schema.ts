@@ -66,6 +66,7 @@ const eventSchema = z.object({
   policy_id: z.string(),
   intent_hash: z.string().default(""),
   intent_hash_committed: z.string().optional(),
+  event_type: z.string().optional(),
   tool_name: z.string(),
   tool_args: jsonObject.default({}),
   reason: z.string().default(""),

@@ -12,6 +12,7 @@
  * Signatures and checkpoint hashes are computed over the payload bytes as served (that is what was
  * signed); the separate "payload" checks bind those bytes to the JSON fields by rebuilding them.
  */
+import { eventTypeOfUuid } from "./event-uuid.js";
 import {
   type BundleCheck,
   c2spCheck,
@@ -144,6 +145,21 @@ function keyNotes(keys: TrustedKeys): string[] {
   return notes.concat((keys.warnings ?? []).map((w) => `key warning: ${w}`));
 }
 
+/** Our event_uuid is a UUIDv8 that commits to the event type (event-uuid.ts); other servers' uuids do not. */
+function eventTypeChecks(event: ParsedBundle["event"], notes: string[]): BundleCheck[] {
+  if (event.event_type === undefined) return [];
+  const committed = eventTypeOfUuid(event.event_uuid);
+  if (committed === undefined) {
+    notes.push(`event_type ${event.event_type} is not committed to by this event_uuid; it is unsigned metadata here`);
+    return [];
+  }
+  return [
+    committed === event.event_type
+      ? pass("event type", `${committed}, committed to by the signed event_uuid`)
+      : fail("event type", `the bundle says ${event.event_type} but the signed event_uuid commits to ${committed}`),
+  ];
+}
+
 function runChecks(bundle: ParsedBundle, keys: TrustedKeys, options: VerifyBundleOptions, notes: string[]): BundleCheck[] {
   const { event, inclusion, consistency } = bundle;
   const receiptBytes = event.receipt_payload === "" ? null : decodeBase64Lenient(event.receipt_payload);
@@ -153,6 +169,7 @@ function runChecks(bundle: ParsedBundle, keys: TrustedKeys, options: VerifyBundl
     receiptSignatureCheck(event, receiptBytes, keys),
     eventHashCheck(event, options),
     leafHashCheck(event),
+    ...eventTypeChecks(event, notes),
     inclusionBindingCheck(bundle),
     ...checkpointChecks("inclusion checkpoint", inclusion.checkpoint, keys),
     inclusionProofCheck(bundle),

@@ -33,9 +33,16 @@ export interface SignedCheckpoint {
   note: string;
 }
 
-export async function lastCheckpoint(sql: Sql): Promise<{ checkpoint_id: number; tree_size: number; checkpoint_hash: string } | undefined> {
-  const rows = await sql.query<{ checkpoint_id: number; tree_size: number; checkpoint_hash: string }>(
-    "SELECT checkpoint_id, tree_size, checkpoint_hash FROM ledger_checkpoints ORDER BY checkpoint_id DESC LIMIT 1",
+export interface CheckpointTip {
+  checkpoint_id: number;
+  tree_size: number;
+  root_hash: string;
+  checkpoint_hash: string;
+}
+
+export async function lastCheckpoint(sql: Sql): Promise<CheckpointTip | undefined> {
+  const rows = await sql.query<CheckpointTip>(
+    "SELECT checkpoint_id, tree_size, root_hash, checkpoint_hash FROM ledger_checkpoints ORDER BY checkpoint_id DESC LIMIT 1",
   );
   return rows[0] && { ...rows[0], checkpoint_id: Number(rows[0].checkpoint_id), tree_size: Number(rows[0].tree_size) };
 }

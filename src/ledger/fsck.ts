@@ -1,10 +1,11 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import type { Sql } from "../db/sql.js";
 import { eventHash, checkpointHash, checkpointPayload, receiptPayload } from "./event-hash.js";
-import { loadTiles, readRightEdge } from "./ledger-tables.js";
-import { leafHash, treeRootFrom } from "./merkle.js";
+import { eventTypeOfUuid } from "./event-uuid.js";
+import { edgeRootHex, loadTiles, readRightEdge } from "./ledger-tables.js";
+import { leafHash } from "./merkle.js";
 import { noteVerifier } from "./signed-note.js";
-import { appendLeaves, TileIndex, TILE_WIDTH, type Tile, type TileState } from "./tiles.js";
+import { appendLeaves, TILE_WIDTH, type Tile, type TileState } from "./tiles.js";
 import { openCheckpoint } from "./tlog-checkpoint.js";
 import { CHECKPOINT_COLUMNS, EVENT_COLUMNS, storedEvent, type CheckpointRow, type EventRow } from "./wire-rows.js";
 
@@ -15,7 +16,7 @@ import { CHECKPOINT_COLUMNS, EVENT_COLUMNS, storedEvent, type CheckpointRow, typ
  */
 
 export interface FsckProblem {
-  kind: "event" | "tile" | "checkpoint" | "tree";
+  kind: "event" | "tile" | "checkpoint" | "tree" | "anchor";
   where: string;
   detail: string;
 }
@@ -27,12 +28,23 @@ export interface FsckReport {
   tiles: number;
   checkpoints: number;
   treeSize: number;
+  anchorChecked: boolean;
   problems: FsckProblem[];
 }
 
 const PAGE = 5000;
 
-export async function fsckLedger(sql: Sql, publicKeys: Map<string, Uint8Array>, transportKey: Buffer | undefined): Promise<FsckReport> {
+/**
+ * `anchoredNote`: the `checkpoint` note from the tenant's anchor store, if any. The database must
+ * still hold that tree head: a database rolled back behind its anchor is the one thing the rows
+ * alone cannot show.
+ */
+export async function fsckLedger(
+  sql: Sql,
+  publicKeys: Map<string, Uint8Array>,
+  transportKey: Buffer | undefined,
+  anchoredNote?: string,
+): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
   const report = (kind: FsckProblem["kind"], where: string, detail: string) => problems.push({ kind, where, detail });
   const keyObjects = new Map([...publicKeys].map(([kid, raw]) => [kid, createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") }, format: "jwk" })]));
@@ -70,7 +82,7 @@ export async function fsckLedger(sql: Sql, publicKeys: Map<string, Uint8Array>, 
       const appended = appendLeaves(tree, leaves.slice(start, end));
       tilesChecked += await compareFullTiles(sql, appended.changed.filter((t) => t.width === TILE_WIDTH), report);
       tree = appended;
-      if (wanted.has(tree.treeSize)) roots.set(tree.treeSize, rootOf(tree));
+      if (wanted.has(tree.treeSize)) roots.set(tree.treeSize, edgeRootHex(tree));
       start = end;
     }
   }
@@ -80,8 +92,13 @@ export async function fsckLedger(sql: Sql, publicKeys: Map<string, Uint8Array>, 
   const unsequenced = await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ledger_events WHERE leaf_index IS NULL ORDER BY seq`);
   for (const row of unsequenced) checkEvent(row, keyObjects, transportKey, report);
 
+  const [total] = await sql.query<{ n: number }>("SELECT count(*) AS n FROM ledger_events");
+  if (Number(total?.n) !== events + unsequenced.length) {
+    report("tree", "ledger_events", `${total?.n} rows, but only ${events} are leaves 0..${events - 1} and ${unsequenced.length} wait unsequenced`);
+  }
   checkCheckpoints(checkpoints, roots, state?.origin ?? null, keyObjects, publicKeys, report);
-  return { ok: problems.length === 0, events, unsequenced: unsequenced.length, tiles: tilesChecked, checkpoints: checkpoints.length, treeSize, problems };
+  if (anchoredNote !== undefined) checkAnchor(anchoredNote, checkpoints, state?.origin ?? null, publicKeys, report);
+  return { ok: problems.length === 0, events, unsequenced: unsequenced.length, tiles: tilesChecked, checkpoints: checkpoints.length, treeSize, anchorChecked: anchoredNote !== undefined, problems };
 }
 
 type Report = (kind: FsckProblem["kind"], where: string, detail: string) => void;
@@ -89,12 +106,15 @@ type Report = (kind: FsckProblem["kind"], where: string, detail: string) => void
 /** Returns the leaf hash re-derived from the body (what the tree must contain), whatever is stored. */
 function checkEvent(row: EventRow, keys: Map<string, KeyObject>, transportKey: Buffer | undefined, report: Report): Uint8Array {
   const where = `event seq ${row.seq} (${row.event_uuid})`;
+  const committedType = eventTypeOfUuid(row.event_uuid);
+  if (committedType !== row.event_type) report("event", where, `event_type ${row.event_type} differs from the type its signed event_uuid commits to (${committedType ?? "none"})`);
   let hash = row.event_hash;
   try {
     const event = storedEvent(row, transportKey);
     if (event.event_uuid !== row.event_uuid || event.request_id !== row.request_id || event.accepted_at !== row.accepted_at) {
       report("event", where, "body does not belong to this row (event_uuid, request_id or accepted_at differ)");
     }
+    if (event.canonical_version !== Number(row.canonical_version)) report("event", where, `canonical_version column ${row.canonical_version} differs from the body's ${event.canonical_version}`);
     hash = eventHash(event);
     if (hash !== row.event_hash) report("event", where, `event hash recomputed from the body is ${hash}, stored ${row.event_hash}`);
   } catch (err) {
@@ -134,10 +154,6 @@ async function compareRightEdge(sql: Sql, tree: TileState, report: Report): Prom
   return tree.rightEdgeTiles.length;
 }
 
-function rootOf(tree: TileState): string {
-  const edge = new Map(tree.rightEdgeTiles.map((t) => [`${t.level}/${t.index}`, [...t.hashes]]));
-  return Buffer.from(treeRootFrom(tree.treeSize, new TileIndex(tree.treeSize, (l, i) => edge.get(`${l}/${i}`) ?? []).hashAt)).toString("hex");
-}
 
 function checkCheckpoints(
   rows: CheckpointRow[],
@@ -176,6 +192,22 @@ function checkCheckpoints(
     prevHash = cp.checkpoint_hash;
     prevSize = size;
   });
+}
+
+function checkAnchor(note: string, checkpoints: CheckpointRow[], origin: string | null, keys: Map<string, Uint8Array>, report: Report): void {
+  const verifiers = origin ? [...keys.values()].map((k) => noteVerifier(origin, k)) : [];
+  let size: number;
+  let root: string;
+  try {
+    const opened = openCheckpoint(note, verifiers, origin ? { origin } : {});
+    size = opened.checkpoint.size;
+    root = Buffer.from(opened.checkpoint.rootHash).toString("hex");
+  } catch (err) {
+    return void report("anchor", "anchored checkpoint", `does not verify with this log's keys: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const held = checkpoints.find((c) => Number(c.tree_size) === size);
+  if (!held) report("anchor", "anchored checkpoint", `the anchor holds a signed tree of ${size} leaves that the database has no checkpoint for: the database was rolled back or rewritten`);
+  else if (held.root_hash !== root) report("anchor", "anchored checkpoint", `the anchor's root for ${size} leaves differs from checkpoint ${held.checkpoint_id}'s: the history was rewritten`);
 }
 
 function checkNote(cp: CheckpointRow, origin: string | null, key: Uint8Array, where: string, report: Report): void {

@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
 import type { ClearanceRow } from "../clearance/request-store.js";
 import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
 import type { ConfidenceBucket, JsonObject, LedgerEvent } from "./event-hash.js";
+import { eventUuidFor } from "./event-uuid.js";
 import type { LedgerEventType } from "./wire.js";
 
 /**
@@ -49,7 +49,8 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
   // so every verifier that derives the flag from decision_status agrees with the stored one.
   const approved = type === "token.minted" || type === "token.consumed" || row.decision_status === "approved" || row.decision_status === "approved_pending_review";
   const event: LedgerEvent = {
-    event_uuid: randomUUID(),
+    // Commits to the event type: see event-uuid.ts.
+    event_uuid: eventUuidFor(type),
     request_id: row.id,
     agent_id: row.agent_id,
     policy_id: row.policy_id ?? "",

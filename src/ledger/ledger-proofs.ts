@@ -11,12 +11,18 @@ import { CHECKPOINT_COLUMNS, EVENT_COLUMNS, type CheckpointRow, type EventRow } 
 /** checkpoint_id of an event = the first checkpoint whose tree covers its leaf. */
 const FIRST_COVERING = `(SELECT c.checkpoint_id FROM ledger_checkpoints c WHERE c.tree_size > e.leaf_index ORDER BY c.tree_size LIMIT 1)`;
 
-export async function listEvents(sql: Sql, limit: number, afterSeq: number, descending: boolean): Promise<EventRow[]> {
-  return sql.query<EventRow>(
-    `SELECT ${prefixed(EVENT_COLUMNS)}, ${FIRST_COVERING} AS checkpoint_id FROM ledger_events e
-      WHERE e.seq > $2 ORDER BY e.seq ${descending ? "DESC" : "ASC"} LIMIT $1`,
-    [limit, afterSeq],
-  );
+/**
+ * Events in tree order: sequenced ones by leaf index, then those still waiting, by seq (reversed for
+ * `descending`). Tree order matters to the SDK's verifyLedgerProof: a page of N sequenced events is
+ * then exactly leaves 0..N-1, never N events whose leaves merely number N. `afterLeaf` pages the
+ * sequenced part (ascending only).
+ */
+export async function listEvents(sql: Sql, limit: number, afterLeaf: number, descending: boolean): Promise<EventRow[]> {
+  const select = `SELECT ${prefixed(EVENT_COLUMNS)}, ${FIRST_COVERING} AS checkpoint_id FROM ledger_events e`;
+  const sequenced = `(${select} WHERE e.leaf_index > $2 ORDER BY e.leaf_index ${descending ? "DESC" : "ASC"} LIMIT $1)`;
+  const waiting = `(${select} WHERE e.leaf_index IS NULL ORDER BY e.seq ${descending ? "DESC" : "ASC"} LIMIT $1)`;
+  const rows = await sql.query<EventRow>(descending ? `${waiting} UNION ALL ${sequenced}` : `${sequenced} UNION ALL ${waiting}`, [limit, afterLeaf]);
+  return rows.slice(0, limit);
 }
 
 /**

@@ -43,8 +43,8 @@ export class LedgerService {
     },
   ) {}
 
-  async entries(tenantId: string, q: { limit: number; afterSeq: number; descending: boolean; redact: Redaction }): Promise<LedgerEntryWire[]> {
-    const rows = await listEvents(await this.deps.tenantSql(tenantId), q.limit, q.afterSeq, q.descending);
+  async entries(tenantId: string, q: { limit: number; afterLeaf: number; descending: boolean; redact: Redaction }): Promise<LedgerEntryWire[]> {
+    const rows = await listEvents(await this.deps.tenantSql(tenantId), q.limit, q.afterLeaf, q.descending);
     return rows.map((row) => this.entry(row, q.redact));
   }
 

@@ -1,5 +1,5 @@
 import type { Sql } from "../db/sql.js";
-import { HASH_SIZE } from "./merkle.js";
+import { HASH_SIZE, treeRootFrom } from "./merkle.js";
 import { TileIndex, type Tile, type TileRef, type TileState } from "./tiles.js";
 
 /**
@@ -43,12 +43,42 @@ export async function writeTiles(sql: Sql, changed: readonly Tile[], rightEdge: 
       [full.map((t) => t.level), full.map((t) => t.index), full.map((t) => Buffer.concat(t.hashes))],
     );
   }
-  await sql.query("DELETE FROM ledger_partial_tiles");
+  // Upserts, so the database's only-grow rule on partial tiles applies to every change.
   if (rightEdge.length > 0) {
     await sql.query(
-      "INSERT INTO ledger_partial_tiles (level, idx, hashes) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+      `INSERT INTO ledger_partial_tiles (level, idx, hashes) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
+       ON CONFLICT (level) DO UPDATE SET idx = EXCLUDED.idx, hashes = EXCLUDED.hashes
+       WHERE (ledger_partial_tiles.idx, ledger_partial_tiles.hashes) IS DISTINCT FROM (EXCLUDED.idx, EXCLUDED.hashes)`,
       [rightEdge.map((t) => t.level), rightEdge.map((t) => t.index), rightEdge.map((t) => Buffer.concat(t.hashes))],
     );
+  }
+  await sql.query("DELETE FROM ledger_partial_tiles WHERE NOT (level = ANY($1::smallint[]))", [rightEdge.map((t) => t.level)]);
+}
+
+/** The stored right edge does not match what the events and the last checkpoint say. */
+export class LedgerIntegrityError extends Error {}
+
+/**
+ * Refuses to build on a right edge that was altered: the level-0 partial tile must hold exactly the
+ * leaf hashes of its events, and when the tree is the size of the last checkpoint, the edge must
+ * give that checkpoint's signed root. Otherwise a corrupted edge would be signed into the next
+ * checkpoint, which can never be withdrawn.
+ */
+export async function checkRightEdge(sql: Sql, edge: TileState, last: { tree_size: number; root_hash: string } | undefined): Promise<void> {
+  const level0 = edge.rightEdgeTiles.find((t) => t.level === 0);
+  if (level0) {
+    const first = level0.index * 256;
+    const rows = await sql.query<{ leaf_hash: string }>(
+      "SELECT leaf_hash FROM ledger_events WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index",
+      [first, first + level0.width],
+    );
+    const stored = Buffer.concat(level0.hashes).toString("hex");
+    if (rows.map((r) => r.leaf_hash).join("") !== stored) {
+      throw new LedgerIntegrityError(`the partial tile tile/0/${level0.index} differs from the leaf hashes of its events; run ledger fsck`);
+    }
+  }
+  if (last && Number(last.tree_size) === edge.treeSize && edge.treeSize > 0 && edgeRootHex(edge) !== last.root_hash) {
+    throw new LedgerIntegrityError(`the stored right edge does not give the root of checkpoint at tree size ${last.tree_size}; run ledger fsck`);
   }
 }
 
@@ -76,6 +106,12 @@ export async function loadTiles(sql: Sql, refs: readonly TileRef[]): Promise<Map
     if ((byKey.get(key)?.length ?? 0) < hashes.length) byKey.set(key, hashes);
   }
   return byKey;
+}
+
+/** The root of a tree from its right-edge tiles alone: every perfect subtree on the edge lies in one of them. */
+export function edgeRootHex(edge: TileState): string {
+  const tiles = new Map(edge.rightEdgeTiles.map((t) => [`${t.level}/${t.index}`, [...t.hashes]]));
+  return Buffer.from(treeRootFrom(edge.treeSize, tileIndexOver(edge.treeSize, tiles).hashAt)).toString("hex");
 }
 
 /** A TileIndex over loaded tiles; a missing or short tile throws TileError("missing_tile"). */

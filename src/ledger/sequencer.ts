@@ -1,9 +1,8 @@
 import type { Clock } from "../clock.js";
 import { sqlState, type Sql } from "../db/sql.js";
 import type { Signer } from "../tokens/signer.js";
-import { insertCheckpoint, lastCheckpoint, signCheckpoint } from "./checkpoint-writer.js";
-import { readRightEdge, readTreeState, tileIndexOver, writeTiles } from "./ledger-tables.js";
-import { treeRootFrom } from "./merkle.js";
+import { insertCheckpoint, lastCheckpoint, signCheckpoint, type CheckpointTip } from "./checkpoint-writer.js";
+import { checkRightEdge, edgeRootHex, readRightEdge, readTreeState, writeTiles } from "./ledger-tables.js";
 import { appendLeaves } from "./tiles.js";
 
 /**
@@ -82,6 +81,8 @@ export class LedgerSequencer {
         [this.settings.batchSize],
       );
       const edge = await readRightEdge(tx, state.treeSize);
+      const previous = await lastCheckpoint(tx);
+      await checkRightEdge(tx, edge, previous);
       const appended = appendLeaves(edge, pending.map((p) => Buffer.from(p.leaf_hash, "hex")));
       if (pending.length > 0) {
         await writeTiles(tx, appended.changed, appended.rightEdgeTiles);
@@ -94,7 +95,7 @@ export class LedgerSequencer {
       await tx.query("UPDATE ledger_state SET tree_size = $1, origin = $2", [appended.treeSize, origin]);
       const drained = pending.length < this.settings.batchSize;
       let checkpointId: number | undefined;
-      if (drained || forceCheckpoint) checkpointId = await this.checkpoint(tx, log, origin, appended);
+      if (drained || forceCheckpoint) checkpointId = await this.checkpoint(tx, log, origin, appended, previous);
       return { ran: true, sequenced: pending.length, checkpointId, treeSize: appended.treeSize };
     });
   }
@@ -115,12 +116,9 @@ export class LedgerSequencer {
     }
   }
 
-  private async checkpoint(tx: Sql, log: TenantLog, origin: string, tree: ReturnType<typeof appendLeaves>): Promise<number | undefined> {
-    const previous = await lastCheckpoint(tx);
-    if (tree.treeSize === 0 || previous?.tree_size === tree.treeSize) return undefined;
-    const edgeTiles = new Map(tree.rightEdgeTiles.map((t) => [`${t.level}/${t.index}`, [...t.hashes]]));
-    // Every perfect subtree on a tree's right edge lies in a right-edge tile, so the root needs no other tile.
-    const root = treeRootFrom(tree.treeSize, tileIndexOver(tree.treeSize, edgeTiles).hashAt);
+  private async checkpoint(tx: Sql, log: TenantLog, origin: string, tree: ReturnType<typeof appendLeaves>, previous: CheckpointTip | undefined): Promise<number | undefined> {
+    if (tree.treeSize === 0 || Number(previous?.tree_size) === tree.treeSize) return undefined;
+    const root = Buffer.from(edgeRootHex(tree), "hex");
     const now = this.clock.now();
     const signed = await signCheckpoint(
       this.signer,

@@ -55,6 +55,7 @@ export interface EventRow {
   event_type: LedgerEventType;
   request_id: string;
   accepted_at: string;
+  canonical_version: number;
   body: string;
   event_hash: string;
   leaf_hash: string;
@@ -65,7 +66,7 @@ export interface EventRow {
 }
 
 export const EVENT_COLUMNS =
-  "seq, event_uuid, event_type, request_id, accepted_at, body, event_hash, leaf_hash, receipt_key_id, receipt_signature, leaf_index";
+  "seq, event_uuid, event_type, request_id, accepted_at, canonical_version, body, event_hash, leaf_hash, receipt_key_id, receipt_signature, leaf_index";
 
 /** The stored event body, decrypted. Throws LedgerBodyError when it cannot be opened. */
 export function storedEvent(row: Pick<EventRow, "body" | "event_uuid">, transportKey: Buffer | undefined): LedgerEvent {

@@ -1,4 +1,5 @@
 import type { AdminContext } from "../context.js";
+import { createAnchorStore } from "../ledger/anchor/create-anchor-store.js";
 import { fsckLedger, type FsckReport } from "../ledger/fsck.js";
 
 const SHOWN_PROBLEMS = 200;
@@ -12,11 +13,26 @@ export async function runLedgerFsck(ctx: AdminContext, tenantId: string, json: b
   }
   const keys = await ctx.control.query<{ kid: string; public_jwk: { x: string } }>("SELECT kid, public_jwk FROM signing_keys");
   const publicKeys = new Map(keys.map((k) => [k.kid, new Uint8Array(Buffer.from(k.public_jwk.x, "base64url"))]));
+  const anchoredNote = await readAnchoredNote(ctx, tenantId);
   const started = performance.now();
-  const report = await fsckLedger(await ctx.tenantDbs.get(tenantId), publicKeys, ctx.config.ledger.transportKey);
+  const report = await fsckLedger(await ctx.tenantDbs.get(tenantId), publicKeys, ctx.config.ledger.transportKey, anchoredNote);
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(json ? `${JSON.stringify({ tenant_id: tenantId, seconds, ...report }, null, 2)}\n` : readable(tenantId, report, seconds));
   return report.ok ? 0 : 1;
+}
+
+/** The newest checkpoint the anchor store holds for the tenant; unreadable anchors are reported, not fatal. */
+async function readAnchoredNote(ctx: AdminContext, tenantId: string): Promise<string | undefined> {
+  const store = await createAnchorStore(ctx.config.ledger.anchor);
+  try {
+    const bytes = await store.get(tenantId, "checkpoint");
+    return bytes ? Buffer.from(bytes).toString("utf8") : undefined;
+  } catch (err) {
+    process.stderr.write(`warning: could not read the anchored checkpoint (${err instanceof Error ? err.message : String(err)}); checking the database alone\n`);
+    return undefined;
+  } finally {
+    await store.close();
+  }
 }
 
 function readable(tenantId: string, r: FsckReport, seconds: number): string {
@@ -28,6 +44,7 @@ function readable(tenantId: string, r: FsckReport, seconds: number): string {
     `  tree         ${String(r.treeSize).padStart(9)} leaves                ${mark(count("tree"))}`,
     `  tiles        ${String(r.tiles).padStart(9)} re-derived            ${mark(count("tile"))}`,
     `  checkpoints  ${String(r.checkpoints).padStart(9)} checked               ${mark(count("checkpoint"))}`,
+    `  anchor       ${r.anchorChecked ? "newest anchored checkpoint compared" : "no anchored checkpoint found"}   ${mark(count("anchor"))}`,
   ];
   if (r.problems.length > 0) {
     lines.push("", "Problems:");

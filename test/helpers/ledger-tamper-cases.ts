@@ -230,9 +230,9 @@ export const tamperCases: TamperCase[] = [
     tables: ["ledger_events"],
     async apply(tx, l) {
       const [a, b] = [l.events[leafA(l)]!, l.events[leafA(l) + 1]!];
-      // leaf_index is UNIQUE: park one row at -1 while the other takes its place.
+      // leaf_index is UNIQUE (and never negative): park one row at NULL while the other takes its place.
       const assign = async (t: Sql, x: EventRow, xLeaf: number, y: EventRow, yLeaf: number) => {
-        await t.query("UPDATE ledger_events SET leaf_index = -1 WHERE seq = $1", [x.seq]);
+        await t.query("UPDATE ledger_events SET leaf_index = NULL WHERE seq = $1", [x.seq]);
         await t.query("UPDATE ledger_events SET leaf_index = $1 WHERE seq = $2", [yLeaf, y.seq]);
         await t.query("UPDATE ledger_events SET leaf_index = $1 WHERE seq = $2", [xLeaf, x.seq]);
       };

@@ -183,7 +183,8 @@ export async function buildBundle(spec: BundleSpec): Promise<ProofBundleWire> {
 export function sevenEvents(): LedgerEvent[] {
   return Array.from({ length: 7 }, (_, i) => {
     const e = vectorEvent(((i % 3) + 1) as 1 | 2 | 3);
-    e.event_uuid = `00000000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`;
+    // A UUIDv8 with type code 0, as the vault writes them: it commits to clearance.approved (event-uuid.ts).
+    e.event_uuid = `00000000-0000-8000-8000-0000000001${String(i).padStart(2, "0")}`;
     e.request_id = `req-fixture-${i}`;
     if (i === 2) {
       // snake_case keys: the served body is hashed as is; the SDK's camelCased view would mis-hash it (§4.12).

@@ -94,9 +94,15 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       expect(await fsck(v, transportKey)).toMatchObject({ ok: true, problems: [] });
     });
 
-    it("a vault on the same database without the key answers 503 ledger_key_unavailable, never 500", async () => {
+    it("a vault without the key refuses to start (it would write plaintext beside ciphertext)", async () => {
       await v.close();
-      v = await startTestVault(db, { env });
+      await expect(startTestVault(db, { env })).rejects.toThrow(/VAULT_TRANSPORT_KEY_BASE64: tenant .*'s ledger is encrypted/);
+      v = await startTestVault(db, { env: { ...env, VAULT_TRANSPORT_KEY_BASE64: transportKey.toString("base64") } });
+    });
+
+    it("a vault on the same database with another key answers 503 ledger_key_unavailable, never 500", async () => {
+      await v.close();
+      v = await startTestVault(db, { env: { ...env, VAULT_TRANSPORT_KEY_BASE64: randomBytes(32).toString("base64") } });
       const check = async (path: string) => {
         const res = await call(v.url, "GET", path, { key: built.agent });
         expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(503);

@@ -28,6 +28,7 @@ const ALL_CHECKS = [
   "receipt signature",
   "event hash",
   "leaf hash",
+  "event type",
   "inclusion binding",
   "inclusion checkpoint payload",
   "inclusion checkpoint hash",
@@ -72,7 +73,7 @@ describe("verifyProofBundle: a valid bundle", () => {
 
   it("omits the consistency and C2SP checks when the bundle has neither, and notes it", async () => {
     const report = verifyProofBundle(await fullBundle({ fromId: undefined, c2sp: false }), jwks());
-    expect(names(report)).toEqual(ALL_CHECKS.slice(0, 10));
+    expect(names(report)).toEqual(ALL_CHECKS.slice(0, 11));
     expect(report.ok).toBe(true);
     expect(report.notes.join("\n")).toMatch(/no consistency proof/);
     expect(report.notes.join("\n")).toMatch(/no C2SP checkpoint/);
@@ -129,7 +130,8 @@ describe("verifyProofBundle: §4.13 vectors (the req-3 bundle)", () => {
     expect(consistency!.path).toEqual(["9ea04c24115a9acd25cad1fe589d5a1ce693ca32ca2a1a302e6bdf39ee4df11b"]);
 
     const report = verifyProofBundle(bundle, trustedKeysFromJwks({ keys: [SDK_JWK] }));
-    expect(names(report)).toEqual(ALL_CHECKS.slice(0, -1));
+    // The vectors' event_uuids are UUIDv4, which commit to no event type: no "event type" check.
+    expect(names(report)).toEqual(ALL_CHECKS.slice(0, -1).filter((n) => n !== "event type"));
     // The SDK accepted this bundle: its consistency starts at checkpoint 1 (size 2), which does not
     // contain leaf 2 yet. Valid proofs, but not the recommended "first covering checkpoint" layout: a note.
     expect(failing(report)).toEqual([]);

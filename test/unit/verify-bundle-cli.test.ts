@@ -34,8 +34,8 @@ describe("countersign verify-bundle", () => {
     const lines = stdout.trimEnd().split("\n");
     expect(lines[0]).toBe("keys: jwks");
     expect(lines).toContain("ok   receipt signature (kid ledger-2026-01)");
-    expect(lines.filter((l) => l.startsWith("ok   "))).toHaveLength(19);
-    expect(lines.at(-1)).toBe("verdict: VERIFIED (19 checks passed)");
+    expect(lines.filter((l) => l.startsWith("ok   "))).toHaveLength(20);
+    expect(lines.at(-1)).toBe("verdict: VERIFIED (20 checks passed)");
     expect(stderr).toBe("");
   });
 
@@ -44,7 +44,7 @@ describe("countersign verify-bundle", () => {
     bundle.inclusion.path[0] = "00".repeat(32);
     expect(await runVerifyBundle(write(bundle), { jwks: jwksFile(), json: false })).toBe(1);
     expect(stdout).toMatch(/^FAIL inclusion proof: path does not lead/m);
-    expect(stdout.trimEnd().split("\n").at(-1)).toBe("verdict: FAILED (1 of 19 checks failed)");
+    expect(stdout.trimEnd().split("\n").at(-1)).toBe("verdict: FAILED (1 of 20 checks failed)");
   });
 
   it("--json prints the report as JSON", async () => {

@@ -16,7 +16,7 @@ const redact = z.enum(["auto", "none"]).default("auto");
 const requestId = z.string().min(1).max(256);
 const eventUuid = z.string().min(1).max(64).optional();
 
-const entriesQuery = z.object({ limit: count(1, 1000, 100), after_seq: count(0, Number.MAX_SAFE_INTEGER, 0), order, redact });
+const entriesQuery = z.object({ limit: count(1, 1000, 100), after_leaf_index: number(0, Number.MAX_SAFE_INTEGER).optional(), order, redact });
 const checkpointsQuery = z.object({ limit: count(1, 1000, 24), after_id: count(0, Number.MAX_SAFE_INTEGER, 0), order });
 const eventQuery = z.object({ request_id: requestId, event_uuid: eventUuid, redact });
 const consistencyQuery = z.object({ from: number(1, Number.MAX_SAFE_INTEGER), to: number(1, Number.MAX_SAFE_INTEGER) });
@@ -24,7 +24,7 @@ const consistencyQuery = z.object({ from: number(1, Number.MAX_SAFE_INTEGER), to
 /**
  * Tenant-scoped ledger reads (protocol §2.7–2.11) plus the C2SP views: the latest signed note, its
  * verifier key and tlog-proof@v1 texts. Any key of the tenant may read: verifying is everyone's right.
- * Listings run oldest first by default, so the SDK's verifyLedgerProof gets a chain from genesis.
+ * Listings run in tree order from genesis by default, as the SDK's verifyLedgerProof needs them.
  */
 export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
   const preHandler = authenticate(ctx);
@@ -32,7 +32,7 @@ export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.get("/ledger", { preHandler }, async (request) => {
     const q = entriesQuery.parse(request.query);
-    const entries = await ctx.ledgerReader.entries(tenantOf(request), { limit: q.limit, afterSeq: q.after_seq, descending: q.order === "desc", redact: q.redact });
+    const entries = await ctx.ledgerReader.entries(tenantOf(request), { limit: q.limit, afterLeaf: q.after_leaf_index ?? -1, descending: q.order === "desc", redact: q.redact });
     return { entries };
   });
 

@@ -19,7 +19,7 @@ describe("GET /ledger and /ledger/checkpoints", () => {
     expectProblem(await v.http("GET", `/ledger/checkpoints?limit=${encodeURIComponent(limit)}`, { key: v.agentKey }), 400, "validation_failed");
   });
 
-  it.each(["after_seq=-5", "after_seq=x", "order=up", "redact=yes", "after_id=1.5"])("%s -> 400", async (query) => {
+  it.each(["after_leaf_index=-5", "after_leaf_index=x", "order=up", "redact=yes", "after_id=1.5"])("%s -> 400", async (query) => {
     const v = suite.vault;
     const path = query.startsWith("after_id") ? "/ledger/checkpoints" : "/ledger";
     expectProblem(await v.http("GET", `${path}?${query}`, { key: v.agentKey }), 400, "validation_failed");
