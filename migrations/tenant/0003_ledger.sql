@@ -4,7 +4,8 @@
 -- until the sequencer gives the event its place in the tree.
 CREATE TABLE ledger_events (
   seq                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  event_uuid         text NOT NULL UNIQUE,
+  -- Unique by construction (118 random bits): no index to maintain on the decision path.
+  event_uuid         text NOT NULL,
   event_type         text NOT NULL,
   request_id         text NOT NULL,
   -- Exact string hashed and signed: the SDK compares it byte for byte (protocol §4.12).
@@ -17,8 +18,10 @@ CREATE TABLE ledger_events (
   leaf_hash          text NOT NULL,
   receipt_key_id     text NOT NULL,
   receipt_signature  text NOT NULL,
-  leaf_index         bigint UNIQUE CHECK (leaf_index >= 0)
+  leaf_index         bigint CHECK (leaf_index >= 0)
 );
+-- Partial, so writing an event (leaf_index still NULL) adds no entry to it.
+CREATE UNIQUE INDEX ledger_events_leaf ON ledger_events (leaf_index) WHERE leaf_index IS NOT NULL;
 CREATE INDEX ledger_events_request ON ledger_events (request_id, seq);
 -- The sequencer reads only what is still unsequenced.
 CREATE INDEX ledger_events_unsequenced ON ledger_events (seq) WHERE leaf_index IS NULL;

@@ -1,13 +1,33 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Database, Sql } from "./sql.js";
 
 // Keep int8 (counts, sequence numbers) as JS numbers: every value we store fits in 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/**
+ * Parameterized statements run as named prepared statements: each connection parses and plans one
+ * once, then sends only Bind/Execute. On the decision path (a long INSERT ... CTE) that saves both
+ * the SQL text on the wire and the server's parse and plan, about 10% of throughput. The set of
+ * statement texts is fixed by the code; the cap only guards against a text built from data.
+ */
+const MAX_NAMED_STATEMENTS = 500;
+const statementNames = new Map<string, string>();
+
+function prepared(text: string, params: readonly unknown[] | undefined): pg.QueryConfig {
+  if (!params || params.length === 0) return { text };
+  let name = statementNames.get(text);
+  if (!name && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `cs_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: params as unknown[] };
+}
+
 class PgTransaction implements Sql {
   constructor(private readonly client: pg.PoolClient) {}
   async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
-    return (await this.client.query(text, params as unknown[])).rows as T[];
+    return (await this.client.query(prepared(text, params))).rows as T[];
   }
   async exec(script: string): Promise<void> {
     await this.client.query(script);
@@ -28,7 +48,7 @@ export class PgDatabase implements Database {
   }
 
   async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
-    return (await this.pool.query(text, params as unknown[])).rows as T[];
+    return (await this.pool.query(prepared(text, params))).rows as T[];
   }
 
   async exec(script: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { Signer } from "../tokens/signer.js";
 import { checkpointHash, checkpointPayload } from "./event-hash.js";
 import { signNote } from "./signed-note.js";
 import { formatCheckpoint } from "./tlog-checkpoint.js";
+import type { CheckpointRow } from "./wire-rows.js";
 
 /**
  * Signs a tree head in both forms over the same size and root: the Ledgix CBOR checkpoint
@@ -18,20 +19,8 @@ export interface CheckpointHead {
   mmdSeconds: number;
 }
 
-export interface SignedCheckpoint {
-  checkpoint_id: number;
-  tree_size: number;
-  root_hash: string;
-  checkpoint_hash: string;
-  prev_checkpoint_hash: string;
-  signer_key_id: string;
-  payload: Uint8Array;
-  signature: string;
-  signed_at: string;
-  mmd_seconds: number;
-  export_target: string;
-  note: string;
-}
+/** A checkpoint row as signed, before any export bookkeeping. */
+export type SignedCheckpoint = Omit<CheckpointRow, "export_status" | "export_uri" | "exported_at">;
 
 export interface CheckpointTip {
   checkpoint_id: number;

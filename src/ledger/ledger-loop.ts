@@ -58,12 +58,14 @@ export class LedgerLoop {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.exports.values());
   }
 
-  /** Runs one complete pass now (after any pass in progress): tests and on-demand proofs never sleep. */
+  /** Runs one complete pass now, exports included (after any pass in progress): tests never sleep. */
   async drain(): Promise<void> {
     await this.running;
-    this.running = this.tick();
+    await Promise.all(this.exports.values());
+    this.running = this.tick(true);
     await this.running;
   }
 
@@ -98,7 +100,11 @@ export class LedgerLoop {
     this.timer.unref();
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * Sequencing and checkpoints for every tenant. Exports run beside it, one at a time per tenant, so
+   * a slow anchor store (fsyncs, S3 round trips) never delays the next checkpoint.
+   */
+  private async tick(awaitExports = false): Promise<void> {
     let tenantIds: string[];
     try {
       tenantIds = await this.deps.tenantIds();
@@ -107,16 +113,28 @@ export class LedgerLoop {
       return;
     }
     for (const tenantId of tenantIds) {
-      await this.tickTenant(tenantId).catch((err) => this.deps.log.error({ err, tenantId }, "ledger sequencing failed; retrying next interval"));
+      await this.sequenceTenant(tenantId).catch((err) => this.deps.log.error({ err, tenantId }, "ledger sequencing failed; retrying next interval"));
+      if (!this.exports.has(tenantId)) {
+        const exporting = this.exportTenant(tenantId)
+          .catch((err) => this.deps.log.error({ err, tenantId }, "anchor export pass failed; retrying next interval"))
+          .finally(() => this.exports.delete(tenantId));
+        this.exports.set(tenantId, exporting);
+      }
+      if (awaitExports) await this.exports.get(tenantId);
     }
     this.lastTickAt = this.deps.clock.now();
   }
 
-  private async tickTenant(tenantId: string): Promise<void> {
-    const log = await this.tenantLog(tenantId);
-    const result = await this.deps.sequencer.run(log);
+  private readonly exports = new Map<string, Promise<void>>();
+
+  private async sequenceTenant(tenantId: string): Promise<void> {
+    const result = await this.deps.sequencer.run(await this.tenantLog(tenantId));
     ledgerMetrics.sequenced.inc(result.sequenced);
     if (result.checkpointId !== undefined) ledgerMetrics.checkpoints.inc();
+  }
+
+  private async exportTenant(tenantId: string): Promise<void> {
+    const log = await this.tenantLog(tenantId);
     const exported = await this.deps.exporter.run(tenantId, log.sql);
     if (exported.failed) {
       ledgerMetrics.exportFailures.inc();

@@ -1,4 +1,5 @@
-import { tileLevels, type TileRef } from "./tiles.js";
+import { nodeHash } from "./merkle.js";
+import type { TileRef } from "./tiles.js";
 
 /**
  * Recently used tiles with their inner nodes computed, per tenant. Full tiles never change and a
@@ -38,4 +39,16 @@ export class TileCache {
     entry.levels ??= tileLevels(entry.hashes);
     return entry.levels;
   }
+}
+
+/** A tile's perfect subtrees: levels[r][j] = MTH of hashes [j·2^r, (j+1)·2^r), for r = 0..8. */
+export function tileLevels(hashes: readonly Uint8Array[]): Uint8Array[][] {
+  const levels: Uint8Array[][] = [[...hashes]];
+  for (let below = levels[0]!; below.length > 1; ) {
+    const next: Uint8Array[] = [];
+    for (let j = 0; j + 1 < below.length; j += 2) next.push(nodeHash(below[j]!, below[j + 1]!));
+    levels.push(next);
+    below = next;
+  }
+  return levels;
 }

@@ -14,7 +14,7 @@
  * tile is a prefix of every later version of the same tile.
  */
 import { checkCount } from "./merkle-proofs.js";
-import { HASH_SIZE, MerkleProofError, nodeHash, rootFromLeafHashes, type HashAt, type NodeRef } from "./merkle.js";
+import { HASH_SIZE, MerkleProofError, rootFromLeafHashes, type HashAt, type NodeRef } from "./merkle.js";
 
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256; // 2^TILE_HEIGHT
@@ -220,7 +220,7 @@ export type GetTile = (level: number, index: number, width: number) => readonly 
 export class TileIndex {
   readonly hashAt: HashAt;
   /**
-   * `levelsOf` (optional) returns a tile's perfect subtrees level by level (see `tileLevels`), e.g. from a
+   * `levelsOf` (optional) returns a tile's perfect subtrees level by level (see tile-cache.ts `tileLevels`), e.g. from a
    * cache: every node inside a tile is then one lookup instead of up to 127 hashes.
    */
   constructor(readonly treeSize: number, getTile: GetTile, levelsOf?: (tile: TileRef, hashes: readonly Uint8Array[]) => readonly Uint8Array[][]) {
@@ -242,17 +242,6 @@ export class TileIndex {
   }
 }
 
-/** A tile's perfect subtrees: levels[r][j] = MTH of hashes [j·2^r, (j+1)·2^r), for r = 0..8. */
-export function tileLevels(hashes: readonly Uint8Array[]): Uint8Array[][] {
-  const levels: Uint8Array[][] = [[...hashes]];
-  for (let below = levels[0]!; below.length > 1; ) {
-    const next: Uint8Array[] = [];
-    for (let j = 0; j + 1 < below.length; j += 2) next.push(nodeHash(below[j]!, below[j + 1]!));
-    levels.push(next);
-    below = next;
-  }
-  return levels;
-}
 
 /** The distinct tiles that the nodes of a proof plan (merkle.ts `planNodes`) live in, by level then index. */
 export function tilesNeeded(nodes: readonly NodeRef[], treeSize: number): TileRef[] {
