@@ -150,7 +150,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         checkpointEveryMs: Math.min(config.ledger.intervalMs, 1000),
         mmdSeconds: Math.max(1, Math.ceil(config.ledger.intervalMs / 1000)),
       }),
-      exporter: new AnchorExporter(anchorStore, clock),
+      exporter: new AnchorExporter(anchorStore, clock, config.database.kind === "postgres"),
       anchor: anchorStore,
       clock,
       log,

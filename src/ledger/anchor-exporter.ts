@@ -15,6 +15,8 @@ import { CHECKPOINT_COLUMNS, checkpointWire, type CheckpointRow } from "./wire-r
 
 const MAX_BACKOFF_MS = 300_000;
 const CHECKPOINTS_PER_PASS = 20;
+// "expo" in ASCII; a different key from the sequencer's, so exporting never holds up sequencing.
+const EXPORT_LOCK = 0x6578706f;
 
 export interface ExportResult {
   exported: number;
@@ -22,12 +24,26 @@ export interface ExportResult {
 }
 
 export class AnchorExporter {
+  /**
+   * `exclusive`: several processes share the database (PostgreSQL), so a pass holds an advisory lock
+   * in a transaction: two processes exporting at once could leave an older `checkpoint` note last.
+   * An embedded database has one process, and a transaction held over file writes would stall it.
+   */
   constructor(
     private readonly store: AnchorStore,
     private readonly clock: Clock,
+    private readonly exclusive: boolean,
   ) {}
 
   async run(tenantId: string, sql: Sql): Promise<ExportResult> {
+    if (!this.exclusive) return this.pass(tenantId, sql);
+    return sql.transaction(async (tx) => {
+      const [lock] = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock($1) AS locked", [EXPORT_LOCK]);
+      return lock?.locked ? this.pass(tenantId, tx) : { exported: 0 };
+    });
+  }
+
+  private async pass(tenantId: string, sql: Sql): Promise<ExportResult> {
     const pending = await sql.query<CheckpointRow & { due: boolean }>(
       `SELECT ${CHECKPOINT_COLUMNS}, next_export_at <= $2 AS due FROM ledger_checkpoints
         WHERE export_status <> 'exported' ORDER BY checkpoint_id LIMIT $1`,
