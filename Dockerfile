@@ -18,6 +18,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Read at run time from <package root>/migrations (dist/db/migrate.js resolves ../../migrations).
 COPY migrations ./migrations
+# The reviewer console's static files, read at start-up from <package root>/console.
+COPY console ./console
 
 # /data holds the generated signing key (keys/<kid>.pem) and, without DATABASE_URL, the
 # embedded PGlite databases. It must be writable by the non-root user.

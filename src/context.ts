@@ -20,7 +20,16 @@ import { createLogger } from "./log.js";
 import { PolicyCache } from "./policies/policy-store.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { ReviewService } from "./reviews/review-service.js";
+import { ReviewBus } from "./reviews/review-bus.js";
+import { ReviewReader } from "./reviews/review-reader.js";
+import { ReviewAnnouncer } from "./reviews/review-announcer.js";
+import { ReviewSweeper } from "./reviews/review-sweeper.js";
+import { ConsoleSessions } from "./tenancy/console-sessions.js";
+import { noOutbox, type ReviewOutbox } from "./reviews/review-outbox.js";
 import { ReviewSettingsCache } from "./reviews/review-settings.js";
+import { Mailer } from "./outbox/mailer.js";
+import { Outbox } from "./outbox/outbox.js";
+import { defaultOutboxSettings, OutboxWorker } from "./outbox/outbox-worker.js";
 import { ApiKeyAuthenticator } from "./tenancy/api-keys.js";
 import { TenantDatabases } from "./tenancy/tenant-databases.js";
 import { KeyRegistry } from "./tokens/key-registry.js";
@@ -66,6 +75,8 @@ export interface AppContext {
   signerGenerated: boolean;
   keys: KeyRegistry;
   auth: ApiKeyAuthenticator;
+  consoleSessions: ConsoleSessions;
+  reviewReader: ReviewReader;
   rateLimiter: RateLimiter;
   policies: PolicyCache;
   reviewSettings: ReviewSettingsCache;
@@ -76,6 +87,17 @@ export interface AppContext {
   queue: ClearanceQueue;
   clearance: ClearanceService;
   reviews: ReviewService;
+  /** Live review changes for SSE consoles and long polls. */
+  reviewBus: ReviewBus;
+  /** Expires pending reviews and sends reminders and escalations. */
+  reviewSweeper: ReviewSweeper;
+  /** Where review events go out (webhooks, Slack, email); none until an outbox is wired in. */
+  reviewOutbox: ReviewOutbox;
+  /** Writes webhook deliveries and review notifications into the tenant's outbox, inside the caller's transaction. */
+  outbox: Outbox;
+  /** Delivers every tenant's outbox (webhooks, Slack, email) in the background. */
+  outboxWorker: OutboxWorker;
+  waiters: DecisionWaiters;
   mint: MintService;
   consume: ConsumeService;
   close(): Promise<void>;
@@ -160,6 +182,21 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
     const policies = new PolicyCache(clock, config.caches.policyTtlMs);
     const reviewSettings = new ReviewSettingsCache(clock, config.caches.policyTtlMs);
+    const outbox = new Outbox({ clock, tenantSql, transportKey: config.ledger.transportKey });
+    const outboxWorker = new OutboxWorker({
+      tenantIds: () => tenantDbs.listTenantIds(),
+      tenantSql,
+      clock,
+      log,
+      delivery: {
+        clock,
+        allowPrivateTargets: config.outbox.allowPrivateTargets,
+        transportKey: config.ledger.transportKey,
+        timeoutMs: 10_000,
+        mailer: config.smtp ? new Mailer(config.smtp) : undefined,
+      },
+      settings: { ...defaultOutboxSettings, maxAttempts: config.outbox.maxAttempts },
+    });
     const vaultJudge = createVaultJudge(config, { tenantSql, policies, log });
     const judge = new FailClosedJudge(overrides.judge ?? vaultJudge.judge, config.clearance.judgeTimeoutMs, log);
     // Not awaited here: a slow scan of many tenants must not delay start-up; it only logs.
@@ -169,6 +206,10 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         : Promise.resolve();
     const queue = overrides.queue ?? new MemoryClearanceQueue(config.clearance.workers);
     const waiters = new DecisionWaiters();
+    const reviewBus = new ReviewBus(tenantSql, log);
+    const consoleUrl = (requestId: string) => `${config.http.publicUrl}/console/#/reviews/${encodeURIComponent(requestId)}`;
+    const reviewOutbox = () => context.reviewOutbox;
+    const announcer = new ReviewAnnouncer(reviewOutbox, consoleUrl);
     const issuer = new TokenIssuer(loaded.signer, tokenSettings, clock);
     const clearance = new ClearanceService({
       tenantSql,
@@ -177,6 +218,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       waiters,
       issuer,
       ledger,
+      announcer,
+      reviewChanged: (tenantId, requestId) => reviewBus.changed(tenantId, requestId),
       clock,
       log,
       reviewSettings,
@@ -187,7 +230,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         maxJobAttempts: 5,
       },
     });
-    return {
+    const context: AppContext = {
       config,
       log,
       clock,
@@ -209,6 +252,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       signerGenerated: loaded.generated,
       keys,
       auth: new ApiKeyAuthenticator(control, clock, config.caches.apiKeyTtlMs),
+      consoleSessions: new ConsoleSessions(control, clock),
+      reviewReader: new ReviewReader(tenantSql, clock),
       rateLimiter: new RateLimiter(config.rateLimit, clock),
       policies,
       reviewSettings,
@@ -217,17 +262,38 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       embeddings: vaultJudge.embeddings,
       queue,
       clearance,
-      reviews: new ReviewService({ tenantSql, clearance, issuer, ledger, waiters, clock }),
+      reviews: new ReviewService({ tenantSql, clearance, issuer, ledger, waiters, bus: reviewBus, outbox: reviewOutbox, clock }),
+      reviewSweeper: new ReviewSweeper({
+        tenantIds: () => tenantDbs.listTenantIds(),
+        tenantSql,
+        ledger,
+        outbox: reviewOutbox,
+        waiters,
+        bus: reviewBus,
+        clock,
+        log,
+        intervalMs: config.reviews.sweepIntervalMs,
+        consoleUrl,
+      }),
+      reviewBus,
+      reviewOutbox: outbox,
+      outbox,
+      outboxWorker,
+      waiters,
       mint: new MintService({ tenantSql, policies, reviewSettings, issuer, ledger, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
-      consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, ledger, clock }),
+      consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, ledger, outbox: reviewOutbox, clock }),
       async close() {
         await queue.stop();
         await ledgerLoop.stop();
+        await outboxWorker.stop();
+        await context.reviewSweeper.stop();
+        reviewBus.close();
         await knowledgeCheck;
         await anchorStore.close();
         await admin.close();
       },
     };
+    return context;
   } catch (err) {
     await closeAnchor().catch(() => {});
     await admin.close().catch(() => {});
@@ -246,5 +312,7 @@ function ledgerSignerFor(tokenSigner: Signer, given: Signer | undefined): Signer
 export async function startWorkers(ctx: AppContext): Promise<number> {
   ctx.queue.start((job) => ctx.clearance.processJob(job));
   ctx.ledgerLoop.start();
+  ctx.outboxWorker.start();
+  ctx.reviewSweeper.start();
   return ctx.clearance.recover(await ctx.tenantDbs.listTenantIds());
 }

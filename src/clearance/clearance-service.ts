@@ -4,10 +4,11 @@ import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.js";
 import type { LedgerWriter } from "../ledger/ledger-writer.js";
+import type { ReviewAnnouncer } from "../reviews/review-announcer.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
-import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, type ReviewSettingsCache } from "../reviews/review-settings.js";
+import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, rulesFor, type ReviewSettingsCache } from "../reviews/review-settings.js";
 import { decisionFromVerdict } from "./decisions.js";
 import type { ClearanceQueue, ClearanceJob } from "./queue.js";
 import { extraFieldNames, type ClearanceRequestBody } from "./request-schema.js";
@@ -49,6 +50,9 @@ export class ClearanceService {
       waiters: DecisionWaiters;
       issuer: TokenIssuer;
       ledger: LedgerWriter;
+      announcer: ReviewAnnouncer;
+      /** Tells live consoles (in this process) that a review appeared. */
+      reviewChanged: (tenantId: string, requestId: string) => void;
       clock: Clock;
       log: Logger;
       reviewSettings: ReviewSettingsCache;
@@ -79,10 +83,21 @@ export class ClearanceService {
     return this.reply(principal, sql, (await getRequest(sql, row.id))!);
   }
 
-  async status(principal: Principal, requestId: string): Promise<ClearanceReply> {
+  /**
+   * The request as it stands. With `waitMs`, an undecided request is held until its status changes
+   * or the time is up (a long poll): woken at once by this process, and re-read every second for
+   * changes another vault process made.
+   */
+  async status(principal: Principal, requestId: string, waitMs = 0): Promise<ClearanceReply> {
     const sql = await this.deps.tenantSql(principal.tenantId);
-    const row = await getRequest(sql, requestId);
+    let row = await getRequest(sql, requestId);
     if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
+    const initial = row.status;
+    // Slices of at most a second of real waiting each, so the budget holds whatever the clock does.
+    for (let left = waitMs; left > 0 && (initial === "processing" || initial === "pending_review") && row.status === initial; left -= 1000) {
+      await this.deps.waiters.wait(requestId, Math.min(left, 1000));
+      row = (await getRequest(sql, requestId)) ?? row;
+    }
     return this.reply(principal, sql, row);
   }
 
@@ -98,8 +113,10 @@ export class ClearanceService {
         if (!decided) return;
         await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
         if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
+        await this.deps.announcer.decided(tx, job.tenantId, decided, { submitted: true });
       });
       this.deps.waiters.notify(row.id);
+      if (fields.status === "pending_review") this.deps.reviewChanged(job.tenantId, row.id);
     } catch (err) {
       await this.retryLater(sql, job, err);
     }
@@ -141,7 +158,18 @@ export class ClearanceService {
     const decided = { ...row, ...(await this.judge(principal.tenantId, sql, row)), decided_at: this.deps.clock.now() } as ClearanceRow;
     const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, principal.tenantId) : null;
     const ledger = this.deps.ledger.forClearance(decided);
-    const inserted = token ? await insertRequestWithToken(sql, decided, token, ledger) : await insertRequest(sql, decided, ledger);
+    const tenantId = principal.tenantId;
+    // One statement on the hot path; a transaction only when there is more to write with it.
+    const inserted = (await this.deps.announcer.needsTransaction(tenantId, decided))
+      ? await sql.transaction(async (tx) => {
+          const ok = token ? await insertRequestWithToken(tx, decided, token, ledger) : await insertRequest(tx, decided, ledger);
+          if (ok) await this.deps.announcer.decided(tx, tenantId, decided, { submitted: true });
+          return ok;
+        })
+      : token
+        ? await insertRequestWithToken(sql, decided, token, ledger)
+        : await insertRequest(sql, decided, ledger);
+    if (inserted && decided.status === "pending_review") this.deps.reviewChanged(tenantId, decided.id);
     if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
     return {
       httpStatus: 200,
@@ -152,8 +180,9 @@ export class ClearanceService {
   /** The judge's verdict, held to the tenant's confidence threshold whatever judge gave it. */
   private async judge(tenantId: string, sql: Sql, row: NewClearanceRow): Promise<DecisionFields> {
     const verdict = await this.deps.judge.evaluate(judgeInput(tenantId, row));
-    const { minimum_confidence_bucket: minimum } = await this.deps.reviewSettings.get(tenantId, sql);
-    return decisionFromVerdict(applyConfidenceThreshold(verdict, minimum), minimum);
+    const settings = await this.deps.reviewSettings.get(tenantId, sql);
+    const minimum = settings.minimum_confidence_bucket;
+    return decisionFromVerdict(applyConfidenceThreshold(verdict, minimum), minimum, { rules: rulesFor(settings, verdict.policy_id), now: this.deps.clock.now() });
   }
 
   /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */
@@ -204,6 +233,8 @@ export class ClearanceService {
       citations: [],
       evidence_chunks: [],
       judge_trace: {},
+      review_rules: null,
+      expires_at: null,
       original_request_id: null,
       created_at: this.deps.clock.now(),
       decided_at: null,
@@ -221,10 +252,15 @@ export class ClearanceService {
     }
     // Out of attempts: fail closed to human review rather than leave the client polling forever.
     const verdict = failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review");
+    // The tenant's rules if they can be read; the defaults otherwise (the database may be the problem).
+    const review = await this.deps.reviewSettings.get(job.tenantId, sql).catch(() => undefined);
+    const fields = decisionFromVerdict(verdict, DEFAULT_MINIMUM_BUCKET, { rules: review?.rules, now: this.deps.clock.now() });
     await sql
       .transaction(async (tx) => {
-        const decided = await applyDecision(tx, job.requestId, ["processing"], decisionFromVerdict(verdict, DEFAULT_MINIMUM_BUCKET), this.deps.clock.now());
-        if (decided) await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
+        const decided = await applyDecision(tx, job.requestId, ["processing"], fields, this.deps.clock.now());
+        if (!decided) return;
+        await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
+        await this.deps.announcer.decided(tx, job.tenantId, decided, { submitted: true });
       })
       .catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
     this.deps.waiters.notify(job.requestId);

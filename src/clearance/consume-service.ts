@@ -6,6 +6,7 @@ import { verifyClearanceToken, type TokenSettings } from "../tokens/a-jwt.js";
 import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
 import type { LedgerWriter } from "../ledger/ledger-writer.js";
+import type { ReviewOutbox } from "../reviews/review-outbox.js";
 import type { ConsumeTokenBody } from "./request-schema.js";
 import { getRequest } from "./request-store.js";
 import { burnTokenWithLedger, getToken } from "./token-store.js";
@@ -21,6 +22,7 @@ export class ConsumeService {
       keys: KeyRegistry;
       settings: TokenSettings;
       ledger: LedgerWriter;
+      outbox: () => ReviewOutbox;
       clock: Clock;
     },
   ) {}
@@ -41,7 +43,15 @@ export class ConsumeService {
     const approvedRequest = await getRequest(sql, claims.request_id);
     if (!approvedRequest) throw new AppError("token_not_found", "This tenant never issued a token with this jti");
     const ledger = this.deps.ledger.prepare(approvedRequest, "token.consumed", `Token ${claims.jti} consumed by API key ${principal.keyId}`);
-    const burned = await burnTokenWithLedger(sql, claims.jti, principal.keyId, now, ledger);
+    const outbox = this.deps.outbox();
+    // The token.consumed webhook commits with the burn; without endpoints the burn stays one statement.
+    const burned = (await outbox.wantsWebhooks(principal.tenantId))
+      ? await sql.transaction(async (tx) => {
+          const ok = await burnTokenWithLedger(tx, claims.jti, principal.keyId, now, ledger);
+          if (ok) await outbox.webhookEvent(tx, principal.tenantId, "token.consumed", approvedRequest, { jti: claims.jti, consumed_by: principal.keyId });
+          return ok;
+        })
+      : await burnTokenWithLedger(sql, claims.jti, principal.keyId, now, ledger);
     if (!burned) {
       const known = await getToken(sql, claims.jti);
       if (!known) throw new AppError("token_not_found", "This tenant never issued a token with this jti");

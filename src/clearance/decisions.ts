@@ -1,8 +1,13 @@
 import type { ConfidenceBucket, Verdict } from "../judge/judge.js";
+import { DEFAULT_REVIEW_RULES, type ReviewRules } from "../reviews/review-rules.js";
 import type { DecisionFields } from "./request-store.js";
 
-/** Maps a judge verdict onto the request's lifecycle fields. */
-export function decisionFromVerdict(v: Verdict, minimumBucket: ConfidenceBucket): DecisionFields {
+/**
+ * Maps a judge verdict onto the request's lifecycle fields. A request sent to review takes the
+ * review rules in force now, and its expiry from them.
+ */
+export function decisionFromVerdict(v: Verdict, minimumBucket: ConfidenceBucket, review: { rules?: ReviewRules; now: Date }): DecisionFields {
+  const rules = v.decision === "review" ? (review.rules ?? DEFAULT_REVIEW_RULES) : null;
   const lifecycle =
     v.decision === "approve"
       ? ({ status: "approved", decision_status: "approved" } as const)
@@ -23,5 +28,7 @@ export function decisionFromVerdict(v: Verdict, minimumBucket: ConfidenceBucket)
     citations: v.citations,
     evidence_chunks: v.evidence_chunks,
     judge_trace: v.trace,
+    review_rules: rules,
+    expires_at: rules ? new Date(review.now.getTime() + rules.expiry_seconds * 1000) : null,
   };
 }

@@ -1,5 +1,6 @@
 import type { Sql } from "../db/sql.js";
 import type { AppliedPolicy, ConfidenceBucket, EvidenceChunk } from "../judge/judge.js";
+import type { ReviewRules } from "../reviews/review-rules.js";
 import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../ledger/ledger-writer.js";
 import type { IssuedToken } from "./token-store.js";
 
@@ -35,6 +36,9 @@ export interface ClearanceRow {
   citations: EvidenceChunk[];
   evidence_chunks: EvidenceChunk[];
   judge_trace: Record<string, unknown>;
+  /** The review rules in force when the request went to review, and when it expires. */
+  review_rules: ReviewRules | null;
+  expires_at: Date | null;
   original_request_id: string | null;
   attempts: number;
   created_at: Date;
@@ -59,6 +63,8 @@ export interface DecisionFields {
   citations: EvidenceChunk[];
   evidence_chunks: EvidenceChunk[];
   judge_trace: Record<string, unknown>;
+  review_rules: ReviewRules | null;
+  expires_at: Date | null;
 }
 
 const columns = [
@@ -66,12 +72,14 @@ const columns = [
   "session_id", "human_principal", "parent_jti", "context", "extras", "status", "decision_status", "reason", "reason_code",
   "confidence_bucket", "policy_id", "policy_version_id", "policy_content_hash", "applied_policies", "matched_condition_ids",
   "minimum_confidence_bucket", "citations", "evidence_chunks", "judge_trace", "original_request_id", "created_at", "decided_at",
+  "review_rules", "expires_at",
 ] as const;
-const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies", "citations", "evidence_chunks", "judge_trace"]);
+const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies", "citations", "evidence_chunks", "judge_trace", "review_rules"]);
 const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})
   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
 
-const rowValues = (row: NewClearanceRow) => columns.map((c) => (jsonColumns.has(c) ? JSON.stringify(row[c]) : row[c]));
+// JSON columns get their text (null stays SQL NULL); the rest go as they are.
+const rowValues = (row: NewClearanceRow) => columns.map((c) => (jsonColumns.has(c) && row[c] !== null ? JSON.stringify(row[c]) : row[c]));
 
 const n = columns.length;
 const insertWithLedgerSql = `WITH r AS (${insertSql})
@@ -127,12 +135,14 @@ export async function applyDecision(
   const rows = await sql.query<ClearanceRow>(
     `UPDATE clearance_requests SET status = $3, decision_status = $4, reason = $5, reason_code = $6, confidence_bucket = $7,
        policy_id = $8, policy_version_id = $9, policy_content_hash = $10, applied_policies = $11, matched_condition_ids = $12,
-       decided_at = $13, minimum_confidence_bucket = $14, citations = $15, evidence_chunks = $16, judge_trace = $17
+       decided_at = $13, minimum_confidence_bucket = $14, citations = $15, evidence_chunks = $16, judge_trace = $17,
+       review_rules = $18, expires_at = $19
      WHERE id = $1 AND status = ANY($2) RETURNING *`,
     [
       id, from, d.status, d.decision_status, d.reason, d.reason_code, d.confidence_bucket, d.policy_id, d.policy_version_id,
       d.policy_content_hash, JSON.stringify(d.applied_policies), d.matched_condition_ids, decidedAt, d.minimum_confidence_bucket,
       JSON.stringify(d.citations), JSON.stringify(d.evidence_chunks), JSON.stringify(d.judge_trace),
+      d.review_rules === null ? null : JSON.stringify(d.review_rules), d.expires_at,
     ],
   );
   return rows[0];

@@ -7,7 +7,8 @@ export type DatabaseTarget =
   | { kind: "pglite"; dataDir: string };
 
 export interface Config {
-  http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number };
+  http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number; publicUrl: string };
+  reviews: { sweepIntervalMs: number };
   database: DatabaseTarget;
   dataDir: string;
   pools: { controlMax: number; tenantMax: number };
@@ -33,6 +34,10 @@ export interface Config {
   llm?: { model: string; baseUrl?: string; apiKey?: string; timeoutMs: number };
   log: { format: "json" | "text"; level: RawEnv["LOG_LEVEL"] };
   ledger: LedgerConfig;
+  /** The durable outbox: webhooks, Slack and email deliveries (src/outbox). */
+  outbox: { maxAttempts: number; allowPrivateTargets: boolean };
+  /** SMTP for email notifications; undefined when SMTP_HOST is not set. */
+  smtp?: { host: string; port: number; secure: boolean; user?: string; password?: string; from: string };
 }
 
 export type AnchorConfig =
@@ -94,7 +99,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const database = databaseTarget(e.DATABASE_URL, e.VAULT_DATA_DIR);
   const dataDir = database.kind === "pglite" ? database.dataDir : path.resolve(e.VAULT_DATA_DIR);
   return {
-    http: { host: e.VAULT_HOST, port: e.VAULT_PORT, corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN, maxBodyBytes: e.VAULT_MAX_BODY_BYTES },
+    http: {
+      host: e.VAULT_HOST,
+      port: e.VAULT_PORT,
+      corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN,
+      maxBodyBytes: e.VAULT_MAX_BODY_BYTES,
+      publicUrl: (e.VAULT_PUBLIC_URL ?? `http://${e.VAULT_HOST === "0.0.0.0" ? "localhost" : e.VAULT_HOST}:${e.VAULT_PORT}`).replace(/\/+$/, ""),
+    },
+    reviews: { sweepIntervalMs: Math.round(e.VAULT_REVIEW_SWEEP_INTERVAL_SECONDS * 1000) },
     database,
     // The data dir holds the generated signing key and, in embedded mode, every PGlite database.
     dataDir,
@@ -136,7 +148,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     llm: e.EVAL_MODEL ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, timeoutMs: e.EVAL_TIMEOUT_MS } : undefined,
     log: { format: e.LOG_FORMAT, level: e.LOG_LEVEL },
     ledger: ledgerConfig(e, dataDir),
+    outbox: { maxAttempts: e.VAULT_OUTBOX_MAX_ATTEMPTS, allowPrivateTargets: e.VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS },
+    smtp: smtpConfig(e),
   };
+}
+
+function smtpConfig(e: RawEnv): Config["smtp"] {
+  // Without a host email is off; PUT /notification-settings then refuses email recipients, visibly.
+  if (!e.SMTP_HOST) return undefined;
+  if (!e.SMTP_FROM) throw new ConfigError("Invalid configuration:\n  SMTP_FROM: required when SMTP_HOST is set (the sender address)");
+  if (e.SMTP_PASSWORD && !e.SMTP_USER) throw new ConfigError("Invalid configuration:\n  SMTP_USER: required when SMTP_PASSWORD is set");
+  return { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, from: e.SMTP_FROM };
 }
 
 function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {

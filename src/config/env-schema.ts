@@ -60,6 +60,10 @@ export const envSchema = z.object({
   VAULT_JWT_ISSUER: z.string().min(1).default("alcv-vault"),
   VAULT_JWT_AUDIENCE: z.string().min(1).default("ledgix-sdk"),
   VAULT_CORS_ALLOWED_ORIGIN: optionalString,
+  // Where people reach this vault: links to the review console in Slack messages and emails.
+  VAULT_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // How often pending reviews are checked for expiry, reminders and escalation.
+  VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: positiveSeconds(5, 3600),
   DATABASE_URL: optionalString,
   VAULT_DATA_DIR: z.string().min(1).default("./data"),
   VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS: int(50, 1, 1000),
@@ -125,6 +129,18 @@ export const envSchema = z.object({
   VAULT_LEDGER_REQUIRE_OBJECT_LOCK: envBool(false),
   AWS_REGION: optionalString,
   VAULT_TRANSPORT_KEY_BASE64: optionalString,
+  // Outbound webhooks, Slack and email go through the tenant's outbox; an entry is dead after this many attempts.
+  VAULT_OUTBOX_MAX_ATTEMPTS: int(10, 1, 100),
+  // Development and tests only: let webhook and Slack targets be loopback, private or link-local addresses.
+  VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS: envBool(false),
+  // Email notifications over SMTP (nodemailer); off unless SMTP_HOST is set.
+  SMTP_HOST: optionalString,
+  SMTP_PORT: int(587, 1, 65535),
+  SMTP_USER: optionalString,
+  SMTP_PASSWORD: optionalString,
+  SMTP_FROM: optionalString,
+  // true: TLS from the first byte (usually port 465); false: STARTTLS when the server offers it.
+  SMTP_SECURE: envBool(false),
   LOG_FORMAT: z.enum(["json", "text"]).default("json"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

@@ -2,6 +2,7 @@ import type { FastifyRequest } from "fastify";
 import type { AppContext } from "../context.js";
 import { AppError } from "../errors.js";
 import type { Principal } from "../tenancy/api-keys.js";
+import { sessionTokenOf } from "../tenancy/console-sessions.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -9,15 +10,32 @@ declare module "fastify" {
   }
 }
 
-/** preHandler: X-Vault-API-Key → principal, then the per-key rate limit. */
+/**
+ * preHandler: X-Vault-API-Key → principal, or else the console's session cookie; then the per-key
+ * rate limit. A cookie is sent by the browser on its own, so a state-changing request that relies
+ * on it must also carry X-Countersign-Console, which another site's form or fetch cannot add
+ * without a CORS preflight (SameSite=Strict already keeps the cookie off cross-site requests).
+ */
 export function authenticate(ctx: AppContext) {
   return async (request: FastifyRequest) => {
     const header = request.headers["x-vault-api-key"];
-    const principal = await ctx.auth.authenticate(Array.isArray(header) ? header[0] : header);
+    const key = Array.isArray(header) ? header[0] : header;
+    const session = key === undefined ? sessionTokenOf(request.headers.cookie) : undefined;
+    let principal: Principal;
+    if (session !== undefined) {
+      principal = await ctx.consoleSessions.authenticate(session);
+      if (!SAFE_METHODS.has(request.method) && request.headers["x-countersign-console"] !== "1") {
+        throw new AppError("csrf_header_missing", "Send X-Countersign-Console: 1 with console requests that change state");
+      }
+    } else {
+      principal = await ctx.auth.authenticate(key);
+    }
     ctx.rateLimiter.check(principal.keyId);
     request.principal = principal;
   };
 }
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new AppError("unauthorized", "Not authenticated");

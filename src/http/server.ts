@@ -4,11 +4,14 @@ import type { AppContext } from "../context.js";
 import { registerJsonParser } from "./json-body.js";
 import { clientErrorProblem, errorHandler, sendProblem } from "./problem.js";
 import { clearanceRoutes } from "./routes/clearance.js";
+import { consoleRoutes } from "./routes/console.js";
 import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
 import { policyRoutes } from "./routes/policies.js";
+import { reviewerRoutes } from "./routes/reviewers.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { tokenRoutes } from "./routes/tokens.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 
 /** Builds the vault's HTTP app from a context. It never listens: entrypoints and tests decide that. */
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
@@ -34,8 +37,11 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   healthRoutes(app, ctx);
   clearanceRoutes(app, ctx);
   reviewRoutes(app, ctx);
+  webhookRoutes(app, ctx);
+  reviewerRoutes(app, ctx);
   tokenRoutes(app, ctx);
   policyRoutes(app, ctx);
   ledgerRoutes(app, ctx);
+  consoleRoutes(app);
   return app;
 }

@@ -15,6 +15,9 @@ export const LEDGER_EVENT_TYPES = [
   "review.cancelled_by_agent",
   "token.minted",
   "token.consumed",
+  // Appended, never reordered: the index is the type code signed into every event_uuid (event-uuid.ts).
+  "review.vote",
+  "review.expired",
 ] as const;
 export type LedgerEventType = (typeof LEDGER_EVENT_TYPES)[number];
 

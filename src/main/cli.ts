@@ -6,6 +6,7 @@ import { DirectoryInUseError } from "../db/pglite-database.js";
 import { AppError } from "../errors.js";
 import { AnchorConfigError } from "../ledger/anchor/anchor-store.js";
 import { createApiKey, listApiKeys, revokeApiKey, scopes, type Scope } from "../tenancy/api-keys.js";
+import { createReviewer, listReviewers } from "../tenancy/reviewers.js";
 import { createTenant } from "../tenancy/tenants.js";
 import { KeyConflictError } from "../tokens/key-registry.js";
 import { SignerKeyError } from "../tokens/signer.js";
@@ -31,6 +32,9 @@ const usage = `countersign <command>
   keys create --tenant ID --scope agent|reviewer|admin [--label TEXT] [--json]
   keys revoke KEY_ID
   keys list --tenant ID [--json]
+  reviewers add --tenant ID --name NAME --email EMAIL [--groups a,b] [--json]
+                                            add a reviewer; prints its reviewer key (once)
+  reviewers list --tenant ID [--json]
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -80,6 +84,9 @@ async function main(argv: string[]) {
       label: { type: "string" },
       dsn: { type: "string" },
       jwks: { type: "string" },
+      name: { type: "string" },
+      email: { type: "string" },
+      groups: { type: "string" },
       key: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -138,6 +145,27 @@ async function main(argv: string[]) {
         print(json, { api_key_id: key.id, tenant_id: key.tenantId, scope, api_key: key.apiKey }, `api_key_id: ${key.id}\napi_key:    ${key.apiKey}   (${scope}; shown once)`);
       });
     }
+    case "reviewers add": {
+      const { tenant, name, email } = values;
+      if (!tenant || !name || !email) fail("usage: countersign reviewers add --tenant ID --name NAME --email EMAIL [--groups a,b] [--json]", 2);
+      const groups = (values.groups ?? "").split(",").map((g) => g.trim()).filter(Boolean);
+      return withContext(async (ctx) => {
+        const exists = await ctx.control.query("SELECT 1 FROM tenants WHERE id = $1", [tenant]);
+        if (exists.length === 0) fail(`no tenant ${tenant}`);
+        const r = await createReviewer(ctx.control, { tenantId: tenant!, name: name!, email: email!, groups });
+        print(
+          json,
+          { reviewer_id: r.id, name: r.name, email: r.email, groups: r.groups, api_key: r.api_key, api_key_id: r.api_key_id },
+          `reviewer_id: ${r.id}\napi_key:     ${r.api_key}   (reviewer ${r.name}; shown once)`,
+        );
+      });
+    }
+    case "reviewers list":
+      if (!values.tenant) fail("usage: countersign reviewers list --tenant ID [--json]", 2);
+      return withContext(async (ctx) => {
+        const rows = await listReviewers(ctx.control, values.tenant!);
+        print(json, { reviewers: rows }, rows.map((r) => `${r.id}  ${r.name} <${r.email}>  ${r.groups.join(",")}${r.disabled_at ? "  disabled" : ""}`).join("\n") || "(no reviewers)");
+      });
     case "keys revoke":
       if (!arg) fail("usage: countersign keys revoke KEY_ID");
       return withContext(async (ctx) => {

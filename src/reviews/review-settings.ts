@@ -3,11 +3,25 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { TtlCache } from "../ttl-cache.js";
 import { confidenceBuckets, type ConfidenceBucket, type Verdict } from "../judge/judge.js";
+import { DEFAULT_REVIEW_RULES, reviewRulesSchema, type ReviewRules } from "./review-rules.js";
 
 export const DEFAULT_MINIMUM_BUCKET: ConfidenceBucket = "high";
 
-export const reviewSettingsSchema = z.strictObject({ minimum_confidence_bucket: z.enum(confidenceBuckets) });
-export type ReviewSettings = z.infer<typeof reviewSettingsSchema>;
+/** PUT /review-settings: the tenant's threshold and its default review rules (omitted rules take their defaults). */
+export const reviewSettingsSchema = reviewRulesSchema.extend({ minimum_confidence_bucket: z.enum(confidenceBuckets) });
+
+export interface ReviewSettings {
+  minimum_confidence_bucket: ConfidenceBucket;
+  /** The tenant's review rules. */
+  rules: ReviewRules;
+  /** Per-policy overrides of the rules. */
+  policies: Record<string, ReviewRules>;
+}
+
+/** The rules a request decided under `policyId` is reviewed by. */
+export function rulesFor(settings: ReviewSettings, policyId: string | null): ReviewRules {
+  return (policyId && settings.policies[policyId]) || settings.rules;
+}
 
 // none < low < medium < high < extra_high
 const rank: Record<ConfidenceBucket, number> = { none: 0, low: 1, medium: 2, high: 3, extra_high: 4 };
@@ -32,17 +46,41 @@ export function applyConfidenceThreshold(verdict: Verdict, minimum: ConfidenceBu
 }
 
 export async function readReviewSettings(sql: Sql): Promise<ReviewSettings> {
-  const row = (await sql.query<ReviewSettings>("SELECT minimum_confidence_bucket FROM review_settings"))[0];
-  return { minimum_confidence_bucket: row?.minimum_confidence_bucket ?? DEFAULT_MINIMUM_BUCKET };
+  const row = (await sql.query<{ minimum_confidence_bucket: ConfidenceBucket; rules: unknown }>("SELECT minimum_confidence_bucket, rules FROM review_settings"))[0];
+  const overrides = await sql.query<{ policy_id: string; rules: unknown }>("SELECT policy_id, rules FROM policy_review_settings");
+  return {
+    minimum_confidence_bucket: row?.minimum_confidence_bucket ?? DEFAULT_MINIMUM_BUCKET,
+    // Stored rules went through the schema on the way in; parsing again fills defaults added since.
+    rules: row?.rules ? reviewRulesSchema.parse(row.rules) : DEFAULT_REVIEW_RULES,
+    policies: Object.fromEntries(overrides.map((o) => [o.policy_id, reviewRulesSchema.parse(o.rules)])),
+  };
 }
 
-export async function writeReviewSettings(sql: Sql, settings: ReviewSettings): Promise<ReviewSettings> {
+/** The GET /review-settings answer: the tenant's settings, flat, with the per-policy overrides. */
+export function settingsView(s: ReviewSettings) {
+  return { minimum_confidence_bucket: s.minimum_confidence_bucket, ...s.rules, policies: s.policies };
+}
+
+export async function writeReviewSettings(sql: Sql, body: z.infer<typeof reviewSettingsSchema>): Promise<ReviewSettings> {
+  const { minimum_confidence_bucket, ...rules } = body;
   await sql.query(
-    `INSERT INTO review_settings (singleton, minimum_confidence_bucket) VALUES (true, $1)
-     ON CONFLICT (singleton) DO UPDATE SET minimum_confidence_bucket = EXCLUDED.minimum_confidence_bucket, updated_at = now()`,
-    [settings.minimum_confidence_bucket],
+    `INSERT INTO review_settings (singleton, minimum_confidence_bucket, rules) VALUES (true, $1, $2)
+     ON CONFLICT (singleton) DO UPDATE SET minimum_confidence_bucket = EXCLUDED.minimum_confidence_bucket, rules = EXCLUDED.rules, updated_at = now()`,
+    [minimum_confidence_bucket, JSON.stringify(rules)],
   );
-  return settings;
+  return readReviewSettings(sql);
+}
+
+export async function writePolicyReviewRules(sql: Sql, policyId: string, rules: ReviewRules | null): Promise<ReviewSettings> {
+  if (rules === null) await sql.query("DELETE FROM policy_review_settings WHERE policy_id = $1", [policyId]);
+  else {
+    await sql.query(
+      `INSERT INTO policy_review_settings (policy_id, rules) VALUES ($1, $2)
+       ON CONFLICT (policy_id) DO UPDATE SET rules = EXCLUDED.rules, updated_at = now()`,
+      [policyId, JSON.stringify(rules)],
+    );
+  }
+  return readReviewSettings(sql);
 }
 
 /** Per-tenant settings, read at most once per TTL on the clearance hot path. */

@@ -7,10 +7,20 @@ import { newApiKeyId } from "./ids.js";
 export const scopes = ["agent", "reviewer", "admin"] as const;
 export type Scope = (typeof scopes)[number];
 
+/** The person behind a reviewer key (or console session). */
+export interface ReviewerIdentity {
+  id: string;
+  name: string;
+  email: string;
+  groups: string[];
+}
+
 export interface Principal {
   tenantId: string;
   keyId: string;
   scope: Scope;
+  /** Set when the key belongs to a reviewer identity. */
+  reviewer?: ReviewerIdentity;
 }
 
 export interface CreatedKey {
@@ -31,13 +41,13 @@ export function generateRawKey(): string {
 
 export async function createApiKey(
   sql: Sql,
-  args: { tenantId: string; scope: Scope; label?: string; rawKey?: string },
+  args: { tenantId: string; scope: Scope; label?: string; rawKey?: string; reviewerId?: string },
 ): Promise<CreatedKey> {
   const apiKey = args.rawKey ?? generateRawKey();
   const id = newApiKeyId();
   await sql.query(
-    "INSERT INTO api_keys (id, tenant_id, scope, label, key_prefix, key_hash) VALUES ($1, $2, $3, $4, $5, $6)",
-    [id, args.tenantId, args.scope, args.label ?? "", apiKey.slice(0, 8), hashApiKey(apiKey)],
+    "INSERT INTO api_keys (id, tenant_id, scope, label, key_prefix, key_hash, reviewer_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [id, args.tenantId, args.scope, args.label ?? "", apiKey.slice(0, 8), hashApiKey(apiKey), args.reviewerId ?? null],
   );
   return { id, tenantId: args.tenantId, scope: args.scope, apiKey };
 }
@@ -106,13 +116,23 @@ export class ApiKeyAuthenticator {
   }
 
   private async lookup(hash: string): Promise<Principal | null> {
-    const rows = await this.control.query<{ id: string; tenant_id: string; scope: Scope }>(
-      "SELECT id, tenant_id, scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-      [hash],
-    );
-    const row = rows[0];
-    return row ? { tenantId: row.tenant_id, keyId: row.id, scope: row.scope } : null;
+    return principalWhere(this.control, "k.key_hash = $1", [hash]);
   }
+}
+
+/** The principal of the one active key matching `where` (a disabled reviewer's keys no longer work). */
+export async function principalWhere(control: Sql, where: string, params: unknown[]): Promise<Principal | null> {
+  const rows = await control.query<{ id: string; tenant_id: string; scope: Scope; reviewer_id: string | null; name: string; email: string; groups: string[] }>(
+    `SELECT k.id, k.tenant_id, k.scope, r.id AS reviewer_id, r.name, r.email, r.groups
+       FROM api_keys k LEFT JOIN reviewers r ON r.id = k.reviewer_id
+      WHERE ${where} AND k.revoked_at IS NULL AND r.disabled_at IS NULL`,
+    params,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const principal: Principal = { tenantId: row.tenant_id, keyId: row.id, scope: row.scope };
+  if (row.reviewer_id) principal.reviewer = { id: row.reviewer_id, name: row.name, email: row.email, groups: row.groups ?? [] };
+  return principal;
 }
 
 export function requireScope(principal: Principal, allowed: readonly Scope[], action: string): void {

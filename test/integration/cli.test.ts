@@ -48,6 +48,21 @@ describe("countersign CLI on real PostgreSQL", () => {
     expect(JSON.stringify(listing)).not.toContain(agent.api_key);
   });
 
+  it("adds a reviewer whose key reviews as that person, and lists reviewers", async () => {
+    const added = JSON.parse(await cli("reviewers", "add", "--tenant", v.tenantId, "--name", "Rae", "--email", "Rae@Example.com", "--groups", "finance, ops", "--json"));
+    expect(added).toMatchObject({ reviewer_id: expect.stringMatching(/^rvw_/), name: "Rae", email: "rae@example.com", groups: ["finance", "ops"], api_key: expect.stringMatching(/^csk_/) });
+    const who = await call(v.url, "POST", "/console/session", { body: { api_key: added.api_key } });
+    expect(who.body.reviewer).toMatchObject({ id: added.reviewer_id, name: "Rae", groups: ["finance", "ops"] });
+    const listing = JSON.parse(await cli("reviewers", "list", "--tenant", v.tenantId, "--json"));
+    expect(listing.reviewers.map((r: { email: string }) => r.email)).toContain("rae@example.com");
+    expect(JSON.stringify(listing)).not.toContain(added.api_key);
+    const again = await run("node", ["--import", "tsx", "src/main/cli.ts", "reviewers", "add", "--tenant", v.tenantId, "--name", "R", "--email", "rae@example.com"], {
+      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "silent" },
+    }).then(() => undefined, (err: { code: number; stderr: string }) => err);
+    expect(again?.code).toBe(1);
+    expect(again?.stderr).toMatch(/already exists/);
+  });
+
   it("refuses to serve when the configured kid is already published with another key", async () => {
     await expect(
       run("node", ["--import", "tsx", "src/main/cli.ts", "serve"], {

@@ -144,7 +144,7 @@ describe("LLM judge over an OpenAI-compatible endpoint", () => {
   });
 
   it("holds LLM approvals to the tenant's minimum confidence bucket", async () => {
-    expect((await call(v.url, "GET", "/review-settings", { key: v.adminKey })).body).toEqual({ minimum_confidence_bucket: "high" });
+    expect((await call(v.url, "GET", "/review-settings", { key: v.adminKey })).body).toMatchObject({ minimum_confidence_bucket: "high" });
     llm.fallback = answer("yes", "medium");
     const held = (await refund()).decided;
     expect(held).toMatchObject({
@@ -162,12 +162,12 @@ describe("LLM judge over an OpenAI-compatible endpoint", () => {
     expect(bad.status).toBe(400);
     expect(bad.headers.get("content-type")).toContain("application/problem+json");
     expect(bad.body.code).toBe("validation_failed");
-    expect((await call(v.url, "GET", "/review-settings", { key: v.adminKey })).body).toEqual({ minimum_confidence_bucket: "high" });
+    expect((await call(v.url, "GET", "/review-settings", { key: v.adminKey })).body).toMatchObject({ minimum_confidence_bucket: "high" });
 
     try {
       const put = await call(v.url, "PUT", "/review-settings", { key: v.adminKey, body: { minimum_confidence_bucket: "medium" } });
       expect(put.status).toBe(200);
-      expect((await call(v.url, "GET", "/review-settings", { key: v.adminKey })).body).toEqual({ minimum_confidence_bucket: "medium" });
+      expect((await call(v.url, "GET", "/review-settings", { key: v.adminKey })).body).toMatchObject({ minimum_confidence_bucket: "medium" });
       const passed = (await refund()).decided;
       expect(passed).toMatchObject({ status: "approved", reason_code: "llm_approved", confidence_bucket: "medium", minimum_confidence_bucket: "medium" });
       expect(typeof passed.token).toBe("string");

@@ -5,6 +5,16 @@ import type { AppContext } from "../../context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
 
+/** ?wait=SECONDS (0-60): hold an undecided request's answer until its status changes. */
+const waitQuery = z.object({
+  wait: z
+    .string()
+    .regex(/^\d{1,2}$/, "must be a whole number of seconds from 0 to 60")
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(60))
+    .default(0),
+});
+
 export const requestIdParams = z.object({ request_id: z.string().min(1).max(256) });
 
 export function clearanceRoutes(app: FastifyInstance, ctx: AppContext) {
@@ -20,7 +30,8 @@ export function clearanceRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.get("/clearance-status/:request_id", { preHandler }, async (request, reply) => {
     const { request_id } = requestIdParams.parse(request.params);
-    const result = await ctx.clearance.status(principalOf(request), request_id);
+    const { wait } = waitQuery.parse(request.query);
+    const result = await ctx.clearance.status(principalOf(request), request_id, wait * 1000);
     return reply.code(result.httpStatus).send(result.body);
   });
 }

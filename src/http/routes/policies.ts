@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { AppContext } from "../../context.js";
+import { AppError } from "../../errors.js";
 import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
 import { registerPolicySchema } from "../../policies/policy-schema.js";
 import { registerPolicy } from "../../policies/policy-store.js";
-import { readReviewSettings, reviewSettingsSchema, writeReviewSettings } from "../../reviews/review-settings.js";
+import { reviewRulesSchema } from "../../reviews/review-rules.js";
+import { readReviewSettings, reviewSettingsSchema, rulesFor, settingsView, writePolicyReviewRules, writeReviewSettings } from "../../reviews/review-settings.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { withIdempotency } from "../../tenancy/idempotency.js";
 import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";
@@ -22,6 +24,7 @@ const documentBodySchema = z.strictObject({
 });
 const policyParams = z.object({ policy_id: z.string().min(1).max(128) });
 const documentParams = policyParams.extend({ document_id: z.string().min(1).max(100) });
+const policyQuery = z.object({ policy_id: z.string().min(1).max(128).optional() });
 const titleQuery = z.object({ title: z.string().trim().min(1).max(300).default("Untitled document") });
 
 /** A document arrives as JSON ({title, content, media_type}) or as the raw markdown / text itself. */
@@ -84,17 +87,33 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     return result;
   });
 
+  // Without policy_id: the tenant's threshold and default rules. With it: that policy's override.
   app.get("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
     const principal = principalOf(request);
     requireScope(principal, ["admin", "reviewer"], "read review settings");
-    return readReviewSettings(await ctx.tenantDbs.get(principal.tenantId));
+    const { policy_id } = policyQuery.parse(request.query);
+    const settings = await readReviewSettings(await ctx.tenantDbs.get(principal.tenantId));
+    if (!policy_id) return settingsView(settings);
+    return { policy_id, source: settings.policies[policy_id] ? "policy" : "tenant", ...rulesFor(settings, policy_id) };
   });
 
   app.put("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
     const principal = admin(request, "change review settings");
-    const settings = reviewSettingsSchema.parse(request.body);
-    const result = await writeReviewSettings(await ctx.tenantDbs.get(principal.tenantId), settings);
+    const { policy_id } = policyQuery.parse(request.query);
+    const sql = await ctx.tenantDbs.get(principal.tenantId);
+    const result = policy_id
+      ? await writePolicyReviewRules(sql, policy_id, reviewRulesSchema.parse(request.body))
+      : await writeReviewSettings(sql, reviewSettingsSchema.parse(request.body));
     ctx.reviewSettings.invalidate(principal.tenantId);
-    return result;
+    return policy_id ? { policy_id, source: "policy", ...rulesFor(result, policy_id) } : settingsView(result);
+  });
+
+  app.delete("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
+    const principal = admin(request, "change review settings");
+    const { policy_id } = policyQuery.parse(request.query);
+    if (!policy_id) throw new AppError("bad_request", "DELETE /review-settings needs ?policy_id= (the tenant settings can only be replaced)");
+    const result = await writePolicyReviewRules(await ctx.tenantDbs.get(principal.tenantId), policy_id, null);
+    ctx.reviewSettings.invalidate(principal.tenantId);
+    return { policy_id, source: "tenant", ...rulesFor(result, policy_id) };
   });
 }

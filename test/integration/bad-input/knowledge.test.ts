@@ -92,7 +92,36 @@ describe("/review-settings", () => {
     for (const body of [{ minimum_confidence_bucket: "low", extra: true }, {}, ["low"], "low"]) {
       expectProblem(await suite.vault.http("PUT", "/review-settings", { key: suite.vault.adminKey, body }), 400);
     }
-    expect((await suite.vault.http("GET", "/review-settings", { key: suite.vault.adminKey })).body).toEqual({ minimum_confidence_bucket: "high" });
+    expect((await suite.vault.http("GET", "/review-settings", { key: suite.vault.adminKey })).body).toMatchObject({ minimum_confidence_bucket: "high", approvals_required: 1, groups: [] });
+  });
+
+  it.each([
+    ["approvals_required", 0],
+    ["approvals_required", 21],
+    ["approvals_required", "2"],
+    ["approvals_required", 1.5],
+    ["groups", [{ name: "a" }, { name: "a" }]],
+    ["groups", [{ name: "", approvals_required: 1 }]],
+    ["groups", [{ name: "a", approvals_required: 1, extra: 1 }]],
+    ["groups", "finance"],
+    ["reviewers", []],
+    ["reviewers", [5]],
+    ["expiry_seconds", 0],
+    ["expiry_seconds", 1e12],
+    ["reminder_after_seconds", -1],
+    ["escalate_after_seconds", "soon"],
+  ] as const)("review rules: %s = %j -> 400 validation_failed", async (field, value) => {
+    const res = await suite.vault.http("PUT", "/review-settings", { key: suite.vault.adminKey, body: { minimum_confidence_bucket: "high", [field]: value } });
+    expectProblem(res, 400, "validation_failed");
+    const policy = await suite.vault.http("PUT", "/review-settings?policy_id=refund-policy", { key: suite.vault.adminKey, body: { [field]: value } });
+    expectProblem(policy, 400, "validation_failed");
+  });
+
+  it("a policy override takes rules only; DELETE needs a policy_id", async () => {
+    const v = suite.vault;
+    expectProblem(await v.http("PUT", "/review-settings?policy_id=refund-policy", { key: v.adminKey, body: { minimum_confidence_bucket: "low" } }), 400, "validation_failed");
+    expectProblem(await v.http("PUT", `/review-settings?policy_id=${"p".repeat(129)}`, { key: v.adminKey, body: {} }), 400, "validation_failed");
+    expectProblem(await v.http("DELETE", "/review-settings", { key: v.adminKey }), 400, "bad_request");
   });
 
   it("only admins change it; reviewers may read it; agents may not", async () => {

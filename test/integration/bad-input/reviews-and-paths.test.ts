@@ -122,10 +122,14 @@ describe("routing", () => {
     ["GET", "/", undefined],
     ["GET", "/REQUEST-CLEARANCE", undefined],
     ["GET", "/.well-known/", undefined],
-    ["GET", "/reviews/x", undefined],
     ["GET", "/reviews/x/decision/extra", undefined],
   ] as const)("%s %s -> 404 not_found", async (method, path, body) => {
     expectProblem(await suite.vault.http(method, path, { key: suite.vault.agentKey, body }), 404, "not_found");
+  });
+
+  it("GET /reviews/{id} is for reviewers: 403 for an agent key, 404 request_not_found for an unknown id", async () => {
+    expectProblem(await suite.vault.http("GET", "/reviews/x", { key: suite.vault.agentKey }), 403, "insufficient_scope");
+    expectProblem(await suite.vault.http("GET", "/reviews/x", { key: suite.vault.reviewerKey }), 404, "request_not_found");
   });
 
   it.each([

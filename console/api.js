@@ -1,0 +1,88 @@
+// The vault's HTTP API as the console uses it: the session cookie authenticates (HttpOnly, so this
+// page never holds a credential after sign-in), and every state-changing request carries the
+// X-Countersign-Console header the vault requires of cookie sessions as its CSRF defence.
+
+/** An RFC 9457 problem (or a network failure) turned into something the page can show. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem.code || null;
+    this.title = problem.title || (status ? `HTTP ${status}` : "Network error");
+    this.detail = problem.detail || "";
+  }
+
+  /** "Title: detail (code)", the one line shown to reviewers. */
+  describe() {
+    const parts = [this.title];
+    if (this.detail && this.detail !== this.title) parts.push(`: ${this.detail}`);
+    if (this.code) parts.push(` (${this.code})`);
+    return parts.join("");
+  }
+}
+
+/** Milliseconds to add to the browser's clock to get the vault's, from the Date header of the last answer. */
+let clockOffsetMs = 0;
+export const serverNow = () => Date.now() + clockOffsetMs;
+
+/** Called when any request comes back 401, so the app can return to the sign-in form. */
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+export async function api(method, path, body) {
+  const headers = { accept: "application/json, application/problem+json" };
+  if (method !== "GET") headers["x-countersign-console"] = "1";
+  // No Content-Type without a body: the vault refuses an empty JSON body.
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch (err) {
+    throw new ApiError(0, { title: "Network error", detail: "The vault did not answer. Check your connection and try again." });
+  }
+  const date = Date.parse(res.headers.get("date") ?? "");
+  if (Number.isFinite(date)) clockOffsetMs = date - Date.now();
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const problem = data && typeof data === "object" ? data : { title: `HTTP ${res.status}`, detail: text.slice(0, 200) };
+    const error = new ApiError(res.status, problem);
+    if (res.status === 401 && path !== "/console/session") onUnauthorized(error);
+    throw error;
+  }
+  return data;
+}
+
+export const getSession = () => api("GET", "/console/session");
+export const signIn = (apiKey) => api("POST", "/console/session", { api_key: apiKey });
+export const signOut = () => api("DELETE", "/console/session");
+
+export function listReviews(status, cursor, limit = 50) {
+  const q = new URLSearchParams({ status, limit: String(limit) });
+  if (cursor) q.set("cursor", cursor);
+  return api("GET", `/reviews?${q}`);
+}
+
+export const getReview = (id) => api("GET", `/reviews/${encodeURIComponent(id)}`);
+
+export const decide = (id, approved, reviewReason) =>
+  api("POST", `/reviews/${encodeURIComponent(id)}/decision`, reviewReason ? { approved, review_reason: reviewReason } : { approved });
+
+export const proofBundle = (id) => api("GET", `/ledger/proof/bundle?${new URLSearchParams({ request_id: id })}`);
+
+/** Admin only: notifications and webhook deliveries that ran out of attempts (never dropped silently). */
+export const listDeadDeliveries = () => api("GET", "/outbox?status=dead&limit=100");
+export const retryDelivery = (deliveryId) => api("POST", `/outbox/${encodeURIComponent(deliveryId)}/retry`);

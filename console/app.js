@@ -1,0 +1,176 @@
+// Entry point: session check, hash routing (#/queue, #/history, #/outbox, #/reviews/<id>), the live stream.
+import { ApiError, getSession, setUnauthorizedHandler, signIn, signOut } from "./api.js";
+import { DetailView } from "./detail.js";
+import { byId, fill, notice } from "./dom.js";
+import { HistoryView, QueueView, tickTimes } from "./lists.js";
+import { LiveReviews } from "./live.js";
+import { OutboxView } from "./outbox.js";
+
+const views = ["signin", "queue", "history", "outbox", "detail"];
+let session = null;
+
+const announcer = byId("announcer");
+/** aria-live="polite": screen readers read new lines without moving focus. Old lines are pruned. */
+function announce(message) {
+  const line = document.createElement("p");
+  line.textContent = message;
+  announcer.append(line);
+  while (announcer.childElementCount > 5) announcer.firstElementChild.remove();
+}
+
+const queue = new QueueView({
+  announce,
+  onCount: (n) => {
+    byId("queue-count").textContent = String(n);
+    document.title = n ? `(${n}) Countersign reviewer console` : "Countersign reviewer console";
+  },
+});
+const history = new HistoryView();
+const detail = new DetailView({ announce });
+const outbox = new OutboxView({ announce });
+
+/** Admins see dead deliveries (GET /outbox is admin-only); the count shows in the nav. */
+async function refreshOutboxCount() {
+  if (session?.scope !== "admin") return;
+  const n = await outbox.load();
+  if (n !== null) byId("outbox-count").textContent = String(n);
+}
+
+const liveLabels = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline, retrying…" };
+const live = new LiveReviews({
+  onReview: (review) => {
+    queue.apply(review);
+    history.apply(review);
+    void detail.apply(review);
+  },
+  onState: (state) => {
+    const el = byId("live-status");
+    el.dataset.state = state;
+    el.textContent = liveLabels[state] ?? state;
+    // A stream that was closed may mean the session ended; the 401 handler takes over if so.
+    if (state === "offline") void getSession().catch((err) => err instanceof ApiError && err.status === 401 && signedOut());
+  },
+  onReconnect: () => void queue.load(),
+});
+
+function showView(name, focus = true) {
+  for (const v of views) byId(`view-${v}`).hidden = v !== name;
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    if (a.dataset.nav === name) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  // Move focus to the new view's heading so keyboard and screen-reader users land on the change.
+  if (focus) byId(`${name === "signin" ? "signin" : name}-title`).focus();
+}
+
+/** Shows the view the hash names. Focus moves to its heading except on the first load. */
+async function route(focus = true) {
+  if (!session) return showView("signin", focus);
+  const hash = location.hash || "#/queue";
+  const match = /^#\/reviews\/(.+)$/.exec(hash);
+  if (match) {
+    let id;
+    try {
+      id = decodeURIComponent(match[1]);
+    } catch {
+      id = match[1];
+    }
+    showView("detail", false);
+    await detail.show(id);
+    if (focus) byId("detail-title").focus();
+  } else if (hash === "#/outbox" && session.scope === "admin") {
+    showView("outbox", focus);
+    await refreshOutboxCount();
+  } else if (hash === "#/history") {
+    showView("history", focus);
+    await history.load();
+  } else {
+    showView("queue", focus);
+  }
+}
+
+function signedIn(info) {
+  session = info;
+  const who = info?.reviewer ?? {};
+  byId("whoami-name").textContent = `${who.name || who.email || who.id || "Reviewer"}`;
+  byId("whoami-name").title = who.email ? `${who.email} · tenant ${info.tenant_id}` : `tenant ${info?.tenant_id ?? ""}`;
+  byId("whoami").hidden = false;
+  byId("nav").hidden = false;
+  byId("nav-outbox").hidden = info?.scope !== "admin";
+  void refreshOutboxCount();
+  // The stream's open event loads the queue too (closing the gap between snapshot and stream); this
+  // first load does not wait for it, so the queue shows even when the stream cannot connect.
+  void queue.load();
+  live.start();
+}
+
+function signedOut() {
+  session = null;
+  live.stop();
+  queue.clear();
+  // Nothing of the last reviewer's data stays in the page for whoever signs in next.
+  for (const id of ["detail-body", "history-list", "outbox-list"]) fill(byId(id));
+  byId("whoami").hidden = true;
+  byId("nav").hidden = true;
+  showView("signin");
+}
+
+setUnauthorizedHandler(() => {
+  if (session) {
+    signedOut();
+    notice(byId("signin-error"), "Your session has ended. Sign in again.");
+  }
+});
+
+byId("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = byId("api-key");
+  const error = byId("signin-error");
+  const key = input.value.trim();
+  if (!key) {
+    notice(error, "Enter your reviewer key.");
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    return;
+  }
+  const button = event.submitter ?? event.target.querySelector("button");
+  button.disabled = true;
+  try {
+    const info = await signIn(key);
+    input.value = "";
+    input.removeAttribute("aria-invalid");
+    notice(error, "");
+    signedIn(info);
+    await route();
+  } catch (err) {
+    notice(error, err instanceof ApiError ? err.describe() : String(err));
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+byId("sign-out").addEventListener("click", async () => {
+  try {
+    await signOut();
+  } catch {
+    /* the cookie may already be gone; signing out locally is what the user asked for */
+  }
+  signedOut();
+});
+
+window.addEventListener("hashchange", () => void route());
+setInterval(() => tickTimes(), 1000);
+
+async function boot() {
+  try {
+    signedIn(await getSession());
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) notice(byId("signin-error"), err instanceof ApiError ? err.describe() : String(err));
+  }
+  await route(false);
+  document.documentElement.dataset.ready = "true";
+}
+
+void boot();

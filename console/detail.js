@@ -1,0 +1,276 @@
+// The request detail page: everything a reviewer needs to decide without looking anything up, the
+// vote form, and the ledger proof status.
+import { ApiError, decide, getReview, proofBundle } from "./api.js";
+import { byId, fill, h, notice } from "./dom.js";
+import { ageText, approvalsText, dateText, expiryText, isExpired, prettyJson, statusOf, text } from "./format.js";
+import { statusBadge } from "./lists.js";
+import { verifyBundleInclusion } from "./merkle.js";
+
+const section = (id, title, ...body) => h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...body);
+
+/** A definition list from [term, value] pairs; null values are skipped. */
+function facts(pairs) {
+  return h(
+    "dl",
+    { class: "facts-grid" },
+    pairs.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
+  );
+}
+
+const code = (value) => h("code", {}, text(value));
+const jsonBlock = (label, value) => h("pre", { class: "json", tabindex: "0", "aria-label": label }, prettyJson(value));
+
+function evidenceList(review) {
+  const chunks = Array.isArray(review.evidence_chunks) ? review.evidence_chunks : [];
+  const cited = new Set((Array.isArray(review.citations) ? review.citations : []).map((c) => c?.chunk_id));
+  // Citations the judge made that are not among the chunks are shown too.
+  const extra = (Array.isArray(review.citations) ? review.citations : []).filter((c) => !chunks.some((e) => e?.chunk_id === c?.chunk_id));
+  const all = [...chunks, ...extra];
+  if (all.length === 0) return h("p", { class: "empty" }, "No policy evidence was retrieved for this request.");
+  return h(
+    "ol",
+    { class: "evidence" },
+    all.map((c) =>
+      h(
+        "li",
+        {},
+        h(
+          "p",
+          { class: "evidence-head" },
+          h("strong", {}, text(c?.heading, "Untitled")),
+          cited.has(c?.chunk_id) ? h("span", { class: "badge badge-cited" }, "cited") : null,
+        ),
+        h("blockquote", {}, text(c?.excerpt, "")),
+        h(
+          "p",
+          { class: "hint" },
+          `${text(c?.source, "?")} of policy ${text(c?.policy_id)}`,
+          typeof c?.score === "number" ? ` · relevance ${c.score.toFixed(2)}` : "",
+        ),
+      ),
+    ),
+  );
+}
+
+function approvalsSection(review) {
+  const a = review.approvals ?? { received: 0, required: 1, groups: [] };
+  const votes = Array.isArray(review.votes_detail) ? review.votes_detail : [];
+  return section(
+    "approvals-title",
+    "Approvals",
+    h(
+      "p",
+      {},
+      h("label", { for: "approvals-progress" }, approvalsText(a)),
+      " ",
+      h("progress", { id: "approvals-progress", max: String(Math.max(1, a.required ?? 1)), value: String(Math.min(a.received ?? 0, a.required ?? 1)) }),
+    ),
+    Array.isArray(a.groups) && a.groups.length
+      ? h(
+          "ul",
+          { class: "plain" },
+          a.groups.map((g) => h("li", {}, `Group ${text(g.name)}: ${g.received ?? 0} of ${g.required ?? 1}`)),
+        )
+      : null,
+    votes.length
+      ? h(
+          "ul",
+          { class: "votes", "aria-label": "Votes" },
+          votes.map((v) =>
+            h(
+              "li",
+              {},
+              h("span", { class: `badge ${v.approved ? "badge-approved" : "badge-denied"}` }, v.approved ? "Approved" : "Denied"),
+              " by ",
+              h("strong", {}, text(v.reviewer_name, v.reviewer_id)),
+              ` · ${dateText(v.created_at)}`,
+              v.reason ? h("p", { class: "vote-reason" }, v.reason) : null,
+            ),
+          ),
+        )
+      : h("p", { class: "empty" }, "No votes yet."),
+  );
+}
+
+function ledgerSection(review) {
+  const ledger = review.ledger ?? { events: 0, in_checkpoint: false, checkpoint_id: null };
+  const result = h("p", { id: "proof-result", role: "status", class: "proof-result" });
+  const button = h("button", { type: "button", class: "button", id: "proof-verify" }, "Verify ledger proof");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    result.className = "proof-result";
+    result.textContent = "Fetching the proof bundle…";
+    try {
+      const outcome = await verifyBundleInclusion(await proofBundle(review.request_id));
+      result.classList.add(outcome.ok ? "ok" : "bad");
+      // The page may predate the checkpoint; the verified bundle is newer news.
+      if (outcome.ok) fill(byId("ledger-checkpoint"), `in signed checkpoint ${outcome.checkpointId}`);
+      result.textContent = outcome.ok ? `✓ ${outcome.message[0].toUpperCase()}${outcome.message.slice(1)}` : `✗ Not verified: ${outcome.message}`;
+    } catch (err) {
+      result.classList.add("bad");
+      result.textContent = err instanceof ApiError ? err.describe() : String(err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return section(
+    "ledger-title",
+    "Ledger",
+    facts([
+      ["Events", String(ledger.events ?? 0)],
+      ["Checkpoint", h("span", { id: "ledger-checkpoint" }, ledger.in_checkpoint ? `in signed checkpoint ${text(ledger.checkpoint_id)}` : "not yet in a signed checkpoint")],
+    ]),
+    button,
+    result,
+    h("p", { class: "hint" }, "The check recomputes the RFC 6962 inclusion path in this browser. Signatures are checked offline with countersign verify-bundle."),
+  );
+}
+
+/** The vote form; the server enforces who may vote, the viewer hint only explains in advance. */
+function decisionSection(review, onDecided) {
+  const viewer = review.viewer ?? {};
+  const error = h("p", { id: "decision-error", class: "notice notice-error", role: "alert", hidden: true });
+  const reason = h("textarea", { id: "decision-reason", name: "review_reason", rows: "3", maxlength: "2000", "aria-describedby": "decision-reason-hint" });
+  const approve = h("button", { type: "submit", class: "button button-approve", value: "approve", id: "approve" }, "Approve");
+  const deny = h("button", { type: "submit", class: "button button-deny", value: "deny", id: "deny" }, "Deny");
+  // Shown in advance, but the buttons stay enabled: the server decides, and its problem+json answer
+  // (which may be newer than this page) is what the reviewer sees after trying.
+  const blocked = viewer.can_deny === false ? "You cannot vote on this request" : viewer.can_approve === false ? "You can deny but not approve this request" : null;
+  const warning = blocked ? h("p", { class: "notice notice-warn", id: "viewer-note" }, viewer.why_not ? `${blocked}: ${viewer.why_not}.` : `${blocked}.`) : null;
+  const form = h(
+    "form",
+    { class: "decision", "aria-describedby": warning ? "viewer-note" : null },
+    h("label", { for: "decision-reason" }, "Reason (optional)"),
+    reason,
+    h("p", { id: "decision-reason-hint", class: "hint" }, "Recorded with your vote in the ledger and returned to the agent."),
+    h("div", { class: "decision-buttons" }, approve, deny),
+    error,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const approved = event.submitter?.value !== "deny";
+    approve.disabled = deny.disabled = true;
+    notice(error, "");
+    try {
+      await decide(review.request_id, approved, reason.value.trim());
+      await onDecided(approved);
+    } catch (err) {
+      notice(error, err instanceof ApiError ? err.describe() : String(err));
+      approve.disabled = deny.disabled = false;
+      error.focus?.();
+    }
+  });
+  return section("decision-title", "Your decision", warning, form);
+}
+
+export class DetailView {
+  constructor({ announce }) {
+    this.announce = announce;
+    this.id = null;
+    this.review = null;
+  }
+
+  async show(id) {
+    this.id = id;
+    this.review = null;
+    fill(byId("detail-body"));
+    byId("detail-title").textContent = "Loading request…";
+    await this.load();
+  }
+
+  async load() {
+    const id = this.id;
+    const error = byId("detail-error");
+    try {
+      const review = await getReview(id);
+      if (id !== this.id) return;
+      this.review = review;
+      notice(error, "");
+      this.render(review);
+    } catch (err) {
+      if (id !== this.id || (err instanceof ApiError && err.status === 401)) return;
+      byId("detail-title").textContent = "Request";
+      notice(error, err instanceof ApiError ? err.describe() : String(err));
+    }
+  }
+
+  /** A stream event for the open request: reload it, keeping what the reviewer typed. */
+  async apply(review) {
+    if (review.request_id !== this.id || !this.review) return;
+    const typed = document.getElementById("decision-reason")?.value;
+    const hadFocus = document.activeElement?.id;
+    await this.load();
+    const area = document.getElementById("decision-reason");
+    if (area && typed) area.value = typed;
+    if (hadFocus) document.getElementById(hadFocus)?.focus();
+  }
+
+  render(r) {
+    const status = statusOf(r);
+    const pending = r.status === "pending_review";
+    byId("detail-title").textContent = `${text(r.tool_name)} · ${status.label}`;
+    fill(
+      byId("detail-body"),
+      h("p", { class: "detail-sub" }, statusBadge(r), " Request ", code(r.request_id)),
+      h(
+        "div",
+        { class: "detail-grid" },
+        h(
+          "div",
+          { class: "detail-main" },
+          section(
+            "action-title",
+            "What the agent wants to do",
+            facts([
+              ["Tool", code(r.tool_name)],
+              ["Agent", text(r.agent_id)],
+              ["On behalf of", text(r.human_principal, "no human principal given")],
+              ["Session", r.session_id ? code(r.session_id) : null],
+            ]),
+            h("h3", {}, "Exact arguments"),
+            jsonBlock("Exact arguments", r.tool_args ?? {}),
+            h("h3", {}, "Context"),
+            r.context && Object.keys(r.context).length ? jsonBlock("Context", r.context) : h("p", { class: "empty" }, "No context given."),
+          ),
+          section(
+            "judge-title",
+            "Why it needs a human",
+            facts([
+              ["Judge's reason", text(r.reason)],
+              ["Reason code", r.reason_code ? code(r.reason_code) : null],
+              ["Policy", r.policy_id ? code(r.policy_id) : "no policy"],
+              ["Confidence", text(r.confidence_bucket)],
+              ["Matched conditions", Array.isArray(r.matched_condition_ids) && r.matched_condition_ids.length ? r.matched_condition_ids.join(", ") : null],
+            ]),
+            h("h3", {}, "Policy evidence"),
+            evidenceList(r),
+          ),
+        ),
+        h(
+          "div",
+          { class: "detail-side" },
+          pending ? decisionSection(r, (approved) => this.decided(approved)) : null,
+          section(
+            "timing-title",
+            "Timing",
+            facts([
+              ["Submitted", h("span", {}, dateText(r.created_at), " (", h("span", { "data-age": r.created_at }, ageText(r.created_at)), ")")],
+              pending
+                ? ["Expiry", h("span", { "data-expires": r.expires_at ?? "", class: isExpired(r.expires_at) ? "urgent" : null }, expiryText(r.expires_at))]
+                : ["Decided", dateText(r.decided_at)],
+              ["Outcome", pending ? null : text(r.decision_status)],
+            ]),
+          ),
+          approvalsSection(r),
+          ledgerSection(r),
+        ),
+      ),
+    );
+  }
+
+  async decided(approved) {
+    this.announce(approved ? "Your approval was recorded." : "Your denial was recorded.");
+    await this.load();
+    byId("detail-title").focus();
+  }
+}

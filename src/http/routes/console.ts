@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
+/**
+ * The reviewer console: a handful of static files served from memory. The folder sits at the package
+ * root, three levels above both src/http/routes (tsx) and dist/http/routes (npm start), like migrations/.
+ */
+export const consoleRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../console");
+
+const contentTypes: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+
+/**
+ * No inline script or style anywhere in the console, so 'self' is enough and an injected <script>
+ * or style attribute cannot run. connect-src 'self' covers fetch and EventSource to the vault.
+ */
+const securityHeaders = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  // Revalidate every time (the ETag makes that cheap): a vault upgrade must never leave stale JS running.
+  "cache-control": "no-cache",
+};
+
+interface Asset {
+  body: Buffer;
+  type: string;
+  etag: string;
+}
+
+/** Reads the console's files once at start-up; a missing folder stops start-up rather than serving 404s later. */
+export function loadConsoleAssets(dir = consoleRoot): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const name of readdirSync(dir).sort()) {
+    const type = contentTypes[path.extname(name)];
+    if (!type) continue;
+    const body = readFileSync(path.join(dir, name));
+    assets.set(name, { body, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"` });
+  }
+  if (!assets.has("index.html")) throw new Error(`reviewer console: ${path.join(dir, "index.html")} is missing`);
+  return assets;
+}
+
+/** GET /console (and /console/, by the router's ignoreTrailingSlash) plus /console/<file>, one route per known file. */
+export function consoleRoutes(app: FastifyInstance, assets = loadConsoleAssets()) {
+  const serve = (asset: Asset) => async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.headers(securityHeaders).header("etag", asset.etag);
+    if (request.headers["if-none-match"] === asset.etag) return reply.code(304).send();
+    return reply.type(asset.type).send(asset.body);
+  };
+  const index = assets.get("index.html")!;
+  app.get("/console", serve(index));
+  for (const [name, asset] of assets) app.get(`/console/${name}`, serve(asset));
+}

@@ -1,0 +1,58 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { AppContext } from "../../context.js";
+import { requireScope } from "../../tenancy/api-keys.js";
+import { SESSION_COOKIE, sessionTokenOf } from "../../tenancy/console-sessions.js";
+import { createReviewer, listReviewers } from "../../tenancy/reviewers.js";
+import { authenticate, principalOf } from "../auth.js";
+
+const reviewerBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  email: z.email().max(320),
+  groups: z.array(z.string().trim().min(1).max(64)).max(20).default([]),
+});
+const signIn = z.strictObject({ api_key: z.string().min(1).max(512) });
+
+/** Reviewer identities (admin), and the console's sign-in with a reviewer or admin key. */
+export function reviewerRoutes(app: FastifyInstance, ctx: AppContext) {
+  const preHandler = authenticate(ctx);
+
+  app.post("/reviewers", { preHandler }, async (request, reply) => {
+    const principal = principalOf(request);
+    requireScope(principal, ["admin"], "add reviewers");
+    const body = reviewerBody.parse(request.body);
+    const created = await createReviewer(ctx.control, { tenantId: principal.tenantId, ...body });
+    return reply.code(201).send({ reviewer_id: created.id, name: created.name, email: created.email, groups: created.groups, api_key: created.api_key, api_key_id: created.api_key_id });
+  });
+
+  app.get("/reviewers", { preHandler }, async (request) => {
+    const principal = principalOf(request);
+    requireScope(principal, ["admin", "reviewer"], "list reviewers");
+    return { reviewers: await listReviewers(ctx.control, principal.tenantId) };
+  });
+
+  app.post("/console/session", async (request, reply) => {
+    const { api_key } = signIn.parse(request.body);
+    const principal = await ctx.auth.authenticate(api_key);
+    requireScope(principal, ["reviewer", "admin"], "sign in to the review console");
+    const session = await ctx.consoleSessions.open(principal);
+    // HttpOnly: scripts never see it; Strict: other sites' requests never carry it.
+    const secure = request.protocol === "https" ? "; Secure" : "";
+    reply.header("set-cookie", `${SESSION_COOKIE}=${session.token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor((session.expiresAt.getTime() - ctx.clock.nowMs()) / 1000)}${secure}`);
+    return { ...whoIs(principal), expires_at: session.expiresAt.toISOString() };
+  });
+
+  app.get("/console/session", { preHandler }, async (request) => whoIs(principalOf(request)));
+
+  app.delete("/console/session", { preHandler }, async (request, reply) => {
+    const token = sessionTokenOf(request.headers.cookie);
+    if (token) await ctx.consoleSessions.close(token);
+    reply.header("set-cookie", `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    return { signed_out: true };
+  });
+}
+
+function whoIs(principal: ReturnType<typeof principalOf>) {
+  const reviewer = principal.reviewer ?? { id: principal.keyId, name: `${principal.scope} key`, email: "", groups: [] };
+  return { tenant_id: principal.tenantId, scope: principal.scope, reviewer };
+}

@@ -1,0 +1,89 @@
+import type { Clock } from "../clock.js";
+import type { EmailContent } from "./email-message.js";
+import type { Mailer } from "./mailer.js";
+import type { ClaimedEntry } from "./outbox-store.js";
+import { postPinned } from "./pinned-http.js";
+import { endpointBinding, openSecret, outboxTargetBinding } from "./secret-box.js";
+import { resolveTarget } from "./target-guard.js";
+import { ledgixSignature, timestampedSignature } from "./webhook-signature.js";
+
+export interface AttemptResult {
+  ok: boolean;
+  httpStatus: number | null;
+  error: string | null;
+}
+
+export interface DeliveryDeps {
+  clock: Clock;
+  allowPrivateTargets: boolean;
+  transportKey?: Buffer;
+  /** Whole-exchange deadline per attempt (10 s). */
+  timeoutMs: number;
+  /** Absent when SMTP_HOST is not set: email entries then fail and, in the end, go dead (visible). */
+  mailer?: Mailer;
+}
+
+const USER_AGENT = "countersign-webhooks";
+const MAX_ERROR_CHARS = 500;
+
+const failure = (error: string, httpStatus: number | null = null): AttemptResult => ({ ok: false, httpStatus, error: error.slice(0, MAX_ERROR_CHARS) });
+
+/** One attempt at one outbox entry. Throws only DeliveryAbortedError (worker stopping). */
+export async function deliver(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
+  if (entry.kind === "webhook") return deliverWebhook(entry, deps, signal);
+  if (entry.kind === "slack") return deliverSlack(entry, deps, signal);
+  return deliverEmail(entry, deps);
+}
+
+async function deliverWebhook(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
+  if (entry.endpoint_url === null || entry.endpoint_secret === null) return failure("the webhook endpoint no longer exists");
+  if (entry.endpoint_enabled === false) return failure("the webhook endpoint is disabled");
+  const secret = openSecret(entry.endpoint_secret, endpointBinding(entry.endpoint_id!), deps.transportKey);
+  const t = Math.floor(deps.clock.nowMs() / 1000);
+  const headers = {
+    "content-type": "application/json",
+    "user-agent": USER_AGENT,
+    "x-ledgix-signature": ledgixSignature(secret, entry.payload),
+    "x-countersign-signature": timestampedSignature(secret, t, entry.payload),
+    "x-countersign-delivery": entry.delivery_id,
+    "x-countersign-event": entry.event_type,
+  };
+  return post(entry.endpoint_url, entry.payload, headers, deps, signal);
+}
+
+async function deliverSlack(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
+  const url = openSecret(entry.target!, outboxTargetBinding(entry.delivery_id), deps.transportKey);
+  const headers = { "content-type": "application/json", "user-agent": USER_AGENT, "x-countersign-delivery": entry.delivery_id };
+  return post(url, entry.payload, headers, deps, signal);
+}
+
+/** The target is checked (and pinned) on every attempt: a name may resolve elsewhere than at registration. */
+async function post(url: string, body: string, headers: Record<string, string>, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
+  let target;
+  try {
+    target = await resolveTarget(url, { allowPrivate: deps.allowPrivateTargets });
+  } catch (err) {
+    return failure(`target refused: ${(err as Error).message}`);
+  }
+  try {
+    const res = await postPinned(target, body, headers, { timeoutMs: deps.timeoutMs, signal });
+    if (res.status >= 200 && res.status < 300) return { ok: true, httpStatus: res.status, error: null };
+    return failure(`HTTP ${res.status}${res.body ? `: ${res.body.replace(/\s+/g, " ").trim()}` : ""}`, res.status);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return failure(`request failed: ${(err as Error).message}`);
+  }
+}
+
+async function deliverEmail(entry: ClaimedEntry, deps: DeliveryDeps): Promise<AttemptResult> {
+  if (!deps.mailer) return failure("email is not configured on this vault (SMTP_HOST is not set)");
+  const recipients = JSON.parse(entry.target!) as string[];
+  const content = JSON.parse(entry.payload) as EmailContent;
+  try {
+    const { rejected } = await deps.mailer.send(entry.delivery_id, recipients, content);
+    // Delivered to the others; retrying would send them a second copy. The refusal stays on record.
+    return { ok: true, httpStatus: null, error: rejected.length > 0 ? `refused by the SMTP server: ${rejected.join(", ")}` : null };
+  } catch (err) {
+    return failure(`SMTP: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,81 @@
+import type { ClearanceRow } from "../clearance/request-store.js";
+
+export const webhookEventTypes = [
+  "request.submitted",
+  "request.pending_review",
+  "request.approved",
+  "request.denied",
+  "request.expired",
+  "request.cancelled",
+  "token.consumed",
+] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+/** `ping` is sent only by POST /webhooks/{id}/test; endpoints cannot subscribe to it. */
+export type DeliveryEventType = WebhookEventType | "ping";
+
+export const notificationKinds = ["review.requested", "review.reminder", "review.escalation"] as const;
+export type NotificationKind = (typeof notificationKinds)[number];
+
+export type OutboxKind = "webhook" | "slack" | "email";
+export const outboxKinds: readonly OutboxKind[] = ["webhook", "slack", "email"];
+export type OutboxStatus = "pending" | "delivered" | "dead";
+
+/** The request fields a payload may carry (subset of ClearanceRow). */
+export type OutboxRequest = Pick<
+  ClearanceRow,
+  | "id"
+  | "status"
+  | "decision_status"
+  | "reason"
+  | "reason_code"
+  | "tool_name"
+  | "tool_args"
+  | "agent_id"
+  | "human_principal"
+  | "policy_id"
+  | "confidence_bucket"
+  | "citations"
+  | "evidence_chunks"
+  | "created_at"
+  | "decided_at"
+>;
+
+/** What a pending review looks like to a notification. */
+export interface ReviewProgress {
+  approvals_required: number;
+  received: number;
+  expires_at: string | null;
+  console_url: string;
+}
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString());
+
+/** A webhook's `data`: the request fields under their wire names (request_id, ISO timestamps). */
+export function requestData(r: OutboxRequest): Record<string, unknown> {
+  return {
+    request_id: r.id,
+    status: r.status,
+    decision_status: r.decision_status,
+    reason: r.reason,
+    reason_code: r.reason_code,
+    tool_name: r.tool_name,
+    tool_args: r.tool_args,
+    agent_id: r.agent_id,
+    human_principal: r.human_principal,
+    policy_id: r.policy_id,
+    confidence_bucket: r.confidence_bucket,
+    citations: r.citations,
+    evidence_chunks: r.evidence_chunks,
+    created_at: iso(r.created_at),
+    decided_at: iso(r.decided_at),
+  };
+}
+
+/**
+ * The exact body of one webhook delivery. Its text is stored in the outbox and sent unchanged on
+ * every attempt, so the signature, and any receiver-side dedup on `id`, see the same bytes.
+ */
+export function webhookBody(deliveryId: string, type: DeliveryEventType, createdAt: Date, data: Record<string, unknown>): string {
+  return JSON.stringify({ id: deliveryId, type, created_at: createdAt.toISOString(), data });
+}

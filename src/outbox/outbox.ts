@@ -1,0 +1,171 @@
+import type { Clock } from "../clock.js";
+import type { Sql } from "../db/sql.js";
+import { newId } from "../tenancy/ids.js";
+import { readChannels } from "./channel-store.js";
+import { emailMessage } from "./email-message.js";
+import { enabledSubscriptions, type EndpointSubscription } from "./endpoint-store.js";
+import {
+  requestData,
+  webhookBody,
+  type NotificationKind,
+  type OutboxRequest,
+  type ReviewProgress,
+  type WebhookEventType,
+} from "./events.js";
+import { insertEntry } from "./outbox-store.js";
+import { reviewNotice } from "./review-notice.js";
+import { channelBinding, openSecret, outboxTargetBinding, sealSecret } from "./secret-box.js";
+import { slackMessage } from "./slack-message.js";
+
+export type { NotificationKind, OutboxRequest, ReviewProgress, WebhookEventType } from "./events.js";
+
+/** A tenant's routes, opened: Slack URLs in clear (held in memory only, never logged). */
+interface OpenChannel {
+  kind: "slack" | "email";
+  policyId: string | null;
+  slackUrl: string | null;
+  recipients: string[] | null;
+  notify: NotificationKind[];
+}
+
+interface TenantTargets {
+  endpoints: EndpointSubscription[];
+  channels: OpenChannel[];
+}
+
+export const DEFAULT_TARGET_CACHE_TTL_MS = 5000;
+
+/**
+ * Writes deliveries into the tenant's outbox, inside the caller's transaction: the row commits with
+ * the change it reports or not at all. Delivery happens later, in OutboxWorker. Who is subscribed is
+ * cached per tenant for a short TTL (invalidated in this process when endpoints or channels change;
+ * other processes see a change within the TTL), so a tenant without endpoints costs no query.
+ */
+export class Outbox {
+  private readonly cache = new Map<string, { until: number; value: TenantTargets }>();
+  private readonly generations = new Map<string, number>();
+
+  constructor(
+    private readonly deps: {
+      clock: Clock;
+      /** The tenant's pool, for wantsWebhooks (called outside any transaction). */
+      tenantSql: (tenantId: string) => Promise<Sql>;
+      transportKey?: Buffer;
+      cacheTtlMs?: number;
+    },
+  ) {}
+
+  /**
+   * Whether the tenant has any enabled webhook endpoint (cached), so a hot path can skip opening a
+   * transaction just to report an event. Must not be called inside a transaction of the same
+   * tenant: on PGlite (one session) the pool query would wait for that transaction.
+   */
+  async wantsWebhooks(tenantId: string): Promise<boolean> {
+    const hit = this.cached(tenantId);
+    if (hit) return hit.endpoints.length > 0;
+    return (await this.targetsOf(await this.deps.tenantSql(tenantId), tenantId)).endpoints.length > 0;
+  }
+
+  /** Writes webhook deliveries for every endpoint of the tenant subscribed to `type`. */
+  async webhookEvent(tx: Sql, tenantId: string, type: WebhookEventType, request: OutboxRequest, extra: Record<string, unknown> = {}): Promise<void> {
+    const { endpoints } = await this.targetsOf(tx, tenantId);
+    const subscribed = endpoints.filter((e) => e.events.length === 0 || e.events.includes(type));
+    if (subscribed.length === 0) return;
+    const createdAt = this.deps.clock.now();
+    const data = { ...requestData(request), extra };
+    for (const endpoint of subscribed) {
+      const deliveryId = newId("dlv");
+      await insertEntry(tx, {
+        kind: "webhook",
+        deliveryId,
+        eventType: type,
+        requestId: request.id,
+        endpointId: endpoint.id,
+        target: null,
+        payload: webhookBody(deliveryId, type, createdAt, data),
+        createdAt,
+      });
+    }
+  }
+
+  /** A `ping` to one endpoint, whatever it subscribed to (POST /webhooks/{id}/test). */
+  async ping(sql: Sql, endpointId: string): Promise<string> {
+    const createdAt = this.deps.clock.now();
+    const deliveryId = newId("dlv");
+    const data = { webhook_id: endpointId, message: "Test delivery from Countersign: verify the signatures, then answer 2xx." };
+    await insertEntry(sql, {
+      kind: "webhook",
+      deliveryId,
+      eventType: "ping",
+      requestId: null,
+      endpointId,
+      target: null,
+      payload: webhookBody(deliveryId, "ping", createdAt, data),
+      createdAt,
+    });
+    return deliveryId;
+  }
+
+  /**
+   * Writes Slack/email notifications for a pending review to the tenant's channels: the policy's own
+   * route for each channel kind when one is configured, else the tenant default. The message is
+   * rendered now, so it shows the request as it was when the notification was due.
+   */
+  async notifyReview(tx: Sql, tenantId: string, kind: NotificationKind, request: OutboxRequest, review: ReviewProgress): Promise<void> {
+    const { channels } = await this.targetsOf(tx, tenantId);
+    if (channels.length === 0) return;
+    const notice = reviewNotice(kind, request, review);
+    const createdAt = this.deps.clock.now();
+    for (const channelKind of ["slack", "email"] as const) {
+      const route =
+        channels.find((c) => c.kind === channelKind && request.policy_id !== null && c.policyId === request.policy_id) ??
+        channels.find((c) => c.kind === channelKind && c.policyId === null);
+      if (!route || (route.notify.length > 0 && !route.notify.includes(kind))) continue;
+      const deliveryId = newId("ntf");
+      const slack = channelKind === "slack";
+      await insertEntry(tx, {
+        kind: channelKind,
+        deliveryId,
+        eventType: kind,
+        requestId: request.id,
+        endpointId: null,
+        target: slack ? sealSecret(route.slackUrl!, outboxTargetBinding(deliveryId), this.deps.transportKey) : JSON.stringify(route.recipients),
+        payload: JSON.stringify(slack ? slackMessage(notice) : emailMessage(notice)),
+        createdAt,
+      });
+    }
+  }
+
+  /** Forget the tenant's cached routes (after endpoint or channel changes in this process). */
+  invalidate(tenantId: string): void {
+    this.cache.delete(tenantId);
+    this.generations.set(tenantId, (this.generations.get(tenantId) ?? 0) + 1);
+  }
+
+  private cached(tenantId: string): TenantTargets | undefined {
+    const hit = this.cache.get(tenantId);
+    return hit && hit.until > this.deps.clock.nowMs() ? hit.value : undefined;
+  }
+
+  private async targetsOf(sql: Sql, tenantId: string): Promise<TenantTargets> {
+    const hit = this.cached(tenantId);
+    if (hit) return hit;
+    const now = this.deps.clock.nowMs();
+    // Loaded through the caller's transaction: on PGlite (one session) the pool would wait for it.
+    const generation = this.generations.get(tenantId) ?? 0;
+    const endpoints = await enabledSubscriptions(sql);
+    const channels = (await readChannels(sql)).map((c) => ({
+      kind: c.kind,
+      policyId: c.policy_id,
+      slackUrl: c.slack_url === null ? null : openSecret(c.slack_url, channelBinding(c.id), this.deps.transportKey),
+      recipients: c.email_recipients,
+      notify: c.notify,
+    }));
+    const value = { endpoints, channels };
+    // A load that raced an invalidation may hold the old routes: use it once, do not keep it.
+    if ((this.generations.get(tenantId) ?? 0) === generation) {
+      this.cache.set(tenantId, { until: now + (this.deps.cacheTtlMs ?? DEFAULT_TARGET_CACHE_TTL_MS), value });
+    }
+    return value;
+  }
+}

@@ -1,0 +1,67 @@
+import { z } from "zod";
+import type { ReviewerIdentity } from "../tenancy/api-keys.js";
+
+/**
+ * Who must approve a pending request, and for how long it may wait. Set per tenant and optionally
+ * per policy (`PUT /review-settings[?policy_id=]`); the rules in force when a request goes to
+ * review are stored with it.
+ */
+export const reviewRulesSchema = z.strictObject({
+  /** Distinct eligible reviewers who must approve. */
+  approvals_required: z.number().int().min(1).max(20).default(1),
+  /** Each group must also reach its own count of approvals from its members (AND of groups). */
+  groups: z
+    .array(z.strictObject({ name: z.string().trim().min(1).max(64), approvals_required: z.number().int().min(1).max(20).default(1) }))
+    .max(10)
+    .refine((g) => new Set(g.map((x) => x.name)).size === g.length, "group names must be distinct")
+    .default([]),
+  /** Reviewer ids or emails who may review; null = any reviewer or admin of the tenant. */
+  reviewers: z.array(z.string().trim().min(1).max(320)).min(1).max(500).nullable().default(null),
+  /** A pending request is denied as expired after this long (default 24 h). */
+  expiry_seconds: z.number().int().min(1).max(90 * 86_400).default(86_400),
+  reminder_after_seconds: z.number().int().min(1).max(90 * 86_400).nullable().default(null),
+  escalate_after_seconds: z.number().int().min(1).max(90 * 86_400).nullable().default(null),
+});
+export type ReviewRules = z.infer<typeof reviewRulesSchema>;
+
+export const DEFAULT_REVIEW_RULES: ReviewRules = reviewRulesSchema.parse({});
+
+export interface Vote {
+  reviewer_id: string;
+  approved: boolean;
+  groups: string[];
+}
+
+export interface QuorumProgress {
+  received: number;
+  required: number;
+  groups: { name: string; received: number; required: number }[];
+  met: boolean;
+}
+
+/** Counts distinct approving reviewers overall and per required group. Any deny is handled by the caller. */
+export function quorum(rules: ReviewRules, votes: readonly Vote[]): QuorumProgress {
+  const approvers = new Map<string, string[]>();
+  for (const v of votes) if (v.approved) approvers.set(v.reviewer_id, v.groups);
+  const groups = rules.groups.map((g) => ({
+    name: g.name,
+    received: [...approvers.values()].filter((memberOf) => memberOf.includes(g.name)).length,
+    required: g.approvals_required,
+  }));
+  const received = approvers.size;
+  return { received, required: rules.approvals_required, groups, met: received >= rules.approvals_required && groups.every((g) => g.received >= g.required) };
+}
+
+/** Whether `who` may review under `rules` (a missing list means any reviewer of the tenant). */
+export function isEligible(rules: ReviewRules, who: ReviewerIdentity): boolean {
+  if (rules.reviewers === null) return true;
+  const names = new Set(rules.reviewers.map((r) => r.toLowerCase()));
+  return names.has(who.id.toLowerCase()) || (who.email !== "" && names.has(who.email.toLowerCase()));
+}
+
+/** The request's human principal is this reviewer (by id, email or name, ignoring case). */
+export function isPrincipal(humanPrincipal: string | null, who: ReviewerIdentity): boolean {
+  if (!humanPrincipal) return false;
+  const p = humanPrincipal.trim().toLowerCase();
+  return [who.id, who.email, who.name].some((x) => x !== "" && x.toLowerCase() === p);
+}

@@ -1,0 +1,69 @@
+import type { ClearanceRow } from "../clearance/request-store.js";
+import type { ReviewerIdentity } from "../tenancy/api-keys.js";
+import { isEligible, isPrincipal } from "./review-rules.js";
+import { progressOf, rulesOf, type StoredVote } from "./review-queries.js";
+
+/** The JSON a reviewer sees: everything needed to decide, without looking anything up. */
+
+export function reviewSummary(row: ClearanceRow, votes: StoredVote[], now: Date) {
+  const progress = progressOf(row, votes);
+  return {
+    request_id: row.id,
+    status: row.status,
+    decision_status: row.decision_status,
+    reason_code: row.reason_code,
+    tool_name: row.tool_name,
+    agent_id: row.agent_id,
+    human_principal: row.human_principal,
+    policy_id: row.policy_id,
+    reason: row.reason,
+    confidence_bucket: row.confidence_bucket,
+    created_at: new Date(row.created_at).toISOString(),
+    decided_at: row.decided_at ? new Date(row.decided_at).toISOString() : null,
+    expires_at: row.expires_at ? new Date(row.expires_at).toISOString() : null,
+    age_seconds: Math.max(0, Math.floor((now.getTime() - new Date(row.created_at).getTime()) / 1000)),
+    approvals: { received: progress.received, required: progress.required, groups: progress.groups },
+    votes: votes.length,
+  };
+}
+
+export type ReviewSummary = ReturnType<typeof reviewSummary>;
+
+/** Why this viewer may not approve or deny, or null when they may. Mirrors ReviewService's checks. */
+export function viewerRights(row: ClearanceRow, votes: StoredVote[], viewer: ReviewerIdentity, viewerKeyId: string) {
+  const rules = rulesOf(row);
+  let whyNot: string | null = null;
+  if (row.status !== "pending_review" && row.status !== "processing") whyNot = `the request is ${row.status}`;
+  else if (!isEligible(rules, viewer)) whyNot = "you are not among the reviewers of this request";
+  else if (votes.some((v) => v.reviewer_id === viewer.id)) whyNot = "you have already voted";
+  const approveBlock = whyNot ?? (viewerKeyId === row.api_key_id ? "you submitted this request" : isPrincipal(row.human_principal, viewer) ? "you are its human principal" : null);
+  return { reviewer_id: viewer.id, can_approve: approveBlock === null && row.status === "pending_review", can_deny: whyNot === null, why_not: approveBlock };
+}
+
+export function reviewDetail(
+  row: ClearanceRow,
+  votes: StoredVote[],
+  now: Date,
+  viewer: ReturnType<typeof viewerRights>,
+  ledger: { events: number; in_checkpoint: boolean; checkpoint_id: number | null },
+) {
+  return {
+    ...reviewSummary(row, votes, now),
+    tool_args: row.tool_args,
+    context: row.context,
+    session_id: row.session_id,
+    matched_condition_ids: row.matched_condition_ids,
+    citations: row.citations,
+    evidence_chunks: row.evidence_chunks,
+    rules: rulesOf(row),
+    votes_detail: votes.map((v) => ({
+      reviewer_id: v.reviewer_id,
+      reviewer_name: v.reviewer_name,
+      approved: v.approved,
+      reason: v.reason,
+      created_at: new Date(v.created_at).toISOString(),
+    })),
+    viewer,
+    ledger,
+  };
+}

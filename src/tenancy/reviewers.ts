@@ -1,0 +1,42 @@
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import { sqlState, UNIQUE_VIOLATION } from "../db/sql.js";
+import { createApiKey, type Principal, type ReviewerIdentity } from "./api-keys.js";
+import { newId } from "./ids.js";
+
+export interface CreatedReviewer extends ReviewerIdentity {
+  api_key: string;
+  api_key_id: string;
+}
+
+/** A reviewer identity and its first reviewer key (the raw key is returned once). */
+export async function createReviewer(
+  control: Sql,
+  args: { tenantId: string; name: string; email: string; groups: string[] },
+): Promise<CreatedReviewer> {
+  return control.transaction(async (tx) => {
+    const id = newId("rvw");
+    try {
+      await tx.query("INSERT INTO reviewers (id, tenant_id, name, email, groups) VALUES ($1, $2, $3, $4, $5)", [
+        id, args.tenantId, args.name, args.email.toLowerCase(), args.groups,
+      ]);
+    } catch (err) {
+      if (sqlState(err) === UNIQUE_VIOLATION) throw new AppError("reviewer_exists", `A reviewer with email ${args.email} already exists`);
+      throw err;
+    }
+    const key = await createApiKey(tx, { tenantId: args.tenantId, scope: "reviewer", label: args.name, reviewerId: id });
+    return { id, name: args.name, email: args.email.toLowerCase(), groups: args.groups, api_key: key.apiKey, api_key_id: key.id };
+  });
+}
+
+export async function listReviewers(control: Sql, tenantId: string): Promise<(ReviewerIdentity & { created_at: Date; disabled_at: Date | null })[]> {
+  return control.query("SELECT id, name, email, groups, created_at, disabled_at FROM reviewers WHERE tenant_id = $1 ORDER BY created_at", [tenantId]);
+}
+
+/**
+ * Who is voting: the reviewer behind the key, or the key itself when it has no reviewer identity
+ * (an admin key, or a reviewer key made before identities existed).
+ */
+export function voterOf(principal: Principal): ReviewerIdentity {
+  return principal.reviewer ?? { id: principal.keyId, name: `${principal.scope} key ${principal.keyId}`, email: "", groups: [] };
+}
