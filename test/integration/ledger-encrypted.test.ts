@@ -49,7 +49,9 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       const ledger = await call(v.url, "GET", "/ledger?limit=100", { key: built.agent });
       expect(ledger.status).toBe(200);
       expect(ledger.body.entries).toHaveLength(21);
-      expect(ledger.body.entries[0].tool_args).toEqual({ amount: 45, order_id: "r0-0" });
+      // Tree order is commit order, which parallel requests do not fix: find the first request by its order id.
+      const first = ledger.body.entries.find((e: { tool_args: { order_id?: string } }) => e.tool_args.order_id === "r0-0");
+      expect(first.tool_args).toEqual({ amount: 45, order_id: "r0-0" });
     });
 
     it("proof bundles still verify against the JWKS, with a consistency proof for an older event", async () => {
