@@ -41,4 +41,62 @@ describe("webhooks from the review workflow", () => {
     ]);
     for (const r of receiver.requests) expect(sdkVerifyWebhook(r.raw, r.headers["x-ledgix-signature"] as string, secret)).toBe(true);
   });
+
+  it("a pending review is announced to Slack, then reminded and escalated once each when its rules say so", async () => {
+    const slack = await HttpReceiver.start();
+    try {
+      expect((await call(v.url, "PUT", "/notification-settings", { key: v.adminKey, body: { slack: { webhook_url: `${slack.url}/hook` } } })).status).toBe(200);
+      await call(v.url, "PUT", "/review-settings", { key: v.adminKey, body: { minimum_confidence_bucket: "high", reminder_after_seconds: 1, escalate_after_seconds: 2 } });
+      const agent = await newKey(v, "agent");
+      const id = (await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 500, order_id: "slack-1" } } })).body.request_id;
+      await new Promise((r) => setTimeout(r, 2_100));
+      await v.vault.ctx.reviewSweeper.sweep();
+      await v.vault.ctx.reviewSweeper.sweep(); // a second pass sends nothing new
+      await v.vault.ctx.outboxWorker.drain();
+      await slack.waitFor(3);
+      const texts = slack.requests.map((r) => r.raw.toString("utf8"));
+      expect(texts).toHaveLength(3);
+      for (const t of texts) {
+        expect(t).toContain(id);
+        expect(t).toContain(`/console/#/reviews/${id}`);
+        expect(t).toContain("slack-1");
+      }
+      expect(texts[1]).toMatch(/remind/i);
+      expect(texts[2]).toMatch(/escalat/i);
+    } finally {
+      await call(v.url, "PUT", "/review-settings", { key: v.adminKey, body: { minimum_confidence_bucket: "high" } });
+      await slack.close();
+    }
+  });
+});
+
+describe("concurrent votes on PostgreSQL", () => {
+  let db: TestDatabase;
+  let v: TestVault;
+  beforeAll(async () => {
+    db = newDatabase("postgres");
+    v = await startTestVault(db, { env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundPolicy });
+    await call(v.url, "PUT", "/review-settings", { key: v.adminKey, body: { minimum_confidence_bucket: "high", approvals_required: 3 } });
+  }, 60_000);
+  afterAll(async () => {
+    await v?.close();
+    await db?.drop();
+  });
+
+  it("approvals arriving at once are each counted once, and exactly one of them approves the request", async () => {
+    const agent = await newKey(v, "agent");
+    const keys = await Promise.all(
+      ["p1", "p2", "p3", "p4"].map(async (n) => (await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: n, email: `${n}@example.com` } })).body.api_key as string),
+    );
+    const id = (await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 500 } } })).body.request_id;
+    const answers = await Promise.all(keys.map((key) => call(v.url, "POST", `/reviews/${id}/decision`, { key, body: { approved: true } })));
+    const statuses = answers.map((a) => (a.status === 200 ? a.body.status : a.body.code)).sort();
+    expect(statuses).toEqual(["approved", "pending_review", "pending_review", "request_not_pending"]);
+    const sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
+    expect((await sql.query("SELECT jti FROM issued_tokens WHERE request_id = $1", [id])).length).toBe(1);
+    expect((await sql.query("SELECT 1 FROM review_decisions WHERE request_id = $1", [id])).length).toBe(3);
+    const types = await sql.query<{ event_type: string }>("SELECT event_type FROM ledger_events WHERE request_id = $1 ORDER BY seq", [id]);
+    expect(types.map((t) => t.event_type)).toEqual(["clearance.pending_review", "review.vote", "review.vote", "review.approved"]);
+  });
 });
