@@ -4,16 +4,10 @@ import { clearanceRequestSchema } from "../../clearance/request-schema.js";
 import type { AppContext } from "../../context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
+import { queryInteger } from "../query.js";
 
 /** ?wait=SECONDS (0-60): hold an undecided request's answer until its status changes. */
-const waitQuery = z.object({
-  wait: z
-    .string()
-    .regex(/^\d{1,2}$/, "must be a whole number of seconds from 0 to 60")
-    .transform(Number)
-    .pipe(z.number().int().min(0).max(60))
-    .default(0),
-});
+const waitQuery = z.object({ wait: queryInteger(0, 60).default(0) });
 
 export const requestIdParams = z.object({ request_id: z.string().min(1).max(256) });
 

@@ -2,14 +2,9 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { AppContext } from "../../context.js";
 import { authenticate, principalOf } from "../auth.js";
+import { queryInteger } from "../query.js";
 
-/** Query numbers arrive as strings; anything but a plain decimal in range is a 400. */
-const number = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/, "must be a non-negative integer")
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+const number = queryInteger;
 const count = (min: number, max: number, fallback: number) => number(min, max).default(fallback);
 const order = z.enum(["asc", "desc"]).default("asc");
 const redact = z.enum(["auto", "none"]).default("auto");

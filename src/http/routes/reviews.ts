@@ -4,6 +4,7 @@ import { reviewDecisionSchema } from "../../clearance/request-schema.js";
 import type { AppContext } from "../../context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, principalOf } from "../auth.js";
+import { queryInteger } from "../query.js";
 import { requestIdParams } from "./clearance.js";
 
 const listQuery = z.object({
@@ -11,12 +12,7 @@ const listQuery = z.object({
   policy_id: z.string().min(1).max(128).optional(),
   tool_name: z.string().min(1).max(256).optional(),
   agent_id: z.string().min(1).max(256).optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/, "must be an integer from 1 to 200")
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(200))
-    .default(50),
+  limit: queryInteger(1, 200).default(50),
   cursor: z.string().min(1).max(500).optional(),
 });
 
