@@ -33,15 +33,12 @@ import { defaultOutboxSettings, OutboxWorker } from "./outbox/outbox-worker.js";
 import { ApiKeyAuthenticator } from "./tenancy/api-keys.js";
 import { TenantDatabases } from "./tenancy/tenant-databases.js";
 import { KeyRegistry } from "./tokens/key-registry.js";
-import { LocalSigner, loadLocalSigner, type Signer } from "./tokens/signer.js";
-import { LedgerWriter } from "./ledger/ledger-writer.js";
-import { AnchorExporter } from "./ledger/anchor-exporter.js";
+import { loadLocalSigner, type Signer } from "./tokens/signer.js";
 import type { AnchorStore } from "./ledger/anchor/anchor-store.js";
-import { createAnchorStore } from "./ledger/anchor/create-anchor-store.js";
-import { LedgerLoop } from "./ledger/ledger-loop.js";
-import { LedgerSequencer } from "./ledger/sequencer.js";
+import type { LedgerLoop } from "./ledger/ledger-loop.js";
+import type { LedgerWriter } from "./ledger/ledger-writer.js";
+import { createLedgerParts } from "./ledger/ledger-parts.js";
 import { LedgerService } from "./ledger/ledger-service.js";
-import { assertTransportKeyPresent } from "./ledger/startup-checks.js";
 
 /** Ports a test (or another entrypoint) may replace; everything else is built from config. */
 export interface ContextOverrides {
@@ -155,29 +152,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     const loaded = overrides.signer ? { signer: overrides.signer, generated: false } : loadLocalSigner({ ...config.signer, dataDir: config.dataDir });
     const keys = new KeyRegistry(control, clock);
     await keys.register(loaded.signer);
-    const ledgerSigner = ledgerSignerFor(loaded.signer, overrides.ledgerSigner);
-    await keys.register(ledgerSigner, "ledger");
-    const ledger = new LedgerWriter(ledgerSigner, config.ledger.transportKey, clock);
-    const anchorStore = overrides.anchorStore ?? (await createAnchorStore(config.ledger.anchor));
-    closeAnchor = () => anchorStore.close();
-    // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
-    await anchorStore.checkReady();
-    for (const tenantId of await tenantDbs.listTenantIds()) await anchorStore.checkReady(tenantId);
-    await assertTransportKeyPresent(tenantDbs, config.ledger.transportKey, log);
-    const ledgerLoop = new LedgerLoop({
-      tenantIds: () => tenantDbs.listTenantIds(),
+    const { ledgerSigner, ledger, anchorStore, ledgerLoop } = await createLedgerParts(config, {
+      tokenSigner: loaded.signer,
+      ledgerSigner: overrides.ledgerSigner,
+      anchorStore: overrides.anchorStore,
+      keys,
+      tenantDbs,
       tenantSql,
-      sequencer: new LedgerSequencer(ledgerSigner, clock, {
-        batchSize: config.ledger.batchSize,
-        checkpointEveryMs: Math.min(config.ledger.intervalMs, 1000),
-        mmdSeconds: Math.max(1, Math.ceil(config.ledger.intervalMs / 1000)),
-      }),
-      exporter: new AnchorExporter(anchorStore, clock, config.database.kind === "postgres"),
-      anchor: anchorStore,
       clock,
       log,
-      intervalMs: config.ledger.intervalMs,
-      originBase: config.ledger.origin,
+      onAnchorStore: (store) => (closeAnchor = () => store.close()),
     });
     const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
     const policies = new PolicyCache(clock, config.caches.policyTtlMs);
@@ -301,12 +285,6 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   }
 }
 
-/** The ledger key: given, or derived from the local token key under the kid `<token kid>.ledger`. */
-function ledgerSignerFor(tokenSigner: Signer, given: Signer | undefined): Signer {
-  if (given) return given;
-  if (tokenSigner instanceof LocalSigner) return tokenSigner.derive(`${tokenSigner.kid}.ledger`, "ledger signing key v1");
-  throw new Error("a non-local token signer needs an explicit ledger signer");
-}
 
 /** Starts the clearance workers and re-enqueues whatever a previous process left unfinished. */
 export async function startWorkers(ctx: AppContext): Promise<number> {

@@ -32,6 +32,7 @@ export interface ClearanceRow {
   policy_content_hash: string | null;
   applied_policies: AppliedPolicy[];
   matched_condition_ids: string[];
+  /** The tenant threshold in force when this decision was made. */
   minimum_confidence_bucket: ConfidenceBucket;
   citations: EvidenceChunk[];
   evidence_chunks: EvidenceChunk[];
@@ -47,25 +48,13 @@ export interface ClearanceRow {
 
 export type NewClearanceRow = Omit<ClearanceRow, "attempts" | "created_at" | "decided_at"> & { created_at: Date; decided_at: Date | null };
 
-export interface DecisionFields {
-  status: ClearanceStatus;
-  decision_status: DecisionStatus;
-  reason: string;
-  reason_code: string | null;
-  confidence_bucket: ConfidenceBucket;
-  policy_id: string | null;
-  policy_version_id: string | null;
-  policy_content_hash: string | null;
-  applied_policies: AppliedPolicy[];
-  matched_condition_ids: string[];
-  /** The tenant threshold in force when this decision was made. */
-  minimum_confidence_bucket: ConfidenceBucket;
-  citations: EvidenceChunk[];
-  evidence_chunks: EvidenceChunk[];
-  judge_trace: Record<string, unknown>;
-  review_rules: ReviewRules | null;
-  expires_at: Date | null;
-}
+/** What a decision sets on a request: its outcome, what it rests on, and (for a review) its rules. */
+export type DecisionFields = Pick<
+  ClearanceRow,
+  | "status" | "reason" | "reason_code" | "confidence_bucket" | "policy_id" | "policy_version_id" | "policy_content_hash"
+  | "applied_policies" | "matched_condition_ids" | "minimum_confidence_bucket" | "citations" | "evidence_chunks"
+  | "judge_trace" | "review_rules" | "expires_at"
+> & { decision_status: DecisionStatus };
 
 const columns = [
   "id", "kind", "idempotency_key", "body_hash", "api_key_id", "tool_name", "tool_args", "tool_args_hash", "agent_id",

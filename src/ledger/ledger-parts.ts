@@ -1,0 +1,75 @@
+import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
+import type { Config } from "../config/config.js";
+import type { Sql } from "../db/sql.js";
+import type { TenantDatabases } from "../tenancy/tenant-databases.js";
+import type { KeyRegistry } from "../tokens/key-registry.js";
+import { LocalSigner, type Signer } from "../tokens/signer.js";
+import type { AnchorStore } from "./anchor/anchor-store.js";
+import { createAnchorStore } from "./anchor/create-anchor-store.js";
+import { AnchorExporter } from "./anchor-exporter.js";
+import { LedgerLoop } from "./ledger-loop.js";
+import { LedgerWriter } from "./ledger-writer.js";
+import { LedgerSequencer } from "./sequencer.js";
+import { assertTransportKeyPresent } from "./startup-checks.js";
+
+export interface LedgerParts {
+  ledgerSigner: Signer;
+  ledger: LedgerWriter;
+  anchorStore: AnchorStore;
+  ledgerLoop: LedgerLoop;
+}
+
+/**
+ * The ledger's half of the composition root: its key (published in JWKS), the event writer, the
+ * anchor store (checked before anything starts) and the sequencing loop. `onAnchorStore` lets the
+ * caller close the store if a later start-up step fails.
+ */
+export async function createLedgerParts(
+  config: Config,
+  deps: {
+    tokenSigner: Signer;
+    ledgerSigner?: Signer;
+    anchorStore?: AnchorStore;
+    keys: KeyRegistry;
+    tenantDbs: TenantDatabases;
+    tenantSql: (tenantId: string) => Promise<Sql>;
+    clock: Clock;
+    log: Logger;
+    onAnchorStore: (store: AnchorStore) => void;
+  },
+): Promise<LedgerParts> {
+  const { clock, log, tenantDbs } = deps;
+  const ledgerSigner = ledgerSignerFor(deps.tokenSigner, deps.ledgerSigner);
+  await deps.keys.register(ledgerSigner, "ledger");
+  const ledger = new LedgerWriter(ledgerSigner, config.ledger.transportKey, clock);
+  const anchorStore = deps.anchorStore ?? (await createAnchorStore(config.ledger.anchor));
+  deps.onAnchorStore(anchorStore);
+  // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
+  await anchorStore.checkReady();
+  for (const tenantId of await tenantDbs.listTenantIds()) await anchorStore.checkReady(tenantId);
+  await assertTransportKeyPresent(tenantDbs, config.ledger.transportKey, log);
+  const ledgerLoop = new LedgerLoop({
+    tenantIds: () => tenantDbs.listTenantIds(),
+    tenantSql: deps.tenantSql,
+    sequencer: new LedgerSequencer(ledgerSigner, clock, {
+      batchSize: config.ledger.batchSize,
+      checkpointEveryMs: Math.min(config.ledger.intervalMs, 1000),
+      mmdSeconds: Math.max(1, Math.ceil(config.ledger.intervalMs / 1000)),
+    }),
+    exporter: new AnchorExporter(anchorStore, clock, config.database.kind === "postgres"),
+    anchor: anchorStore,
+    clock,
+    log,
+    intervalMs: config.ledger.intervalMs,
+    originBase: config.ledger.origin,
+  });
+  return { ledgerSigner, ledger, anchorStore, ledgerLoop };
+}
+
+/** The ledger key: given, or derived from the local token key under the kid `<token kid>.ledger`. */
+function ledgerSignerFor(tokenSigner: Signer, given: Signer | undefined): Signer {
+  if (given) return given;
+  if (tokenSigner instanceof LocalSigner) return tokenSigner.derive(`${tokenSigner.kid}.ledger`, "ledger signing key v1");
+  throw new Error("a non-local token signer needs an explicit ledger signer");
+}
