@@ -22,6 +22,7 @@ export const errorCatalog = {
   csrf_header_missing: { status: 403, title: "Console requests that change state need the X-Countersign-Console header" },
   already_voted: { status: 409, title: "This reviewer has already voted on this request" },
   reviewer_exists: { status: 409, title: "A reviewer with this email already exists" },
+  reviewer_not_found: { status: 404, title: "No active reviewer with this id in this tenant" },
   not_found: { status: 404, title: "Not found" },
   request_timeout: { status: 408, title: "Request timed out" },
   request_not_found: { status: 404, title: "Clearance request not found" },

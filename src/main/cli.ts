@@ -6,7 +6,7 @@ import { DirectoryInUseError } from "../db/pglite-database.js";
 import { AppError } from "../errors.js";
 import { AnchorConfigError } from "../ledger/anchor/anchor-store.js";
 import { createApiKey, listApiKeys, revokeApiKey, scopes, type Scope } from "../tenancy/api-keys.js";
-import { createReviewer, listReviewers } from "../tenancy/reviewers.js";
+import { createReviewer, disableReviewer, listReviewers } from "../tenancy/reviewers.js";
 import { createTenant } from "../tenancy/tenants.js";
 import { KeyConflictError } from "../tokens/key-registry.js";
 import { SignerKeyError } from "../tokens/signer.js";
@@ -35,6 +35,7 @@ const usage = `countersign <command>
   reviewers add --tenant ID --name NAME --email EMAIL [--groups a,b] [--json]
                                             add a reviewer; prints its reviewer key (once)
   reviewers list --tenant ID [--json]
+  reviewers disable REVIEWER_ID --tenant ID  stop a reviewer's keys and console sessions (votes stay)
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -165,6 +166,12 @@ async function main(argv: string[]) {
       return withContext(async (ctx) => {
         const rows = await listReviewers(ctx.control, values.tenant!);
         print(json, { reviewers: rows }, rows.map((r) => `${r.id}  ${r.name} <${r.email}>  ${r.groups.join(",")}${r.disabled_at ? "  disabled" : ""}`).join("\n") || "(no reviewers)");
+      });
+    case "reviewers disable":
+      if (!arg || !values.tenant) fail("usage: countersign reviewers disable REVIEWER_ID --tenant ID", 2);
+      return withContext(async (ctx) => {
+        if (!(await disableReviewer(ctx.control, values.tenant!, arg))) fail(`no active reviewer ${arg} in tenant ${values.tenant}`);
+        print(json, { reviewer_id: arg, disabled: true }, `disabled ${arg}`);
       });
     case "keys revoke":
       if (!arg) fail("usage: countersign keys revoke KEY_ID");

@@ -33,6 +33,12 @@ export async function listReviewers(control: Sql, tenantId: string): Promise<(Re
   return control.query("SELECT id, name, email, groups, created_at, disabled_at FROM reviewers WHERE tenant_id = $1 ORDER BY created_at", [tenantId]);
 }
 
+/** Disables a reviewer of the tenant: their keys and console sessions stop working. False if unknown. */
+export async function disableReviewer(control: Sql, tenantId: string, reviewerId: string): Promise<boolean> {
+  const rows = await control.query("UPDATE reviewers SET disabled_at = now() WHERE id = $1 AND tenant_id = $2 AND disabled_at IS NULL RETURNING id", [reviewerId, tenantId]);
+  return rows.length === 1;
+}
+
 /**
  * Who is voting: the reviewer behind the key, or the key itself when it has no reviewer identity
  * (an admin key, or a reviewer key made before identities existed).

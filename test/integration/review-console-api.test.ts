@@ -45,6 +45,20 @@ describe("console sessions and the live review feed", () => {
     expect((await call(v.url, "GET", "/reviews", { headers: { cookie } })).status).toBe(401);
   });
 
+  it("disabling a reviewer ends their console sessions at once and their keys within the key cache time", async () => {
+    const created = (await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: "Out", email: "out@example.com" } })).body;
+    const cookie = (await call(v.url, "POST", "/console/session", { body: { api_key: created.api_key } })).headers.get("set-cookie")!.split(";")[0]!;
+    expect((await call(v.url, "GET", "/reviews", { headers: { cookie } })).status).toBe(200);
+    expect((await call(v.url, "DELETE", `/reviewers/${created.reviewer_id}`, { key: reviewerKey })).body.code).toBe("insufficient_scope");
+    expect((await call(v.url, "DELETE", `/reviewers/${created.reviewer_id}`, { key: v.adminKey })).body).toEqual({ reviewer_id: created.reviewer_id, disabled: true });
+    expect((await call(v.url, "GET", "/reviews", { headers: { cookie } })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, v.vault.ctx.config.caches.apiKeyTtlMs + 100));
+    expect((await call(v.url, "GET", "/reviews", { key: created.api_key })).status).toBe(401);
+    expect((await call(v.url, "DELETE", `/reviewers/${created.reviewer_id}`, { key: v.adminKey })).body.code).toBe("reviewer_not_found");
+    const listed = (await call(v.url, "GET", "/reviewers", { key: v.adminKey })).body.reviewers.find((r: { id: string }) => r.id === created.reviewer_id);
+    expect(listed.disabled_at).toEqual(expect.any(String));
+  });
+
   it("GET /reviews/stream pushes a new pending review and its decision as server-sent events", async () => {
     const controller = new AbortController();
     const res = await fetch(`${v.url}/reviews/stream`, { headers: { "x-vault-api-key": reviewerKey }, signal: controller.signal });

@@ -3,7 +3,8 @@ import { z } from "zod";
 import type { AppContext } from "../../context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { SESSION_COOKIE, sessionTokenOf } from "../../tenancy/console-sessions.js";
-import { createReviewer, listReviewers } from "../../tenancy/reviewers.js";
+import { AppError } from "../../errors.js";
+import { createReviewer, disableReviewer, listReviewers } from "../../tenancy/reviewers.js";
 import { authenticate, principalOf } from "../auth.js";
 
 const reviewerBody = z.strictObject({
@@ -11,6 +12,7 @@ const reviewerBody = z.strictObject({
   email: z.email().max(320),
   groups: z.array(z.string().trim().min(1).max(64)).max(20).default([]),
 });
+const reviewerParams = z.object({ reviewer_id: z.string().min(1).max(100) });
 const signIn = z.strictObject({ api_key: z.string().min(1).max(512) });
 
 /** Reviewer identities (admin), and the console's sign-in with a reviewer or admin key. */
@@ -29,6 +31,17 @@ export function reviewerRoutes(app: FastifyInstance, ctx: AppContext) {
     const principal = principalOf(request);
     requireScope(principal, ["admin", "reviewer"], "list reviewers");
     return { reviewers: await listReviewers(ctx.control, principal.tenantId) };
+  });
+
+  // Disabling keeps the reviewer's past votes (and their ledger events) and stops their keys and sessions.
+  app.delete("/reviewers/:reviewer_id", { preHandler }, async (request) => {
+    const principal = principalOf(request);
+    requireScope(principal, ["admin"], "disable reviewers");
+    const { reviewer_id } = reviewerParams.parse(request.params);
+    if (!(await disableReviewer(ctx.control, principal.tenantId, reviewer_id))) {
+      throw new AppError("reviewer_not_found", `No active reviewer ${reviewer_id} in this tenant`);
+    }
+    return { reviewer_id, disabled: true };
   });
 
   app.post("/console/session", async (request, reply) => {
