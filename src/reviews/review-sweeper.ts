@@ -9,6 +9,7 @@ import type { NotificationKind, ReviewOutbox } from "./review-outbox.js";
 import { progressOf, rulesOf, votesFor } from "./review-queries.js";
 
 const BATCH = 100;
+const FEED_RETENTION_MS = 86_400_000;
 
 /**
  * Every interval, for every tenant: denies pending requests past their expiry (reason_code
@@ -68,6 +69,8 @@ export class ReviewSweeper {
     for (const { id } of expired) await this.expire(tenantId, sql, id);
     await this.remind(tenantId, sql, "review.reminder", "reminded_at", "reminder_after_seconds");
     await this.remind(tenantId, sql, "review.escalation", "escalated_at", "escalate_after_seconds");
+    // The live feed only needs recent changes: watchers start from its newest row.
+    await sql.query("DELETE FROM review_events WHERE created_at < $1", [new Date(now.getTime() - FEED_RETENTION_MS)]);
   }
 
   private async expire(tenantId: string, sql: Sql, requestId: string): Promise<void> {

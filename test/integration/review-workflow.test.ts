@@ -111,6 +111,14 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       await settings({ minimum_confidence_bucket: "high" });
     });
 
+    it("the sweeper keeps the live feed to its last day", async () => {
+      const sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
+      await sql.query("INSERT INTO review_events (request_id, created_at) VALUES ('old', now() - interval '2 days'), ('new', now())");
+      await v.vault.ctx.reviewSweeper.sweep();
+      const left = (await sql.query<{ request_id: string }>("SELECT request_id FROM review_events WHERE request_id IN ('old', 'new')")).map((r) => r.request_id);
+      expect(left).toEqual(["new"]);
+    });
+
     it("every vote is in the ledger: partial approvals as review.vote, the last as review.approved", async () => {
       await settings({ minimum_confidence_bucket: "high", approvals_required: 2 });
       const id = await pending();
