@@ -12,6 +12,7 @@ import {
   receiptPayload,
   sdkCamelKeys,
 } from "../../src/ledger/event-hash.js";
+import { vectorEvent } from "../helpers/proof-bundle-fixture.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
 
 // Wire protocol §4.13: RFC 8032 §7.1 TEST 1 key, kid ledger-2026-01.
@@ -27,37 +28,6 @@ const leaf = (eventHashHex: string) => sha(Uint8Array.of(0), Buffer.from(eventHa
 const node = (l: string, r: string) => sha(Uint8Array.of(1), Buffer.from(l, "hex"), Buffer.from(r, "hex"));
 const sig = (payload: Uint8Array) => Buffer.from(signer.sign(payload)).toString("base64url");
 
-function vectorEvent(i: 1 | 2 | 3): LedgerEvent {
-  const e: LedgerEvent = {
-    event_uuid: `00000000-0000-4000-8000-00000000000${i}`,
-    request_id: `req-${i}`,
-    agent_id: "agent-1",
-    policy_id: "refund-policy",
-    intent_hash: "ab".repeat(32),
-    tool_name: "stripe_refund",
-    tool_args: { amount: 45, currency: "usd" },
-    reason: "Within limit",
-    citations: [],
-    evidence_chunks: [],
-    confidence: 0.85,
-    approved: true,
-    confidence_bucket: "high",
-    decision_status: "approved",
-    accepted_at: "2026-03-15T12:00:00Z",
-    canonical_version: i,
-  };
-  if (i === 3) {
-    Object.assign(e, {
-      rule_set_hash: "cd".repeat(32),
-      matched_rule_ids: ["r-1"],
-      eval_inputs_hash: "ef".repeat(32),
-      eval_trace_hash: "01".repeat(32),
-      classifier_label: "refund",
-      classifier_confidence_bucket: "high",
-    });
-  }
-  return e;
-}
 
 const V1_CBOR =
   "ae66726561736f6e6c57697468696e206c696d6974686167656e745f6964676167656e742d3168617070726f766564f5696369746174696f6e738069706f6c6963795f69646d726566756e642d706f6c69637969746f6f6c5f61726773a266616d6f756e74fb40468000000000006863757272656e63796375736469746f6f6c5f6e616d656d7374726970655f726566756e646a636f6e666964656e6365fb3feb3333333333336a6576656e745f75756964782430303030303030302d303030302d343030302d383030302d3030303030303030303030316a726571756573745f6964657265712d316b61636365707465645f617474323032362d30332d31355431323a30303a30305a6b696e74656e745f686173687840616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626f65766964656e63655f6368756e6b73807163616e6f6e6963616c5f76657273696f6e01";
