@@ -288,7 +288,12 @@ describe("signing checkpoints with our own key", () => {
     expect(both.unverified).toEqual([{ name: "witness.example/w1", keyId: keyId("witness.example/w1", witness.raw) }]);
     expect(openNote(note, [noteVerifier(origin, rotated.raw)]).verifiedBy).toHaveLength(1);
     // A bad signature from a known key fails the note even though another known key verifies.
-    const forged = line2.replace(/[A-Za-z0-9](?=[A-Za-z0-9+/]{10}=\n$)/, (c) => (c === "A" ? "B" : "A"));
+    // Flip one byte of the Ed25519 signature itself (past the 4-byte key ID), whatever characters the base64 holds.
+    const [, prefix, sigB64] = /^(\u2014 \S+ )(\S+)\n$/.exec(line2) ?? [];
+    const sigBytes = Buffer.from(sigB64 ?? "", "base64");
+    sigBytes[40] = (sigBytes[40] ?? 0) ^ 0x01;
+    const forged = `${prefix}${sigBytes.toString("base64")}\n`;
+    expect(forged).not.toBe(line2);
     expect(code(() => openNote(note1 + forged, [noteVerifier(origin, k.raw), noteVerifier(origin, rotated.raw)]))).toBe("bad_signature");
   });
 
