@@ -2,7 +2,8 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import type { AnchorObject, AnchorStore } from "./anchor/anchor-store.js";
 import { loadTiles } from "./ledger-tables.js";
-import { encodeEntryBundle, encodeTile, entriesPath, tilePath, TILE_WIDTH, type TileRef } from "./tiles.js";
+import { encodeEntryBundle, encodeTile, entriesPath, tilePath } from "./tile-codec.js";
+import { TILE_WIDTH, type TileRef } from "./tiles.js";
 import { CHECKPOINT_COLUMNS, checkpointWire, type CheckpointRow } from "./wire-rows.js";
 
 /**

@@ -21,15 +21,7 @@
  */
 import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
-import {
-  checkCount,
-  consistencyPlan,
-  inclusionPlan,
-  isPowerOfTwo,
-  MerkleProofError,
-  rangeNodes,
-  type LeafRange,
-} from "./merkle-proofs.js";
+import { checkCount, consistencyPlan, inclusionPlan, isPowerOfTwo, MerkleProofError, rangeNodes, type LeafRange } from "./merkle-proofs.js";
 
 export {
   consistencyPlan,

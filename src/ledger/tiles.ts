@@ -1,7 +1,7 @@
 /**
- * C2SP tlog-tiles (https://c2sp.org/tlog-tiles) for the per-tenant ledger: tile and entry-bundle paths, their
- * encodings, a tile-backed `HashAt` for the merkle.ts proof generators, and incremental tile building for the
- * sequencer. Pure functions, no I/O (ARCHITECTURE.md rule 7); hashing is merkle.ts's.
+ * C2SP tlog-tiles (https://c2sp.org/tlog-tiles) for the per-tenant ledger: which tiles a tree has, a tile-backed
+ * `HashAt` for the merkle.ts proof generators, and incremental tile building for the sequencer. How tiles and
+ * entry bundles are named and serialized is tile-codec.ts's. Pure functions, no I/O (ARCHITECTURE.md rule 7); hashing is merkle.ts's.
  *
  * Geometry (tlog-tiles "Merkle Tree"): "the n-th tile at level l ... is the sequence of the Merkle Tree Hashes
  * MTH(D[(n·256 + i)·256^l : (n·256 + i + 1)·256^l])" for i < W <= 256, i.e. the perfect nodes of height 8·l
@@ -20,8 +20,6 @@ export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256; // 2^TILE_HEIGHT
 /** tlog-tiles: "<L> is the level of the tile ... between 0 and 63". */
 export const MAX_TILE_LEVEL = 63;
-/** Entry bundles prefix each entry with a 2-byte big-endian length. */
-export const MAX_ENTRY_SIZE = 0xffff;
 /** `tilesForTreeSize` refuses to list more tiles than this (about 268M leaves). */
 export const MAX_LISTED_TILES = 1 << 20;
 
@@ -38,122 +36,30 @@ export class TileError extends Error {
 /** A tile's coordinates; width 256 is a full tile, 1..255 a partial one. */
 export type TileRef = { readonly level: number; readonly index: number; readonly width: number };
 export type Tile = TileRef & { readonly hashes: readonly Uint8Array[] };
-export type ParsedTilePath = ({ readonly kind: "hashes"; readonly level: number } | { readonly kind: "entries" }) &
-  Omit<TileRef, "level">;
 
-function checkLevel(level: unknown): number {
+/** For error messages; tile-codec.ts `tilePath` gives the canonical path. */
+function describeTile(t: TileRef): string {
+  return `tile level ${t.level} index ${t.index} width ${t.width}`;
+}
+
+export function checkLevel(level: unknown): number {
   const l = checkCount("tile level", level);
   if (l > MAX_TILE_LEVEL) throw new MerkleProofError("out_of_range", `tile level ${l} is above ${MAX_TILE_LEVEL}`);
   return l;
 }
 
-function checkWidth(width: unknown): number {
+export function checkWidth(width: unknown): number {
   if (width === undefined) return TILE_WIDTH;
   const w = checkCount("tile width", width);
   if (w < 1 || w > TILE_WIDTH) throw new MerkleProofError("out_of_range", `tile width ${w} is not in 1..${TILE_WIDTH}`);
   return w;
 }
 
-function checkHash(name: string, value: unknown): Uint8Array {
+export function checkHash(name: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array) || value.length !== HASH_SIZE) {
     throw new MerkleProofError("hash_length", `${name} must be a ${HASH_SIZE}-byte hash`);
   }
   return value;
-}
-
-/** tlog-tiles: N as 3-digit groups, every group but the last prefixed "x" (1234067 -> x001/x234/067). */
-function encodeIndex(n: number): string {
-  let out = String(n % 1000).padStart(3, "0");
-  for (n = Math.floor(n / 1000); n > 0; n = Math.floor(n / 1000)) out = `x${String(n % 1000).padStart(3, "0")}/${out}`;
-  return out;
-}
-
-function suffix(width: number): string {
-  return width === TILE_WIDTH ? "" : `.p/${width}`;
-}
-
-/** `tile/<L>/<N>[.p/<W>]`; width undefined or 256 gives the full tile's path. */
-export function tilePath(level: number, index: number, width?: number): string {
-  return `tile/${checkLevel(level)}/${encodeIndex(checkCount("tile index", index))}${suffix(checkWidth(width))}`;
-}
-
-/** `tile/entries/<N>[.p/<W>]`: the entry bundle for leaves [256·N, 256·N + W). */
-export function entriesPath(index: number, width?: number): string {
-  return `tile/entries/${encodeIndex(checkCount("bundle index", index))}${suffix(checkWidth(width))}`;
-}
-
-const PATH_RE = /^tile\/(entries|0|[1-9][0-9]?)\/((?:x[0-9]{3}\/)*[0-9]{3})(?:\.p\/([1-9][0-9]{0,2}))?$/;
-
-/** Parses a canonical tile or bundle path; anything else (leading zeros, x000 groups, .p/256) is bad_path. */
-export function parseTilePath(path: string): ParsedTilePath {
-  const m = typeof path === "string" && path.length <= 80 ? PATH_RE.exec(path) : null;
-  if (!m) throw new TileError("bad_path", "not a tlog-tiles tile path");
-  const [, kind, digits, w] = m as unknown as [string, string, string, string | undefined];
-  const index = digits.split("/").reduce((acc, g) => acc * 1000 + Number(g.replace("x", "")), 0);
-  const width = w === undefined ? TILE_WIDTH : Number(w);
-  // Re-encoding rejects non-canonical indices such as x000/001 and anything past 2^53 - 1.
-  if (!Number.isSafeInteger(index) || encodeIndex(index) !== digits || (w !== undefined && width >= TILE_WIDTH)) {
-    throw new TileError("bad_path", `non-canonical tile path ${JSON.stringify(path)}`);
-  }
-  if (kind === "entries") return { kind: "entries", index, width };
-  const level = Number(kind);
-  if (level > MAX_TILE_LEVEL) throw new TileError("bad_path", `tile level ${level} is above ${MAX_TILE_LEVEL}`);
-  return { kind: "hashes", level, index, width };
-}
-
-/** A tile's body is its hashes concatenated (tlog-tiles: "W × 32 bytes"). */
-export function encodeTile(hashes: readonly Uint8Array[]): Uint8Array {
-  if (!Array.isArray(hashes) || hashes.length < 1 || hashes.length > TILE_WIDTH) {
-    throw new TileError("bad_tile", `a tile holds 1..${TILE_WIDTH} hashes`);
-  }
-  const out = new Uint8Array(hashes.length * HASH_SIZE);
-  hashes.forEach((h, i) => out.set(checkHash(`tile hash ${i}`, h), i * HASH_SIZE));
-  return out;
-}
-
-/** Splits a tile body into hashes; `width`, when given, is the width its path promises. */
-export function decodeTile(bytes: Uint8Array, width?: number): Uint8Array[] {
-  if (!(bytes instanceof Uint8Array)) throw new TileError("bad_tile", "tile body must be a Uint8Array");
-  const n = bytes.length / HASH_SIZE;
-  if (!Number.isInteger(n) || n < 1 || n > TILE_WIDTH) {
-    throw new TileError("bad_tile", `tile body of ${bytes.length} bytes is not 1..${TILE_WIDTH} hashes`);
-  }
-  if (width !== undefined && n !== checkWidth(width)) throw new TileError("bad_tile", `tile has ${n} hashes, expected ${width}`);
-  return Array.from({ length: n }, (_, i) => bytes.slice(i * HASH_SIZE, (i + 1) * HASH_SIZE));
-}
-
-/** tlog-tiles entry bundle: each entry as a 2-byte big-endian length then its bytes. */
-export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
-  if (!Array.isArray(entries) || entries.length < 1 || entries.length > TILE_WIDTH) {
-    throw new TileError("bad_bundle", `a bundle holds 1..${TILE_WIDTH} entries`);
-  }
-  if (!entries.every((e) => e instanceof Uint8Array && e.length <= MAX_ENTRY_SIZE)) {
-    throw new TileError("bad_bundle", `entries must be Uint8Arrays of at most ${MAX_ENTRY_SIZE} bytes`);
-  }
-  const out = new Uint8Array(entries.reduce((n, e) => n + 2 + e.length, 0));
-  let pos = 0;
-  for (const e of entries) {
-    out.set([e.length >> 8, e.length & 0xff], pos);
-    out.set(e, pos + 2);
-    pos += 2 + e.length;
-  }
-  return out;
-}
-
-/** Splits an entry bundle (1..256 entries); `width`, when given, is the count its path promises. */
-export function decodeEntryBundle(bytes: Uint8Array, width?: number): Uint8Array[] {
-  if (!(bytes instanceof Uint8Array)) throw new TileError("bad_bundle", "bundle must be a Uint8Array");
-  const entries: Uint8Array[] = [];
-  for (let pos = 0; pos < bytes.length; ) {
-    if (entries.length === TILE_WIDTH) throw new TileError("bad_bundle", `bundle has more than ${TILE_WIDTH} entries`);
-    const len = pos + 2 <= bytes.length ? bytes[pos]! * 256 + bytes[pos + 1]! : 0;
-    if (pos + 2 + len > bytes.length) throw new TileError("bad_bundle", "truncated entry or length");
-    entries.push(bytes.slice(pos + 2, pos + 2 + len));
-    pos += 2 + len;
-  }
-  if (entries.length === 0) throw new TileError("bad_bundle", "empty bundle");
-  if (width !== undefined && entries.length !== checkWidth(width)) throw new TileError("bad_bundle", `expected ${width} entries`);
-  return entries;
 }
 
 /** Perfect nodes of height 8·level in a tree of treeSize: n_L = floor(s / 256^L) (exact: power-of-two divisor). */
@@ -229,9 +135,9 @@ export class TileIndex {
       const { tile, offset, count } = locateNode(level, index, treeSize);
       const hashes = getTile(tile.level, tile.index, tile.width);
       if (!Array.isArray(hashes) || hashes.length < tile.width) {
-        throw new TileError("missing_tile", `${tilePath(tile.level, tile.index, tile.width)} is missing or short`);
+        throw new TileError("missing_tile", `${describeTile(tile)} is missing or short`);
       }
-      if (count === 1) return checkHash(`hash ${offset} of ${tilePath(tile.level, tile.index, tile.width)}`, hashes[offset]);
+      if (count === 1) return checkHash(`hash ${offset} of ${describeTile(tile)}`, hashes[offset]);
       if (levelsOf) {
         const node = levelsOf(tile, hashes.slice(0, tile.width))[Math.log2(count)]?.[offset / count];
         if (node) return node;
@@ -271,7 +177,7 @@ function checkState(state: TileState): Map<number, readonly Uint8Array[]> {
   for (const ref of expected) {
     const t = (given as Tile[]).find((g) => g?.level === ref.level);
     if (!t || t.index !== ref.index || t.width !== ref.width || !Array.isArray(t.hashes) || t.hashes.length !== ref.width) {
-      throw new TileError("bad_state", `expected right-edge tile ${tilePath(ref.level, ref.index, ref.width)}`);
+      throw new TileError("bad_state", `expected right-edge ${describeTile(ref)}`);
     }
     t.hashes.forEach((h, i) => checkHash(`right-edge hash ${i}`, h));
     byLevel.set(ref.level, t.hashes);

@@ -10,9 +10,9 @@ import {
   consistencyPlan, consistencyProof, consistencyProofFrom, inclusionPlan, inclusionProof, inclusionProofFrom,
   leafHash, MerkleProofError, nodeHash, planNodes, rootFromLeafHashes, treeRootFrom,
 } from "../../src/ledger/merkle.js";
+import { decodeEntryBundle, decodeTile, encodeEntryBundle, encodeTile, entriesPath, parseTilePath, tilePath } from "../../src/ledger/tile-codec.js";
 import {
-  appendLeaves, decodeEntryBundle, decodeTile, encodeEntryBundle, encodeTile, entriesPath, locateNode, parseTilePath,
-  rightEdgeTileRefs, TileError, TileIndex, tilePath, tilesForTreeSize, tilesNeeded, tileWidth, type Tile,
+  appendLeaves, locateNode, rightEdgeTileRefs, TileError, TileIndex, tilesForTreeSize, tilesNeeded, tileWidth, type Tile,
   type TileState,
 } from "../../src/ledger/tiles.js";
 
