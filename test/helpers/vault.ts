@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -83,6 +82,9 @@ export async function startTestVault(
     VAULT_KEY_ID: "test-key-1",
     VAULT_RATE_LIMIT_RPS: "0",
     LOG_LEVEL: "silent",
+    // The ledger loop runs when a test says so (a short interval, or drain()), never at a 30 s tick that
+    // would land in the middle of some tests and add a checkpoint they did not expect.
+    VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: "3600",
     ...opts.env,
   });
   const vault = await startVault(config, opts.overrides);
@@ -142,11 +144,23 @@ export const refundPolicy = {
   default_decision: "review",
 };
 
-/** A loopback port that was free a moment ago (and on which nothing listens now). */
+/**
+ * A loopback port that was free a moment ago (and on which nothing listens now), for a child process or a
+ * restarted server to bind later. It is drawn below the kernel's ephemeral range (32768+ on Linux), where the
+ * many listen(0) and outgoing connections of the other test workers never land, so nothing takes it meanwhile.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+    if (attempt === 50) throw new Error("no free loopback port between 20000 and 32000");
+  }
 }

@@ -241,7 +241,7 @@ describe("judge service and vault as separate processes on real PostgreSQL", () 
     expect(refused.body).toMatchObject({ code: "rate_limited", status: 429 });
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
     await limited.stop();
-  }, 150_000);
+  });
 
   // Last: it stops the judge the tests above use.
   it("fails closed to pending_review (judge_unavailable) once the judge is gone, and counts it", async () => {
@@ -259,7 +259,7 @@ describe("judge service and vault as separate processes on real PostgreSQL", () 
     expect(ready.body.judge_failures).toBeGreaterThan(before);
     const metrics = await fetch(`${vault!.url}/metrics`).then((r) => r.text());
     expect(Number(/countersign_judge_fail_closed_total\{reason="judge_unavailable"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
-  }, 120_000);
+  });
 });
 
 describe("the development stub judge", () => {

@@ -51,7 +51,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       tenantDir = path.join(anchors, v.tenantId);
       // 20, then 250 + review + consume: checkpoint 2 (272 leaves) closes the first full tile.
       built = await buildLedger(v, [20, 250]);
-    }, 120_000);
+    });
     afterAll(async () => {
       await v?.close();
       await db?.drop();

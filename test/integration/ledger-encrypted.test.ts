@@ -30,7 +30,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       built = await buildLedger(v, [9, 6, 4]);
       sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
       rows = (await sql.query<{ seq: number; event_uuid: string; body: string }>("SELECT seq, event_uuid, body FROM ledger_events ORDER BY seq")).map((r) => ({ ...r, seq: Number(r.seq) }));
-    }, 120_000);
+    });
     afterAll(async () => {
       await v?.close();
       await db?.drop();

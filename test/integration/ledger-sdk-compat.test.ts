@@ -96,7 +96,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       agent = await newKey(v, "agent");
       expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundPolicy })).status).toBe(200);
       jwks = await fetchJwks(v.url, agent);
-    }, 120_000);
+    });
     afterAll(async () => {
       await v?.close();
       await db?.drop();

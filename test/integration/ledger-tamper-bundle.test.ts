@@ -50,7 +50,7 @@ describe("proof bundle tamper evidence through the API and verify-bundle", () =>
     jwksFile = path.join(dir, "jwks.json");
     writeFileSync(jwksFile, JSON.stringify((await call(v.url, "GET", "/.well-known/jwks.json")).body));
     verifierKey = (await call(v.url, "GET", "/ledger/checkpoint-key", { key: built.agent })).body;
-  }, 120_000);
+  });
   afterAll(async () => {
     await v?.close();
     await db?.drop();

@@ -36,7 +36,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       await buildLedger(v, ROUNDS);
       sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
       layout = await loadLayout(sql);
-    }, 180_000);
+    });
     afterAll(async () => {
       await v?.close();
       await db?.drop();

@@ -50,7 +50,7 @@ describe("LLM judge over an OpenAI-compatible endpoint", () => {
     llm = await OpenAiTestServer.start();
     db = newDatabase("pglite");
     v = await startTestVault(db, {
-      env: { EVAL_MODEL: "openai/gpt-test", LLM_BASE_URL: `${llm.url}/v1`, LLM_API_KEY: "sk-test", EVAL_TIMEOUT_MS: "1500" },
+      env: { EVAL_MODEL: "openai/gpt-test", LLM_BASE_URL: `${llm.url}/v1`, LLM_API_KEY: "sk-test", EVAL_TIMEOUT_MS: "5000" },
     });
     agent = await newKey(v, "agent");
     const reg = await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundLlmPolicy });
@@ -229,7 +229,7 @@ describe.each<Engine>(["pglite", "postgres"])("OpenAI-compatible embeddings on %
         EVAL_MODEL: "openai/gpt-test",
         LLM_BASE_URL: `${llm.url}/v1`,
         LLM_API_KEY: "sk-test",
-        EVAL_TIMEOUT_MS: "1500",
+        EVAL_TIMEOUT_MS: "5000",
         EMBEDDING_MODEL: "openai/test-embed",
         EMBEDDING_BASE_URL: `${embed.url}/v1`,
         EMBEDDING_API_KEY: "sk-embed",

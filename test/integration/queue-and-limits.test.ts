@@ -46,7 +46,7 @@ describe("queued clearance, fail-closed judge, backpressure and rate limits", ()
         VAULT_CLEARANCE_ASYNC_WORKERS: "2",
         VAULT_CLEARANCE_ASYNC_QUEUE_SIZE: "4",
         VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT: "75",
-        VAULT_CLEARANCE_SYNC_WAIT_MS: "300",
+        VAULT_CLEARANCE_SYNC_WAIT_MS: "2000", // below the judge timeout, so the hanging judge still answers 202 first
         VAULT_JUDGE_TIMEOUT_MS: "3000",
         VAULT_RATE_LIMIT_RPS: "2",
         VAULT_RATE_LIMIT_BURST: "3",

@@ -15,7 +15,7 @@ describe("console sessions and the live review feed", () => {
     agent = await newKey(v, "agent");
     await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundPolicy });
     reviewerKey = (await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: "Kim", email: "kim@example.com" } })).body.api_key;
-  }, 60_000);
+  });
   afterAll(async () => {
     await v?.close();
     await db?.drop();

@@ -31,7 +31,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
         expect(res.status).toBe(201);
         people[name] = res.body;
       }
-    }, 60_000);
+    });
     afterAll(async () => {
       await v?.close();
       await db?.drop();
