@@ -179,11 +179,22 @@ async function main(): Promise<number> {
   const withoutLedger = await clearancePhase(target(), MEASURE_SECONDS, []);
   await vault.stop();
 
-  log(`checkpoint lag: ${LEDGER_GOAL.lagRate} decisions/s offered for ${MEASURE_SECONDS}s, sequencing every ${LEDGER_GOAL.lagIntervalSeconds}s`);
-  vault = await benchVault(lagDb, { env: { VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: LEDGER_GOAL.lagIntervalSeconds } });
-  const lagLoad = await clearancePhase(target(), MEASURE_SECONDS, [], LEDGER_GOAL.lagRate);
-  const lag = await checkpointLags(serverUrl, lagDb, LEDGER_GOAL.lagIntervalSeconds);
-  await vault.stop();
+  const lagPhase = async (db: string, rate: number) => {
+    log(`checkpoint lag: ${rate} decisions/s offered, ${WARMUP_SECONDS}s warm-up, then ${MEASURE_SECONDS}s measured, sequencing every ${LEDGER_GOAL.lagIntervalSeconds}s`);
+    vault = await benchVault(db, { env: { VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: LEDGER_GOAL.lagIntervalSeconds } });
+    // Warmed up like the other phases; only events accepted after the warm-up are measured.
+    await clearancePhase(target(), WARMUP_SECONDS, [], rate);
+    const since = new Date();
+    const load = await clearancePhase(target(), MEASURE_SECONDS, [], rate);
+    const lags = await checkpointLags(serverUrl, db, LEDGER_GOAL.lagIntervalSeconds, since);
+    await vault.stop();
+    return { load, lags, offered: rate };
+  };
+  const lagAtGoal = await lagPhase(lagDb, LEDGER_GOAL.lagRate);
+  const { load: lagLoad, lags: lag } = lagAtGoal;
+  // On a machine that cannot decide the goal rate, the first figure is queueing in a saturated vault.
+  // The same measurement at 70% of the throughput measured above shows the lag at a load it sustains.
+  const lagSustained = await lagPhase(`${lagDb}_sustained`, Math.min(LEDGER_GOAL.lagRate, Math.floor(clearance.perSecond * 0.7)));
   log(`baseline, second half: ${half.durationMs / 1000}s`);
   const baselineAfter = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
   const baseline = merge([baselineBefore, baselineAfter]);
@@ -202,6 +213,7 @@ async function main(): Promise<number> {
     consume,
     "clearance without the ledger": withoutLedger,
     "checkpoint-lag load": lagLoad,
+    "checkpoint-lag load (sustained)": lagSustained.load,
   };
   for (const [name, s] of Object.entries(phases)) if (failed(s)) problems.push(`${name}: ${describeProblems(s)}`);
 
@@ -229,8 +241,11 @@ async function main(): Promise<number> {
     row("consume   consume-token/s", consume, `  (= ${consumeRatio.toFixed(2)} x baseline)`),
     row(`clearance without the ledger (the vault at ${prior.rev})`, withoutLedger, `  (with the ledger: ${ledgerRatio.toFixed(2)} x)`),
     `          goal: with the ledger >= ${LEDGER_GOAL.throughputRatio} x without: ${ledgerGoals.throughputRatio ? "goal met" : "goal missed"}`,
-    `ledger    checkpoint lag at ${Math.round(lagLoad.perSecond)} decisions/s (interval ${LEDGER_GOAL.lagIntervalSeconds}s) ... p50 ${lag.p50Ms.toFixed(0)} ms  p99 ${lag.p99Ms.toFixed(0)} ms  max ${lag.maxMs.toFixed(0)} ms  n=${lag.n}${lag.unsequenced ? `  (${lag.unsequenced} not yet sequenced)` : ""}`,
-    `          baseline: the sequencing interval itself, ${Number(LEDGER_GOAL.lagIntervalSeconds) * 1000} ms; goal p99 <= ${LEDGER_GOAL.lagP99Ms} ms: ${ledgerGoals.lagP99 ? "goal met" : "goal missed"}`,
+    lagRow(lagAtGoal),
+    `          baseline: the sequencing interval itself, ${Number(LEDGER_GOAL.lagIntervalSeconds) * 1000} ms; goal p99 <= ${LEDGER_GOAL.lagP99Ms} ms: ${ledgerGoals.lagP99 ? "goal met" : "goal missed"}` +
+      (lagLoad.perSecond < LEDGER_GOAL.lagRate * 0.95 ? ` (this machine decided only ${Math.round(lagLoad.perSecond)}/s of the ${LEDGER_GOAL.lagRate}/s offered: saturated)` : ""),
+    lagRow(lagSustained),
+    `          the same at 70% of the clearance throughput measured above (capped at ${LEDGER_GOAL.lagRate}/s): a load this machine sustains`,
     ...(ledger?.rows ?? []),
     ...(judge?.rows ?? []),
     ...problems.map((p) => `ERROR ${p}`),
@@ -249,6 +264,7 @@ async function main(): Promise<number> {
     goal: { ...GOAL, met: goals, allMet: missed.length === 0 },
     withoutLedger: { ...figures(withoutLedger), rev: prior.rev, ledgerRatio: +ledgerRatio.toFixed(3) },
     checkpointLag: { ...lag, offered: LEDGER_GOAL.lagRate, achieved: Math.round(lagLoad.perSecond), interval: LEDGER_GOAL.lagIntervalSeconds },
+    checkpointLagSustained: { ...lagSustained.lags, offered: lagSustained.offered, achieved: Math.round(lagSustained.load.perSecond), interval: LEDGER_GOAL.lagIntervalSeconds },
     ledgerGoal: { ...LEDGER_GOAL, met: ledgerGoals },
     ledger: ledger?.summary,
     judge: judge?.summary,
@@ -270,3 +286,13 @@ try {
   log(`done in ${elapsed()}`);
 }
 process.exit(code);
+
+/** One checkpoint-lag line: the rate the vault decided, and the lag percentiles. */
+function lagRow(phase: { load: { perSecond: number }; lags: Awaited<ReturnType<typeof checkpointLags>>; offered: number }): string {
+  const { lags } = phase;
+  return (
+    `ledger    checkpoint lag at ${Math.round(phase.load.perSecond)} decisions/s (${phase.offered}/s offered, interval ${LEDGER_GOAL.lagIntervalSeconds}s) ... ` +
+    `p50 ${lags.p50Ms.toFixed(0)} ms  p99 ${lags.p99Ms.toFixed(0)} ms  max ${lags.maxMs.toFixed(0)} ms  n=${lags.n}` +
+    (lags.unsequenced ? `  (${lags.unsequenced} not yet sequenced)` : "")
+  );
+}

@@ -36,23 +36,26 @@ export async function readRightEdge(sql: Sql, treeSize: number): Promise<TileSta
 
 /** Writes the tiles an append changed: full tiles are inserted once; partial tiles replace the edge. */
 export async function writeTiles(sql: Sql, changed: readonly Tile[], rightEdge: readonly Tile[]): Promise<void> {
+  // Issued together, run in this order on the connection (see the sequencer's batch).
+  const writes: Promise<unknown>[] = [];
   const full = changed.filter((t) => t.width === 256);
   if (full.length > 0) {
-    await sql.query(
+    writes.push(sql.query(
       "INSERT INTO ledger_tiles (level, idx, hashes) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
       [full.map((t) => t.level), full.map((t) => t.index), full.map((t) => Buffer.concat(t.hashes))],
-    );
+    ));
   }
   // Upserts, so the database's only-grow rule on partial tiles applies to every change.
   if (rightEdge.length > 0) {
-    await sql.query(
+    writes.push(sql.query(
       `INSERT INTO ledger_partial_tiles (level, idx, hashes) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
        ON CONFLICT (level) DO UPDATE SET idx = EXCLUDED.idx, hashes = EXCLUDED.hashes
        WHERE (ledger_partial_tiles.idx, ledger_partial_tiles.hashes) IS DISTINCT FROM (EXCLUDED.idx, EXCLUDED.hashes)`,
       [rightEdge.map((t) => t.level), rightEdge.map((t) => t.index), rightEdge.map((t) => Buffer.concat(t.hashes))],
-    );
+    ));
   }
-  await sql.query("DELETE FROM ledger_partial_tiles WHERE NOT (level = ANY($1::smallint[]))", [rightEdge.map((t) => t.level)]);
+  writes.push(sql.query("DELETE FROM ledger_partial_tiles WHERE NOT (level = ANY($1::smallint[]))", [rightEdge.map((t) => t.level)]));
+  await Promise.all(writes);
 }
 
 /** The stored right edge does not match what the events and the last checkpoint say. */
