@@ -1,7 +1,8 @@
 /**
  * C2SP tlog-tiles (https://c2sp.org/tlog-tiles) for the per-tenant ledger: which tiles a tree has, a tile-backed
  * `HashAt` for the merkle.ts proof generators, and incremental tile building for the sequencer. How tiles and
- * entry bundles are named and serialized is tile-codec.ts's. Pure functions, no I/O (ARCHITECTURE.md rule 7); hashing is merkle.ts's.
+ * entry bundles are named and serialized is tile-codec.ts's. Pure functions, no I/O (ARCHITECTURE.md rule 7);
+ * hashing is merkle.ts's.
  *
  * Geometry (tlog-tiles "Merkle Tree"): "the n-th tile at level l ... is the sequence of the Merkle Tree Hashes
  * MTH(D[(n·256 + i)·256^l : (n·256 + i + 1)·256^l])" for i < W <= 256, i.e. the perfect nodes of height 8·l
