@@ -10,7 +10,8 @@
  * The vault phases also run the pre-ledger vault (prior-build.ts) for the with/without-ledger ratio,
  * and measure checkpoint lag under a fixed offered load. The ledger figures (ledger-bench.ts) and the
  * judge figures (judge-bench.ts), both in process, follow; BENCH_ONLY=ledger or BENCH_ONLY=judge runs
- * only those, BENCH_ONLY=vault only the vault phases.
+ * only those, BENCH_ONLY=vault only the vault phases. The hostile-CEL phase (hostile-cel.ts: /healthz at rest
+ * and under 10 clients sending a costly condition) ends the full run; BENCH_ONLY=hostile-cel runs it alone.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -18,6 +19,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { rawInsertBaseline } from "./baseline.js";
+import { runHostileCelBench } from "./hostile-cel.js";
 import { runJudgeBench } from "./judge-bench.js";
 import { runLedgerBench } from "./ledger-bench.js";
 import { checkpointLags } from "./checkpoint-lag.js";
@@ -138,7 +140,19 @@ async function judgeOnly(): Promise<number> {
   return 0;
 }
 
+/** The hostile-CEL phase alone: /healthz at rest and under a costly-condition attack (hostile-cel.ts). */
+async function hostileCelOnly(): Promise<number> {
+  log("building dist/ (tsc -p tsconfig.build.json)");
+  buildVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const hostile = await runHostileCelBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  process.stdout.write(["", `Countersign hostile-CEL bench (${availableParallelism()} CPUs)`, ...hostile.rows, ""].join("\n"));
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-hostile-cel", at: new Date().toISOString(), cpus: availableParallelism(), hostileCel: hostile.summary })}\n`);
+  return 0;
+}
+
 async function main(): Promise<number> {
+  if (only === "hostile-cel") return hostileCelOnly();
   if (only === "judge") return judgeOnly();
   if (only === "ledger") return ledgerOnly();
   log("building dist/ (tsc -p tsconfig.build.json)");
@@ -201,6 +215,7 @@ async function main(): Promise<number> {
   // After the vault has stopped, so the two never compete for the two cores.
   const ledger = only === "vault" ? undefined : await runLedgerBench(serverUrl, ledgerDb, log);
   const judge = only === "vault" ? undefined : await runJudgeBench(serverUrl, judgeDb, log);
+  const hostile = only === "vault" ? undefined : await runHostileCelBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const benchSeconds = (performance.now() - started) / 1000;
 
   const problems: string[] = [];
@@ -248,6 +263,7 @@ async function main(): Promise<number> {
     `          the same at 70% of the clearance throughput measured above (capped at ${LEDGER_GOAL.lagRate}/s): a load this machine sustains`,
     ...(ledger?.rows ?? []),
     ...(judge?.rows ?? []),
+    ...(hostile?.rows ?? []),
     ...problems.map((p) => `ERROR ${p}`),
     "",
   ];
@@ -268,6 +284,7 @@ async function main(): Promise<number> {
     ledgerGoal: { ...LEDGER_GOAL, met: ledgerGoals },
     ledger: ledger?.summary,
     judge: judge?.summary,
+    hostileCel: hostile?.summary,
     errors: problems,
     benchSeconds: +benchSeconds.toFixed(1),
   };

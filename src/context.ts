@@ -3,12 +3,14 @@ import type { Logger } from "pino";
 import { ClearanceService } from "./clearance/clearance-service.js";
 import { ConsumeService } from "./clearance/consume-service.js";
 import { MintService } from "./clearance/mint-service.js";
+import { LeaseSweeper, newLeaseOwner } from "./clearance/lease-sweeper.js";
 import { MemoryClearanceQueue, type ClearanceQueue } from "./clearance/queue.js";
 import { TokenIssuer } from "./clearance/token-issuer.js";
 import { DecisionWaiters } from "./clearance/waiters.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config/config.js";
 import { migrate } from "./db/migrate.js";
+import { checkPoolBudget } from "./db/pool-budget.js";
 import { ensurePgDatabase, databaseNameOf, PgDatabase } from "./db/pg-database.js";
 import { PgliteDatabase } from "./db/pglite-database.js";
 import type { Database } from "./db/sql.js";
@@ -82,6 +84,8 @@ export interface AppContext {
   /** Embeds policy text at registration and document upload. */
   embeddings: EmbeddingProvider;
   queue: ClearanceQueue;
+  /** Renews this process's leases on unfinished requests and takes over those of dead processes. */
+  leaseSweeper: LeaseSweeper;
   clearance: ClearanceService;
   reviews: ReviewService;
   /** Live review changes for SSE consoles and long polls. */
@@ -148,6 +152,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const { control, tenantDbs } = admin;
   let closeAnchor = async () => {};
   try {
+    if (config.database.kind === "postgres") await warnOnPoolBudget(admin, log);
     const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
     const loaded = overrides.signer ? { signer: overrides.signer, generated: false } : loadLocalSigner({ ...config.signer, dataDir: config.dataDir });
     const keys = new KeyRegistry(control, clock);
@@ -190,6 +195,14 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         : Promise.resolve();
     const queue = overrides.queue ?? new MemoryClearanceQueue(config.clearance.workers);
     const waiters = new DecisionWaiters();
+    const leaseSweeper = new LeaseSweeper({
+      tenantIds: () => tenantDbs.listTenantIds(),
+      tenantSql,
+      queue,
+      log,
+      lease: { owner: newLeaseOwner(), seconds: config.clearance.leaseSeconds },
+      highWatermark: config.clearance.highWatermark,
+    });
     const reviewBus = new ReviewBus(tenantSql, log);
     const consoleUrl = (requestId: string) => `${config.http.publicUrl}/console/#/reviews/${encodeURIComponent(requestId)}`;
     const reviewOutbox = () => context.reviewOutbox;
@@ -199,6 +212,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       tenantSql,
       judge,
       queue,
+      leases: leaseSweeper,
       waiters,
       issuer,
       ledger,
@@ -245,6 +259,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       judgeKind: vaultJudge.kind,
       embeddings: vaultJudge.embeddings,
       queue,
+      leaseSweeper,
       clearance,
       reviews: new ReviewService({ tenantSql, clearance, issuer, ledger, waiters, bus: reviewBus, outbox: reviewOutbox, clock }),
       reviewSweeper: new ReviewSweeper({
@@ -267,7 +282,10 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       mint: new MintService({ tenantSql, policies, reviewSettings, issuer, ledger, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
       consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, ledger, outbox: reviewOutbox, clock }),
       async close() {
+        // No new take-overs, then let running jobs finish, then hand what is left to a peer or the next start.
+        await leaseSweeper.stop();
         await queue.stop();
+        await leaseSweeper.releaseAll();
         await ledgerLoop.stop();
         await outboxWorker.stop();
         await context.reviewSweeper.stop();
@@ -286,11 +304,26 @@ export async function createContext(config: Config, overrides: ContextOverrides 
 }
 
 
+/** Says at start-up, before the server refuses connections under load, when the pools cannot fit it. */
+async function warnOnPoolBudget(admin: AdminContext, log: Logger): Promise<void> {
+  try {
+    const tenants = (await admin.tenantDbs.listTenantIds()).length;
+    const budget = await checkPoolBudget(admin.control, admin.config.pools, tenants);
+    const { warning, ...figures } = budget;
+    if (warning) log.warn({ poolBudget: figures }, warning);
+    else log.info({ poolBudget: figures }, `PostgreSQL connection budget: ${budget.perProcess} per process; ${budget.processesThatFit} such processes fit the server`);
+  } catch (err) {
+    log.warn({ err }, "could not check the PostgreSQL connection budget");
+  }
+}
+
 /** Starts the clearance workers and re-enqueues whatever a previous process left unfinished. */
 export async function startWorkers(ctx: AppContext): Promise<number> {
   ctx.queue.start((job) => ctx.clearance.processJob(job));
   ctx.ledgerLoop.start();
   ctx.outboxWorker.start();
   ctx.reviewSweeper.start();
-  return ctx.clearance.recover(await ctx.tenantDbs.listTenantIds());
+  const recovered = await ctx.clearance.recover(await ctx.tenantDbs.listTenantIds());
+  ctx.leaseSweeper.start();
+  return recovered;
 }

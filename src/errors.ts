@@ -6,6 +6,7 @@ export const errorCatalog = {
   bad_request: { status: 400, title: "Bad request" },
   invalid_json: { status: 400, title: "Malformed JSON body" },
   json_too_deep: { status: 400, title: "JSON nesting too deep" },
+  duplicate_json_key: { status: 400, title: "JSON object repeats a member name" },
   validation_failed: { status: 400, title: "Request validation failed" },
   invalid_condition: { status: 400, title: "Policy condition does not compile" },
   webhook_target_forbidden: { status: 400, title: "Webhook target URL is not allowed" },
@@ -38,6 +39,7 @@ export const errorCatalog = {
   request_not_pending: { status: 409, title: "Request is not awaiting a decision" },
   approval_not_reusable: { status: 409, title: "Remembered approval no longer holds" },
   payload_too_large: { status: 413, title: "Request body too large" },
+  args_too_large: { status: 413, title: "tool_args and context exceed the size budget" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   idempotency_key_reused: { status: 422, title: "Idempotency-Key reused with a different body" },
   headers_too_large: { status: 431, title: "Request headers too large" },
@@ -57,7 +59,8 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     detail?: string,
-    readonly extra: { retryAfterSeconds?: number; errors?: unknown } = {},
+    /** `pointer`: RFC 6901 JSON pointer of the offending member (duplicate_json_key), rendered as a problem member. */
+    readonly extra: { retryAfterSeconds?: number; errors?: unknown; pointer?: string } = {},
   ) {
     super(detail ?? errorCatalog[code].title);
     this.status = errorCatalog[code].status;

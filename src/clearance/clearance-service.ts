@@ -10,6 +10,7 @@ import { newRequestId } from "../tenancy/ids.js";
 import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
 import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, rulesFor, type ReviewSettingsCache } from "../reviews/review-settings.js";
 import { decisionFromVerdict } from "./decisions.js";
+import type { LeaseSweeper } from "./lease-sweeper.js";
 import type { ClearanceQueue, ClearanceJob } from "./queue.js";
 import { extraFieldNames, type ClearanceRequestBody } from "./request-schema.js";
 import {
@@ -17,9 +18,10 @@ import {
   countAttempt,
   getRequest,
   getRequestByIdempotencyKey,
+  claimRequest,
+  insertLeasedRequest,
   insertRequest,
   insertRequestWithToken,
-  listProcessing,
   type ClearanceRow,
   type DecisionFields,
   type NewClearanceRow,
@@ -47,6 +49,8 @@ export class ClearanceService {
       tenantSql: (tenantId: string) => Promise<Sql>;
       judge: Judge;
       queue: ClearanceQueue;
+      /** Leases on this process's unfinished requests; a dead process's requests are taken over. */
+      leases: LeaseSweeper;
       waiters: DecisionWaiters;
       issuer: TokenIssuer;
       ledger: LedgerWriter;
@@ -77,8 +81,13 @@ export class ClearanceService {
     if (settings.inline) return this.decideInline(principal, sql, row, bodyHash);
 
     const woken = this.deps.waiters.wait(row.id, settings.syncWaitMs);
-    if (!(await insertRequest(sql, row))) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, idempotencyKey!))!, bodyHash);
-    queue.enqueue({ tenantId: principal.tenantId, requestId: row.id });
+    // Leased to this process from the start: a peer takes it over only if this process dies.
+    if (!(await insertLeasedRequest(sql, row, this.deps.leases.lease))) {
+      return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, idempotencyKey!))!, bodyHash);
+    }
+    const job = { tenantId: principal.tenantId, requestId: row.id };
+    this.deps.leases.hold(job);
+    queue.enqueue(job);
     await woken;
     return this.reply(principal, sql, (await getRequest(sql, row.id))!);
   }
@@ -101,43 +110,52 @@ export class ClearanceService {
     return this.reply(principal, sql, row);
   }
 
-  /** The worker: judge, then ONE transaction for the decision, its ledger event and its token, then wake waiters. */
+  /**
+   * The worker: claim the request's lease, judge, then ONE transaction for the decision, its ledger
+   * event and its token, then wake waiters. The lease stays renewed (LeaseSweeper) while this runs,
+   * however long the judge takes, and is let go when the job ends, unless a retry is scheduled.
+   */
   async processJob(job: ClearanceJob): Promise<void> {
-    const sql = await this.deps.tenantSql(job.tenantId);
+    let retrying = false;
     try {
-      const row = await getRequest(sql, job.requestId);
-      if (!row || row.status !== "processing") return;
-      const fields = await this.judge(job.tenantId, sql, row);
-      await sql.transaction(async (tx) => {
-        const decided = await applyDecision(tx, row.id, ["processing"], fields, this.deps.clock.now());
-        if (!decided) return;
-        await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
-        if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
-        await this.deps.announcer.decided(tx, job.tenantId, decided, { submitted: true });
-      });
-      this.deps.waiters.notify(row.id);
-      if (fields.status === "pending_review") this.deps.reviewChanged(job.tenantId, row.id);
+      const sql = await this.deps.tenantSql(job.tenantId);
+      try {
+        await this.decide(job, sql);
+      } catch (err) {
+        retrying = await this.retryLater(sql, job, err);
+      }
     } catch (err) {
-      await this.retryLater(sql, job, err);
+      // The tenant database could not be opened: the job is let go, its lease lapses, and a later
+      // sweep (in this process or a peer) claims it again.
+      this.deps.log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed: tenant database unavailable");
+    } finally {
+      if (!retrying) this.deps.leases.release(job);
     }
   }
 
-  /** Re-enqueues every request left in `processing` by a previous process (crash or restart). */
+  private async decide(job: ClearanceJob, sql: Sql): Promise<void> {
+    // Decided already, or held by another live process: nothing to do here.
+    const row = await claimRequest(sql, job.requestId, this.deps.leases.lease);
+    if (!row) return;
+    const fields = await this.judge(job.tenantId, sql, row);
+    await sql.transaction(async (tx) => {
+      const decided = await applyDecision(tx, row.id, ["processing"], fields, this.deps.clock.now());
+      if (!decided) return;
+      await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
+      if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
+      await this.deps.announcer.decided(tx, job.tenantId, decided, { submitted: true });
+    });
+    this.deps.waiters.notify(row.id);
+    if (fields.status === "pending_review") this.deps.reviewChanged(job.tenantId, row.id);
+  }
+
+  /**
+   * Start-up recovery: claims what a previous process left in `processing` and nobody holds (its
+   * leases were released at a clean stop, or lapsed after a crash), up to the queue's watermark.
+   * What is still leased, or did not fit, the lease sweeper takes over on a later pass.
+   */
   async recover(tenantIds: string[]): Promise<number> {
-    let count = 0;
-    for (const tenantId of tenantIds) {
-      // One unreachable tenant database must not keep every other tenant's vault down.
-      try {
-        const sql = await this.deps.tenantSql(tenantId);
-        for (const requestId of await listProcessing(sql, 100_000)) {
-          this.deps.queue.enqueue({ tenantId, requestId });
-          count++;
-        }
-      } catch (err) {
-        this.deps.log.error({ err, tenantId }, "could not recover this tenant's unfinished requests; they are recovered at the next start");
-      }
-    }
-    return count;
+    return this.deps.leases.takeOver(tenantIds);
   }
 
   /**
@@ -241,14 +259,15 @@ export class ClearanceService {
     };
   }
 
-  private async retryLater(sql: Sql, job: ClearanceJob, err: unknown): Promise<void> {
+  /** True when a retry is scheduled (the job stays held, its lease renewed); false when it is finished. */
+  private async retryLater(sql: Sql, job: ClearanceJob, err: unknown): Promise<boolean> {
     const { log, settings, queue } = this.deps;
     log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed");
     // If even counting fails (database down), keep retrying rather than give up on the request.
     const attempts = await countAttempt(sql, job.requestId).catch(() => 1);
     if (attempts < settings.maxJobAttempts) {
       setTimeout(() => queue.enqueue(job), Math.min(30_000, 250 * 2 ** attempts)).unref();
-      return;
+      return true;
     }
     // Out of attempts: fail closed to human review rather than leave the client polling forever.
     const verdict = failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review");
@@ -264,6 +283,7 @@ export class ClearanceService {
       })
       .catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
     this.deps.waiters.notify(job.requestId);
+    return false;
   }
 }
 

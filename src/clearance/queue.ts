@@ -17,7 +17,8 @@ export interface ClearanceQueue {
 /**
  * Bounded-concurrency in-memory queue. Admission is bounded by the caller's watermark check before
  * the request row is committed; jobs are never dropped here, because each one is already durable
- * and acknowledged (and re-enqueued from the database at start-up if this process dies).
+ * and acknowledged, and leased to this process: if it dies, its leases lapse and a live process
+ * takes the jobs over from the database (lease-sweeper.ts).
  */
 export class MemoryClearanceQueue implements ClearanceQueue {
   private readonly pending: ClearanceJob[] = [];
@@ -28,7 +29,7 @@ export class MemoryClearanceQueue implements ClearanceQueue {
 
   constructor(
     private readonly workers: number,
-    /** How long stop() waits for running jobs; an unfinished job is recovered at the next start. */
+    /** How long stop() waits for running jobs; an unfinished one is released to a peer or the next start. */
     private readonly stopGraceMs = 5000,
   ) {}
 

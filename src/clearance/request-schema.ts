@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AppError } from "../errors.js";
 
 const jsonObject = z.record(z.string(), z.unknown());
 const shortText = (max: number) => z.string().max(max);
@@ -32,6 +33,45 @@ export const clearanceRequestSchema = z.object({
 });
 export type ClearanceRequestBody = z.infer<typeof clearanceRequestSchema>;
 
+/**
+ * Size budget of what policy conditions read. The body limit bounds bytes, but CEL cost grows with the
+ * number of values: 1 MiB of JSON holds a 45,000-address list that kept a condition busy for 1.3 s.
+ * Defaults (VAULT_MAX_ARGS_NODES 10,000, VAULT_MAX_ARRAY_LENGTH 1,000) are far above any tool call the
+ * Ledgix SDK makes (a handful of arguments, lists of recipients or line items), and refuse such lists.
+ * The budget bounds the cost of copying the input to a condition worker; the worker's time budget
+ * (cel-pool.ts) is what bounds the evaluation itself, since a 1,000-item list under a regex still costs.
+ */
+export interface ArgsBudget {
+  maxNodes: number;
+  maxArrayLength: number;
+}
+
+/** The first way tool_args plus context exceed the budget, or null. Iterative: depth is not a hazard. */
+export function argsBudgetViolation(values: { tool_args: unknown; context: unknown }, budget: ArgsBudget): string | null {
+  const stack: { value: unknown; path: string }[] = [
+    { value: values.tool_args, path: "/tool_args" },
+    { value: values.context, path: "/context" },
+  ];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (++nodes > budget.maxNodes) return `tool_args and context hold more than ${budget.maxNodes} JSON values together (VAULT_MAX_ARGS_NODES)`;
+    if (Array.isArray(value)) {
+      if (value.length > budget.maxArrayLength) return `${path} has ${value.length} items; at most ${budget.maxArrayLength} are allowed (VAULT_MAX_ARRAY_LENGTH)`;
+      value.forEach((item, i) => stack.push({ value: item, path: `${path}/${i}` }));
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) stack.push({ value: item, path: `${path}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}` });
+    }
+  }
+  return null;
+}
+
+/** Throws 413 args_too_large when the body's tool_args and context exceed the budget. */
+export function assertArgsBudget(body: { tool_args: unknown; context: unknown }, budget: ArgsBudget): void {
+  const violation = argsBudgetViolation(body, budget);
+  if (violation) throw new AppError("args_too_large", violation);
+}
+
 export const extraFieldNames = [
   "destination_uri",
   "destination_provider",
@@ -42,7 +82,11 @@ export const extraFieldNames = [
   "dataset_ref",
 ] as const;
 
-export const reviewDecisionSchema = z.object({
+/**
+ * A vote (or an agent's cancellation). Strict: a misspelled field must not turn into a silent default
+ * on a decision. The Ledgix SDK sends exactly {approved, review_reason} here (protocol doc §2.6).
+ */
+export const reviewDecisionSchema = z.strictObject({
   approved: z.boolean(),
   review_reason: shortText(2000).default(""),
 });

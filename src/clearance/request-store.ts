@@ -142,10 +142,83 @@ export async function countAttempt(sql: Sql, id: string): Promise<number> {
   return rows[0]?.attempts ?? 0;
 }
 
-export async function listProcessing(sql: Sql, limit: number): Promise<string[]> {
+/**
+ * Who holds an unfinished request, and for how long (see migrations/tenant/0006_clearance_leases.sql).
+ * Expiry is computed in database time (now()), so vault processes with skewed clocks agree on it.
+ */
+export interface Lease {
+  /** This vault process instance (host, pid and a random part, so a restarted process is a new owner). */
+  owner: string;
+  seconds: number;
+}
+
+// `now() + seconds`: NULL seconds give a NULL expiry (an unheld row).
+const leaseExpiry = (param: string) => `now() + ${param}::float8 * interval '1 second'`;
+
+const insertLeasedSql = `INSERT INTO clearance_requests (${columns.join(", ")}, lease_owner, lease_expires_at)
+  VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")}, $${n + 1}, ${leaseExpiry(`$${n + 2}`)})
+  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
+
+/**
+ * Inserts an undecided request already leased to this process, so no other live process takes it
+ * while this one has it queued; if this process dies, the lease lapses and any other may claim it.
+ * False when another request already holds its Idempotency-Key.
+ */
+export async function insertLeasedRequest(sql: Sql, row: NewClearanceRow, lease: Lease): Promise<boolean> {
+  return (await sql.query(insertLeasedSql, [...rowValues(row), lease.owner, lease.seconds])).length === 1;
+}
+
+/**
+ * Takes (or keeps) the lease on one undecided request before judging it: succeeds when this process
+ * already holds it or nobody does (unheld or lapsed). Returns the row, or undefined when it is
+ * decided or another live process holds it.
+ */
+export async function claimRequest(sql: Sql, id: string, lease: Lease): Promise<ClearanceRow | undefined> {
+  const rows = await sql.query<ClearanceRow>(
+    `UPDATE clearance_requests SET lease_owner = $2, lease_expires_at = ${leaseExpiry("$3")}
+     WHERE id = $1 AND status = 'processing'
+       AND (lease_owner = $2 OR lease_expires_at IS NULL OR lease_expires_at < now())
+     RETURNING *`,
+    [id, lease.owner, lease.seconds],
+  );
+  return rows[0];
+}
+
+/**
+ * Claims up to `limit` undecided requests whose lease lapsed (their process died) or that nobody
+ * holds, oldest first. SKIP LOCKED lets several processes sweep at once without waiting on each
+ * other or claiming the same row twice. The pick is a CTE, which runs once: as `id IN (SELECT ...
+ * LIMIT n)` the planner may rescan the subquery per row and claim far more than `limit`.
+ */
+export async function claimExpired(sql: Sql, lease: Lease, limit: number): Promise<string[]> {
   const rows = await sql.query<{ id: string }>(
-    "SELECT id FROM clearance_requests WHERE status = 'processing' ORDER BY created_at LIMIT $1",
-    [limit],
+    `WITH picked AS (
+       SELECT id FROM clearance_requests
+       WHERE status = 'processing' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+       ORDER BY created_at LIMIT $3
+       FOR UPDATE SKIP LOCKED)
+     UPDATE clearance_requests c SET lease_owner = $1, lease_expires_at = ${leaseExpiry("$2")}
+     FROM picked WHERE c.id = picked.id
+     RETURNING c.id`,
+    [lease.owner, lease.seconds, limit],
   );
   return rows.map((r) => r.id);
+}
+
+/** Extends this process's leases on the given requests; returns the ids it still holds undecided. */
+export async function renewLeases(sql: Sql, ids: readonly string[], lease: Lease): Promise<string[]> {
+  const rows = await sql.query<{ id: string }>(
+    `UPDATE clearance_requests SET lease_expires_at = ${leaseExpiry("$3")}
+     WHERE id = ANY($1) AND lease_owner = $2 AND status = 'processing' RETURNING id`,
+    [ids, lease.owner, lease.seconds],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Gives up this process's leases (clean shutdown), so a peer or the next start takes them at once. */
+export async function releaseLeases(sql: Sql, ids: readonly string[], owner: string): Promise<void> {
+  await sql.query(
+    "UPDATE clearance_requests SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY($1) AND lease_owner = $2 AND status = 'processing'",
+    [ids, owner],
+  );
 }

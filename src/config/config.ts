@@ -1,13 +1,22 @@
 import path from "node:path";
 import { envSchema, type RawEnv } from "./env-schema.js";
 
+/** Socket-level limits of an HTTP listener (vault and judge service); see src/http/listener-limits.ts. */
+export interface ListenerLimits {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
 export type DatabaseTarget =
   | { kind: "postgres"; url: string }
   /** dataDir is a directory, or "memory://" for a throwaway in-memory database (tests). */
   | { kind: "pglite"; dataDir: string };
 
 export interface Config {
-  http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number; publicUrl: string };
+  http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number; publicUrl: string; limits: ListenerLimits };
+  shutdown: { graceMs: number };
   reviews: { sweepIntervalMs: number };
   database: DatabaseTarget;
   dataDir: string;
@@ -19,19 +28,25 @@ export interface Config {
     workers: number;
     queueSize: number;
     highWatermark: number;
+    /** Lease on an unfinished request (seconds); a dead process's requests are taken over after it. */
+    leaseSeconds: number;
     syncWaitMs: number;
     judgeTimeoutMs: number;
     mintMaxAgeSeconds: number;
   };
+  /** Policy condition evaluation: worker threads with a per-request time budget (src/policies/cel-pool.ts). */
+  cel: { timeoutMs: number; workers: number };
+  /** Size budget of a clearance request's tool_args plus context (src/clearance/request-schema.ts). */
+  argsBudget: { maxNodes: number; maxArrayLength: number };
   rateLimit: { rps: number; burst: number; ttlSeconds: number };
   caches: { apiKeyTtlMs: number; policyTtlMs: number };
   bootstrap: { apiKey?: string; printKey: boolean };
   /** How the vault reaches its judge: remote (VAULT_JUDGE_URL), the stub, or in-process. */
-  judge: { url?: string; apiKey?: string; allowStub: boolean };
+  judge: { url?: string; apiKey?: string; allowStub: boolean; maxResponseBytes: number };
   /** The `countersign judge` service itself. */
   judgeService: { host: string; port: number; apiKey?: string; rateLimit: { rps: number; burst: number }; workers: number };
-  embeddings: { model: string; baseUrl?: string; apiKey?: string; topK: number };
-  llm?: { model: string; baseUrl?: string; apiKey?: string; timeoutMs: number };
+  embeddings: { model: string; baseUrl?: string; apiKey?: string; topK: number; maxResponseBytes: number };
+  llm?: { model: string; baseUrl?: string; apiKey?: string; timeoutMs: number; maxResponseBytes: number };
   log: { format: "json" | "text"; level: RawEnv["LOG_LEVEL"] };
   ledger: LedgerConfig;
   /** The durable outbox: webhooks, Slack and email deliveries (src/outbox). */
@@ -105,7 +120,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN,
       maxBodyBytes: e.VAULT_MAX_BODY_BYTES,
       publicUrl: (e.VAULT_PUBLIC_URL ?? `http://${e.VAULT_HOST === "0.0.0.0" ? "localhost" : e.VAULT_HOST}:${e.VAULT_PORT}`).replace(/\/+$/, ""),
+      limits: {
+        requestTimeoutMs: Math.round(e.VAULT_HTTP_REQUEST_TIMEOUT_SECONDS * 1000),
+        // Headers are small: 10 s is plenty for any honest client, and Node requires it <= the request timeout.
+        headersTimeoutMs: Math.round(Math.min(10, e.VAULT_HTTP_REQUEST_TIMEOUT_SECONDS) * 1000),
+        keepAliveTimeoutMs: Math.round(e.VAULT_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS * 1000),
+        maxConnections: e.VAULT_HTTP_MAX_CONNECTIONS,
+      },
     },
+    shutdown: { graceMs: Math.round(e.VAULT_SHUTDOWN_GRACE_SECONDS * 1000) },
     reviews: { sweepIntervalMs: Math.round(e.VAULT_REVIEW_SWEEP_INTERVAL_SECONDS * 1000) },
     database,
     // The data dir holds the generated signing key and, in embedded mode, every PGlite database.
@@ -124,13 +147,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       queueSize: e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE,
       highWatermark: Math.max(1, Math.floor((e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE * e.VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT) / 100)),
       syncWaitMs: e.VAULT_CLEARANCE_SYNC_WAIT_MS,
+      leaseSeconds: e.VAULT_CLEARANCE_LEASE_SECONDS,
       judgeTimeoutMs: e.VAULT_JUDGE_TIMEOUT_MS,
       mintMaxAgeSeconds: e.VAULT_MINT_MAX_AGE_SECONDS,
     },
+    cel: { timeoutMs: e.VAULT_CEL_TIMEOUT_MS, workers: e.VAULT_CEL_WORKERS },
+    argsBudget: { maxNodes: e.VAULT_MAX_ARGS_NODES, maxArrayLength: e.VAULT_MAX_ARRAY_LENGTH },
     rateLimit: { rps: e.VAULT_RATE_LIMIT_RPS, burst: e.VAULT_RATE_LIMIT_BURST, ttlSeconds: e.VAULT_RATE_LIMIT_TTL_SECONDS },
     caches: { apiKeyTtlMs: e.VAULT_API_KEY_CACHE_TTL_MS, policyTtlMs: e.VAULT_POLICY_CACHE_TTL_MS },
     bootstrap: { apiKey: e.VAULT_BOOTSTRAP_API_KEY, printKey: e.VAULT_PRINT_BOOTSTRAP_KEY },
-    judge: { url: e.VAULT_JUDGE_URL, apiKey: e.VAULT_JUDGE_API_KEY, allowStub: e.VAULT_ALLOW_STUB_JUDGE },
+    judge: { url: e.VAULT_JUDGE_URL, apiKey: e.VAULT_JUDGE_API_KEY, allowStub: e.VAULT_ALLOW_STUB_JUDGE, maxResponseBytes: e.VAULT_JUDGE_MAX_RESPONSE_BYTES },
     judgeService: {
       host: e.JUDGE_HOST,
       port: e.JUDGE_PORT,
@@ -144,8 +170,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // The LLM key is sent to the embedding endpoint only when that endpoint is the LLM's own.
       apiKey: e.EMBEDDING_API_KEY ?? (!e.EMBEDDING_BASE_URL || e.EMBEDDING_BASE_URL === e.LLM_BASE_URL ? e.LLM_API_KEY : undefined),
       topK: e.RETRIEVAL_TOP_K,
+      maxResponseBytes: e.EMBEDDING_MAX_RESPONSE_BYTES,
     },
-    llm: e.EVAL_MODEL ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, timeoutMs: e.EVAL_TIMEOUT_MS } : undefined,
+    llm: e.EVAL_MODEL
+      ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, timeoutMs: e.EVAL_TIMEOUT_MS, maxResponseBytes: e.LLM_MAX_RESPONSE_BYTES }
+      : undefined,
     log: { format: e.LOG_FORMAT, level: e.LOG_LEVEL },
     ledger: ledgerConfig(e, dataDir),
     outbox: { maxAttempts: e.VAULT_OUTBOX_MAX_ATTEMPTS, allowPrivateTargets: e.VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS },

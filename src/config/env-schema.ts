@@ -52,6 +52,15 @@ const optionalString = z
 export const envSchema = z.object({
   VAULT_HOST: z.string().default("0.0.0.0"),
   VAULT_PORT: int(8000, 0, 65535),
+  // Listener limits (vault and judge service): a client that stalls a body or headers is cut off.
+  VAULT_HTTP_REQUEST_TIMEOUT_SECONDS: positiveSeconds(30, 3600),
+  // Above the 60 s idle timeout of common load balancers, so the balancer (not us) closes idle keep-alives.
+  VAULT_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: positiveSeconds(72, 3600),
+  // 512: half of the common 1024 open-file soft limit, leaving the rest for database files, pool
+  // connections and outbound calls, so a flood of sockets is refused before the process hits EMFILE.
+  VAULT_HTTP_MAX_CONNECTIONS: int(512, 1, 1_000_000),
+  // SIGTERM/SIGINT: time for in-flight work to finish before the process exits anyway.
+  VAULT_SHUTDOWN_GRACE_SECONDS: positiveSeconds(10, 3600),
   VAULT_SIGNER_BACKEND: z.enum(["local", "aws_kms"]).default("local"),
   VAULT_PRIVATE_KEY_FILE: optionalString,
   VAULT_PRIVATE_KEY_BASE64: optionalString,
@@ -66,17 +75,32 @@ export const envSchema = z.object({
   VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: positiveSeconds(5, 3600),
   DATABASE_URL: optionalString,
   VAULT_DATA_DIR: z.string().min(1).default("./data"),
-  VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS: int(50, 1, 1000),
-  VAULT_TENANT_DB_MAX_OPEN_CONNS: int(25, 1, 1000),
+  // Per process: processes × (control + tenants × tenant) must fit max_connections − superuser_reserved_connections
+  // (checked at start-up, see src/db/pool-budget.ts). 4 processes × (4 + 10 tenants × 2) = 96 fit a default server (100).
+  VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS: int(4, 1, 1000),
+  VAULT_TENANT_DB_MAX_OPEN_CONNS: int(2, 1, 1000),
   VAULT_CLEARANCE_ASYNC_WORKERS: int(16, 1, 1024),
   VAULT_CLEARANCE_ASYNC_QUEUE_SIZE: int(2048, 1, 1_000_000),
   VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT: int(90, 1, 100),
   // auto: decide in the handler when the judge needs no I/O (rules only); queued: always via the queue.
   VAULT_CLEARANCE_MODE: z.enum(["auto", "queued"]).default("auto"),
   VAULT_CLEARANCE_SYNC_WAIT_MS: int(1500, 0, 60_000),
+  // How long a vault process holds an unfinished request it no longer renews (it died) before any other
+  // live process takes it over. Renewed every third of it while the process lives.
+  VAULT_CLEARANCE_LEASE_SECONDS: positiveSeconds(30, 3600),
   // How old a policy-decided approval may be and still be re-issued by /mint-token.
   VAULT_MINT_MAX_AGE_SECONDS: int(300, 1, 30 * 86_400),
   VAULT_JUDGE_TIMEOUT_MS: int(10_000, 10, 600_000),
+  // Policy conditions (CEL) run in worker threads (src/policies/cel-pool.ts) with a hard time budget per
+  // request; over it the request goes to review with condition_timeout. See README "How a decision is made".
+  VAULT_CEL_TIMEOUT_MS: int(50, 1, 60_000),
+  // 2, not one per CPU: two keep one slow condition from stalling everyone else's, and a worker held by
+  // a hostile condition burns a whole core for its budget, so more workers than cores starve the event loop.
+  VAULT_CEL_WORKERS: int(2, 1, 64),
+  // Size budget of tool_args and context on /request-clearance (counted together): JSON values in all, and
+  // the longest array. Over it: 413 args_too_large, nothing stored.
+  VAULT_MAX_ARGS_NODES: int(10_000, 16, 1_000_000),
+  VAULT_MAX_ARRAY_LENGTH: int(1_000, 1, 1_000_000),
   VAULT_RATE_LIMIT_RPS: int(20, 0, 1_000_000),
   VAULT_RATE_LIMIT_BURST: int(40, 1, 1_000_000),
   VAULT_RATE_LIMIT_TTL_SECONDS: int(180, 1, 86_400),
@@ -88,6 +112,8 @@ export const envSchema = z.object({
   // The judge: in-process unless VAULT_JUDGE_URL names a `countersign judge` service.
   VAULT_JUDGE_URL: z.url({ protocol: /^https?$/ }).optional(),
   VAULT_JUDGE_API_KEY: optionalString,
+  // Largest answer the vault accepts from VAULT_JUDGE_URL; a larger one fails closed to review.
+  VAULT_JUDGE_MAX_RESPONSE_BYTES: int(1_048_576, 1024, 256 * 1_048_576),
   VAULT_ALLOW_STUB_JUDGE: envBool(false),
   JUDGE_HOST: z.string().default("0.0.0.0"),
   JUDGE_PORT: int(8001, 0, 65535),
@@ -101,12 +127,15 @@ export const envSchema = z.object({
   EMBEDDING_MODEL: z.string().min(1).default("offline/universal-sentence-encoder"),
   EMBEDDING_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   EMBEDDING_API_KEY: optionalString,
+  // One batch is up to 128 texts; at 4096 floats each that is about 12 MB of JSON.
+  EMBEDDING_MAX_RESPONSE_BYTES: int(32 * 1_048_576, 1024, 1024 * 1_048_576),
   RETRIEVAL_TOP_K: int(5, 1, 50),
   // The LLM step runs only when EVAL_MODEL is set.
   EVAL_MODEL: optionalString,
   LLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   LLM_API_KEY: optionalString,
   EVAL_TIMEOUT_MS: int(8000, 10, 600_000),
+  LLM_MAX_RESPONSE_BYTES: int(1_048_576, 1024, 256 * 1_048_576),
   // The ledger: sequencing and checkpoint cadence, anchoring, and encryption of entry bodies at rest.
   VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: positiveSeconds(30, 86_400),
   VAULT_LEDGER_ANCHOR_BACKFILL_BATCH_SIZE: int(500, 1, 100_000),

@@ -24,6 +24,9 @@ function prepared(text: string, params: readonly unknown[] | undefined): pg.Quer
   return { name, text, values: params as unknown[] };
 }
 
+/** How long a pooled connection may sit unused before it is closed. */
+const IDLE_TIMEOUT_MS = 10_000;
+
 class PgTransaction implements Sql {
   constructor(private readonly client: pg.PoolClient) {}
   async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
@@ -42,7 +45,20 @@ export class PgDatabase implements Database {
   private readonly pool: pg.Pool;
 
   constructor(url: string, max: number) {
-    this.pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max,
+      // An idle tenant gives its connections back to the server (see the budget in pool-budget.ts).
+      idleTimeoutMillis: IDLE_TIMEOUT_MS,
+      // Pipeline mode: statements issued together on one connection (the sequencer's independent
+      // reads and writes inside its transaction) are written to the socket at once and answered in
+      // order, in one round trip, instead of pg queueing each behind the previous one's answer. That
+      // queueing is what pg warns about ("client.query() when the client is already executing a
+      // query") and removes in pg@9. Each statement carries its own Sync, so one that fails does not
+      // swallow the answers of the next: inside a transaction they fail like before (25P02).
+      // Awaited one by one, as everywhere else, statements behave exactly as without it.
+      pipeline: true,
+    });
     // An idle client that loses its connection must not crash the process; the next query reconnects.
     this.pool.on("error", () => {});
   }

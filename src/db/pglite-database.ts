@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, restrictUmask, tightenTree } from "../private-files.js";
 import type { Database, Sql } from "./sql.js";
 
 class PgliteTransaction implements Sql {
@@ -25,20 +26,33 @@ export class PgliteDatabase implements Database {
   private constructor(
     private readonly db: PGlite,
     private readonly lockFile: string | null,
+    private readonly dataDir: string | null = null,
   ) {}
 
   static async open(dataDir: string): Promise<PgliteDatabase> {
     // pgvector ships with the embedded engine, so retrieval on a laptop uses the HNSW index too.
     const options = { extensions: { vector } };
     if (dataDir === "memory://") return new PgliteDatabase(await PGlite.create(dataDir, options), null);
-    mkdirSync(dataDir, { recursive: true });
+    // Database files are the vault's alone (0700/0600): the umask covers the files Postgres creates
+    // later, the sweep the ones PGlite writes with its own modes (see private-files.ts).
+    restrictUmask();
+    mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const lockFile = takeDirectoryLock(dataDir);
+    let pglite: PGlite;
     try {
-      return new PgliteDatabase(await PGlite.create(dataDir, options), lockFile);
+      pglite = await PGlite.create(dataDir, options);
     } catch (err) {
       rmSync(lockFile, { force: true });
       throw err;
     }
+    const db = new PgliteDatabase(pglite, lockFile, dataDir);
+    try {
+      tightenTree(dataDir);
+    } catch (err) {
+      await db.close().catch(() => {});
+      throw err;
+    }
+    return db;
   }
 
   async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
@@ -54,8 +68,13 @@ export class PgliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close();
-    if (this.lockFile) rmSync(this.lockFile, { force: true });
+    try {
+      if (!this.db.closed) await this.db.close();
+      // Closing may rewrite files with PGlite's own modes; tighten them before the lock is released.
+      if (this.dataDir) tightenTree(this.dataDir);
+    } finally {
+      if (this.lockFile) rmSync(this.lockFile, { force: true });
+    }
   }
 }
 
@@ -69,7 +88,7 @@ export class DirectoryInUseError extends Error {}
 function takeDirectoryLock(dataDir: string): string {
   const lockFile = `${dataDir}.lock`;
   try {
-    writeFileSync(lockFile, String(process.pid), { flag: "wx" });
+    writeFileSync(lockFile, String(process.pid), { flag: "wx", mode: PRIVATE_FILE_MODE });
     return lockFile;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
@@ -78,7 +97,7 @@ function takeDirectoryLock(dataDir: string): string {
   if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
     throw new DirectoryInUseError(`${dataDir} is in use by process ${holder}; the embedded database allows one process at a time (stop the vault first)`);
   }
-  writeFileSync(lockFile, String(process.pid));
+  writeFileSync(lockFile, String(process.pid), { mode: PRIVATE_FILE_MODE });
   return lockFile;
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../errors.js";
+import { findDuplicateKey } from "../tokens/duplicate-keys.js";
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -28,9 +29,16 @@ export function jsonProblem(value: unknown, max: number): "too_deep" | "non_fini
   return null;
 }
 
+export function duplicateKeyError(pointer: string): AppError {
+  // The detail quotes at most 200 characters of a pointer a client chose; `pointer` carries all of it.
+  const shown = pointer.length > 200 ? `${pointer.slice(0, 200)}…` : pointer;
+  return new AppError("duplicate_json_key", `JSON member name repeated at ${shown}; every name in an object must be unique (RFC 7493 §2.3)`, { pointer });
+}
+
 /**
  * Fastify's JSON parser (prototype-poisoning safe) plus a nesting limit, so that nothing later
- * (canonical JSON, CEL conversion, key rewriting) can be driven into deep recursion by a body.
+ * (canonical JSON, CEL conversion, key rewriting) can be driven into deep recursion by a body, and a
+ * refusal of repeated member names, so that what is hashed and signed is what every parser reads.
  */
 export function registerJsonParser(app: FastifyInstance): void {
   const base = app.getDefaultJsonParser("error", "error");
@@ -49,6 +57,10 @@ export function registerJsonParser(app: FastifyInstance): void {
         return done(new AppError("invalid_json", "JSON text contains an unpaired UTF-16 surrogate escape, which has no UTF-8 form"), undefined);
       }
       if (problem) return done(new AppError("invalid_json", "JSON number out of the IEEE-754 double range"), undefined);
+      // RFC 8785 / I-JSON (RFC 7493 §2.3): with a repeated name the canonical form the token and the
+      // ledger bind to is undefined (this parser keeps the last value, others keep the first).
+      const pointer = findDuplicateKey(body as string);
+      if (pointer !== null) return done(duplicateKeyError(pointer), undefined);
       done(null, parsed);
     });
   });

@@ -22,14 +22,28 @@ function fastifyCode(err: FastifyError): ErrorCode | undefined {
   return undefined;
 }
 
+/**
+ * zod issues as `errors[]` entries. Unknown keys come first, one entry each, with the path of the key
+ * itself (zod reports them on the enclosing object): the summary then names a misspelled field even
+ * when it also caused "required" errors, as a missing `conditions` beside `condtions` would not.
+ */
+function validationErrors(err: ZodError): { path: string; message: string }[] {
+  const unknown = err.issues.flatMap((i) =>
+    i.code === "unrecognized_keys" ? i.keys.map((key) => ({ path: [...i.path, key].join("."), message: `unknown field "${key}" (not part of this body; check its spelling)` })) : [],
+  );
+  const others = err.issues.filter((i) => i.code !== "unrecognized_keys").map((i) => ({ path: i.path.join("."), message: i.message }));
+  return [...unknown, ...others];
+}
+
 /** The one error mapper: AppError, zod and Fastify's own errors to problem+json; 5xx hide internals. */
 export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) {
     if (err.extra.retryAfterSeconds !== undefined) reply.header("Retry-After", String(err.extra.retryAfterSeconds));
-    return sendProblem(reply, request, err.code, err.message, err.extra.errors ? { errors: err.extra.errors } : {});
+    const members = { ...(err.extra.errors ? { errors: err.extra.errors } : {}), ...(err.extra.pointer !== undefined ? { pointer: err.extra.pointer } : {}) };
+    return sendProblem(reply, request, err.code, err.message, members);
   }
   if (err instanceof ZodError) {
-    const errors = err.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+    const errors = validationErrors(err);
     const summary = errors
       .slice(0, 3)
       .map((e) => `${e.path || "(body)"}: ${e.message}`)

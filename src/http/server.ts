@@ -1,7 +1,9 @@
 import cors from "@fastify/cors";
+import type http from "node:http";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppContext } from "../context.js";
 import { registerJsonParser } from "./json-body.js";
+import { limitedServerFactory } from "./listener-limits.js";
 import { clientErrorProblem, errorHandler, sendProblem } from "./problem.js";
 import { clearanceRoutes } from "./routes/clearance.js";
 import { consoleRoutes } from "./routes/console.js";
@@ -13,9 +15,17 @@ import { reviewRoutes } from "./routes/reviews.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 
-/** Builds the vault's HTTP app from a context. It never listens: entrypoints and tests decide that. */
-export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
+/**
+ * Builds the vault's HTTP app from a context. It never listens: entrypoints and tests decide that.
+ * `serverFactory` hands it a server that already listens (src/http/early-listener.ts); without one the
+ * app gets its own server, with the same socket limits.
+ */
+export async function buildServer(
+  ctx: AppContext,
+  serverFactory: (handler: http.RequestListener) => http.Server = limitedServerFactory(ctx.config.http.limits),
+): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
+    serverFactory,
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: ctx.config.http.maxBodyBytes,
     // The Ledgix SDK concatenates base URL and path, so a trailing slash in the URL yields "//path".

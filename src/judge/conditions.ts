@@ -1,4 +1,6 @@
-import { toBindings, ConditionEvalError } from "../policies/cel.js";
+import { toBindings, type ConditionInput } from "../policies/cel.js";
+import type { CelRun } from "../policies/cel-pool.js";
+import type { CelResult } from "../policies/cel-worker.js";
 import type { RuleDecision } from "../policies/policy-schema.js";
 import type { ActivePolicy } from "../policies/policy-store.js";
 import { failClosedVerdict, type JudgeInput, type Verdict } from "./judge.js";
@@ -16,33 +18,66 @@ export interface PolicyOutcome {
   errored: boolean;
 }
 
-export function bindingsFor(input: JudgeInput) {
-  return toBindings({
+/** What conditions read, as plain JSON: it is copied to a worker thread (src/policies/cel-pool.ts). */
+export function conditionInputFor(input: JudgeInput): ConditionInput {
+  return {
     tool: input.tool,
     args: input.args,
     context: input.context,
     agent_id: input.agentId,
     session_id: input.sessionId,
     human_principal: input.humanPrincipal ?? "",
-  });
+  };
 }
 
-export function evaluateConditions(policy: ActivePolicy, bindings: ReturnType<typeof toBindings>): PolicyOutcome {
+/** The CEL bindings on this thread: for measuring CEL alone (bench/judge-bench.ts). */
+export function bindingsFor(input: JudgeInput) {
+  return toBindings(conditionInputFor(input));
+}
+
+/** Every condition of every applicable policy, in order: one task for the pool. */
+export function expressionsOf(applicable: ActivePolicy[]): string[] {
+  return applicable.flatMap((p) => p.conditions.map(({ condition }) => condition.when));
+}
+
+/** Splits the pool's results (in expressionsOf order) back into one outcome per policy. */
+export function outcomesFrom(applicable: ActivePolicy[], results: CelResult[]): PolicyOutcome[] {
+  let next = 0;
+  return applicable.map((policy) => outcomeOf(policy, results.slice(next, (next += policy.conditions.length))));
+}
+
+function outcomeOf(policy: ActivePolicy, results: CelResult[]): PolicyOutcome {
   const matches: { id: string; decision: RuleDecision; reason: string }[] = [];
   let errored = false;
-  for (const { condition, test } of policy.conditions) {
-    try {
-      if (test(bindings)) matches.push({ id: condition.id, decision: condition.decision, reason: condition.reason });
-    } catch (err) {
-      // A condition that cannot be evaluated on this input fails closed: it forces review.
+  policy.conditions.forEach(({ condition }, i) => {
+    const result = results[i];
+    if (result === true) matches.push({ id: condition.id, decision: condition.decision, reason: condition.reason });
+    else if (result !== false) {
+      // A condition that cannot be evaluated on this input (or has no result) fails closed: it forces review.
       errored = true;
-      const why = err instanceof ConditionEvalError ? err.message : "evaluation failed";
+      const why = result?.error ?? "no result";
       matches.push({ id: condition.id, decision: "review", reason: `Condition ${condition.id} could not be evaluated (${why})` });
     }
-  }
+  });
   if (matches.length === 0) return { policy, decision: policy.doc.default_decision, matched: [], fromDefault: true, errored };
   const top = matches.reduce((a, b) => (strength[b.decision] > strength[a.decision] ? b : a)).decision;
   return { policy, decision: top, matched: matches.filter((m) => m.decision === top), fromDefault: false, errored };
+}
+
+/**
+ * The verdict when the conditions were not all evaluated: review, never approve, whatever any policy's
+ * default. The reason names the code because the ledger event commits to the reason, not the code.
+ */
+export function unevaluatedVerdict(run: Exclude<CelRun, { kind: "done" }>, applicable: ActivePolicy[]): Verdict {
+  const code = run.kind === "timeout" ? "condition_timeout" : "condition_unavailable";
+  const reason =
+    run.kind === "timeout"
+      ? run.waitedForWorker
+        ? `Policy conditions could not start within their time budget (${code}: every condition worker was busy); sent to human review`
+        : `Policy conditions did not finish within ${run.timeoutMs} ms (${code}); sent to human review`
+      : `Policy conditions could not be evaluated (${code}: ${run.detail}); sent to human review`;
+  const verdict = failClosedVerdict(code, reason);
+  return { ...verdict, applied_policies: appliedPolicies(applicable), trace: { steps: ["conditions"], failed_closed: code } };
 }
 
 export function strongest<T extends { decision: RuleDecision }>(items: T[]): T {

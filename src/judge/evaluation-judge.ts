@@ -1,8 +1,19 @@
 import type { Logger } from "pino";
 import type { Sql } from "../db/sql.js";
+import type { ConditionRunner } from "../policies/cel-pool.js";
 import { applicablePolicies, type ActivePolicy, type PolicyCache } from "../policies/policy-store.js";
 import { canonicalJson } from "../tokens/canonical-json.js";
-import { appliedPolicies, bindingsFor, conditionsVerdict, evaluateConditions, noApplicablePolicy, strongest, type PolicyOutcome } from "./conditions.js";
+import {
+  appliedPolicies,
+  conditionInputFor,
+  conditionsVerdict,
+  expressionsOf,
+  noApplicablePolicy,
+  outcomesFrom,
+  strongest,
+  unevaluatedVerdict,
+  type PolicyOutcome,
+} from "./conditions.js";
 import { failClosedVerdict, type EvidenceChunk, type Judge, type JudgeInput, type Verdict } from "./judge.js";
 import type { LlmEvaluator } from "./llm/llm-evaluator.js";
 import { judgeMessages } from "./llm/prompt.js";
@@ -15,13 +26,16 @@ const QUERY_CHARS = 4000;
 /**
  * The judge, in order: CEL conditions (a matching deny or review binds, nothing later can turn it
  * into an approval), retrieval of the policy text nearest the request, then the LLM when one is
- * configured, else each policy's default decision with the retrieved text as citations.
+ * configured, else each policy's default decision with the retrieved text as citations. Conditions
+ * run in worker threads with a time budget (src/policies/cel-pool.ts); conditions that did not all
+ * finish send the request to review (condition_timeout) before anything else is consulted.
  */
 export class EvaluationJudge implements Judge {
   constructor(
     private readonly deps: {
       tenantSql: (tenantId: string) => Promise<Sql>;
       policies: PolicyCache;
+      conditions: ConditionRunner;
       retriever: PolicyRetriever;
       llm: LlmEvaluator | null;
       log: Logger;
@@ -34,8 +48,12 @@ export class EvaluationJudge implements Judge {
     const applicable = applicablePolicies(all, input.tool, input.context.policy_id);
     if (applicable.length === 0) return noApplicablePolicy(all, input.tool, input.context.policy_id);
 
-    const bindings = bindingsFor(input);
-    const outcomes = applicable.map((p) => evaluateConditions(p, bindings));
+    const run = await this.deps.conditions.evaluate(expressionsOf(applicable), conditionInputFor(input));
+    if (run.kind !== "done") {
+      judgeMetrics.failClosed.inc({ reason: run.kind === "timeout" ? "condition_timeout" : "condition_unavailable" });
+      return unevaluatedVerdict(run, applicable);
+    }
+    const outcomes = outcomesFrom(applicable, run.results);
     const open = outcomes.filter((o) => o.fromDefault);
     const settled = outcomes.filter((o) => !o.fromDefault);
     if (settled.length > 0 && (strongest(settled).decision !== "approve" || open.length === 0)) {
@@ -61,6 +79,11 @@ export class EvaluationJudge implements Judge {
       return { ...conditionsVerdict(outcomes, applicable), citations: evidence, evidence_chunks: evidence, trace };
     }
     return this.askLlm(input, applicable, open, retrieved, evidence, trace);
+  }
+
+  /** Stops the condition workers. */
+  close(): Promise<void> {
+    return this.deps.conditions.close();
   }
 
   private async askLlm(

@@ -1,16 +1,21 @@
+import { boundedFetch } from "../http-client/bounded-fetch.js";
+import { findDuplicateKey } from "../tokens/duplicate-keys.js";
 import { EmbeddingUnavailableError, embedInBatches, type Embedded, type EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import type { Judge, JudgeInput, Verdict } from "./judge.js";
 import { toWireInput } from "./wire.js";
 
 /**
  * The vault's side of `countersign judge`: POST /evaluate and POST /embed with X-API-Key. Errors
- * and non-2xx answers throw; the fail-closed wrapper turns them into review and counts them.
+ * and non-2xx answers throw; the fail-closed wrapper turns them into review and counts them. The
+ * calls follow no redirect (one would carry the key and the agent's request elsewhere), and an
+ * answer over VAULT_JUDGE_MAX_RESPONSE_BYTES or past the timeout is an error like any other.
  */
 export class JudgeClient implements Judge {
   constructor(
     private readonly baseUrl: string,
     private readonly apiKey: string,
     private readonly timeoutMs: number,
+    private readonly maxResponseBytes: number,
   ) {}
 
   async evaluate(input: JudgeInput): Promise<Verdict> {
@@ -22,8 +27,9 @@ export class JudgeClient implements Judge {
     return {
       model: configuredModel,
       embed: async (texts: string[]): Promise<Embedded> => {
-        // Small batches: each call must finish well inside the judge timeout.
-        const vectors = await embedInBatches(texts, 32, async (batch) => {
+        // Small batches: each call must finish well inside the judge timeout, and its answer fit the
+        // response cap (8 texts of 4096 floats as JSON is about 0.7 MB, under the 1 MiB default).
+        const vectors = await embedInBatches(texts, 8, async (batch) => {
           const answer = await this.embedBatch(batch);
           // Chunks are reused and searched by model name: the two processes must agree on it.
           if (answer.model !== configuredModel) {
@@ -53,14 +59,18 @@ export class JudgeClient implements Judge {
   }
 
   private async post(path: string, body: unknown): Promise<unknown> {
-    const res = await fetch(new URL(path, this.baseUrl), {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": this.apiKey },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
+    const res = await boundedFetch(
+      new URL(path, this.baseUrl),
+      { method: "POST", headers: { "content-type": "application/json", "x-api-key": this.apiKey }, body: JSON.stringify(body) },
+      { timeoutMs: this.timeoutMs, maxResponseBytes: this.maxResponseBytes },
+    );
     const text = await res.text();
     if (!res.ok) throw new Error(`judge answered ${res.status}: ${text.slice(0, 200)}`);
-    return JSON.parse(text) as unknown;
+    const parsed = JSON.parse(text) as unknown;
+    // A verdict with a repeated name ({"decision":"deny","decision":"approve"}) has no one meaning
+    // (RFC 7493 §2.3); it is an error, which the fail-closed wrapper turns into review.
+    const repeated = findDuplicateKey(text);
+    if (repeated !== null) throw new Error(`judge answer repeats the member name at ${repeated}`);
+    return parsed;
   }
 }

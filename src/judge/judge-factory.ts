@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import type { Database, Sql } from "../db/sql.js";
+import { CelPool } from "../policies/cel-pool.js";
 import { vectorStorageOf } from "../policies/policy-chunks.js";
 import type { PolicyCache } from "../policies/policy-store.js";
 import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
@@ -15,9 +16,9 @@ import { StubJudge } from "./stub-judge.js";
 
 /** EMBEDDING_MODEL: the offline model (default) or `<provider>/<model>` on an OpenAI-compatible endpoint. */
 export function createEmbeddingProvider(config: Config): EmbeddingProvider {
-  const { model, baseUrl, apiKey } = config.embeddings;
+  const { model, baseUrl, apiKey, maxResponseBytes } = config.embeddings;
   if (model === OFFLINE_MODEL) return new OfflineEmbeddings();
-  return new OpenAiEmbeddings(model, { baseUrl, apiKey, timeoutMs: config.llm?.timeoutMs ?? 30_000 });
+  return new OpenAiEmbeddings(model, { baseUrl, apiKey, timeoutMs: config.llm?.timeoutMs ?? 30_000, maxResponseBytes });
 }
 
 /** The evaluation pipeline as the judge service and the embedded vault both run it. */
@@ -28,6 +29,14 @@ export function createEvaluationJudge(
   return new EvaluationJudge({
     tenantSql: deps.tenantSql,
     policies: deps.policies,
+    // Half the judge's time limit: a request that cannot get a worker is reviewed as condition_timeout,
+    // which says why, before FailClosedJudge would give up on it as judge_timeout.
+    conditions: new CelPool({
+      workers: config.cel.workers,
+      timeoutMs: config.cel.timeoutMs,
+      queueWaitMs: Math.max(config.cel.timeoutMs, Math.floor(config.clearance.judgeTimeoutMs / 2)),
+      log: deps.log,
+    }),
     retriever: new PolicyRetriever(deps.embeddings, config.embeddings.topK),
     llm: config.llm ? new LlmEvaluator(config.llm) : null,
     log: deps.log,
@@ -49,7 +58,7 @@ export function createVaultJudge(
   deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; log: Logger },
 ): VaultJudge {
   if (config.judge.url) {
-    const client = new JudgeClient(config.judge.url, config.judge.apiKey!, config.clearance.judgeTimeoutMs);
+    const client = new JudgeClient(config.judge.url, config.judge.apiKey!, config.clearance.judgeTimeoutMs, config.judge.maxResponseBytes);
     return { judge: client, embeddings: client.embeddings(config.embeddings.model), local: false, kind: "remote" };
   }
   const embeddings = createEmbeddingProvider(config);

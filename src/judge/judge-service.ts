@@ -2,10 +2,11 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { systemClock } from "../clock.js";
-import { ConfigError, type Config } from "../config/config.js";
+import { ConfigError, type Config, type ListenerLimits } from "../config/config.js";
 import { openAdminContext } from "../context.js";
 import { AppError } from "../errors.js";
 import { registerJsonParser } from "../http/json-body.js";
+import { limitedServerFactory } from "../http/listener-limits.js";
 import { clientErrorProblem, errorHandler, sendProblem } from "../http/problem.js";
 import { RateLimiter } from "../http/rate-limit.js";
 import { createLogger } from "../log.js";
@@ -31,11 +32,14 @@ export interface JudgeServiceDeps {
   limiter: RateLimiter;
   log: Logger;
   ready: () => Promise<void>;
+  /** Socket limits when the app listens; the vault's variables (VAULT_HTTP_*) apply to the judge too. */
+  limits?: ListenerLimits;
 }
 
 /** The `countersign judge` HTTP app: POST /evaluate and POST /embed behind X-API-Key. Never listens itself. */
 export function buildJudgeServer(deps: JudgeServiceDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
+    serverFactory: deps.limits ? limitedServerFactory(deps.limits) : undefined,
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: 16 * 1024 * 1024,
     frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
@@ -113,6 +117,7 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
       limiter,
       log,
       ready: async () => void (await admin.control.query("SELECT 1")),
+      limits: config.http.limits,
     });
     const url = await app.listen({ host: config.judgeService.host, port: config.judgeService.port });
     return {

@@ -28,17 +28,28 @@ export async function listEvents(sql: Sql, limit: number, afterLeaf: number, des
 /**
  * The event named by event_uuid, or else the request's decision as it stands: its newest clearance
  * or review event (a later token.consumed does not hide the approval it consumed), or its newest
- * event of any type when it has no decision of its own (a /mint-token request).
+ * event of any type when it has no decision of its own (a /mint-token request). With a request_id
+ * too, the event must belong to that request.
  */
-export async function eventForRequest(sql: Sql, requestId: string, eventUuid?: string): Promise<EventRow> {
-  const rows = await sql.query<EventRow>(
-    `SELECT ${prefixed(EVENT_COLUMNS)}, ${FIRST_COVERING} AS checkpoint_id FROM ledger_events e
-      WHERE e.request_id = $1 AND ($2::text IS NULL OR e.event_uuid = $2)
-      ORDER BY (e.event_type LIKE 'token.%') ASC, e.seq DESC LIMIT 1`,
-    [requestId, eventUuid ?? null],
-  );
-  if (!rows[0]) throw new AppError("ledger_event_not_found", `No ledger event for request ${requestId}${eventUuid ? ` with event_uuid ${eventUuid}` : ""}`);
+export async function findEvent(sql: Sql, requestId: string | undefined, eventUuid: string | undefined): Promise<EventRow> {
+  if (requestId === undefined && eventUuid === undefined) throw new AppError("bad_request", "Name the event with request_id, event_uuid or both");
+  const rows =
+    requestId === undefined
+      ? // By event_uuid alone: the hash index ledger_events_uuid (tenant migration 0007) keeps this one lookup.
+        await sql.query<EventRow>(`SELECT ${prefixed(EVENT_COLUMNS)}, ${FIRST_COVERING} AS checkpoint_id FROM ledger_events e WHERE e.event_uuid = $1 LIMIT 1`, [eventUuid])
+      : await sql.query<EventRow>(
+          `SELECT ${prefixed(EVENT_COLUMNS)}, ${FIRST_COVERING} AS checkpoint_id FROM ledger_events e
+            WHERE e.request_id = $1 AND ($2::text IS NULL OR e.event_uuid = $2)
+            ORDER BY (e.event_type LIKE 'token.%') ASC, e.seq DESC LIMIT 1`,
+          [requestId, eventUuid ?? null],
+        );
+  if (!rows[0]) throw new AppError("ledger_event_not_found", notFound(requestId, eventUuid));
   return rows[0];
+}
+
+function notFound(requestId: string | undefined, eventUuid: string | undefined): string {
+  if (requestId === undefined) return `No ledger event with event_uuid ${eventUuid}`;
+  return `No ledger event for request ${requestId}${eventUuid ? ` with event_uuid ${eventUuid}` : ""}`;
 }
 
 export async function listCheckpoints(sql: Sql, limit: number, afterId: number, descending: boolean): Promise<CheckpointRow[]> {

@@ -13,7 +13,7 @@ import {
   checkpointById,
   consistencyPath,
   consistencyPlan,
-  eventForRequest,
+  findEvent,
   firstAndLatestCheckpoints,
   inclusionPlan,
   proofsFromTiles,
@@ -52,7 +52,7 @@ export class LedgerService {
     return (await listCheckpoints(await this.deps.tenantSql(tenantId), q.limit, q.afterId, q.descending)).map(checkpointWire);
   }
 
-  async inclusion(tenantId: string, requestId: string, eventUuid?: string): Promise<InclusionProofWire> {
+  async inclusion(tenantId: string, requestId: string | undefined, eventUuid?: string): Promise<InclusionProofWire> {
     const sql = await this.deps.tenantSql(tenantId);
     const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
     return this.inclusionIn(sql, row, latest);
@@ -70,7 +70,7 @@ export class LedgerService {
    * checkpoint that covered the event (omitted when that is the newest), and the keys of both
    * signatures. The C2SP note of the same tree head rides along for tlog tooling.
    */
-  async bundle(tenantId: string, requestId: string, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
+  async bundle(tenantId: string, requestId: string | undefined, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
     const sql = await this.deps.tenantSql(tenantId);
     // Three round trips whatever the tree size: the event, both checkpoints, and every tile both proofs touch.
     const row = await this.sequencedEvent(tenantId, sql, requestId, eventUuid);
@@ -93,7 +93,7 @@ export class LedgerService {
   }
 
   /** The event's inclusion in the newest checkpoint as a C2SP tlog-proof@v1 text. */
-  async tlogProof(tenantId: string, requestId: string, eventUuid?: string): Promise<string> {
+  async tlogProof(tenantId: string, requestId: string | undefined, eventUuid?: string): Promise<string> {
     const sql = await this.deps.tenantSql(tenantId);
     const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
     const proof = await inclusionPath(sql, Number(row.leaf_index), Number(latest.tree_size));
@@ -146,22 +146,27 @@ export class LedgerService {
     };
   }
 
-  /** The event once a checkpoint covers it, sequencing on demand once if none does yet. */
-  private async sequencedEvent(tenantId: string, sql: Sql, requestId: string, eventUuid?: string): Promise<EventRow> {
-    let row = await eventForRequest(sql, requestId, eventUuid);
+  /**
+   * The event (named by request_id, event_uuid or both; the tenant's database holds only its own
+   * events, so another tenant's uuid is not found) once a checkpoint covers it, sequencing on
+   * demand once if none does yet.
+   */
+  private async sequencedEvent(tenantId: string, sql: Sql, requestId: string | undefined, eventUuid?: string): Promise<EventRow> {
+    let row = await findEvent(sql, requestId, eventUuid);
     if (row.checkpoint_id === null) {
       // Waits for another process's pass rather than failing: the SDK does not retry a 4xx.
       await this.deps.loop.sequenceNow(tenantId, ON_DEMAND_WAIT_MS).catch((err) => {
         if (!(err instanceof SequencerBusyError)) throw err;
       });
-      row = await eventForRequest(sql, requestId, row.event_uuid);
+      // Re-read through the request_id index, whichever way the event was named.
+      row = await findEvent(sql, row.request_id, row.event_uuid);
     }
     if (row.checkpoint_id === null) throw this.pending(row);
     return row;
   }
 
   /** The event and the newest checkpoint, sequencing on demand once if the event is not yet covered. */
-  private async coveredEvent(tenantId: string, sql: Sql, requestId: string, eventUuid?: string): Promise<{ row: EventRow; latest: CheckpointRow }> {
+  private async coveredEvent(tenantId: string, sql: Sql, requestId: string | undefined, eventUuid?: string): Promise<{ row: EventRow; latest: CheckpointRow }> {
     const row = await this.sequencedEvent(tenantId, sql, requestId, eventUuid);
     const latest = await latestCheckpoint(sql);
     if (!latest) throw this.pending(row);

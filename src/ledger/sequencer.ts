@@ -72,10 +72,12 @@ export class LedgerSequencer {
    * One transaction: lock, append up to batchSize leaves, and sign a checkpoint when the backlog is
    * drained (a short batch) or `forceCheckpoint` says a long drain has gone on long enough.
    *
-   * Independent statements are issued together: a connection runs its queued statements back to
-   * back, so on a busy process they cost one trip through the event loop instead of one each. Under
-   * load those trips, not the statements, are most of a pass, and a pass is most of checkpoint lag.
-   * Queued statements run in the order issued; the first failure aborts the transaction and rejects.
+   * Independent statements are issued together: on PostgreSQL the pool's connections run in pg's
+   * pipeline mode (pg-database.ts), so they go out in one write and come back in one round trip
+   * instead of one each, with no query overlapping another on the client (pg@9 refuses that); PGlite
+   * runs them back to back. Under load those round trips and event-loop turns, not the statements,
+   * are most of a pass, and a pass is most of checkpoint lag. Statements run in the order issued;
+   * the first failure aborts the transaction, and every later one then fails too (25P02) and rejects.
    */
   private async batch(log: TenantLog, forceCheckpoint: boolean, waitMs: number): Promise<SequenceResult> {
     return log.sql.transaction(async (tx) => {

@@ -15,6 +15,9 @@ import { reembed } from "./reembed.js";
 import { runVerifyBundle } from "./verify-bundle.js";
 import { runJudge } from "./judge.js";
 import { startVault } from "./serve.js";
+import { exitOnSignals } from "./shutdown.js";
+import { PortInUseError } from "../http/early-listener.js";
+import { UnsafeDirectoryError } from "../private-files.js";
 
 const usage = `countersign <command>
 
@@ -58,20 +61,10 @@ function print(json: boolean, value: object, text: string) {
 }
 
 async function serve() {
-  const vault = await startVault(loadConfig());
+  const config = loadConfig();
+  const vault = await startVault(config);
   vault.ctx.log.info({ url: vault.url }, "countersign vault listening");
-  let closing: Promise<void> | undefined;
-  // A second signal while closing must not close twice.
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    vault.ctx.log.info({ signal }, "shutting down");
-    closing = vault.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  exitOnSignals({ graceMs: config.shutdown.graceMs, log: vault.ctx.log, close: () => vault.close() });
 }
 
 async function main(argv: string[]) {
@@ -197,7 +190,9 @@ main(process.argv.slice(2)).catch((err) => {
     err instanceof SignerKeyError ||
     err instanceof KeyConflictError ||
     err instanceof DirectoryInUseError ||
-    err instanceof AnchorConfigError
+    err instanceof AnchorConfigError ||
+    err instanceof PortInUseError ||
+    err instanceof UnsafeDirectoryError
   ) {
     fail(err.message);
   }

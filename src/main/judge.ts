@@ -1,7 +1,9 @@
 import cluster from "node:cluster";
+import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { assertJudgeConfig, startJudgeService } from "../judge/judge-service.js";
 import { createLogger } from "../log.js";
+import { exitOnSignals } from "./shutdown.js";
 
 /**
  * `countersign judge`: JUDGE_WORKERS processes sharing one port (node:cluster). The primary only
@@ -36,30 +38,24 @@ export async function runJudge(config: Config): Promise<void> {
       if (!stopping) fork();
     }, 1000);
   });
-  const stop = () => {
-    stopping = true;
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill("SIGTERM");
-    setTimeout(() => process.exit(0), 10_000).unref();
-    cluster.on("exit", () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-    });
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  // The primary's close is its workers' exit. Each worker has the grace for its own close; the primary
+  // waits a second longer, so a worker's own deadline, not the primary's, decides how it ends.
+  const allExited = () => Object.keys(cluster.workers ?? {}).length === 0;
+  exitOnSignals({
+    graceMs: config.shutdown.graceMs + 1000,
+    log,
+    close: () =>
+      new Promise<void>((resolve) => {
+        stopping = true;
+        cluster.on("exit", () => allExited() && resolve());
+        for (const w of Object.values(cluster.workers ?? {})) w?.kill("SIGTERM");
+        if (allExited()) resolve();
+      }),
+  });
 }
 
 async function runWorker(config: Config, workers: number): Promise<void> {
   const judge = await startJudgeService(config, workers);
   judge.app.log.info({ url: judge.url, pid: process.pid }, "countersign judge listening");
-  let closing = false;
-  const shutdown = () => {
-    if (closing) return;
-    closing = true;
-    judge.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  exitOnSignals({ graceMs: config.shutdown.graceMs, log: judge.app.log as Logger, close: () => judge.close() });
 }

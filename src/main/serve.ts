@@ -1,8 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/config.js";
 import { createContext, startWorkers, type AppContext, type ContextOverrides } from "../context.js";
+import { listenEarly } from "../http/early-listener.js";
 import { buildServer } from "../http/server.js";
 import { bootstrapDefaultTenant } from "../tenancy/bootstrap.js";
+import { checkDataDir } from "./data-dir.js";
 
 export interface RunningVault {
   ctx: AppContext;
@@ -11,16 +13,38 @@ export interface RunningVault {
   close(): Promise<void>;
 }
 
-/** Starts a vault: context, first-start tenant, workers and recovery, then the HTTP listener. */
+/**
+ * Starts a vault. The order is what makes a failed start leave nothing behind: the data directory is
+ * checked and the port is bound before the context creates any database, tenant or key; requests that
+ * arrive meanwhile get 503 not_ready. Then the first-start tenant, workers and recovery, then the app.
+ */
 export async function startVault(config: Config, overrides: ContextOverrides = {}): Promise<RunningVault> {
-  const ctx = await createContext(config, overrides);
+  checkDataDir(config);
+  const listener = await listenEarly(config.http.host, config.http.port, config.http.limits);
+  let ctx: AppContext;
+  try {
+    ctx = await createContext(config, overrides);
+  } catch (err) {
+    await listener.close();
+    throw err;
+  }
   try {
     const boot = await bootstrapDefaultTenant(ctx);
-    if (boot.created && boot.printed && config.bootstrap.printKey) {
-      // Shown once, on stdout and not through the logger, so it never lands in log pipelines.
-      process.stdout.write(
-        `\nCountersign created tenant "default" (${boot.tenantId}).\nAdmin API key (shown once, store it now):\n\n  ${boot.apiKey}\n\n`,
-      );
+    if (boot.created) {
+      if (boot.printed && config.bootstrap.printKey) {
+        // Shown once, on stdout and not through the logger, so it never lands in log pipelines.
+        process.stdout.write(
+          `\nCountersign created tenant "default" (${boot.tenantId}).\nAdmin API key (shown once, store it now):\n\n  ${boot.apiKey}\n\n`,
+        );
+      }
+      // After the key is shown: a crash while the tenant database is made loses no key (it is made on next use).
+      await ctx.tenantDbs.get(boot.tenantId);
+    } else if (boot.keylessTenantId) {
+      // Left by an older version's start that died between the tenant and its key, or by revocations.
+      const hint = `countersign keys create --tenant ${boot.keylessTenantId} --scope admin`;
+      const when = config.database.kind === "pglite" ? " (with the vault stopped: the embedded database allows one process at a time)" : "";
+      ctx.log.warn({ tenant_id: boot.keylessTenantId, hint }, 'tenant "default" has no active admin key');
+      process.stderr.write(`\nTenant "default" (${boot.keylessTenantId}) has no active admin key. Create one${when} with:\n\n  ${hint}\n\n`);
     }
     if (ctx.signerGenerated) {
       const where = config.dataDir === "memory://" ? "in memory (lost at exit)" : "in the data directory";
@@ -28,18 +52,25 @@ export async function startVault(config: Config, overrides: ContextOverrides = {
     }
     const recovered = await startWorkers(ctx);
     if (recovered > 0) ctx.log.info({ recovered }, "re-enqueued unfinished clearance requests");
-    const app = await buildServer(ctx);
-    const url = await app.listen({ host: config.http.host, port: config.http.port });
+    const app = await buildServer(ctx, (handler) => listener.attach(handler));
+    await app.ready();
+    const started = ctx;
     return {
-      ctx,
+      ctx: started,
       app,
-      url,
+      url: listener.url,
       async close() {
+        // Stop accepting first; in-flight requests finish while the app and its workers close.
+        const drained = listener.close();
         await app.close();
-        await ctx.close();
+        // Keep-alive sockets whose last request finished during app.close() are idle now.
+        listener.server.closeIdleConnections();
+        await drained;
+        await started.close();
       },
     };
   } catch (err) {
+    await listener.close().catch(() => {});
     await ctx.close().catch(() => {});
     throw err;
   }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ReviewerIdentity } from "../tenancy/api-keys.js";
+import { sameIdentity } from "../tenancy/identity-key.js";
 
 /**
  * Who must approve a pending request, and for how long it may wait. Set per tenant and optionally
@@ -59,9 +60,11 @@ export function isEligible(rules: ReviewRules, who: ReviewerIdentity): boolean {
   return names.has(who.id.toLowerCase()) || (who.email !== "" && names.has(who.email.toLowerCase()));
 }
 
-/** The request's human principal is this reviewer (by id, email or name, ignoring case). */
+/**
+ * The request's human principal is this reviewer, by id, email or name, compared as identityKey
+ * forms (NFKC, case folded, trimmed): a fullwidth "ｃarol@example.com" is still Carol.
+ */
 export function isPrincipal(humanPrincipal: string | null, who: ReviewerIdentity): boolean {
   if (!humanPrincipal) return false;
-  const p = humanPrincipal.trim().toLowerCase();
-  return [who.id, who.email, who.name].some((x) => x !== "" && x.toLowerCase() === p);
+  return [who.id, who.email, who.name].some((x) => sameIdentity(x, humanPrincipal));
 }

@@ -12,29 +12,53 @@ export interface CreatedTenant {
 }
 
 /**
- * Creates a tenant, provisions and migrates its own database, and issues its first admin key.
- * The control row is written first so a crash mid-way leaves a tenant that provisioning can finish.
+ * Creates a tenant with its first admin key, then provisions and migrates the tenant's own database.
+ * The tenant row and the key are committed together: a tenant nobody can administer must never exist,
+ * whatever moment a crash picks. The database comes after the commit (CREATE DATABASE cannot run in a
+ * transaction) and is idempotent: a crash before it leaves a tenant whose database is made on first use.
  */
 export async function createTenant(
   control: Sql,
   tenantDbs: TenantDatabases,
   args: { name: string; dsn?: string; adminKey?: string },
 ): Promise<CreatedTenant> {
+  const tenant = await registerTenant(control, tenantDbs, args);
+  await tenantDbs.get(tenant.tenantId);
+  return tenant;
+}
+
+/** The committed half of createTenant: the control row and the admin key, in one transaction. */
+export async function registerTenant(
+  control: Sql,
+  tenantDbs: TenantDatabases,
+  args: { name: string; dsn?: string; adminKey?: string },
+): Promise<CreatedTenant> {
   const tenantId = newTenantId();
-  try {
-    await control.query("INSERT INTO tenants (id, name, db_name, db_dsn) VALUES ($1, $2, $3, $4)", [
-      tenantId,
-      args.name,
-      args.dsn ? null : tenantDbs.dbNameFor(tenantId),
-      args.dsn ?? null,
-    ]);
-  } catch (err) {
-    if (sqlState(err) === UNIQUE_VIOLATION) throw new AppError("bad_request", `A tenant named ${args.name} already exists`);
-    throw err;
-  }
-  await tenantDbs.get(tenantId);
-  const adminKey = await createApiKey(control, { tenantId, scope: "admin", label: "initial admin", rawKey: args.adminKey });
+  const adminKey = await control.transaction(async (tx) => {
+    try {
+      await tx.query("INSERT INTO tenants (id, name, db_name, db_dsn) VALUES ($1, $2, $3, $4)", [
+        tenantId,
+        args.name,
+        args.dsn ? null : tenantDbs.dbNameFor(tenantId),
+        args.dsn ?? null,
+      ]);
+    } catch (err) {
+      if (sqlState(err) === UNIQUE_VIOLATION) throw new AppError("bad_request", `A tenant named ${args.name} already exists`);
+      throw err;
+    }
+    return createApiKey(tx, { tenantId, scope: "admin", label: "initial admin", rawKey: args.adminKey });
+  });
   return { tenantId, name: args.name, adminKey };
+}
+
+/** Tenants named `name` that have no active admin key (left by a start of an older version that crashed). */
+export async function tenantsWithoutAdminKey(control: Sql, name: string): Promise<string[]> {
+  const rows = await control.query<{ id: string }>(
+    `SELECT t.id FROM tenants t WHERE t.name = $1 AND NOT EXISTS
+       (SELECT 1 FROM api_keys k WHERE k.tenant_id = t.id AND k.scope = 'admin' AND k.revoked_at IS NULL)`,
+    [name],
+  );
+  return rows.map((r) => r.id);
 }
 
 export async function countTenants(control: Sql): Promise<number> {

@@ -103,6 +103,8 @@ describe("LLM judge over an OpenAI-compatible endpoint", () => {
     ["JSON that fails the schema", { json: { decision: "maybe", reasoning: "unsure", confidence_bucket: "high", cited_chunk_ids: [] } }],
     ["a citation of a chunk it was not shown", answer("yes", "high", () => ["chk_invented_by_the_model"])],
     ["an approval that cites no policy text", answer("yes", "extra_high", () => [])],
+    // Last-wins parsing would read "yes" here: a repeated name is refused, not resolved (RFC 7493 §2.3).
+    ["an answer that repeats its decision (no, then yes)", (req: RecordedRequest): ChatReply => ({ content: JSON.stringify((answer("yes") as (r: RecordedRequest) => { json: unknown })(req).json).replace(/^\{/, '{"decision":"no",') })],
   ])("asks once more after %s, then fails closed to review", async (_name, bad) => {
     llm.fallback = bad;
     const before = await failClosedCount(v, "llm_invalid_output");

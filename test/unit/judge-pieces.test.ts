@@ -41,15 +41,15 @@ describe("judge configuration", () => {
 
   it("has the documented defaults: in-process judge, offline embeddings, no LLM", () => {
     const c = loadConfig({});
-    expect(c.judge).toEqual({ url: undefined, apiKey: undefined, allowStub: false });
+    expect(c.judge).toEqual({ url: undefined, apiKey: undefined, allowStub: false, maxResponseBytes: 1_048_576 });
     expect(c.judgeService).toMatchObject({ port: 8001, workers: 2, rateLimit: { rps: 10, burst: 600 } });
-    expect(c.embeddings).toMatchObject({ model: "offline/universal-sentence-encoder", topK: 5 });
+    expect(c.embeddings).toMatchObject({ model: "offline/universal-sentence-encoder", topK: 5, maxResponseBytes: 32 * 1_048_576 });
     expect(c.llm).toBeUndefined();
   });
 
   it("lets embeddings fall back to the LLM endpoint and key", () => {
     const c = loadConfig({ EVAL_MODEL: "openai/gpt-4o-mini", LLM_BASE_URL: "http://llm:4000/v1", LLM_API_KEY: "k", EMBEDDING_MODEL: "openai/text-embedding-3-small" });
-    expect(c.llm).toEqual({ model: "openai/gpt-4o-mini", baseUrl: "http://llm:4000/v1", apiKey: "k", timeoutMs: 8000 });
+    expect(c.llm).toEqual({ model: "openai/gpt-4o-mini", baseUrl: "http://llm:4000/v1", apiKey: "k", timeoutMs: 8000, maxResponseBytes: 1_048_576 });
     expect(c.embeddings).toMatchObject({ baseUrl: "http://llm:4000/v1", apiKey: "k" });
   });
 

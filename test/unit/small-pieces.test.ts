@@ -64,9 +64,9 @@ describe("configuration", () => {
     expect(c.http).toMatchObject({ host: "0.0.0.0", port: 8000 });
     expect(c.jwt).toEqual({ ttlSeconds: 300, issuer: "alcv-vault", audience: "ledgix-sdk" });
     expect(c.signer.keyId).toBe("vault-key-001");
-    expect(c.clearance).toMatchObject({ workers: 16, queueSize: 2048 });
+    expect(c.clearance).toMatchObject({ workers: 16, queueSize: 2048, leaseSeconds: 30 });
     expect(c.rateLimit).toEqual({ rps: 20, burst: 40, ttlSeconds: 180 });
-    expect(c.pools).toEqual({ controlMax: 50, tenantMax: 25 });
+    expect(c.pools).toEqual({ controlMax: 4, tenantMax: 2 });
     expect(c.database.kind).toBe("pglite");
     expect(loadConfig({ DATABASE_URL: "postgres://u@h/db" }).database).toEqual({ kind: "postgres", url: "postgres://u@h/db" });
   });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { clearanceRequestSchema } from "../../clearance/request-schema.js";
+import { assertArgsBudget, clearanceRequestSchema } from "../../clearance/request-schema.js";
 import type { AppContext } from "../../context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
@@ -18,6 +18,7 @@ export function clearanceRoutes(app: FastifyInstance, ctx: AppContext) {
     const principal = principalOf(request);
     requireScope(principal, ["agent", "admin"], "request clearance");
     const body = clearanceRequestSchema.parse(request.body);
+    assertArgsBudget(body, ctx.config.argsBudget);
     const result = await ctx.clearance.submit(principal, body, request.body, idempotencyKeyOf(request));
     return reply.code(result.httpStatus).send(result.body);
   });

@@ -9,11 +9,19 @@ const count = (min: number, max: number, fallback: number) => number(min, max).d
 const order = z.enum(["asc", "desc"]).default("asc");
 const redact = z.enum(["auto", "none"]).default("auto");
 const requestId = z.string().min(1).max(256);
-const eventUuid = z.string().min(1).max(64).optional();
+// RFC 9562 text form, any version (ours are v8; protocol vectors use others), read case-insensitively
+// as RFC 9562 §4 asks and compared in the lowercase the ledger stores.
+const eventUuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID such as 0190a6f2-3c4d-8e5f-9a0b-1c2d3e4f5a6b")
+  .transform((s) => s.toLowerCase());
 
 const entriesQuery = z.object({ limit: count(1, 1000, 100), after_leaf_index: number(0, Number.MAX_SAFE_INTEGER).optional(), order, redact });
 const checkpointsQuery = z.object({ limit: count(1, 1000, 24), after_id: count(0, Number.MAX_SAFE_INTEGER, 0), order });
-const eventQuery = z.object({ request_id: requestId, event_uuid: eventUuid, redact });
+/** An event is named by its request (its decision as it stands), by its event_uuid, or by both. */
+const eventQuery = z
+  .object({ request_id: requestId.optional(), event_uuid: eventUuid.optional(), redact })
+  .refine((q) => q.request_id !== undefined || q.event_uuid !== undefined, { message: "request_id or event_uuid is required", path: ["request_id"] });
 const consistencyQuery = z.object({ from: number(1, Number.MAX_SAFE_INTEGER), to: number(1, Number.MAX_SAFE_INTEGER) });
 
 /**

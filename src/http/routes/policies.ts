@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { AppContext } from "../../context.js";
 import { AppError } from "../../errors.js";
 import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
-import { registerPolicySchema } from "../../policies/policy-schema.js";
+import { policyWarnings, registerPolicySchema } from "../../policies/policy-schema.js";
 import { registerPolicy } from "../../policies/policy-store.js";
 import { reviewRulesSchema } from "../../reviews/review-rules.js";
 import { readReviewSettings, reviewSettingsSchema, rulesFor, settingsView, writePolicyReviewRules, writeReviewSettings } from "../../reviews/review-settings.js";
@@ -49,7 +49,8 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     const doc = registerPolicySchema.parse(request.body);
     const sql = await ctx.tenantDbs.get(principal.tenantId);
     const result = await withIdempotency(sql, "register-policy", idempotencyKeyOf(request), sha256Hex(canonicalJson(request.body)), () =>
-      registerPolicy(sql, doc, ctx.embeddings),
+      // Warnings are part of the stored answer, so a replay under the same Idempotency-Key repeats them.
+      registerPolicy(sql, doc, ctx.embeddings).then((registered) => ({ ...registered, warnings: policyWarnings(doc) })),
     );
     ctx.policies.invalidate(principal.tenantId);
     return result;

@@ -1,14 +1,18 @@
 import OpenAI from "openai";
+import { outboundFailureOf } from "../../http-client/bounded-fetch.js";
 import { EmbeddingUnavailableError, embedInBatches, normalize, type Embedded, type EmbeddingProvider } from "./embedding-provider.js";
-import { openAiClient, providerModelName } from "../llm/openai-client.js";
+import { openAiClient, providerModelName, type OpenAiSettings } from "../llm/openai-client.js";
 
-/** Any OpenAI-compatible /v1/embeddings endpoint: OpenAI, a LiteLLM proxy, vLLM, Ollama. */
+/**
+ * Any OpenAI-compatible /v1/embeddings endpoint: OpenAI, a LiteLLM proxy, vLLM, Ollama. A redirect,
+ * an answer over EMBEDDING_MAX_RESPONSE_BYTES or a timeout is an EmbeddingUnavailableError.
+ */
 export class OpenAiEmbeddings implements EmbeddingProvider {
   private readonly client: OpenAI;
 
   constructor(
     readonly model: string,
-    settings: { baseUrl?: string; apiKey?: string; timeoutMs: number },
+    settings: OpenAiSettings,
   ) {
     this.client = openAiClient(settings);
   }
@@ -21,7 +25,7 @@ export class OpenAiEmbeddings implements EmbeddingProvider {
         return [...res.data].sort((a, b) => a.index - b.index).map((d) => normalize(d.embedding));
       } catch (err) {
         if (err instanceof EmbeddingUnavailableError) throw err;
-        throw new EmbeddingUnavailableError(`embedding endpoint failed: ${(err as Error).message}`);
+        throw new EmbeddingUnavailableError(`embedding endpoint failed: ${(outboundFailureOf(err) ?? (err as Error)).message}`);
       }
     });
     return { model: this.model, vectors };

@@ -2,8 +2,10 @@ import type OpenAI from "openai";
 import { APIConnectionTimeoutError } from "openai";
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { z } from "zod";
+import { outboundFailureOf } from "../../http-client/bounded-fetch.js";
+import { findDuplicateKey } from "../../tokens/duplicate-keys.js";
 import { confidenceBuckets } from "../judge.js";
-import { openAiClient, providerModelName } from "./openai-client.js";
+import { openAiClient, providerModelName, type OpenAiSettings } from "./openai-client.js";
 import { llmAnswerJsonSchema } from "./prompt.js";
 
 export const llmAnswerSchema = z.strictObject({
@@ -18,11 +20,8 @@ export type LlmOutcome =
   | { ok: true; answer: LlmAnswer; attempts: number }
   | { ok: false; code: "llm_timeout" | "llm_unavailable" | "llm_invalid_output" | "llm_refused"; detail: string; attempts: number };
 
-export interface LlmSettings {
+export interface LlmSettings extends OpenAiSettings {
   model: string;
-  baseUrl?: string;
-  apiKey?: string;
-  timeoutMs: number;
 }
 
 /**
@@ -60,8 +59,11 @@ export class LlmEvaluator {
         if (message?.refusal) return { ok: false, code: "llm_refused", detail: message.refusal.slice(0, 500), attempts: attempt };
         content = message?.content;
       } catch (err) {
-        const timedOut = err instanceof APIConnectionTimeoutError;
-        return { ok: false, code: timedOut ? "llm_timeout" : "llm_unavailable", detail: (err as Error).message.slice(0, 500), attempts: attempt };
+        // A refused redirect or an oversized answer is unavailability; a body past the deadline is a timeout.
+        const outbound = outboundFailureOf(err);
+        const timedOut = err instanceof APIConnectionTimeoutError || outbound?.reason === "timeout";
+        const detail = (outbound ?? (err as Error)).message.slice(0, 500);
+        return { ok: false, code: timedOut ? "llm_timeout" : "llm_unavailable", detail, attempts: attempt };
       }
       const checked = check(content, shownChunkIds);
       if (checked.ok) return { ok: true, answer: checked.answer, attempts: attempt };
@@ -79,6 +81,9 @@ function check(content: string | null | undefined, shown: Set<string>): { ok: tr
   } catch {
     return { ok: false, problem: "answer is not JSON" };
   }
+  // A repeated name (an injected second "decision") would silently win as the last one: refused.
+  const repeated = findDuplicateKey(content);
+  if (repeated !== null) return { ok: false, problem: `answer repeats the member name at ${repeated}` };
   const parsed = llmAnswerSchema.safeParse(json);
   if (!parsed.success) return { ok: false, problem: `answer does not match the schema: ${parsed.error.issues[0]?.message ?? ""}` };
   const unknown = parsed.data.cited_chunk_ids.filter((id) => !shown.has(id));

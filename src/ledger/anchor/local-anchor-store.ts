@@ -39,8 +39,9 @@ export class LocalAnchorStore implements AnchorStore {
     // A real write (not just access()) catches read-only mounts and full disks as well as permissions.
     const probe = path.join(dir, `.probe-${randomBytes(6).toString("hex")}`);
     try {
-      await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(probe, "probe");
+      // 0700/0600 whatever the umask: the vault's own files are nobody else's to read or replace.
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await fs.writeFile(probe, "probe", { mode: 0o600 });
       await fs.rm(probe);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
@@ -58,7 +59,7 @@ export class LocalAnchorStore implements AnchorStore {
     const files = objects.map((o) => ({ object: o, file: path.join(base, checkObjectPath(o.path)) }));
     let last = this.target(tenantId);
     for (const { object, file } of files) {
-      const created = await fs.mkdir(path.dirname(file), { recursive: true });
+      const created = await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
       const wrote = object.immutable ? await createOnce(file, object.body) : await replace(file, object.body);
       if (wrote) await syncDirs(path.dirname(file), created);
       last = pathToFileURL(file).href;
@@ -93,7 +94,7 @@ async function readIfExists(file: string): Promise<Uint8Array | undefined> {
 /** Writes and fsyncs a temporary file beside `file`; its name starts with "." so it is never a valid object path. */
 async function writeTemp(file: string, body: Uint8Array): Promise<string> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
-  const handle = await fs.open(tmp, "wx", 0o644);
+  const handle = await fs.open(tmp, "wx", 0o600);
   try {
     await handle.writeFile(body);
     await handle.sync();

@@ -58,6 +58,9 @@ export class S3AnchorStore implements AnchorStore {
       forcePathStyle: config.forcePathStyle,
       credentials: options.credentials,
       maxAttempts: 3,
+      // Never re-send to another region on a 301 (the SDK's default too; stated so it stays off). The
+      // node handler itself never follows a redirect: a 3xx is an S3 error like any other.
+      followRegionRedirects: false,
       // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
       requestHandler: { connectionTimeout: timeout, requestTimeout: timeout, throwOnRequestTimeout: true },
     });

@@ -5,13 +5,15 @@
  * missing or wrong API keys.
  *
  * Part of the bad-input suite (test/integration/bad-input/): every error is RFC 9457 problem+json
- * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash, and
- * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
+ * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash.
+ * Unknown fields are ignored where the Ledgix protocol says so (§6.11: request-clearance, mint-token,
+ * consume-token) and refused with a 400 naming them on admin and review bodies. This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/errors.js";
 import { describeClosingChecks, useBadInputVault } from "./suite-lifecycle.js";
+import type { HttpResult } from "../../helpers/vault.js";
 import { badApiKeys, deepArray, deepObject, paddedTo, rawRequest, withRawMembers, type Json } from "./hostile-payloads.js";
 import { expectFieldError, expectHandled, expectProblem } from "./problem-assertions.js";
 
@@ -30,6 +32,8 @@ interface BodyEndpoint {
   valid: () => Promise<{ path: string; body: Json }>;
   /** A required field. */
   required: string;
+  /** Ignored (protocol bodies, §6.11) or refused with 400 validation_failed naming the field (admin and review bodies). */
+  unknownFields: "ignored" | "refused";
 }
 
 const endpoints: BodyEndpoint[] = [
@@ -39,6 +43,7 @@ const endpoints: BodyEndpoint[] = [
     key: () => suite.vault.agentKey,
     valid: async () => ({ path: "/request-clearance", body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } }),
     required: "tool_name",
+    unknownFields: "ignored",
   },
   {
     name: "POST /reviews/:request_id/decision",
@@ -46,6 +51,7 @@ const endpoints: BodyEndpoint[] = [
     key: () => suite.vault.reviewerKey,
     valid: async () => ({ path: `/reviews/${await suite.vault.freshPending()}/decision`, body: { approved: true, review_reason: "looks fine" } }),
     required: "approved",
+    unknownFields: "refused",
   },
   {
     name: "POST /mint-token",
@@ -56,6 +62,7 @@ const endpoints: BodyEndpoint[] = [
       body: { tool_name: "stripe_refund", tool_args: { amount: 5 }, original_request_id: suite.vault.approved.request_id },
     }),
     required: "original_request_id",
+    unknownFields: "ignored",
   },
   {
     name: "POST /consume-token",
@@ -63,6 +70,7 @@ const endpoints: BodyEndpoint[] = [
     key: () => suite.vault.agentKey,
     valid: async () => ({ path: "/consume-token", body: { token: await suite.vault.freshToken() } }),
     required: "token",
+    unknownFields: "ignored",
   },
   {
     name: "POST /register-policy",
@@ -70,6 +78,7 @@ const endpoints: BodyEndpoint[] = [
     key: () => suite.vault.adminKey,
     valid: async () => ({ path: "/register-policy", body: suite.vault.policyDoc() }),
     required: "policy_id",
+    unknownFields: "refused",
   },
 ];
 
@@ -110,6 +119,12 @@ const pollution: { label: string; members: string }[] = [
   { label: "__proto__ nested in an unknown field", members: '"zzz":{"a":[{"__proto__":{"polluted":true}}]}' },
 ];
 
+/** A valid body plus the unknown field `field`: accepted (200) where unknown fields are ignored, else a 400 naming it. */
+function expectUnknownFieldOutcome(ep: BodyEndpoint, res: HttpResult, field: string): void {
+  if (ep.unknownFields === "ignored") expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+  else expectFieldError(res, field);
+}
+
 describe.each(endpoints)("$name", (ep) => {
   it.each(malformed)("$label -> 400 $code", async ({ raw, code }) => {
     expectProblem(await suite.vault.http("POST", ep.path(), { key: ep.key(), rawBody: raw }), 400, code);
@@ -125,10 +140,10 @@ describe.each(endpoints)("$name", (ep) => {
     expectProblem(await suite.vault.http("POST", ep.path(), { key: ep.key(), rawBody: raw() }), 400, "json_too_deep");
   });
 
-  it("exactly 64 levels (in an unknown field) is accepted", async () => {
+  it("exactly 64 levels (in an unknown field) is within the depth limit: accepted, or refused for the unknown field only", async () => {
     const { path, body } = await ep.valid();
     const res = await suite.vault.http("POST", path, { key: ep.key(), rawBody: withRawMembers(body, `"zzz_deep":${deepArray(63)}`) });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectUnknownFieldOutcome(ep, res, "zzz_deep");
   });
 
   it("a body one byte over the limit -> 413 payload_too_large", async () => {
@@ -140,10 +155,10 @@ describe.each(endpoints)("$name", (ep) => {
     expectProblem(await suite.vault.http("POST", ep.path(), { key: ep.key(), rawBody: `{"zzz":"${"a".repeat(5 * 1_048_576)}"}` }), 413, "payload_too_large");
   });
 
-  it("a body of exactly the limit (padding in an unknown field) is accepted", async () => {
+  it("a body of exactly the limit (padding in an unknown field) is within the size limit: accepted, or refused for the unknown field only", async () => {
     const { path, body } = await ep.valid();
     const res = await suite.vault.http("POST", path, { key: ep.key(), rawBody: paddedTo(body, suite.vault.maxBodyBytes) });
-    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    expectUnknownFieldOutcome(ep, res, "zzz_padding");
   });
 
   it.each(pollution)("$label -> 4xx or ignored, never a 5xx, and no prototype is polluted", async ({ members }) => {
@@ -172,10 +187,10 @@ describe.each(endpoints)("$name", (ep) => {
     expectProblem(res, 415, "unsupported_media_type");
   });
 
-  it("an unknown field is ignored: a valid body plus {zzz_unknown: 1} succeeds", async () => {
+  it(`an unknown field is ${ep.unknownFields}: a valid body plus {zzz_unknown: 1}`, async () => {
     const { path, body } = await ep.valid();
     const res = await suite.vault.http("POST", path, { key: ep.key(), body: { ...body, zzz_unknown: 1, zzz_nested: { a: [1, { b: null }] } } });
-    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    expectUnknownFieldOutcome(ep, res, "zzz_unknown");
   });
 
   it("a number too large for a double (1e400) in an unknown field -> ignored or 4xx, never a 5xx", async () => {

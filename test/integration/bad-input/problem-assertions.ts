@@ -2,7 +2,7 @@
  * Assertions shared by the bad-input suite (test/integration/bad-input/*.test.ts).
  *
  * The rule under test: every error is RFC 9457 problem+json with a stable `code` from the catalog,
- * bad input always gets a 4xx, never a 5xx or a crash, and unknown request fields are ignored.
+ * bad input always gets a 4xx, never a 5xx or a crash, and unknown fields are ignored only where the protocol asks (§6.11).
  */
 import { expect } from "vitest";
 import { errorCatalog, type ErrorCode } from "../../../src/errors.js";

@@ -4,7 +4,7 @@
  *
  * Part of the bad-input suite (test/integration/bad-input/): every error is RFC 9457 problem+json
  * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash, and
- * unknown request fields are ignored. This file starts its own vault on PGlite; every response's
+ * unknown fields are ignored only where the protocol asks (§6.11). This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
 import { createHmac, generateKeyPairSync } from "node:crypto";
