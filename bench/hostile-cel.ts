@@ -9,13 +9,18 @@
  *  - the attack as filed, with the default size budget: refused with 413 args_too_large;
  *  - the longest list the default budget admits (1,000 addresses): it reaches the condition pool;
  *  - the attack as filed with the size budget raised so that it reaches the pool: the pool's time
- *    budget alone (condition_timeout) is what keeps /healthz answering.
+ *    budget alone (condition_timeout) is what keeps /healthz answering. Meanwhile a second tenant
+ *    sends ordinary requests one at a time: their latency and outcomes show whether the pool is
+ *    shared fairly (a request that waits too long for a worker is reviewed, not approved).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { loadConfig } from "../src/config/config.js";
+import { openAdminContext } from "../src/context.js";
+import { createTenant } from "../src/tenancy/tenants.js";
 import { percentile } from "./stats.js";
 import { startVault, withDatabase, type VaultProcess } from "./vault.js";
 
@@ -32,6 +37,18 @@ export const hostilePolicy = {
   // The expression from the report. default approve: a condition that does not finish must still not approve.
   conditions: [{ id: "external-recipient", when: 'args.to.exists(r, !r.matches("@example[.]com$"))', decision: "review", reason: "A recipient outside example.com" }],
   default_decision: "approve",
+};
+
+/**
+ * Another tenant's ordinary policy, on the same vault: a condition over a one-address list approves.
+ * Its clearance latency under the attack shows whether the condition pool is shared fairly (a request
+ * that waits too long for a worker goes to review as condition_timeout instead of being approved).
+ */
+export const otherTenantPolicy = {
+  policy_id: "ordinary",
+  tools: ["send_email"],
+  conditions: [{ id: "few-recipients", when: "size(args.to) <= 3", decision: "approve", reason: "Three recipients or fewer" }],
+  default_decision: "review",
 };
 
 interface Latencies {
@@ -73,8 +90,74 @@ async function sampleHealthz(url: string, until: Promise<unknown>): Promise<Late
   return { n: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? NaN, failed };
 }
 
+interface OtherTenant {
+  apiKey: string;
+}
+
+interface OtherLatencies extends Latencies {
+  p90Ms: number;
+  byOutcome: Record<string, number>;
+  /** The five slowest requests, with their place in the sequence (the first ones meet the attack's first bodies). */
+  slowest: { at: number; ms: number }[];
+}
+
+/** Sequential ordinary clearance requests of the other tenant until `until` resolves, by outcome. */
+async function sampleOtherTenant(url: string, other: OtherTenant, until: Promise<unknown>): Promise<OtherLatencies> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const samples: number[] = [];
+  const byOutcome: Record<string, number> = {};
+  let failed = 0;
+  while (!done) {
+    const t0 = performance.now();
+    let outcome = "error";
+    try {
+      const res = await fetch(`${url}/request-clearance`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-vault-api-key": other.apiKey },
+        body: JSON.stringify({ tool_name: "send_email", tool_args: { to: ["a@example.com"] }, context: { policy_id: otherTenantPolicy.policy_id } }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const body = (await res.json()) as { status?: string; reason_code?: string };
+      outcome = `${body.status ?? res.status}/${body.reason_code ?? "none"}`;
+      if (body.status !== "approved") failed++;
+    } catch {
+      failed++;
+    }
+    samples.push(performance.now() - t0);
+    byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+    await sleep(SAMPLE_GAP_MS);
+  }
+  const sorted = Float64Array.from(samples).sort();
+  const slowest = samples.map((ms, at) => ({ at, ms: Math.round(ms) })).sort((a, b) => b.ms - a.ms).slice(0, 5);
+  return { n: sorted.length, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? NaN, failed, byOutcome, slowest };
+}
+
+/** A second tenant on the vault's database, with its admin key and the ordinary policy. */
+async function createOtherTenant(vault: VaultProcess, databaseUrl: string, dataDir: string): Promise<OtherTenant> {
+  const admin = await openAdminContext(loadConfig({ ...process.env, DATABASE_URL: databaseUrl, VAULT_DATA_DIR: dataDir, LOG_LEVEL: "warn" }));
+  let apiKey: string;
+  try {
+    apiKey = (await createTenant(admin.control, admin.tenantDbs, { name: "bench-other" })).adminKey.apiKey;
+  } finally {
+    await admin.close();
+  }
+  const res = await fetch(`${vault.url}/register-policy`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-vault-api-key": apiKey },
+    body: JSON.stringify(otherTenantPolicy),
+  });
+  if (res.status !== 200) throw new Error(`register the other tenant's policy: HTTP ${res.status}: ${await res.text()}`);
+  return { apiKey };
+}
+
 /** Runs the attacker process for ATTACK_SECONDS and samples /healthz while it runs. */
-async function underAttack(vault: VaultProcess, apiKey: string, listLength: number): Promise<{ healthz: Latencies; attack: AttackResult }> {
+async function underAttack(
+  vault: VaultProcess,
+  apiKey: string,
+  listLength: number,
+  other?: OtherTenant,
+): Promise<{ healthz: Latencies; attack: AttackResult; other?: OtherLatencies }> {
   const child = spawn(process.execPath, [clientScript, vault.url, apiKey, String(CONCURRENCY), String(listLength), String(ATTACK_SECONDS)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -83,10 +166,10 @@ async function underAttack(vault: VaultProcess, apiKey: string, listLength: numb
   const startedLine = new Promise<void>((resolve) => lines.on("line", (line) => (line === "started" ? resolve() : (last = line))));
   const exited = once(child, "exit");
   await Promise.race([startedLine, exited]);
-  const healthz = await sampleHealthz(vault.url, exited);
+  const [healthz, otherLatencies] = await Promise.all([sampleHealthz(vault.url, exited), other ? sampleOtherTenant(vault.url, other, exited) : undefined]);
   const [code] = (await exited) as [number | null];
   if (code !== 0 || !last) throw new Error(`hostile client exited with code ${code}`);
-  return { healthz, attack: JSON.parse(last) as AttackResult };
+  return { healthz, attack: JSON.parse(last) as AttackResult, other: otherLatencies };
 }
 
 async function registerPolicy(vault: VaultProcess, apiKey: string): Promise<void> {
@@ -125,7 +208,7 @@ export async function runHostileCelBench(opts: {
     await registerPolicy(vault, opts.apiKey);
     return vault;
   };
-  const scenarios: { label: string; healthz: Latencies; attack?: AttackResult }[] = [];
+  const scenarios: { label: string; healthz: Latencies; attack?: AttackResult; other?: OtherLatencies }[] = [];
   let vault: VaultProcess | undefined;
   try {
     opts.log("hostile-cel: vault with the default size budget");
@@ -143,11 +226,13 @@ export async function runHostileCelBench(opts: {
     vault = undefined;
 
     opts.log("hostile-cel: vault with the size budget raised to admit the filed attack");
+    const raisedDb = withDatabase(opts.serverUrl, `${opts.controlDb}_hostile_raised`);
     vault = await start(`${opts.controlDb}_hostile_raised`, { VAULT_MAX_ARRAY_LENGTH: "100000", VAULT_MAX_ARGS_NODES: "200000" });
+    const other = await createOtherTenant(vault, raisedDb, opts.dataDir);
     await warm(vault, opts.apiKey);
     scenarios.push({ label: "at rest (budget raised)", healthz: await sampleHealthz(vault.url, sleep(IDLE_SECONDS * 1000)) });
     opts.log(`hostile-cel: ${CONCURRENCY} clients, 45,000-address lists reaching the pool, ${ATTACK_SECONDS}s`);
-    const raised = await underAttack(vault, opts.apiKey, 45_000);
+    const raised = await underAttack(vault, opts.apiKey, 45_000, other);
     scenarios.push({ label: `${CONCURRENCY} x 45,000 addresses, budget raised`, ...raised });
   } finally {
     await vault?.stop();
@@ -161,7 +246,11 @@ export async function runHostileCelBench(opts: {
     ...scenarios.map((s) => {
       const h = s.healthz;
       const attack = s.attack ? `  | attacker: ${s.attack.sent} sent, ${Object.entries(s.attack.byReason).map(([k, n]) => `${k} ${n}`).join(", ")}` : "";
-      return `  ${s.label.padEnd(44, ".")} p50 ${ms(h.p50Ms)}  p99 ${ms(h.p99Ms)}  max ${ms(h.maxMs)}  n=${h.n}${h.failed ? ` failed=${h.failed}` : ""}${attack}`;
+      const row = `  ${s.label.padEnd(44, ".")} p50 ${ms(h.p50Ms)}  p99 ${ms(h.p99Ms)}  max ${ms(h.maxMs)}  n=${h.n}${h.failed ? ` failed=${h.failed}` : ""}${attack}`;
+      if (!s.other) return row;
+      const o = s.other;
+      const outcomes = Object.entries(o.byOutcome).map(([k, n]) => `${k} ${n}`).join(", ");
+      return `${row}\n  ${"  other tenant's clearance under attack".padEnd(44, ".")} p50 ${ms(o.p50Ms)}  p90 ${ms(o.p90Ms)}  p99 ${ms(o.p99Ms)}  max ${ms(o.maxMs)}  n=${o.n}  | ${outcomes}`;
     }),
     `  goal: /healthz p99 under attack < ${GOAL_P99_MS} ms (was 17.6 s): ${worstP99 < GOAL_P99_MS ? "goal met" : `goal missed (worst p99 ${worstP99.toFixed(1)} ms)`}`,
   ];
@@ -172,6 +261,7 @@ export async function runHostileCelBench(opts: {
       label: s.label,
       healthz: { ...s.healthz, p50Ms: +s.healthz.p50Ms.toFixed(2), p99Ms: +s.healthz.p99Ms.toFixed(2), maxMs: +s.healthz.maxMs.toFixed(2) },
       attack: s.attack,
+      otherTenantClearance: s.other && { ...s.other, p50Ms: +s.other.p50Ms.toFixed(2), p90Ms: +s.other.p90Ms.toFixed(2), p99Ms: +s.other.p99Ms.toFixed(2), maxMs: +s.other.maxMs.toFixed(2) },
     })),
   };
   return { rows, summary };

@@ -285,6 +285,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         // No new take-overs, then let running jobs finish, then hand what is left to a peer or the next start.
         await leaseSweeper.stop();
         await queue.stop();
+        // No job is running now: stop the condition worker threads, so a process that starts many vaults keeps none idle.
+        await vaultJudge.close();
         await leaseSweeper.releaseAll();
         await ledgerLoop.stop();
         await outboxWorker.stop();

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../errors.js";
+import type { JsonBudgetProblem, JsonMemberBudget } from "../tokens/json-scan.js";
 
 const jsonObject = z.record(z.string(), z.unknown());
 const shortText = (max: number) => z.string().max(max);
@@ -46,6 +47,10 @@ export interface ArgsBudget {
   maxArrayLength: number;
 }
 
+const tooManyValues = (maxNodes: number) => `tool_args and context hold more than ${maxNodes} JSON values together (VAULT_MAX_ARGS_NODES)`;
+const arrayTooLong = (pointer: string, items: number | null, max: number) =>
+  `${pointer} has ${items ?? `more than ${max}`} items; at most ${max} are allowed (VAULT_MAX_ARRAY_LENGTH)`;
+
 /** The first way tool_args plus context exceed the budget, or null. Iterative: depth is not a hazard. */
 export function argsBudgetViolation(values: { tool_args: unknown; context: unknown }, budget: ArgsBudget): string | null {
   const stack: { value: unknown; path: string }[] = [
@@ -55,9 +60,9 @@ export function argsBudgetViolation(values: { tool_args: unknown; context: unkno
   let nodes = 0;
   while (stack.length > 0) {
     const { value, path } = stack.pop()!;
-    if (++nodes > budget.maxNodes) return `tool_args and context hold more than ${budget.maxNodes} JSON values together (VAULT_MAX_ARGS_NODES)`;
+    if (++nodes > budget.maxNodes) return tooManyValues(budget.maxNodes);
     if (Array.isArray(value)) {
-      if (value.length > budget.maxArrayLength) return `${path} has ${value.length} items; at most ${budget.maxArrayLength} are allowed (VAULT_MAX_ARRAY_LENGTH)`;
+      if (value.length > budget.maxArrayLength) return arrayTooLong(path, value.length, budget.maxArrayLength);
       value.forEach((item, i) => stack.push({ value: item, path: `${path}/${i}` }));
     } else if (value !== null && typeof value === "object") {
       for (const [key, item] of Object.entries(value)) stack.push({ value: item, path: `${path}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}` });
@@ -70,6 +75,27 @@ export function argsBudgetViolation(values: { tool_args: unknown; context: unkno
 export function assertArgsBudget(body: { tool_args: unknown; context: unknown }, budget: ArgsBudget): void {
   const violation = argsBudgetViolation(body, budget);
   if (violation) throw new AppError("args_too_large", violation);
+}
+
+/**
+ * The same budget, for the body parser's pre-parse scan (http/json-body.ts): the limits are checked
+ * on the raw text, so a body over them is refused after reading up to the first crossed limit instead
+ * of after parsing all of it (a 45,000-address list is refused at item 1,001). The same words as
+ * argsBudgetViolation; the first limit crossed in reading order is the one named. assertArgsBudget
+ * stays in the handler as the rule's authority (it also counts a missing tool_args or context as
+ * its default {}), and costs little once the scan has bounded the size.
+ */
+export function argsBodyBudget(budget: ArgsBudget): JsonMemberBudget & { error: (problem: JsonBudgetProblem) => AppError } {
+  return {
+    members: ["tool_args", "context"],
+    maxNodes: budget.maxNodes,
+    maxArrayLength: budget.maxArrayLength,
+    error: (problem) =>
+      new AppError(
+        "args_too_large",
+        problem.kind === "too_many_values" ? tooManyValues(problem.maxNodes) : arrayTooLong(problem.pointer, problem.items, problem.maxArrayLength),
+      ),
+  };
 }
 
 export const extraFieldNames = [

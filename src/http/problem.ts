@@ -67,7 +67,11 @@ export function clientErrorProblem(err: NodeJS.ErrnoException, socket: Socket): 
     err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request";
   const { status, title } = errorCatalog[code];
   const body = JSON.stringify({ type: `urn:countersign:error:${code}`, title, status, detail: title, code });
-  if (socket.writable) {
+  // A parse error in a body that arrives after the answer was sent (a GET with a broken chunked body
+  // answered 404 from its headers) must not add a second response to the stream; Node's own handler
+  // checks the same.
+  const answered = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !answered) {
     socket.write(
       `HTTP/1.1 ${status} ${title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`,
     );

@@ -48,7 +48,7 @@ export class EvaluationJudge implements Judge {
     const applicable = applicablePolicies(all, input.tool, input.context.policy_id);
     if (applicable.length === 0) return noApplicablePolicy(all, input.tool, input.context.policy_id);
 
-    const run = await this.deps.conditions.evaluate(expressionsOf(applicable), conditionInputFor(input));
+    const run = await this.deps.conditions.evaluate(expressionsOf(applicable), conditionInputFor(input), input.tenantId);
     if (run.kind !== "done") {
       judgeMetrics.failClosed.inc({ reason: run.kind === "timeout" ? "condition_timeout" : "condition_unavailable" });
       return unevaluatedVerdict(run, applicable);

@@ -50,6 +50,8 @@ export interface VaultJudge {
   /** True when judging needs no network I/O, so the vault may decide in the request handler. */
   local: boolean;
   kind: "remote" | "stub" | "in-process";
+  /** Stops what the judge runs in this process (the condition worker threads); nothing for the others. */
+  close(): Promise<void>;
 }
 
 /** The vault's judge: `countersign judge` over HTTP, the development stub, or in-process evaluation. */
@@ -59,14 +61,15 @@ export function createVaultJudge(
 ): VaultJudge {
   if (config.judge.url) {
     const client = new JudgeClient(config.judge.url, config.judge.apiKey!, config.clearance.judgeTimeoutMs, config.judge.maxResponseBytes);
-    return { judge: client, embeddings: client.embeddings(config.embeddings.model), local: false, kind: "remote" };
+    return { judge: client, embeddings: client.embeddings(config.embeddings.model), local: false, kind: "remote", close: async () => {} };
   }
   const embeddings = createEmbeddingProvider(config);
   if (config.judge.allowStub) {
     deps.log.warn("VAULT_ALLOW_STUB_JUDGE is on: every clearance request goes to human review (development only)");
-    return { judge: new StubJudge(), embeddings, local: true, kind: "stub" };
+    return { judge: new StubJudge(), embeddings, local: true, kind: "stub", close: async () => {} };
   }
-  return { judge: createEvaluationJudge(config, { ...deps, embeddings }), embeddings, local: !config.llm, kind: "in-process" };
+  const judge = createEvaluationJudge(config, { ...deps, embeddings });
+  return { judge, embeddings, local: !config.llm, kind: "in-process", close: () => judge.close() };
 }
 
 /**

@@ -125,6 +125,8 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
       url,
       async close() {
         await app.close();
+        // After the listener: no evaluation is in flight, so the condition worker threads can go.
+        await judge.close();
         await knowledgeCheck;
         await admin.close();
       },

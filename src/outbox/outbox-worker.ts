@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
@@ -65,6 +66,9 @@ export class OutboxWorker {
     if (!this.stopped) return;
     this.stopped = false;
     this.abort = new AbortController();
+    // Every delivery of a batch listens on this one signal (and removes its listener when done); a
+    // batch of more than 10 is normal, not a leak, so Node's default listener warning does not apply.
+    setMaxListeners(0, this.abort.signal);
     this.schedule(0);
   }
 

@@ -9,7 +9,9 @@
  * "\u0061" are the same name.
  *
  * It lives beside canonical-json.ts (the form it protects) so that every layer that parses JSON it
- * will hash or sign can use it: the HTTP body parser, the judge client, the LLM answer check.
+ * will hash or sign can use it: the judge client, the LLM answer check. The HTTP body parser finds
+ * repeated names in its single pre-parse scan (json-scan.ts, same rule, same pointers) and uses this
+ * only as its fallback.
  *
  * Run it only on text JSON.parse accepted: it relies on the text being well-formed and does not
  * validate it. It is iterative (hostile nesting cannot overflow the stack) and O(n): one pass, strings

@@ -30,10 +30,15 @@ export interface FuzzResponse {
   text: string;
 }
 
-/** How fast-check prints a failing case: the request line, headers, mutations and the start of the body. */
+/**
+ * How fast-check prints a failing case: the request line, headers, mutations and the start of the
+ * body. API keys are shown by prefix and length only: test keys, but reports get pasted around.
+ */
 export function describeRequest(r: FuzzRequest): string {
   const body = r.body === undefined ? "(none)" : `${r.body.length} bytes: ${JSON.stringify(r.body.subarray(0, 400).toString("latin1"))}`;
-  return `${r.method} ${r.url.slice(0, 300)} [${r.endpoint}] headers=${JSON.stringify(r.headers)} mutations=${JSON.stringify(r.mutations)} body=${body}`;
+  const key = r.headers["x-vault-api-key"];
+  const headers = key === undefined ? r.headers : { ...r.headers, "x-vault-api-key": `${key.slice(0, 9)}…(${key.length} chars)` };
+  return `${r.method} ${r.url.slice(0, 300)} [${r.endpoint}] headers=${JSON.stringify(headers)} mutations=${JSON.stringify(r.mutations)} body=${body}`;
 }
 
 /**
@@ -176,20 +181,22 @@ export class FuzzVault {
 }
 
 /** The tables a refused request of this kind must leave unchanged: configuration always, plus its own. */
-export function guardedTables(r: FuzzRequest): string[] {
-  return [...TENANT_CONFIG_TABLES, "reviewers", "tenants", ...r.tables];
+export function guardedTables(own: TableName[]): string[] {
+  return [...TENANT_CONFIG_TABLES, "reviewers", "tenants", ...own];
 }
 
 /**
  * The response properties: never a 5xx; every error is problem+json whose `code` is in the
  * catalogue with the catalogue's status, equal to the HTTP status.
  */
-export function expectWellFormed(res: FuzzResponse): void {
+export function expectWellFormed(res: FuzzResponse, method = "GET"): void {
   const where = `${res.status} ${res.contentType} ${res.text.slice(0, 400)}`;
   expect(res.status, `5xx: ${where}`).toBeLessThan(500);
   expect(res.status, where).toBeGreaterThanOrEqual(200);
   if (res.status < 400) return;
   expect(res.contentType, where).toMatch(/^application\/problem\+json/);
+  // The answer to HEAD has the headers of the GET answer and no body (RFC 9110 §9.3.2).
+  if (method === "HEAD") return;
   let problem: { code?: unknown; status?: unknown; title?: unknown };
   try {
     problem = JSON.parse(res.text);

@@ -3,8 +3,8 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostilePolicy } from "../../bench/hostile-cel.js";
-import { call, newDatabase, newKey, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
+import { hostilePolicy, otherTenantPolicy } from "../../bench/hostile-cel.js";
+import { call, newDatabase, newKey, newTenant, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 /**
  * Issue 11 item 5: a costly CEL condition must not hold the event loop. Before conditions ran in worker
@@ -29,6 +29,18 @@ interface Attack {
   byStatus: Record<string, number>;
   byReason: Record<string, number>;
   requestIds: string[];
+}
+
+/** Sequential requests, each timed, until `stop()` says so. */
+async function probeUntil<T>(stop: () => boolean, probe: () => Promise<T>): Promise<{ ms: number; value: T }[]> {
+  const samples: { ms: number; value: T }[] = [];
+  while (!stop()) {
+    const t0 = performance.now();
+    const value = await probe();
+    samples.push({ ms: performance.now() - t0, value });
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return samples;
 }
 
 async function attackWhileProbing(v: TestVault, key: string, seconds: number): Promise<{ attack: Attack; healthz: number[] }> {
@@ -151,5 +163,84 @@ describe("args size budget on /request-clearance", () => {
     expect(atLimit.status).toBe(200);
     // Decided by the condition or by its time budget; either way never an error, and never refused.
     expect(["approved", "pending_review"]).toContain(atLimit.body.status);
+  });
+});
+
+describe("costly conditions of one tenant do not hold up another tenant's requests", () => {
+  let db: TestDatabase;
+  let v: TestVault;
+  let attackerKey: string;
+  let otherKey: string;
+
+  beforeAll(async () => {
+    db = newDatabase("postgres");
+    // A request may wait for a condition worker for half the judge's time limit, here 2 s, then it is
+    // reviewed as condition_timeout. First come first served, tenant B's request queued behind tenant
+    // A's ten costly ones (each holding a worker for its 250 ms budget, then costing a thread start):
+    // 1-4 s per request in the bench. Served in turns, it waits for at most one running task of A's.
+    v = await startTestVault(db, { env: { VAULT_MAX_ARRAY_LENGTH: "5000", VAULT_CEL_TIMEOUT_MS: "250", VAULT_JUDGE_TIMEOUT_MS: "4000" } });
+    attackerKey = await newKey(v, "agent");
+    expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: quadraticPolicy })).status).toBe(200);
+    const other = await newTenant(v, "other");
+    otherKey = await newKey(v, "agent", other.tenantId);
+    expect((await call(v.url, "POST", "/register-policy", { key: other.adminKey, body: otherTenantPolicy })).status).toBe(200);
+  });
+  afterAll(async () => {
+    await v?.close();
+    await db?.drop();
+  });
+
+  it("approves tenant B's ordinary requests by their condition while tenant A's 10 concurrent hostile requests run", async () => {
+    const clearB = () =>
+      call(v.url, "POST", "/request-clearance", { key: otherKey, body: { tool_name: "send_email", tool_args: { to: ["a@example.com"] }, context: { policy_id: "ordinary" } } });
+    // Once before the attack, so that the worker threads are up.
+    expect((await clearB()).body).toMatchObject({ status: "approved", reason_code: "condition_matched" });
+
+    const child = spawn(process.execPath, [client, v.url, attackerKey, "10", String(LIST), "6"], { stdio: ["ignore", "pipe", "inherit"] });
+    const lines = createInterface({ input: child.stdout! });
+    let last = "";
+    const started = new Promise<void>((resolve) => lines.on("line", (line) => (line === "started" ? resolve() : (last = line))));
+    const exited = once(child, "exit");
+    await Promise.race([started, exited]);
+    let done = false;
+    void exited.then(() => (done = true));
+    const samples = await probeUntil(() => done, async () => {
+      const res = await clearB();
+      return `${res.status} ${res.body.status}/${res.body.reason_code}`;
+    });
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(0);
+    const attack = JSON.parse(last) as Attack;
+    // The attack reached the pool and was stopped there the whole time.
+    expect(attack.sent).toBeGreaterThanOrEqual(10);
+    expect(attack.byReason).toEqual({ "pending_review/condition_timeout": attack.sent });
+
+    const outcomes = samples.map((s) => s.value);
+    const summary = `B: n=${samples.length}, ms ${samples.map((s) => s.ms.toFixed(0)).join(" ")}; outcomes ${[...new Set(outcomes)].join(", ")}`;
+    expect(samples.length, summary).toBeGreaterThanOrEqual(5);
+    expect(new Set(outcomes), summary).toEqual(new Set(["200 approved/condition_matched"]));
+  });
+});
+
+describe("closing a vault", () => {
+  // Diagnostic reports list this process's worker threads; there is no lighter public count.
+  const threads = () => (process.report.getReport() as unknown as { workers: unknown[] }).workers.length;
+
+  it("stops its condition worker threads, so a process that starts many vaults keeps none", async () => {
+    const db = newDatabase("postgres");
+    const before = threads();
+    const v = await startTestVault(db);
+    try {
+      const agent = await newKey(v, "agent");
+      expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: otherTenantPolicy })).status).toBe(200);
+      const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "send_email", tool_args: { to: ["a@example.com"] }, context: { policy_id: "ordinary" } } });
+      expect(res.body).toMatchObject({ status: "approved", reason_code: "condition_matched" });
+      // VAULT_CEL_WORKERS (2) and the warm spare.
+      expect(threads()).toBe(before + 3);
+    } finally {
+      await v.close();
+      await db.drop();
+    }
+    expect(threads()).toBe(before);
   });
 });

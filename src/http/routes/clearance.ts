@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { assertArgsBudget, clearanceRequestSchema } from "../../clearance/request-schema.js";
+import { argsBodyBudget, assertArgsBudget, clearanceRequestSchema } from "../../clearance/request-schema.js";
 import type { AppContext } from "../../context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
@@ -14,7 +14,9 @@ export const requestIdParams = z.object({ request_id: z.string().min(1).max(256)
 export function clearanceRoutes(app: FastifyInstance, ctx: AppContext) {
   const preHandler = authenticate(ctx);
 
-  app.post("/request-clearance", { preHandler }, async (request, reply) => {
+  // The size budget is enforced twice: on the raw text by the body parser, so that an oversized body
+  // is refused before it is parsed (cheap for the event loop), and on the parsed body (the authority).
+  app.post("/request-clearance", { preHandler, config: { jsonMemberBudget: argsBodyBudget(ctx.config.argsBudget) } }, async (request, reply) => {
     const principal = principalOf(request);
     requireScope(principal, ["agent", "admin"], "request clearance");
     const body = clearanceRequestSchema.parse(request.body);
