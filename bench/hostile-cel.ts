@@ -239,8 +239,13 @@ export async function runHostileCelBench(opts: {
   }
 
   const ms = (v: number) => `${v.toFixed(1).padStart(6)} ms`;
-  const attacked = scenarios.filter((s) => s.attack);
-  const worstP99 = Math.max(...attacked.map((s) => s.healthz.p99Ms));
+  // The goal is judged on the shipped defaults, where the filed attack meets the size budget; the
+  // raised-budget row (the filed 45,000-item lists reaching the condition pool) is reported beside it.
+  const worst = (raised: boolean) =>
+    Math.max(...scenarios.filter((s) => s.attack && s.label.includes("budget raised") === raised).map((s) => s.healthz.p99Ms));
+  const worstP99 = worst(false);
+  const worstRaisedP99 = worst(true);
+  const verdict = (p99: number) => (p99 < GOAL_P99_MS ? `goal met (worst p99 ${p99.toFixed(1)} ms)` : `goal missed (worst p99 ${p99.toFixed(1)} ms)`);
   const rows = [
     `hostile-cel  /healthz while ${CONCURRENCY} clients send a costly CEL condition (${hostilePolicy.conditions[0]!.when})`,
     ...scenarios.map((s) => {
@@ -252,11 +257,13 @@ export async function runHostileCelBench(opts: {
       const outcomes = Object.entries(o.byOutcome).map(([k, n]) => `${k} ${n}`).join(", ");
       return `${row}\n  ${"  other tenant's clearance under attack".padEnd(44, ".")} p50 ${ms(o.p50Ms)}  p90 ${ms(o.p90Ms)}  p99 ${ms(o.p99Ms)}  max ${ms(o.maxMs)}  n=${o.n}  | ${outcomes}`;
     }),
-    `  goal: /healthz p99 under attack < ${GOAL_P99_MS} ms (was 17.6 s): ${worstP99 < GOAL_P99_MS ? "goal met" : `goal missed (worst p99 ${worstP99.toFixed(1)} ms)`}`,
+    `  goal: /healthz p99 under attack < ${GOAL_P99_MS} ms (was 17.6 s), default configuration: ${verdict(worstP99)}`,
+    `        with the size budget raised so the 45,000-item lists reach the pool: ${verdict(worstRaisedP99)}`,
   ];
   const summary = {
     goalP99Ms: GOAL_P99_MS,
     goalMet: worstP99 < GOAL_P99_MS,
+    goalMetWithBudgetRaised: worstRaisedP99 < GOAL_P99_MS,
     scenarios: scenarios.map((s) => ({
       label: s.label,
       healthz: { ...s.healthz, p50Ms: +s.healthz.p50Ms.toFixed(2), p99Ms: +s.healthz.p99Ms.toFixed(2), maxMs: +s.healthz.maxMs.toFixed(2) },

@@ -86,3 +86,6 @@ export const proofBundle = (id) => api("GET", `/ledger/proof/bundle?${new URLSea
 /** Admin only: notifications and webhook deliveries that ran out of attempts (never dropped silently). */
 export const listDeadDeliveries = () => api("GET", "/outbox?status=dead&limit=100");
 export const retryDelivery = (deliveryId) => api("POST", `/outbox/${encodeURIComponent(deliveryId)}/retry`);
+
+/** Reviewers and admins: the tenant's current policies, each with its default decision and warnings. */
+export const listPolicies = () => api("GET", "/policies");

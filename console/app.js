@@ -1,12 +1,13 @@
-// Entry point: session check, hash routing (#/queue, #/history, #/outbox, #/reviews/<id>), the live stream.
+// Entry point: session check, hash routing (#/queue, #/history, #/policies, #/outbox, #/reviews/<id>), the live stream.
 import { ApiError, getSession, setUnauthorizedHandler, signIn, signOut } from "./api.js";
 import { DetailView } from "./detail.js";
 import { byId, fill, notice } from "./dom.js";
 import { HistoryView, QueueView, tickTimes } from "./lists.js";
 import { LiveReviews } from "./live.js";
 import { OutboxView } from "./outbox.js";
+import { PoliciesView } from "./policies.js";
 
-const views = ["signin", "queue", "history", "outbox", "detail"];
+const views = ["signin", "queue", "history", "policies", "outbox", "detail"];
 let session = null;
 
 const announcer = byId("announcer");
@@ -28,6 +29,7 @@ const queue = new QueueView({
 const history = new HistoryView();
 const detail = new DetailView({ announce });
 const outbox = new OutboxView({ announce });
+const policies = new PoliciesView();
 
 /** Admins see dead deliveries (GET /outbox is admin-only); the count shows in the nav. */
 async function refreshOutboxCount() {
@@ -81,6 +83,9 @@ async function route(focus = true) {
   } else if (hash === "#/outbox" && session.scope === "admin") {
     showView("outbox", focus);
     await refreshOutboxCount();
+  } else if (hash === "#/policies") {
+    showView("policies", focus);
+    await policies.load();
   } else if (hash === "#/history") {
     showView("history", focus);
     await history.load();
@@ -109,7 +114,7 @@ function signedOut() {
   live.stop();
   queue.clear();
   // Nothing of the last reviewer's data stays in the page for whoever signs in next.
-  for (const id of ["detail-body", "history-list", "outbox-list"]) fill(byId(id));
+  for (const id of ["detail-body", "history-list", "policies-list", "outbox-list"]) fill(byId(id));
   byId("whoami").hidden = true;
   byId("nav").hidden = true;
   showView("signin");

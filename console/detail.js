@@ -5,6 +5,7 @@ import { byId, fill, h, notice } from "./dom.js";
 import { ageText, approvalsText, dateText, expiryText, isExpired, prettyJson, statusOf, text } from "./format.js";
 import { statusBadge } from "./lists.js";
 import { verifyBundleInclusion } from "./merkle.js";
+import { defaultApproveWarning } from "./policies.js";
 
 const section = (id, title, ...body) => h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...body);
 
@@ -238,7 +239,8 @@ export class DetailView {
             facts([
               ["Judge's reason", text(r.reason)],
               ["Reason code", r.reason_code ? code(r.reason_code) : null],
-              ["Policy", r.policy_id ? code(r.policy_id) : "no policy"],
+              // policy_default_decision is that of the version that judged this request, not today's.
+              ["Policy", r.policy_id ? h("div", {}, code(r.policy_id), r.policy_default_decision === "approve" ? defaultApproveWarning("detail-policy-warning") : null) : "no policy"],
               ["Confidence", text(r.confidence_bucket)],
               ["Matched conditions", Array.isArray(r.matched_condition_ids) && r.matched_condition_ids.length ? r.matched_condition_ids.join(", ") : null],
             ]),

@@ -129,7 +129,11 @@ export const mintTokenSchema = z.object({
 });
 export type MintTokenBody = z.infer<typeof mintTokenSchema>;
 
-export const consumeTokenSchema = z.object({
+/**
+ * Strict: the Ledgix SDK has no /consume-token (protocol §6), so no client needs unknown fields kept, and
+ * a misspelled `tool_args` ("toolArgs") must not silently skip the arguments check and burn the token.
+ */
+export const consumeTokenSchema = z.strictObject({
   token: z.string().min(1).max(16_384),
   tool_name: z.string().min(1).max(256).optional(),
   tool_args: jsonObject.optional(),

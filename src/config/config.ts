@@ -7,6 +7,8 @@ export interface ListenerLimits {
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  /** A socket with no bytes read or written for this long is destroyed, answering or not. */
+  socketIdleTimeoutMs: number;
 }
 
 export type DatabaseTarget =
@@ -126,6 +128,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         headersTimeoutMs: Math.round(Math.min(10, e.VAULT_HTTP_REQUEST_TIMEOUT_SECONDS) * 1000),
         keepAliveTimeoutMs: Math.round(e.VAULT_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS * 1000),
         maxConnections: e.VAULT_HTTP_MAX_CONNECTIONS,
+        socketIdleTimeoutMs: Math.round(e.VAULT_HTTP_SOCKET_IDLE_TIMEOUT_SECONDS * 1000),
       },
     },
     shutdown: { graceMs: Math.round(e.VAULT_SHUTDOWN_GRACE_SECONDS * 1000) },

@@ -59,6 +59,10 @@ export const envSchema = z.object({
   // 512: half of the common 1024 open-file soft limit, leaving the rest for database files, pool
   // connections and outbound calls, so a flood of sockets is refused before the process hits EMFILE.
   VAULT_HTTP_MAX_CONNECTIONS: int(512, 1, 1_000_000),
+  // A socket that neither reads nor writes for this long is closed, also mid-answer: a client that sends
+  // requests and never reads the answers would otherwise hold its socket (and a share of the cap) forever.
+  // Above the longest honest silence: a 60 s long poll (?wait=) and the 15 s SSE heartbeat.
+  VAULT_HTTP_SOCKET_IDLE_TIMEOUT_SECONDS: positiveSeconds(90, 3600),
   // SIGTERM/SIGINT: time for in-flight work to finish before the process exits anyway.
   VAULT_SHUTDOWN_GRACE_SECONDS: positiveSeconds(10, 3600),
   VAULT_SIGNER_BACKEND: z.enum(["local", "aws_kms"]).default("local"),

@@ -10,6 +10,7 @@ import type { ListenerLimits } from "../config/config.js";
  *   ERR_HTTP_REQUEST_TIMEOUT, which src/http/problem.ts renders as 408 problem+json before closing.
  * - keepAliveTimeout: an idle keep-alive socket is closed after this long.
  * - maxConnections: sockets above the cap are closed on accept, so the open ones stay served.
+ * - socket idle timeout: a socket that moves no bytes either way (a client that stopped reading) is closed.
  */
 export function createLimitedServer(limits: ListenerLimits, handler: http.RequestListener): http.Server {
   const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
@@ -25,6 +26,11 @@ export function createLimitedServer(limits: ListenerLimits, handler: http.Reques
   );
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxConnections = limits.maxConnections;
+  // requestTimeout covers only receiving a request and keepAliveTimeout only the wait between requests:
+  // a client that pipelines requests and never reads the answers stalls our writes with neither running.
+  // With no 'timeout' listener, Node destroys a socket idle this long (between requests, keepAliveTimeout
+  // still applies).
+  server.setTimeout(limits.socketIdleTimeoutMs);
   return server;
 }
 

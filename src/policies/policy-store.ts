@@ -172,3 +172,30 @@ export function applicablePolicies(policies: ActivePolicy[], tool: string, conte
   }
   return policies.filter((p) => coversTool(p, tool));
 }
+
+export interface PolicyListing {
+  policyId: string;
+  versionId: string;
+  version: number;
+  registeredAt: Date;
+  doc: PolicyContent;
+}
+
+/**
+ * The current version of each policy, read straight from the database (GET /policies). Not the
+ * PolicyCache: a listing must show what was just registered in any process, and it needs neither
+ * compiled conditions nor their cost.
+ */
+export async function listCurrentPolicies(sql: Sql): Promise<PolicyListing[]> {
+  const rows = await sql.query<{ policy_id: string; id: string; version: number; content: string; created_at: Date | string }>(
+    `SELECT p.policy_id, v.id, v.version, v.content, v.created_at
+       FROM policies p JOIN policy_versions v ON v.id = p.current_version_id ORDER BY p.policy_id`,
+  );
+  return rows.map((r) => ({
+    policyId: r.policy_id,
+    versionId: r.id,
+    version: Number(r.version),
+    registeredAt: new Date(r.created_at),
+    doc: JSON.parse(r.content) as PolicyContent,
+  }));
+}

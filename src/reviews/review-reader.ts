@@ -30,7 +30,7 @@ export class ReviewReader {
 
   async detail(principal: Principal, requestId: string) {
     const sql = await this.tenantSql(principal.tenantId);
-    const row = await this.row(sql, requestId);
+    const row = await this.row(sql, requestId, true);
     const votes = (await votesFor(sql, [row.id])).get(row.id) ?? [];
     const [ledger] = await sql.query<{ events: number; sequenced: number; checkpoint_id: number | null }>(
       `SELECT count(*) AS events, count(e.leaf_index) AS sequenced,
@@ -45,11 +45,19 @@ export class ReviewReader {
       events: Number(ledger?.events ?? 0),
       in_checkpoint: checkpointId !== null,
       checkpoint_id: checkpointId,
-    });
+    }, row.policy_default_decision ?? null);
   }
 
-  private async row(sql: Sql, requestId: string): Promise<ClearanceRow> {
-    const row = (await sql.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE id = $1", [requestId]))[0];
+  /**
+   * withPolicy joins the default decision of the policy version that judged the request (the console
+   * warns when it approves): part of the same query, and exact even after the policy changed.
+   */
+  private async row(sql: Sql, requestId: string, withPolicy = false): Promise<ClearanceRow & { policy_default_decision?: string | null }> {
+    const query = withPolicy
+      ? `SELECT r.*, v.content::jsonb ->> 'default_decision' AS policy_default_decision
+           FROM clearance_requests r LEFT JOIN policy_versions v ON v.id = r.policy_version_id WHERE r.id = $1`
+      : "SELECT * FROM clearance_requests WHERE id = $1";
+    const row = (await sql.query<ClearanceRow & { policy_default_decision?: string | null }>(query, [requestId]))[0];
     if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
     return row;
   }

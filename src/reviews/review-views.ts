@@ -46,9 +46,12 @@ export function reviewDetail(
   now: Date,
   viewer: ReturnType<typeof viewerRights>,
   ledger: { events: number; in_checkpoint: boolean; checkpoint_id: number | null },
+  policyDefaultDecision: string | null = null,
 ) {
   return {
     ...reviewSummary(row, votes, now),
+    // Of the policy version that judged the request; "approve" makes the console show its warning.
+    policy_default_decision: policyDefaultDecision,
     tool_args: row.tool_args,
     context: row.context,
     session_id: row.session_id,

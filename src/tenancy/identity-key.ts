@@ -1,6 +1,7 @@
 // Invisible code points (zero-width space and joiners, soft hyphen, BOM, variation selectors...):
 // Unicode's NFKC_Casefold drops them too, and they would let "car\u200Bol" pass for someone else.
-const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
+// Control characters too (C0 and C1, e.g. U+0085, U+0007): they render as nothing in most browsers.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cc}]/gu;
 const SPACES = /\s+/gu;
 
 /**
@@ -21,7 +22,8 @@ const SPACES = /\s+/gu;
  * confusables table, not normalisation.
  */
 export function identityKey(value: string): string {
-  return value.normalize("NFKC").replace(INVISIBLE, "").toUpperCase().toLowerCase().normalize("NFKC").replace(SPACES, " ").trim();
+  // White space first (tabs and newlines are control characters too, but they separate words).
+  return value.normalize("NFKC").replace(SPACES, " ").replace(INVISIBLE, "").toUpperCase().toLowerCase().normalize("NFKC").replace(SPACES, " ").trim();
 }
 
 /** Whether two identities are the same after identityKey; an empty identity matches nothing. */

@@ -286,6 +286,7 @@ export function queryEndpoints(): QueryEndpoint[] {
     { name: "GET /ledger/checkpoint-key", method: "GET", path: () => fc.constant("/ledger/checkpoint-key"), role: "agent", params: [], tables: [] },
     { name: "GET /review-settings", method: "GET", path: () => fc.constant("/review-settings"), role: "reviewer", params: ["policy_id"], tables: [] },
     { name: "DELETE /review-settings", method: "DELETE", path: () => fc.constant("/review-settings"), role: "admin", params: ["policy_id"], tables: [] },
+    { name: "GET /policies", method: "GET", path: () => fc.constant("/policies"), role: "reviewer", params: [], tables: [] },
     { name: "GET /policies/:policy_id/documents", method: "GET", path: (ids) => segment(ids.policyId).map((p) => `/policies/${p}/documents`), role: "admin", params: [], tables: [] },
     { name: "DELETE /policies/:policy_id/documents/:document_id", method: "DELETE", path: (ids) => fc.tuple(segment(ids.policyId), segment(ids.documentId)).map(([p, d]) => `/policies/${p}/documents/${d}`), role: "admin", params: [], tables: ["policy_chunks"] },
     { name: "GET /webhooks", method: "GET", path: () => fc.constant("/webhooks"), role: "admin", params: [], tables: [] },

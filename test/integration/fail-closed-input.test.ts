@@ -123,6 +123,20 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
         expect(res.body.status).toBe("approved");
       });
 
+      it('/consume-token refuses a misspelled "toolArgs" instead of burning the token without the arguments check', async () => {
+        const approved = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } });
+        expect(approved.body.status).toBe("approved");
+        const token = approved.body.token as string;
+        const misspelled = await call(v.url, "POST", "/consume-token", { key: agent, body: { token, toolArgs: { amount: 5000 } } });
+        expectUnknownField(misspelled, "toolArgs");
+        // Not burned by the refused call: the binding check still runs on a correct body.
+        const wrongArgs = await call(v.url, "POST", "/consume-token", { key: agent, body: { token, tool_args: { amount: 5000 } } });
+        expect(wrongArgs.status).toBe(403);
+        expect(wrongArgs.body.code).toBe("token_binding_mismatch");
+        const right = await call(v.url, "POST", "/consume-token", { key: agent, body: { token, tool_args: { amount: 5 } } });
+        expect(right.status, JSON.stringify(right.body)).toBe(200);
+      });
+
       it("every other admin or write body refuses an unknown key, naming it", async () => {
         const reviewer = await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: "Rae", email: "rae@example.com" } });
         expect(reviewer.status).toBe(201);

@@ -104,6 +104,57 @@ describe("vault listener limits (1 s request timeout)", () => {
   });
 });
 
+describe("vault listener limits: clients that stop reading (2 s socket idle timeout, cap 4)", () => {
+  let v: TestVault;
+  let port: number;
+  beforeAll(async () => {
+    v = await startTestVault(
+      { url: "memory://", drop: async () => {} },
+      { env: { VAULT_HTTP_SOCKET_IDLE_TIMEOUT_SECONDS: "2", VAULT_HTTP_MAX_CONNECTIONS: "4", VAULT_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1" } },
+    );
+    port = Number(new URL(v.url).port);
+  });
+  afterAll(async () => {
+    await v?.close();
+  });
+
+  it("closes sockets that pipeline requests and never read the answers, so the cap frees up", async () => {
+    // 400 pipelined GETs of a public ~12 KB file fill the socket buffers; the client then reads nothing.
+    // Neither the request timeout (the requests arrived whole) nor keep-alive (a request is being
+    // answered) applies: only the idle timeout frees these sockets, and with them the cap of 4.
+    const pipelined = "GET /console/detail.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(400);
+    const sockets = Array.from({ length: 4 }, () => {
+      const socket = net.connect({ port, host: "127.0.0.1" });
+      socket.on("connect", () => {
+        socket.write(pipelined);
+        socket.pause();
+      });
+      socket.on("error", () => {});
+      return socket;
+    });
+    try {
+      // A paused client never sees the server's close, so the proof is the server's side: the 4 pinned
+      // sockets fill the cap, and /healthz gets through again only once the vault has closed them.
+      // Without the idle timeout it never does (seen: still refused after 25 s).
+      await sleep(500);
+      const healthz = () =>
+        fetch(`${v.url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+          (res) => res.status,
+          () => 0,
+        );
+      expect(await healthz()).toBe(0);
+      let status = 0;
+      for (const started = performance.now(); status !== 200 && performance.now() - started < 15_000; ) {
+        status = await healthz();
+        if (status !== 200) await sleep(250);
+      }
+      expect(status).toBe(200);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+});
+
 describe("judge service listener limits", () => {
   it("answers a stalled body with 408 and closes the socket", async () => {
     const limits = loadConfig({ VAULT_HTTP_REQUEST_TIMEOUT_SECONDS: "1" }).http.limits;

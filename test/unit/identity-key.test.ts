@@ -14,6 +14,9 @@ describe("identityKey", () => {
     ["STRASSE", "strasse"],
     ["ΌΣΟΣ", identityKey("όσοσ")],
     ["Carol   Smith", "carol smith"],
+    ["Carol\tSmith", "carol smith"],
+    ["car\u0085ol@example.com", "carol@example.com"],
+    ["car\u0007ol@exa\u009fmple.com", "carol@example.com"],
     ["Ⅸ", "ix"],
     ["usr_ABC123", "usr_abc123"],
   ])("%j -> %j", (input, expected) => {

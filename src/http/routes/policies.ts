@@ -4,7 +4,7 @@ import type { AppContext } from "../../context.js";
 import { AppError } from "../../errors.js";
 import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
 import { policyWarnings, registerPolicySchema } from "../../policies/policy-schema.js";
-import { registerPolicy } from "../../policies/policy-store.js";
+import { listCurrentPolicies, registerPolicy, type PolicyListing } from "../../policies/policy-store.js";
 import { reviewRulesSchema } from "../../reviews/review-rules.js";
 import { readReviewSettings, reviewSettingsSchema, rulesFor, settingsView, writePolicyReviewRules, writeReviewSettings } from "../../reviews/review-settings.js";
 import { requireScope } from "../../tenancy/api-keys.js";
@@ -36,6 +36,21 @@ function documentOf(request: FastifyRequest): NewDocument {
   return { title: titleQuery.parse(request.query).title, media_type, content: documentText.parse(request.body) };
 }
 
+/** One entry of GET /policies: what a reviewer needs to judge requests against it, plus its warnings. */
+function policyView(p: PolicyListing) {
+  return {
+    policy_id: p.policyId,
+    policy_version_id: p.versionId,
+    version: p.version,
+    description: p.doc.description ?? "",
+    tools: p.doc.tools ?? [],
+    default_decision: p.doc.default_decision ?? "review",
+    condition_count: (p.doc.conditions ?? []).length,
+    registered_at: p.registeredAt.toISOString(),
+    warnings: policyWarnings(p.doc),
+  };
+}
+
 export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   // Admin only: an agent that could rewrite its own policy would approve itself.
   const admin = (request: FastifyRequest, action: string) => {
@@ -54,6 +69,14 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     );
     ctx.policies.invalidate(principal.tenantId);
     return result;
+  });
+
+  // Reviewers read it too (as GET /review-settings): they judge requests against these policies.
+  app.get("/policies", { preHandler: authenticate(ctx) }, async (request) => {
+    const principal = principalOf(request);
+    requireScope(principal, ["admin", "reviewer"], "list policies");
+    const policies = await listCurrentPolicies(await ctx.tenantDbs.get(principal.tenantId));
+    return { policies: policies.map(policyView) };
   });
 
   // Markdown and plain-text bodies are accepted here only; every other endpoint takes JSON alone.

@@ -6,8 +6,9 @@
  *
  * Part of the bad-input suite (test/integration/bad-input/): every error is RFC 9457 problem+json
  * with a stable `code` from the catalog, bad input always gets a 4xx, never a 5xx or a crash.
- * Unknown fields are ignored where the Ledgix protocol says so (§6.11: request-clearance, mint-token,
- * consume-token) and refused with a 400 naming them on admin and review bodies. This file starts its own vault on PGlite; every response's
+ * Unknown fields are ignored where the Ledgix SDK sends the body (§6.11: request-clearance, mint-token)
+ * and refused with a 400 naming them on admin, review and consume-token bodies (the SDK has no consume;
+ * a misspelled tool_args there must not skip the arguments check). This file starts its own vault on PGlite; every response's
  * status is recorded, and the last tests check that none was a 5xx and that the vault still answers.
  */
 import { describe, expect, it } from "vitest";
@@ -70,7 +71,7 @@ const endpoints: BodyEndpoint[] = [
     key: () => suite.vault.agentKey,
     valid: async () => ({ path: "/consume-token", body: { token: await suite.vault.freshToken() } }),
     required: "token",
-    unknownFields: "ignored",
+    unknownFields: "refused",
   },
   {
     name: "POST /register-policy",

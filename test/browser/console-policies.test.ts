@@ -1,0 +1,131 @@
+/**
+ * The console's Policies view in headless chromium (issue 11, item 1): a policy whose default
+ * decision is approve carries a visible warning, in the list and on the detail page of a request it
+ * judged; a review-default policy carries none. Screenshots (desktop and a 375 px phone) go to test-results/.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, newKey, newPgliteDir, refundPolicy, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
+import { launchChromium, pngSize } from "./chromium.js";
+
+const SHOTS = path.resolve(import.meta.dirname, "../../test-results");
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 375, height: 812 };
+const WARNING = /approved automatically/;
+/** Chromium logs every non-2xx fetch; the session check before sign-in is a 401 by design. */
+const EXPECTED_ERRORS = /^Failed to load resource: the server responded with a status of 401 /;
+
+const lenientPolicy = {
+  policy_id: "lenient-wires",
+  description: "Wire transfers to known vendors.\nLarge ones go to a human.",
+  tools: ["wire_transfer"],
+  conditions: [{ id: "large", when: "args.amount > 1000", decision: "review", reason: "Large transfers need a human" }],
+  default_decision: "approve",
+};
+
+describe("console Policies view in headless chromium", () => {
+  let db: TestDatabase;
+  let v: TestVault;
+  let browser: Browser;
+  let reviewerKey: string;
+  const pageErrors: string[] = [];
+  const contexts: BrowserContext[] = [];
+
+  async function openSignedIn(viewport: { width: number; height: number }, phone = false): Promise<Page> {
+    const ctx = await browser.newContext({ viewport, deviceScaleFactor: phone ? 2 : 1, isMobile: phone, hasTouch: phone });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.on("console", (m) => {
+      if (m.type() === "error") pageErrors.push(m.text());
+    });
+    page.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
+    await page.addInitScript('document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective))');
+    await page.goto(`${v.url}/console/`);
+    await page.getByLabel("Reviewer key").fill(reviewerKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Pending reviews" }).waitFor();
+    return page;
+  }
+
+  async function screenshot(page: Page, name: string, width: number) {
+    mkdirSync(SHOTS, { recursive: true });
+    const file = path.join(SHOTS, name);
+    await page.screenshot({ path: file, fullPage: true });
+    expect(pngSize(readFileSync(file)).width).toBe(width);
+  }
+
+  /** A request the policy sends to review, once the judge has decided it. */
+  async function pendingRequest(tool: string, amount: number): Promise<string> {
+    const agent = await newKey(v, "agent");
+    const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: tool, tool_args: { amount } } });
+    const id = res.body.request_id as string;
+    await expect.poll(async () => (await call(v.url, "GET", `/reviews/${id}`, { key: reviewerKey })).body.status, { timeout: 10_000 }).toBe("pending_review");
+    return id;
+  }
+
+  beforeAll(async () => {
+    db = newPgliteDir();
+    v = await startTestVault(db);
+    for (const body of [refundPolicy, lenientPolicy]) expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body })).status).toBe(200);
+    reviewerKey = (await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: "Rita Reviewer", email: "rita@example.com" } })).body.api_key;
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    for (const ctx of contexts) await ctx.close().catch(() => {});
+    await browser?.close();
+    await v?.close();
+    await db?.drop();
+  });
+
+  it("lists each policy with its default decision, warning only on the one that approves by default", async () => {
+    const page = await openSignedIn(DESKTOP);
+    await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Policies" }).click();
+    await page.getByRole("heading", { name: "Policies", level: 1 }).waitFor();
+    expect(await page.getByRole("link", { name: "Policies" }).getAttribute("aria-current")).toBe("page");
+    await page.locator('[data-policy-id="refund-policy"]').waitFor();
+
+    const lenient = page.locator('[data-policy-id="lenient-wires"]');
+    const strict = page.locator('[data-policy-id="refund-policy"]');
+    expect(await lenient.locator(".badge").textContent()).toBe("Default: approve");
+    expect(await strict.locator(".badge").textContent()).toBe("Default: review");
+    const note = lenient.getByRole("note");
+    expect(await note.isVisible()).toBe(true);
+    expect(await note.textContent()).toMatch(WARNING);
+    expect(await note.evaluate((el) => getComputedStyle(el).borderLeftStyle)).toBe("solid");
+    // The list item names its warning, so a screen reader reads it with the policy.
+    expect(await lenient.getAttribute("aria-describedby")).toBe(await note.getAttribute("id"));
+    expect(await strict.getByRole("note").count()).toBe(0);
+    expect(await strict.textContent()).not.toMatch(WARNING);
+    expect(await strict.textContent()).toContain("3 conditions");
+    await screenshot(page, "console-policies-desktop.png", DESKTOP.width);
+  });
+
+  it("fits a 375 px phone without sideways scrolling", async () => {
+    const page = await openSignedIn(PHONE, true);
+    await page.goto(`${v.url}/console/#/policies`);
+    await page.locator('[data-policy-id="lenient-wires"]').getByRole("note").waitFor();
+    expect(await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")).toEqual([PHONE.width, PHONE.width]);
+    await screenshot(page, "console-policies-phone.png", PHONE.width * 2);
+  });
+
+  it("shows the warning next to the policy on the detail page of a request an approve-default policy judged", async () => {
+    const lenientId = await pendingRequest("wire_transfer", 5000);
+    const strictId = await pendingRequest("stripe_refund", 500);
+    const page = await openSignedIn(DESKTOP);
+    await page.goto(`${v.url}/console/#/reviews/${lenientId}`);
+    const note = page.locator("#detail-policy-warning");
+    await note.waitFor();
+    expect(await note.getAttribute("role")).toBe("note");
+    expect(await note.textContent()).toMatch(WARNING);
+    await screenshot(page, "console-detail-default-approve.png", DESKTOP.width);
+
+    await page.goto(`${v.url}/console/#/reviews/${strictId}`);
+    await page.getByRole("heading", { name: /stripe_refund/ }).waitFor();
+    expect(await page.locator("#detail-policy-warning").count()).toBe(0);
+    expect(await page.locator("#view-detail").textContent()).toContain("refund-policy");
+    expect(pageErrors.filter((e) => !EXPECTED_ERRORS.test(e))).toEqual([]);
+  });
+});
