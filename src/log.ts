@@ -51,7 +51,8 @@ function stdoutDestination(format: (line: string) => string) {
         return;
       }
       if (dropped > 0) {
-        const note = JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, msg: `dropped ${dropped} log lines: stdout was not being read` });
+        // Written here rather than through the logger (whose destination this is); pino's own clock stamps it.
+        const note = `{"level":40${pino.stdTimeFunctions.epochTime()},"pid":${process.pid},"msg":"dropped ${dropped} log lines: stdout was not being read"}`;
         dropped = 0;
         process.stdout.write(format(`${note}\n`));
       }
