@@ -93,23 +93,33 @@ function approvalsSection(review) {
   );
 }
 
-function ledgerSection(review) {
+/**
+ * `shown` holds the proof check's last message for this request, so a re-render (a stream event
+ * reloads the page) shows it again, and a check still running writes to whichever element is shown.
+ */
+function ledgerSection(review, shown) {
   const ledger = review.ledger ?? { events: 0, in_checkpoint: false, checkpoint_id: null };
-  const result = h("p", { id: "proof-result", role: "status", class: "proof-result" });
+  const result = h("p", { id: "proof-result", role: "status", class: shown.className ?? "proof-result", "data-request-id": review.request_id }, shown.text);
   const button = h("button", { type: "button", class: "button", id: "proof-verify" }, "Verify ledger proof");
   button.addEventListener("click", async () => {
     button.disabled = true;
-    result.className = "proof-result";
-    result.textContent = "Fetching the proof bundle…";
+    const show = (textContent, outcome) => {
+      shown.text = textContent;
+      shown.className = outcome ? `proof-result ${outcome}` : "proof-result";
+      const current = document.getElementById("proof-result");
+      // Another request's page may be open by now: its result is not this one's.
+      const target = current?.dataset.requestId === review.request_id ? current : result;
+      target.className = shown.className;
+      target.textContent = shown.text;
+    };
+    show("Fetching the proof bundle…");
     try {
       const outcome = await verifyBundleInclusion(await proofBundle(review.request_id));
-      result.classList.add(outcome.ok ? "ok" : "bad");
       // The page may predate the checkpoint; the verified bundle is newer news.
       if (outcome.ok) fill(byId("ledger-checkpoint"), `in signed checkpoint ${outcome.checkpointId}`);
-      result.textContent = outcome.ok ? `✓ ${outcome.message[0].toUpperCase()}${outcome.message.slice(1)}` : `✗ Not verified: ${outcome.message}`;
+      show(outcome.ok ? `✓ ${outcome.message[0].toUpperCase()}${outcome.message.slice(1)}` : `✗ Not verified: ${outcome.message}`, outcome.ok ? "ok" : "bad");
     } catch (err) {
-      result.classList.add("bad");
-      result.textContent = err instanceof ApiError ? err.describe() : String(err);
+      show(err instanceof ApiError ? err.describe() : String(err), "bad");
     } finally {
       button.disabled = false;
     }
@@ -169,11 +179,13 @@ export class DetailView {
     this.announce = announce;
     this.id = null;
     this.review = null;
+    this.proofShown = {};
   }
 
   async show(id) {
     this.id = id;
     this.review = null;
+    this.proofShown = {};
     fill(byId("detail-body"));
     byId("detail-title").textContent = "Loading request…";
     await this.load();
@@ -264,7 +276,7 @@ export class DetailView {
             ]),
           ),
           approvalsSection(r),
-          ledgerSection(r),
+          ledgerSection(r, this.proofShown),
         ),
       ),
     );
