@@ -19,7 +19,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../src/config/config.js";
-import { openAdminContext } from "../src/context.js";
+import { openAdminContext } from "../src/main/context.js";
 import { createTenant } from "../src/tenancy/tenants.js";
 import { percentile } from "./stats.js";
 import { startVault, withDatabase, type VaultProcess } from "./vault.js";

@@ -6,7 +6,7 @@
  * (plus a count of the rest for the message). Run with `npx tsx bench/json-body-bench.ts`.
  */
 import { performance } from "node:perf_hooks";
-import { argsBudgetViolation } from "../src/clearance/request-schema.js";
+import { argsBudgetViolation } from "../src/requests/request-schema.js";
 import { jsonProblem } from "../src/http/json-body.js";
 import { findDuplicateKey } from "../src/tokens/duplicate-keys.js";
 

@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { loadConfig } from "../src/config/config.js";
-import { trustedKeysFromJwks, verifyProofBundle } from "../src/ledger/bundle-verifier.js";
+import { trustedKeysFromJwks, verifyProofBundle } from "../src/ledger/verify/bundle-verifier.js";
 import { startVault, type RunningVault } from "../src/main/serve.js";
 import { LatencyRecorder } from "./stats.js";
 import { dropDatabases, withDatabase } from "./vault.js";

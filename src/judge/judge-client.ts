@@ -1,6 +1,6 @@
 import { boundedFetch } from "../http-client/bounded-fetch.js";
 import { findDuplicateKey } from "../tokens/duplicate-keys.js";
-import { EmbeddingUnavailableError, embedInBatches, type Embedded, type EmbeddingProvider } from "./embeddings/embedding-provider.js";
+import { EmbeddingUnavailableError, embedInBatches, type Embedded, type EmbeddingProvider } from "../policies/embeddings/embedding-provider.js";
 import type { Judge, JudgeInput, Verdict } from "./judge.js";
 import { toWireInput } from "./wire.js";
 

@@ -1,6 +1,6 @@
 import type { Sql } from "../db/sql.js";
 import { decodeVector, knowledgeGeneration, pgvectorVersionOf, vectorStorageOf } from "../policies/policy-chunks.js";
-import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
+import type { EmbeddingProvider } from "../policies/embeddings/embedding-provider.js";
 import { packVectors, scanTopK, type ChunkMeta, type PackedVectors } from "./exact-scan.js";
 
 export interface RetrievedChunk extends ChunkMeta {

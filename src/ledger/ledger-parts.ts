@@ -7,11 +7,11 @@ import type { KeyRegistry } from "../tokens/key-registry.js";
 import { LocalSigner, type Signer } from "../tokens/signer.js";
 import type { AnchorStore } from "./anchor/anchor-store.js";
 import { createAnchorStore } from "./anchor/create-anchor-store.js";
-import { AnchorExporter } from "./anchor-exporter.js";
-import { LedgerLoop } from "./ledger-loop.js";
-import { LedgerWriter } from "./ledger-writer.js";
-import { LedgerSequencer } from "./sequencer.js";
-import { assertTransportKeyPresent } from "./startup-checks.js";
+import { AnchorExporter } from "./anchor/anchor-exporter.js";
+import { LedgerLoop } from "./store/ledger-loop.js";
+import { LedgerWriter } from "./store/ledger-writer.js";
+import { LedgerSequencer } from "./store/sequencer.js";
+import { assertTransportKeyPresent } from "./store/startup-checks.js";
 
 export interface LedgerParts {
   ledgerSigner: Signer;

@@ -2,10 +2,10 @@ import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
 import type { Signer } from "../tokens/signer.js";
-import { LedgerBodyError } from "./body-cipher.js";
-import type { LedgerLoop } from "./ledger-loop.js";
-import { SequencerBusyError } from "./sequencer.js";
-import { TileCache } from "./tile-cache.js";
+import { LedgerBodyError } from "./core/body-cipher.js";
+import type { LedgerLoop } from "./store/ledger-loop.js";
+import { SequencerBusyError } from "./store/sequencer.js";
+import { TileCache } from "./store/tile-cache.js";
 
 /** How long a proof request waits for another process's sequencing pass. */
 const ON_DEMAND_WAIT_MS = 2_000;
@@ -22,11 +22,11 @@ import {
   ledgerOrigin,
   listCheckpoints,
   listEvents,
-} from "./ledger-proofs.js";
-import { verifierKeyString } from "./signed-note.js";
-import { formatTlogProof } from "./tlog-proof.js";
-import type { CheckpointWire, ConsistencyProofWire, InclusionProofWire, KeyVersionWire, LedgerEntryWire, ProofBundleWire } from "./wire.js";
-import { checkpointWire, entryWire, storedEvent, type CheckpointRow, type EventRow } from "./wire-rows.js";
+} from "./store/ledger-proofs.js";
+import { verifierKeyString } from "./core/signed-note.js";
+import { formatTlogProof } from "./core/tlog-proof.js";
+import type { CheckpointWire, ConsistencyProofWire, InclusionProofWire, KeyVersionWire, LedgerEntryWire, ProofBundleWire } from "./core/wire.js";
+import { checkpointWire, entryWire, storedEvent, type CheckpointRow, type EventRow } from "./store/wire-rows.js";
 
 export type Redaction = "auto" | "none";
 

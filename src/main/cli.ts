@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
-import { openAdminContext, type AdminContext } from "../context.js";
+import { openAdminContext, type AdminContext } from "./context.js";
 import { DirectoryInUseError } from "../db/pglite-database.js";
 import { AppError } from "../errors.js";
 import { AnchorConfigError } from "../ledger/anchor/anchor-store.js";

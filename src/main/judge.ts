@@ -1,7 +1,7 @@
 import cluster from "node:cluster";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { assertJudgeConfig, startJudgeService } from "../judge/judge-service.js";
+import { assertJudgeConfig, startJudgeService } from "./judge-service.js";
 import { createLogger } from "../log.js";
 import { exitOnSignals } from "./shutdown.js";
 

@@ -1,6 +1,6 @@
-import type { AdminContext } from "../context.js";
+import type { AdminContext } from "./context.js";
 import { createAnchorStore } from "../ledger/anchor/create-anchor-store.js";
-import { fsckLedger, type FsckReport } from "../ledger/fsck.js";
+import { fsckLedger, type FsckReport } from "../ledger/store/fsck.js";
 
 const SHOWN_PROBLEMS = 200;
 

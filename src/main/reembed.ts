@@ -1,5 +1,5 @@
 import { SingleBar, Presets } from "cli-progress";
-import type { AdminContext } from "../context.js";
+import type { AdminContext } from "./context.js";
 import { createEmbeddingProvider } from "../judge/judge-factory.js";
 import { countStaleChunks, reembedChunks } from "../policies/reembed.js";
 

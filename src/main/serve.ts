@@ -1,9 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/config.js";
-import { createContext, startWorkers, type AppContext, type ContextOverrides } from "../context.js";
+import { createContext, startWorkers, type AppContext, type ContextOverrides } from "./context.js";
 import { listenEarly } from "../http/early-listener.js";
 import { buildServer } from "../http/server.js";
-import { bootstrapDefaultTenant } from "../tenancy/bootstrap.js";
+import { bootstrapDefaultTenant } from "./bootstrap.js";
 import { checkDataDir } from "./data-dir.js";
 
 export interface RunningVault {

@@ -15,7 +15,7 @@ import {
   type TrustedKeys,
   TrustedKeysError,
   verifyProofBundle,
-} from "../ledger/bundle-verifier.js";
+} from "../ledger/verify/bundle-verifier.js";
 
 export interface VerifyBundleCliOptions {
   /** Path of a JWKS file obtained independently of the bundle. */

@@ -1,4 +1,4 @@
-import type { ClearanceRow } from "../clearance/request-store.js";
+import type { ClearanceRow } from "../requests/request-store.js";
 
 export const webhookEventTypes = [
   "request.submitted",

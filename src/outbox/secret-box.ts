@@ -1,4 +1,4 @@
-import { LedgerBodyError, openBody, sealBody } from "../ledger/body-cipher.js";
+import { LedgerBodyError, openBody, sealBody } from "../ledger/core/body-cipher.js";
 
 /**
  * Webhook signing secrets and Slack webhook URLs are credentials the vault must be able to use, so

@@ -1,6 +1,6 @@
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
-import type { EmbeddingProvider } from "../judge/embeddings/embedding-provider.js";
+import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import { newId } from "../tenancy/ids.js";
 import { sha256Hex } from "../tokens/canonical-json.js";
 import { copyChunks, embedChunks, ensureVectorIndex, insertChunks } from "./policy-chunks.js";

@@ -5,7 +5,7 @@ import { newId } from "../tenancy/ids.js";
 import { TtlCache } from "../ttl-cache.js";
 import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
 import { compileCondition, ConditionCompileError, type CompiledCondition } from "./cel.js";
-import type { EmbeddingProvider } from "../judge/embeddings/embedding-provider.js";
+import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import { copyChunks, embedChunks, ensureVectorIndex, insertChunks, retireChunks } from "./policy-chunks.js";
 import type { Condition, PolicyDocument } from "./policy-schema.js";
 import { policyTextChunks, versionContent, type PolicyContent } from "./policy-text.js";

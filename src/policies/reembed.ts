@@ -1,5 +1,5 @@
 import type { Sql } from "../db/sql.js";
-import type { EmbeddingProvider } from "../judge/embeddings/embedding-provider.js";
+import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import { bumpKnowledgeGeneration, embeddedText, encodeVector, ensureVectorIndex, vectorStorageOf } from "./policy-chunks.js";
 
 const BATCH = 64;

@@ -1,6 +1,6 @@
-import type { ClearanceRow } from "../clearance/request-store.js";
+import type { ClearanceRow } from "../requests/request-store.js";
 import type { Sql } from "../db/sql.js";
-import { ReviewBus } from "./review-bus.js";
+import { ReviewBus } from "../requests/review-bus.js";
 import type { ReviewOutbox, WebhookEventType } from "./review-outbox.js";
 import { rulesOf } from "./review-queries.js";
 

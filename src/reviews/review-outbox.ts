@@ -1,5 +1,5 @@
 import type { Sql } from "../db/sql.js";
-import type { ClearanceRow } from "../clearance/request-store.js";
+import type { ClearanceRow } from "../requests/request-store.js";
 
 /**
  * What the review workflow tells the outside world, written in the same transaction as the change

@@ -1,7 +1,7 @@
 import type { Sql } from "../db/sql.js";
-import type { ClearanceRow } from "../clearance/request-store.js";
+import type { ClearanceRow } from "../requests/request-store.js";
 import { AppError } from "../errors.js";
-import { DEFAULT_REVIEW_RULES, quorum, reviewRulesSchema, type QuorumProgress, type ReviewRules, type Vote } from "./review-rules.js";
+import { DEFAULT_REVIEW_RULES, quorum, reviewRulesSchema, type QuorumProgress, type ReviewRules, type Vote } from "../requests/review-rules.js";
 
 /** Reads behind GET /reviews and GET /reviews/{id}: requests that went to review, with their votes. */
 

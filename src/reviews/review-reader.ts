@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
-import type { ClearanceRow } from "../clearance/request-store.js";
+import type { ClearanceRow } from "../requests/request-store.js";
 import { AppError } from "../errors.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { voterOf } from "../tenancy/reviewers.js";

@@ -1,18 +1,18 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
-import type { ClearanceReply, ClearanceService } from "../clearance/clearance-service.js";
-import { applyDecision, type ClearanceRow, type ClearanceStatus, type DecisionFields } from "../clearance/request-store.js";
-import type { TokenIssuer } from "../clearance/token-issuer.js";
-import type { DecisionWaiters } from "../clearance/waiters.js";
-import type { LedgerWriter } from "../ledger/ledger-writer.js";
+import type { ClearanceReply, ClearanceService } from "../requests/clearance-service.js";
+import { applyDecision, type ClearanceRow, type ClearanceStatus, type DecisionFields } from "../requests/request-store.js";
+import type { TokenIssuer } from "../requests/token-issuer.js";
+import type { DecisionWaiters } from "../requests/waiters.js";
+import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
 import type { Principal, ReviewerIdentity } from "../tenancy/api-keys.js";
 import { newId } from "../tenancy/ids.js";
 import { voterOf } from "../tenancy/reviewers.js";
-import { ReviewBus } from "./review-bus.js";
+import { ReviewBus } from "../requests/review-bus.js";
 import type { ReviewOutbox } from "./review-outbox.js";
 import { votesFor, rulesOf, type StoredVote } from "./review-queries.js";
-import { isEligible, isPrincipal, quorum } from "./review-rules.js";
+import { isEligible, isPrincipal, quorum } from "../requests/review-rules.js";
 import { reviewSummary, type ReviewSummary } from "./review-views.js";
 
 /**

@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
-import { applyDecision, type ClearanceRow } from "../clearance/request-store.js";
-import type { DecisionWaiters } from "../clearance/waiters.js";
-import type { LedgerWriter } from "../ledger/ledger-writer.js";
-import { ReviewBus } from "./review-bus.js";
+import { applyDecision, type ClearanceRow } from "../requests/request-store.js";
+import type { DecisionWaiters } from "../requests/waiters.js";
+import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
+import { ReviewBus } from "../requests/review-bus.js";
 import type { NotificationKind, ReviewOutbox } from "./review-outbox.js";
 import { progressOf, rulesOf, votesFor } from "./review-queries.js";
 

@@ -1,6 +1,6 @@
-import type { ClearanceRow } from "../clearance/request-store.js";
+import type { ClearanceRow } from "../requests/request-store.js";
 import type { ReviewerIdentity } from "../tenancy/api-keys.js";
-import { isEligible, isPrincipal } from "./review-rules.js";
+import { isEligible, isPrincipal } from "../requests/review-rules.js";
 import { progressOf, rulesOf, type StoredVote } from "./review-queries.js";
 
 /** The JSON a reviewer sees: everything needed to decide, without looking anything up. */

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { inclusionProof, leafHash, rootFromLeafHashes } from "../../src/ledger/merkle.js";
+import { inclusionProof, leafHash, rootFromLeafHashes } from "../../src/ledger/core/merkle.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const eventHash = (i: number) => createHash("sha256").update(`event ${i}`).digest();

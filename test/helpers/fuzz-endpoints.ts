@@ -10,12 +10,12 @@
  */
 import fc from "fast-check";
 import { z } from "zod";
-import { clearanceRequestSchema, consumeTokenSchema, mintTokenSchema, reviewDecisionSchema } from "../../src/clearance/request-schema.js";
+import { clearanceRequestSchema, consumeTokenSchema, mintTokenSchema, reviewDecisionSchema } from "../../src/requests/request-schema.js";
 import { webhookEventTypes } from "../../src/outbox/events.js";
 import { notificationSettingsSchema } from "../../src/outbox/notification-settings.js";
 import { registerPolicySchema } from "../../src/policies/policy-schema.js";
-import { reviewRulesSchema } from "../../src/reviews/review-rules.js";
-import { reviewSettingsSchema } from "../../src/reviews/review-settings.js";
+import { reviewRulesSchema } from "../../src/requests/review-rules.js";
+import { reviewSettingsSchema } from "../../src/requests/review-settings.js";
 import { bodiesOf } from "./fuzz-schemas.js";
 
 /** Mirrors of the route-private schemas (see the header). */

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { expect } from "vitest";
 import type { Sql } from "../../src/db/sql.js";
-import { fsckLedger, type FsckReport } from "../../src/ledger/fsck.js";
+import { fsckLedger, type FsckReport } from "../../src/ledger/store/fsck.js";
 import { call, newKey, refundPolicy, type TestVault } from "./vault.js";
 
 /**

@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import type { Sql } from "../../src/db/sql.js";
-import type { FsckProblem } from "../../src/ledger/fsck.js";
+import type { FsckProblem } from "../../src/ledger/store/fsck.js";
 import { flipByte, flipChar } from "./ledger-fixture.js";
 
 /**

@@ -2,11 +2,11 @@
  * Builds proof bundles (wire protocol §2.11) from the pure ledger functions, signed with the §4.13 key
  * (RFC 8032 §7.1 TEST 1), for the bundle-verifier and verify-bundle CLI tests.
  */
-import { checkpointHash, checkpointPayload, eventHash, type LedgerEvent, receiptPayload } from "../../src/ledger/event-hash.js";
-import { consistencyProof, inclusionProof, leafHash, rootFromLeafHashes } from "../../src/ledger/merkle.js";
-import { signNote, verifierKeyString } from "../../src/ledger/signed-note.js";
-import { formatCheckpoint } from "../../src/ledger/tlog-checkpoint.js";
-import type { CheckpointWire, LedgerEntryWire, ProofBundleWire } from "../../src/ledger/wire.js";
+import { checkpointHash, checkpointPayload, eventHash, type LedgerEvent, receiptPayload } from "../../src/ledger/core/event-hash.js";
+import { consistencyProof, inclusionProof, leafHash, rootFromLeafHashes } from "../../src/ledger/core/merkle.js";
+import { signNote, verifierKeyString } from "../../src/ledger/core/signed-note.js";
+import { formatCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
+import type { CheckpointWire, LedgerEntryWire, ProofBundleWire } from "../../src/ledger/core/wire.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
 
 export const SEED_HEX = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { loadConfig } from "../../src/config/config.js";
-import type { ContextOverrides } from "../../src/context.js";
+import type { ContextOverrides } from "../../src/main/context.js";
 import { startVault, type RunningVault } from "../../src/main/serve.js";
 import { createApiKey, type Scope } from "../../src/tenancy/api-keys.js";
 import { createTenant } from "../../src/tenancy/tenants.js";

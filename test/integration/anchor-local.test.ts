@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AnchorConfigError, AnchorConflictError, type AnchorObject } from "../../src/ledger/anchor/anchor-store.js";
 import { createAnchorStore } from "../../src/ledger/anchor/create-anchor-store.js";
 import { LocalAnchorStore } from "../../src/ledger/anchor/local-anchor-store.js";
-import { entriesPath, tilePath } from "../../src/ledger/tile-codec.js";
+import { entriesPath, tilePath } from "../../src/ledger/core/tile-codec.js";
 
 const TENANT = "t_0123456789abcdef0123";
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -13,7 +13,7 @@ import { systemClock } from "../../src/clock.js";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { JudgeClient } from "../../src/judge/judge-client.js";
-import { buildJudgeServer } from "../../src/judge/judge-service.js";
+import { buildJudgeServer } from "../../src/main/judge-service.js";
 import { StubJudge } from "../../src/judge/stub-judge.js";
 import { RateLimiter } from "../../src/http/rate-limit.js";
 import { createReviewer } from "../../src/tenancy/reviewers.js";

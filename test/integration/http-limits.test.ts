@@ -12,7 +12,7 @@ import { systemClock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config/config.js";
 import { RateLimiter } from "../../src/http/rate-limit.js";
 import { StubJudge } from "../../src/judge/stub-judge.js";
-import { buildJudgeServer } from "../../src/judge/judge-service.js";
+import { buildJudgeServer } from "../../src/main/judge-service.js";
 import { call, startTestVault, type TestVault } from "../helpers/vault.js";
 
 interface RawExchange {

@@ -16,7 +16,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryClearanceQueue } from "../../src/clearance/queue.js";
+import { MemoryClearanceQueue } from "../../src/requests/queue.js";
 import type { Judge } from "../../src/judge/judge.js";
 import { call, freePort, newPgDatabase, startTestVault, TEST_KEY_BASE64, type TestDatabase, type TestVault } from "../helpers/vault.js";
 

@@ -3,11 +3,11 @@ import { readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { leafHash, rootFromLeafHashes, treeRootFrom } from "../../src/ledger/merkle.js";
-import { parseVerifierKey } from "../../src/ledger/signed-note.js";
-import { decodeEntryBundle, decodeTile, entriesPath, tilePath } from "../../src/ledger/tile-codec.js";
-import { TileIndex } from "../../src/ledger/tiles.js";
-import { openCheckpoint } from "../../src/ledger/tlog-checkpoint.js";
+import { leafHash, rootFromLeafHashes, treeRootFrom } from "../../src/ledger/core/merkle.js";
+import { parseVerifierKey } from "../../src/ledger/core/signed-note.js";
+import { decodeEntryBundle, decodeTile, entriesPath, tilePath } from "../../src/ledger/core/tile-codec.js";
+import { TileIndex } from "../../src/ledger/core/tiles.js";
+import { openCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
 import { asAttacker, buildLedger, clearances, type BuiltLedger } from "../helpers/ledger-fixture.js";
 import { call, newDatabase, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sql } from "../../src/db/sql.js";
-import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/bundle-verifier.js";
+import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/bundle-verifier.js";
 import { asAttacker, buildLedger, flipChar, fsck, type BuiltLedger } from "../helpers/ledger-fixture.js";
 import { expectProblems, type Matcher } from "../helpers/ledger-tamper-cases.js";
 import { call, newDatabase, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";

@@ -5,7 +5,7 @@
  * bundle fetched that way verifies offline.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/bundle-verifier.js";
+import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/bundle-verifier.js";
 import { call, newDatabase, newKey, newTenant, refundPolicy, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 const PROOFS = ["/ledger/proof/bundle", "/ledger/proof/inclusion", "/ledger/proof/tlog"] as const;

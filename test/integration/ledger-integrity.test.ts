@@ -7,8 +7,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sql } from "../../src/db/sql.js";
-import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/bundle-verifier.js";
-import { fsckLedger } from "../../src/ledger/fsck.js";
+import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/bundle-verifier.js";
+import { fsckLedger } from "../../src/ledger/store/fsck.js";
 import { asAttacker, buildLedger, fsck, publishedKeys, type BuiltLedger } from "../helpers/ledger-fixture.js";
 import { call, newDatabase, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 

@@ -8,8 +8,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnchorConfig } from "../../src/config/config.js";
 import { S3AnchorStore } from "../../src/ledger/anchor/s3-anchor-store.js";
-import { openCheckpoint } from "../../src/ledger/tlog-checkpoint.js";
-import { parseVerifierKey } from "../../src/ledger/signed-note.js";
+import { openCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
+import { parseVerifierKey } from "../../src/ledger/core/signed-note.js";
 import { S3RVER_CREDENTIALS, startS3TestServer, type S3TestServer } from "../helpers/s3-test-server.js";
 import { call, freePort, newDatabase, newKey, refundPolicy, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { trustedKeysFromBundle, trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/bundle-verifier.js";
+import { trustedKeysFromBundle, trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/bundle-verifier.js";
 import { consistencyValid, eventHashOf, inclusionValid, type SdkEventFields } from "../helpers/ledgix-ledger-primitives.js";
 import {
   fetchConsistencyProof,

@@ -8,8 +8,8 @@ import { promisify } from "node:util";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sql } from "../../src/db/sql.js";
-import { dot } from "../../src/judge/embeddings/embedding-provider.js";
-import { OFFLINE_MODEL } from "../../src/judge/embeddings/offline-embeddings.js";
+import { dot } from "../../src/policies/embeddings/embedding-provider.js";
+import { OFFLINE_MODEL } from "../../src/policies/embeddings/offline-embeddings.js";
 import { decodeVector } from "../../src/policies/policy-chunks.js";
 import { call, newKey, newPgDatabase, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 

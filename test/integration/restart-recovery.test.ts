@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryClearanceQueue } from "../../src/clearance/queue.js";
+import { MemoryClearanceQueue } from "../../src/requests/queue.js";
 import type { Judge } from "../../src/judge/judge.js";
 import { verifyLikeSdk } from "../helpers/sdk-checks.js";
 import { call, newDatabase, newKey, refundPolicy, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
-import { openAdminContext } from "../../src/context.js";
+import { openAdminContext } from "../../src/main/context.js";
 import { createTenant } from "../../src/tenancy/tenants.js";
 import { freePort, newPgDatabase, newPgliteDir, type TestDatabase } from "../helpers/vault.js";
 

@@ -8,11 +8,11 @@ import {
   trustedKeysFromKeyString,
   TrustedKeysError,
   verifyProofBundle,
-} from "../../src/ledger/bundle-verifier.js";
-import { asSdkSeesIt, eventHash } from "../../src/ledger/event-hash.js";
-import { signNote, verifierKeyString } from "../../src/ledger/signed-note.js";
-import { formatCheckpoint } from "../../src/ledger/tlog-checkpoint.js";
-import type { ProofBundleWire } from "../../src/ledger/wire.js";
+} from "../../src/ledger/verify/bundle-verifier.js";
+import { asSdkSeesIt, eventHash } from "../../src/ledger/core/event-hash.js";
+import { signNote, verifierKeyString } from "../../src/ledger/core/signed-note.js";
+import { formatCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
+import type { ProofBundleWire } from "../../src/ledger/core/wire.js";
 import { LocalSigner } from "../../src/tokens/signer.js";
 import { buildBundle, fullBundle, KID, ORIGIN, PUBLIC_KEY, sevenEvents, signer, vectorEvent } from "../helpers/proof-bundle-fixture.js";
 

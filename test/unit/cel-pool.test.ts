@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { argsBudgetViolation } from "../../src/clearance/request-schema.js";
+import { argsBudgetViolation } from "../../src/requests/request-schema.js";
 import { CelPool, type CelRun } from "../../src/policies/cel-pool.js";
 import { FairQueue } from "../../src/policies/fair-queue.js";
 

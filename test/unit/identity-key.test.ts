@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isPrincipal } from "../../src/reviews/review-rules.js";
+import { isPrincipal } from "../../src/requests/review-rules.js";
 import { identityKey, sameIdentity } from "../../src/tenancy/identity-key.js";
 
 describe("identityKey", () => {

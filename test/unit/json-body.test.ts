@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { argsBodyBudget } from "../../src/clearance/request-schema.js";
+import { argsBodyBudget } from "../../src/requests/request-schema.js";
 import { registerJsonParser } from "../../src/http/json-body.js";
 import { errorHandler } from "../../src/http/problem.js";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { argsBudgetViolation } from "../../src/clearance/request-schema.js";
+import { argsBudgetViolation } from "../../src/requests/request-schema.js";
 import { jsonProblem } from "../../src/http/json-body.js";
 import { findDuplicateKey } from "../../src/tokens/duplicate-keys.js";
 import { scanJson } from "../../src/tokens/json-scan.js";

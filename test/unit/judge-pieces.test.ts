@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseRateLimit } from "../../src/config/config.js";
-import { dot, normalize } from "../../src/judge/embeddings/embedding-provider.js";
+import { dot, normalize } from "../../src/policies/embeddings/embedding-provider.js";
 import { failClosedVerdict, type Verdict } from "../../src/judge/judge.js";
 import { judgeMessages } from "../../src/judge/llm/prompt.js";
-import { applyConfidenceThreshold } from "../../src/reviews/review-settings.js";
+import { applyConfidenceThreshold } from "../../src/requests/review-settings.js";
 
 const approval = (bucket: Verdict["confidence_bucket"]): Verdict => ({
   ...failClosedVerdict("x", "x"),
@@ -99,7 +99,7 @@ describe("LLM time budget", () => {
 
 describe("judge service input", () => {
   it("refuses an empty text to embed as a client error, not a model failure", async () => {
-    const { buildJudgeServer } = await import("../../src/judge/judge-service.js");
+    const { buildJudgeServer } = await import("../../src/main/judge-service.js");
     const { RateLimiter } = await import("../../src/http/rate-limit.js");
     const { ManualClock } = await import("../../src/clock.js");
     const pino = (await import("pino")).default;

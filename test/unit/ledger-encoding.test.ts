@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { compareMapKeys, encodeCbor, JsonSubtree, LedgerEncodingError, MAX_CBOR_DEPTH } from "../../src/ledger/cbor.js";
+import { compareMapKeys, encodeCbor, JsonSubtree, LedgerEncodingError, MAX_CBOR_DEPTH } from "../../src/ledger/core/cbor.js";
 import {
   asSdkSeesIt,
   checkpointHash,
@@ -11,7 +11,7 @@ import {
   type LedgerEvent,
   receiptPayload,
   sdkCamelKeys,
-} from "../../src/ledger/event-hash.js";
+} from "../../src/ledger/core/event-hash.js";
 import { vectorEvent } from "../helpers/proof-bundle-fixture.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
 

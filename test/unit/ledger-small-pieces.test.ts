@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { sealBody, openBody, LedgerBodyError } from "../../src/ledger/body-cipher.js";
-import { eventTypeOfUuid, eventUuidFor } from "../../src/ledger/event-uuid.js";
-import { consistencyPlan, consistencyProof, inclusionPlan, inclusionProof, proofFromPlan } from "../../src/ledger/merkle.js";
-import { TileCache } from "../../src/ledger/tile-cache.js";
-import { appendLeaves, TileIndex, type Tile } from "../../src/ledger/tiles.js";
-import { LEDGER_EVENT_TYPES } from "../../src/ledger/wire.js";
+import { sealBody, openBody, LedgerBodyError } from "../../src/ledger/core/body-cipher.js";
+import { eventTypeOfUuid, eventUuidFor } from "../../src/ledger/core/event-uuid.js";
+import { consistencyPlan, consistencyProof, inclusionPlan, inclusionProof, proofFromPlan } from "../../src/ledger/core/merkle.js";
+import { TileCache } from "../../src/ledger/store/tile-cache.js";
+import { appendLeaves, TileIndex, type Tile } from "../../src/ledger/core/tiles.js";
+import { LEDGER_EVENT_TYPES } from "../../src/ledger/core/wire.js";
 
 const leaf = (i: number) => new Uint8Array(createHash("sha256").update(`leaf ${i}`).digest());
 

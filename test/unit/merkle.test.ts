@@ -30,7 +30,7 @@ import {
   verifyConsistency,
   verifyInclusion,
   type HashAt,
-} from "../../src/ledger/merkle.js";
+} from "../../src/ledger/core/merkle.js";
 
 const VECTORS = fileURLToPath(new URL("../vectors/", import.meta.url));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");

@@ -12,8 +12,8 @@ import {
   parseVerifierKey,
   signNote,
   verifierKeyString,
-} from "../../src/ledger/signed-note.js";
-import { formatCheckpoint, openCheckpoint, parseCheckpoint } from "../../src/ledger/tlog-checkpoint.js";
+} from "../../src/ledger/core/signed-note.js";
+import { formatCheckpoint, openCheckpoint, parseCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");

@@ -9,12 +9,12 @@ import { describe, expect, it } from "vitest";
 import {
   consistencyPlan, consistencyProof, consistencyProofFrom, inclusionPlan, inclusionProof, inclusionProofFrom,
   leafHash, MerkleProofError, nodeHash, planNodes, rootFromLeafHashes, treeRootFrom,
-} from "../../src/ledger/merkle.js";
-import { decodeEntryBundle, decodeTile, encodeEntryBundle, encodeTile, entriesPath, parseTilePath, tilePath } from "../../src/ledger/tile-codec.js";
+} from "../../src/ledger/core/merkle.js";
+import { decodeEntryBundle, decodeTile, encodeEntryBundle, encodeTile, entriesPath, parseTilePath, tilePath } from "../../src/ledger/core/tile-codec.js";
 import {
   appendLeaves, locateNode, rightEdgeTileRefs, TileError, TileIndex, tilesForTreeSize, tilesNeeded, tileWidth, type Tile,
   type TileState,
-} from "../../src/ledger/tiles.js";
+} from "../../src/ledger/core/tiles.js";
 
 const LOG = fileURLToPath(new URL("../vectors/c2sp-tessera-log/", import.meta.url));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { inclusionProof, leafHash } from "../../src/ledger/merkle.js";
-import { noteVerifier, parseVerifierKey, signNote } from "../../src/ledger/signed-note.js";
-import { formatCheckpoint } from "../../src/ledger/tlog-checkpoint.js";
+import { inclusionProof, leafHash } from "../../src/ledger/core/merkle.js";
+import { noteVerifier, parseVerifierKey, signNote } from "../../src/ledger/core/signed-note.js";
+import { formatCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
 import {
   formatTlogProof,
   MAX_TLOG_PROOF_BYTES,
@@ -11,7 +11,7 @@ import {
   TlogProofError,
   type TlogProofErrorCode,
   verifyTlogProof,
-} from "../../src/ledger/tlog-proof.js";
+} from "../../src/ledger/core/tlog-proof.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");

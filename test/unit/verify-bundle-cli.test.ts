@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { verifierKeyString } from "../../src/ledger/signed-note.js";
+import { verifierKeyString } from "../../src/ledger/core/signed-note.js";
 import { runVerifyBundle } from "../../src/main/verify-bundle.js";
 import { fullBundle, ORIGIN, PUBLIC_KEY, signer } from "../helpers/proof-bundle-fixture.js";
 

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { AppContext } from "../../context.js";
+import type { AppContext } from "../../main/context.js";
 import { AppError } from "../../errors.js";
 import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
 import { policyWarnings, registerPolicySchema } from "../../policies/policy-schema.js";
 import { listCurrentPolicies, registerPolicy, type PolicyListing } from "../../policies/policy-store.js";
-import { reviewRulesSchema } from "../../reviews/review-rules.js";
-import { readReviewSettings, reviewSettingsSchema, rulesFor, settingsView, writePolicyReviewRules, writeReviewSettings } from "../../reviews/review-settings.js";
+import { reviewRulesSchema } from "../../requests/review-rules.js";
+import { readReviewSettings, reviewSettingsSchema, rulesFor, settingsView, writePolicyReviewRules, writeReviewSettings } from "../../requests/review-settings.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { withIdempotency } from "../../tenancy/idempotency.js";
 import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";

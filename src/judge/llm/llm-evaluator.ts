@@ -5,7 +5,7 @@ import { z } from "zod";
 import { outboundFailureOf } from "../../http-client/bounded-fetch.js";
 import { findDuplicateKey } from "../../tokens/duplicate-keys.js";
 import { confidenceBuckets } from "../judge.js";
-import { openAiClient, providerModelName, type OpenAiSettings } from "./openai-client.js";
+import { openAiClient, providerModelName, type OpenAiSettings } from "../../http-client/openai-client.js";
 import { llmAnswerJsonSchema } from "./prompt.js";
 
 export const llmAnswerSchema = z.strictObject({

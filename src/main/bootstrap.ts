@@ -1,6 +1,6 @@
-import type { AppContext } from "../context.js";
+import type { AppContext } from "./context.js";
 import { AppError } from "../errors.js";
-import { countTenants, registerTenant, tenantsWithoutAdminKey } from "./tenants.js";
+import { countTenants, registerTenant, tenantsWithoutAdminKey } from "../tenancy/tenants.js";
 
 export type BootstrapResult =
   /** keylessTenantId: tenant `default` exists without an active admin key, so the operator needs a hint. */

@@ -1,12 +1,12 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
-import type { Sql } from "../db/sql.js";
-import { eventHash, checkpointHash, checkpointPayload, receiptPayload } from "./event-hash.js";
-import { eventTypeOfUuid } from "./event-uuid.js";
+import type { Sql } from "../../db/sql.js";
+import { eventHash, checkpointHash, checkpointPayload, receiptPayload } from "../core/event-hash.js";
+import { eventTypeOfUuid } from "../core/event-uuid.js";
 import { edgeRootHex, loadTiles, readRightEdge } from "./ledger-tables.js";
-import { leafHash } from "./merkle.js";
-import { noteVerifier } from "./signed-note.js";
-import { appendLeaves, TILE_WIDTH, type Tile, type TileState } from "./tiles.js";
-import { openCheckpoint } from "./tlog-checkpoint.js";
+import { leafHash } from "../core/merkle.js";
+import { noteVerifier } from "../core/signed-note.js";
+import { appendLeaves, TILE_WIDTH, type Tile, type TileState } from "../core/tiles.js";
+import { openCheckpoint } from "../core/tlog-checkpoint.js";
 import { CHECKPOINT_COLUMNS, EVENT_COLUMNS, storedEvent, type CheckpointRow, type EventRow } from "./wire-rows.js";
 
 /**

@@ -1,9 +1,9 @@
-import type { Clock } from "../clock.js";
-import { sqlState, type Sql } from "../db/sql.js";
-import type { Signer } from "../tokens/signer.js";
+import type { Clock } from "../../clock.js";
+import { sqlState, type Sql } from "../../db/sql.js";
+import type { Signer } from "../../tokens/signer.js";
 import { insertCheckpoint, lastCheckpoint, signCheckpoint, type CheckpointTip } from "./checkpoint-writer.js";
 import { checkRightEdge, edgeRootHex, readRightEdge, readTreeState, writeTiles } from "./ledger-tables.js";
-import { appendLeaves } from "./tiles.js";
+import { appendLeaves } from "../core/tiles.js";
 
 /**
  * Gives unsequenced events their leaf index, in batches, and signs a checkpoint over the new tree.

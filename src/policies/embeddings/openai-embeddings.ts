@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { outboundFailureOf } from "../../http-client/bounded-fetch.js";
 import { EmbeddingUnavailableError, embedInBatches, normalize, type Embedded, type EmbeddingProvider } from "./embedding-provider.js";
-import { openAiClient, providerModelName, type OpenAiSettings } from "../llm/openai-client.js";
+import { openAiClient, providerModelName, type OpenAiSettings } from "../../http-client/openai-client.js";
 
 /**
  * Any OpenAI-compatible /v1/embeddings endpoint: OpenAI, a LiteLLM proxy, vLLM, Ollama. A redirect,

@@ -1,11 +1,11 @@
-import type { Clock } from "../clock.js";
-import type { Sql } from "../db/sql.js";
-import type { Signer } from "../tokens/signer.js";
-import { sealBody } from "./body-cipher.js";
-import { eventHash, receiptPayload, type LedgerEvent } from "./event-hash.js";
-import { clearanceEventType, ledgerEventFor, type DecidedRequest } from "./ledger-event.js";
-import { leafHash } from "./merkle.js";
-import type { LedgerEventType } from "./wire.js";
+import type { Clock } from "../../clock.js";
+import type { Sql } from "../../db/sql.js";
+import type { Signer } from "../../tokens/signer.js";
+import { sealBody } from "../core/body-cipher.js";
+import { eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.js";
+import { clearanceEventType, ledgerEventFor, type DecidedRequest } from "../core/ledger-event.js";
+import { leafHash } from "../core/merkle.js";
+import type { LedgerEventType } from "../core/wire.js";
 
 /** A ledger event ready to insert: hashed, signed (Ed25519 receipt, §4.4) and sealed. */
 export interface PreparedLedgerEvent {

@@ -1,8 +1,8 @@
-import type { Sql } from "../db/sql.js";
-import type { Signer } from "../tokens/signer.js";
-import { checkpointHash, checkpointPayload } from "./event-hash.js";
-import { signNote } from "./signed-note.js";
-import { formatCheckpoint } from "./tlog-checkpoint.js";
+import type { Sql } from "../../db/sql.js";
+import type { Signer } from "../../tokens/signer.js";
+import { checkpointHash, checkpointPayload } from "../core/event-hash.js";
+import { signNote } from "../core/signed-note.js";
+import { formatCheckpoint } from "../core/tlog-checkpoint.js";
 import type { CheckpointRow } from "./wire-rows.js";
 
 /**

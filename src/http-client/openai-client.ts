@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import { boundedFetcher } from "../../http-client/bounded-fetch.js";
+import { boundedFetcher } from "./bounded-fetch.js";
 
 export interface OpenAiSettings {
   baseUrl?: string;

@@ -1,10 +1,10 @@
-import type { Clock } from "../clock.js";
-import type { Sql } from "../db/sql.js";
-import type { AnchorObject, AnchorStore } from "./anchor/anchor-store.js";
-import { loadTiles } from "./ledger-tables.js";
-import { encodeEntryBundle, encodeTile, entriesPath, tilePath } from "./tile-codec.js";
-import { TILE_WIDTH, type TileRef } from "./tiles.js";
-import { CHECKPOINT_COLUMNS, checkpointWire, type CheckpointRow } from "./wire-rows.js";
+import type { Clock } from "../../clock.js";
+import type { Sql } from "../../db/sql.js";
+import type { AnchorObject, AnchorStore } from "./anchor-store.js";
+import { loadTiles } from "../store/ledger-tables.js";
+import { encodeEntryBundle, encodeTile, entriesPath, tilePath } from "../core/tile-codec.js";
+import { TILE_WIDTH, type TileRef } from "../core/tiles.js";
+import { CHECKPOINT_COLUMNS, checkpointWire, type CheckpointRow } from "../store/wire-rows.js";
 
 /**
  * Exports checkpoints, oldest first, to the anchor store in the C2SP tlog-tiles layout: the entry

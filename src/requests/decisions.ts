@@ -1,5 +1,5 @@
 import type { ConfidenceBucket, Verdict } from "../judge/judge.js";
-import { DEFAULT_REVIEW_RULES, type ReviewRules } from "../reviews/review-rules.js";
+import { DEFAULT_REVIEW_RULES, type ReviewRules } from "./review-rules.js";
 import type { DecisionFields } from "./request-store.js";
 
 /**

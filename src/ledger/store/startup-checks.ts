@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { ConfigError } from "../config/config.js";
-import type { TenantDatabases } from "../tenancy/tenant-databases.js";
+import { ConfigError } from "../../config/config.js";
+import type { TenantDatabases } from "../../tenancy/tenant-databases.js";
 
 /**
  * Refuses to start without VAULT_TRANSPORT_KEY_BASE64 when a tenant's newest ledger event is

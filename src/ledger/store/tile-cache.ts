@@ -1,5 +1,5 @@
-import { nodeHash } from "./merkle.js";
-import type { TileRef } from "./tiles.js";
+import { nodeHash } from "../core/merkle.js";
+import type { TileRef } from "../core/tiles.js";
 
 /**
  * Recently used tiles with their inner nodes computed, per tenant. Full tiles never change and a

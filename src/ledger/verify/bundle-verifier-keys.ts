@@ -9,7 +9,7 @@
  *   there, so signatures only prove the bundle is internally consistent (integrity), not who signed.
  */
 import { createPublicKey, verify as edVerify } from "node:crypto";
-import { parseVerifierKey, type NoteVerifier } from "./signed-note.js";
+import { parseVerifierKey, type NoteVerifier } from "../core/signed-note.js";
 
 export type KeySource = "jwks" | "key" | "bundle";
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge } from "prom-client";
-import { metricsRegistry } from "../metrics.js";
+import { metricsRegistry } from "../../metrics.js";
 
 export const ledgerMetrics = {
   sequenced: new Counter({

@@ -1,5 +1,5 @@
-import type { ClearanceRow } from "../clearance/request-store.js";
-import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
+import type { ClearanceRow } from "../../requests/request-store.js";
+import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";
 import type { ConfidenceBucket, JsonObject, LedgerEvent } from "./event-hash.js";
 import { eventUuidFor } from "./event-uuid.js";
 import type { LedgerEventType } from "./wire.js";

@@ -1,6 +1,6 @@
-import { openBody } from "./body-cipher.js";
-import { asSdkSeesIt, eventHash, receiptPayload, type LedgerEvent } from "./event-hash.js";
-import type { CheckpointWire, LedgerEntryWire, LedgerEventType } from "./wire.js";
+import { openBody } from "../core/body-cipher.js";
+import { asSdkSeesIt, eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.js";
+import type { CheckpointWire, LedgerEntryWire, LedgerEventType } from "../core/wire.js";
 
 /** Stored ledger rows rendered as the protocol's JSON (§2.7, §2.8). */
 

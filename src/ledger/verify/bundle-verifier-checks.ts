@@ -6,10 +6,10 @@
  */
 import { allTrustedKeys, decodeBase64Lenient, keysForKid, type TrustedKeys, verifyEd25519 } from "./bundle-verifier-keys.js";
 import type { ParsedBundle, ParsedCheckpoint } from "./bundle-verifier-schema.js";
-import { checkpointHash, checkpointPayload } from "./event-hash.js";
-import { MerkleProofError, verifyConsistency, verifyInclusion } from "./merkle.js";
-import { parseVerifierKey, type NoteVerifier } from "./signed-note.js";
-import { openCheckpoint } from "./tlog-checkpoint.js";
+import { checkpointHash, checkpointPayload } from "../core/event-hash.js";
+import { MerkleProofError, verifyConsistency, verifyInclusion } from "../core/merkle.js";
+import { parseVerifierKey, type NoteVerifier } from "../core/signed-note.js";
+import { openCheckpoint } from "../core/tlog-checkpoint.js";
 
 export interface BundleCheck {
   name: string;

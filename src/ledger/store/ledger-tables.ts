@@ -1,6 +1,6 @@
-import type { Sql } from "../db/sql.js";
-import { HASH_SIZE, treeRootFrom } from "./merkle.js";
-import { TileIndex, type Tile, type TileRef, type TileState } from "./tiles.js";
+import type { Sql } from "../../db/sql.js";
+import { HASH_SIZE, treeRootFrom } from "../core/merkle.js";
+import { TileIndex, type Tile, type TileRef, type TileState } from "../core/tiles.js";
 
 /**
  * SQL access to the tree's storage: tree state, full tiles (write-once) and the right-edge partial

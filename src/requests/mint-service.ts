@@ -2,14 +2,14 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { applicablePolicies, type PolicyCache } from "../policies/policy-store.js";
-import type { LedgerWriter } from "../ledger/ledger-writer.js";
+import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { MintTokenBody } from "./request-schema.js";
 import { getRequest, insertRequestWithToken, type ClearanceRow } from "./request-store.js";
 import { withIdempotency } from "../tenancy/idempotency.js";
-import { meetsThreshold, type ReviewSettingsCache } from "../reviews/review-settings.js";
+import { meetsThreshold, type ReviewSettingsCache } from "./review-settings.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import { tokenForRequest } from "./token-store.js";
 

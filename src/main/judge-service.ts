@@ -3,7 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from "pino";
 import { systemClock } from "../clock.js";
 import { ConfigError, type Config, type ListenerLimits } from "../config/config.js";
-import { openAdminContext } from "../context.js";
+import { openAdminContext } from "./context.js";
 import { AppError } from "../errors.js";
 import { registerJsonParser } from "../http/json-body.js";
 import { limitedServerFactory } from "../http/listener-limits.js";
@@ -11,11 +11,11 @@ import { clientErrorProblem, errorHandler, sendProblem } from "../http/problem.j
 import { RateLimiter } from "../http/rate-limit.js";
 import { createLogger } from "../log.js";
 import { PolicyCache } from "../policies/policy-store.js";
-import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
-import { checkKnowledge, createEmbeddingProvider, createEvaluationJudge } from "./judge-factory.js";
-import type { Judge } from "./judge.js";
-import { metricsRegistry } from "./metrics.js";
-import { embedBodySchema, evaluateBodySchema, fromWireInput } from "./wire.js";
+import type { EmbeddingProvider } from "../policies/embeddings/embedding-provider.js";
+import { checkKnowledge, createEmbeddingProvider, createEvaluationJudge } from "../judge/judge-factory.js";
+import type { Judge } from "../judge/judge.js";
+import { metricsRegistry } from "../judge/metrics.js";
+import { embedBodySchema, evaluateBodySchema, fromWireInput } from "../judge/wire.js";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
 

@@ -5,7 +5,7 @@ import type { Principal } from "../tenancy/api-keys.js";
 import { verifyClearanceToken, type TokenSettings } from "../tokens/a-jwt.js";
 import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
-import type { LedgerWriter } from "../ledger/ledger-writer.js";
+import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
 import type { ReviewOutbox } from "../reviews/review-outbox.js";
 import type { ConsumeTokenBody } from "./request-schema.js";
 import { getRequest } from "./request-store.js";

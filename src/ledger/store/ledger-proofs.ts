@@ -1,9 +1,9 @@
-import type { Sql } from "../db/sql.js";
-import { AppError } from "../errors.js";
+import type { Sql } from "../../db/sql.js";
+import { AppError } from "../../errors.js";
 import { loadTiles, tileIndexOver } from "./ledger-tables.js";
-import { consistencyPlan, inclusionPlan, planNodes, proofFromPlan, type LeafRange } from "./merkle.js";
+import { consistencyPlan, inclusionPlan, planNodes, proofFromPlan, type LeafRange } from "../core/merkle.js";
 import type { TileCache } from "./tile-cache.js";
-import { TileIndex, tilesNeeded } from "./tiles.js";
+import { TileIndex, tilesNeeded } from "../core/tiles.js";
 import { CHECKPOINT_COLUMNS, EVENT_COLUMNS, type CheckpointRow, type EventRow } from "./wire-rows.js";
 
 /** Reads of the ledger tables and proofs built from stored tiles (never from all leaves). */

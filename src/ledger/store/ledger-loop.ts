@@ -1,9 +1,9 @@
 import os from "node:os";
 import type { Logger } from "pino";
-import type { Clock } from "../clock.js";
-import type { Sql } from "../db/sql.js";
-import type { AnchorStore } from "./anchor/anchor-store.js";
-import type { AnchorExporter } from "./anchor-exporter.js";
+import type { Clock } from "../../clock.js";
+import type { Sql } from "../../db/sql.js";
+import type { AnchorStore } from "../anchor/anchor-store.js";
+import type { AnchorExporter } from "../anchor/anchor-exporter.js";
 import { ledgerMetrics } from "./ledger-metrics.js";
 import type { LedgerSequencer, SequenceResult } from "./sequencer.js";
 

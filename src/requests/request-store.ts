@@ -1,7 +1,7 @@
 import type { Sql } from "../db/sql.js";
 import type { AppliedPolicy, ConfidenceBucket, EvidenceChunk } from "../judge/judge.js";
-import type { ReviewRules } from "../reviews/review-rules.js";
-import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../ledger/ledger-writer.js";
+import type { ReviewRules } from "./review-rules.js";
+import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../ledger/store/ledger-writer.js";
 import type { IssuedToken } from "./token-store.js";
 
 export type ClearanceStatus = "processing" | "pending_review" | "approved" | "denied";

@@ -12,7 +12,7 @@
  * Signatures and checkpoint hashes are computed over the payload bytes as served (that is what was
  * signed); the separate "payload" checks bind those bytes to the JSON fields by rebuilding them.
  */
-import { eventTypeOfUuid } from "./event-uuid.js";
+import { eventTypeOfUuid } from "../core/event-uuid.js";
 import {
   type BundleCheck,
   c2spCheck,
@@ -26,8 +26,8 @@ import {
 } from "./bundle-verifier-checks.js";
 import { decodeBase64Lenient, keysForKid, type KeySource, type TrustedKeys, verifyEd25519 } from "./bundle-verifier-keys.js";
 import { parseProofBundle, type ParsedBundle, type ParsedEvent } from "./bundle-verifier-schema.js";
-import { eventHash, receiptPayload, type LedgerEvent } from "./event-hash.js";
-import { leafHash } from "./merkle.js";
+import { eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.js";
+import { leafHash } from "../core/merkle.js";
 
 export { type BundleCheck } from "./bundle-verifier-checks.js";
 export {

@@ -6,8 +6,8 @@
  * fails"), numbers that count things must be safe non-negative integers, proof paths are bounded.
  */
 import { z } from "zod";
-import { CONFIDENCE_BUCKETS, DECISION_STATUSES, type JsonObject } from "./event-hash.js";
-import { MAX_NOTE_BYTES } from "./signed-note.js";
+import { CONFIDENCE_BUCKETS, DECISION_STATUSES, type JsonObject } from "../core/event-hash.js";
+import { MAX_NOTE_BYTES } from "../core/signed-note.js";
 
 /** Deeper input is refused before zod sees it: zod recurses, and would overflow the stack. */
 export const MAX_BUNDLE_DEPTH = 100;
