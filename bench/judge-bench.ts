@@ -104,7 +104,7 @@ const inputs: JudgeInput[] = Array.from({ length: 1000 }, (_, i) => ({
 
 /** a) EvaluationJudge.evaluate on the conditions-only path vs the same CEL condition alone, in alternating blocks. */
 async function conditionsPath(db: Database, log: Log) {
-  const judge = createEvaluationJudge(loadConfig({ LOG_LEVEL: "silent" }), {
+  const judge = createEvaluationJudge(loadConfig({ LOG_LEVEL: "silent" }), {}, {
     tenantSql: async () => db, policies: new PolicyCache(systemClock, 3_600_000), embeddings: noEmbeddings, log: pino({ level: "silent" }),
   });
   const test = compileCondition(CONDITION);

@@ -151,7 +151,7 @@ export async function runLedgerBench(serverUrl: string, dbName: string, log: Log
     const sql = await ctx.tenantDbs.get(tenant!.id);
     await measure(200, (i) => getOk(`${url}/ledger/proof/bundle?request_id=${pick(i)}`, apiKey)); // warm-up
     const http = await measure(SAMPLES, (i) => getOk(`${url}/ledger/proof/bundle?request_id=${pick(i)}`, apiKey));
-    const inProcess = await measure(SAMPLES, (i) => ctx.ledgerReader.bundle(tenant!.id, pick(i), undefined, "auto"));
+    const inProcess = await measure(SAMPLES, (i) => ctx.ledgerService.bundle(tenant!.id, pick(i), undefined, "auto"));
     const healthz = await measure(SAMPLES, () => fetch(`${url}/healthz`).then((r) => r.text()));
     const select = await measure(SAMPLES, (i) => sql.query("SELECT seq, leaf_index FROM ledger_events WHERE request_id = $1", [pick(i)]));
 

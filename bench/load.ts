@@ -98,3 +98,13 @@ export function consumePhase(target: LoadTarget, tokens: string[], count: number
     check: (status, body) => status === 200 && (JSON.parse(body) as { consumed?: unknown }).consumed === true,
   });
 }
+
+/** The minimal signing service (minimal-service.ts) under the same load: the clearance body, one token per answer. */
+export function signPhase(target: LoadTarget, seconds: number): Promise<PhaseStats> {
+  return runLoad(target, {
+    path: "/sign",
+    stop: { seconds },
+    nextBody: () => JSON.stringify({ tool_name: "bench_tool", tool_args: { amount: 42, order: `o-${++order}` }, agent_id: "bench" }),
+    check: (status, body) => status === 200 && typeof (JSON.parse(body) as { token?: unknown }).token === "string",
+  });
+}

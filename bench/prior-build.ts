@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -33,5 +33,25 @@ export async function preparePriorBuild(rev = process.env.BENCH_BASELINE_REV ?? 
       execFileSync("git", ["worktree", "remove", "--force", root], { cwd: repoRoot, stdio: "ignore" });
       await rm(path.dirname(root), { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * `rev` exported with `git archive` into a temporary directory, sharing this checkout's node_modules,
+ * compiled to its own dist/. Unlike a worktree it leaves the repository's git state alone, so it can
+ * measure a commit while others edit (and leave uncompilable) the working tree. BENCH_VAULT_REV.
+ */
+export async function exportBuild(rev: string): Promise<PriorBuild> {
+  const root = path.join(await mkdtemp(path.join(tmpdir(), "cs-rev-")), "tree");
+  mkdirSync(root);
+  const archive = execFileSync("git", ["archive", "--format=tar", rev], { cwd: repoRoot, maxBuffer: 1 << 30 });
+  execFileSync("tar", ["-x", "-C", root], { input: archive });
+  symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"), "dir");
+  buildVault(root);
+  const short = execFileSync("git", ["rev-parse", "--short", rev], { cwd: repoRoot }).toString().trim();
+  return {
+    rev: short,
+    root,
+    remove: () => rm(path.dirname(root), { recursive: true, force: true }),
   };
 }

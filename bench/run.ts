@@ -12,6 +12,13 @@
  * judge figures (judge-bench.ts), both in process, follow; BENCH_ONLY=ledger or BENCH_ONLY=judge runs
  * only those, BENCH_ONLY=vault only the vault phases. The hostile-CEL phase (hostile-cel.ts: /healthz at rest
  * and under 10 clients sending a costly condition) ends the full run; BENCH_ONLY=hostile-cel runs it alone.
+ *
+ * Issue 12's decision figures (decisions.ts) are part of the full run: the minimal durable signing
+ * service (minimal-service.ts) and the vault, approved decisions and consume, as ratios to it, on
+ * PostgreSQL and on PGlite. BENCH_ONLY=decisions runs only those (with the raw INSERT loop),
+ * decisions-pg or decisions-pglite one engine. BENCH_PROFILE=1 (or pglite, or both) adds a vault run
+ * under `node --cpu-prof` during approved-decision load: the profile goes to bench/out/ and its top
+ * self-time functions are printed.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -19,24 +26,28 @@ import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { rawInsertBaseline } from "./baseline.js";
-import { runHostileCelBench } from "./hostile-cel.js";
-import { runJudgeBench } from "./judge-bench.js";
-import { runLedgerBench } from "./ledger-bench.js";
 import { checkpointLags } from "./checkpoint-lag.js";
-import { preparePriorBuild, type PriorBuild } from "./prior-build.js";
-import { clearancePhase, consumePhase, type LoadTarget } from "./load.js";
-import { failed, merge, type PhaseStats } from "./stats.js";
+import { exportBuild, preparePriorBuild, type PriorBuild } from "./prior-build.js";
+import { decisionPhases, decisionRows, decisionSummary, engineFigures, minimalFigures, profileReport, profileVault, vaultFigures, type DecisionBench, type Engine, type EngineFigures } from "./decisions.js";
+import { clearancePhase, type LoadTarget } from "./load.js";
+import { startMinimalService } from "./minimal-phase.js";
+import type { ServerProcess } from "./server-process.js";
+import { failed, figures, merge, row, type PhaseStats } from "./stats.js";
 import { buildVault, createDatabase, dropDatabases, serverVersion, startVault, withDatabase, type VaultProcess } from "./vault.js";
 
 const serverUrl = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 const CONNECTIONS = 50;
 const WARMUP_SECONDS = 3;
 const MEASURE_SECONDS = 10;
-// Tokens burned before the measured consume run, so its first second is not JIT and pool warm-up.
-const CONSUME_WARMUP_TOKENS = 2_000;
 // Baseline halves that differ by more than this mean the machine changed speed during the run.
 const NOISY_SPREAD = 0.25;
 const GOAL = { decisionsPerSecond: 2_000, p99Ms: 25, baselineRatio: 0.5 };
+
+// The in-process phases import src/ from the working tree, so they load only when they run: the
+// decision phases (HTTP only) then work with BENCH_VAULT_REV while the tree is mid-change.
+const runLedgerBench: typeof import("./ledger-bench.js").runLedgerBench = async (...a) => (await import("./ledger-bench.js")).runLedgerBench(...a);
+const runJudgeBench: typeof import("./judge-bench.js").runJudgeBench = async (...a) => (await import("./judge-bench.js")).runJudgeBench(...a);
+const runHostileCelBench: typeof import("./hostile-cel.js").runHostileCelBench = async (...a) => (await import("./hostile-cel.js")).runHostileCelBench(...a);
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
@@ -49,6 +60,8 @@ const judgeDb = `${controlDb}_judge`;
 const ledgerDb = `${controlDb}_ledger`;
 const priorDb = `${controlDb}_prior`;
 const lagDb = `${controlDb}_lag`;
+const minimalDb = `${controlDb}_minimal`;
+const profileDb = `${controlDb}_profile`;
 // The ledger's goals: the vault keeps >= 80% of its pre-ledger decision rate; 2,000 decisions/s are
 // in a signed checkpoint within 1 s at p99 with a sub-second sequencing interval.
 const LEDGER_GOAL = { throughputRatio: 0.8, lagRate: 2_000, lagP99Ms: 1_000, lagIntervalSeconds: "0.1" };
@@ -56,14 +69,19 @@ const only = process.env.BENCH_ONLY;
 const apiKey = `bench_${randomBytes(24).toString("hex")}`;
 let dataDir: string | undefined;
 let vault: VaultProcess | undefined;
+let minimal: ServerProcess | undefined;
 let prior: PriorBuild | undefined;
+// BENCH_VAULT_REV: the vault of that commit instead of the working tree's (see prepareVault).
+let vaultBuild: PriorBuild | undefined;
 
 let cleanedUp: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   // Once only: the normal path and a signal handler may both get here.
   cleanedUp ??= (async () => {
     await vault?.stop().catch((err) => log(`stopping the vault failed: ${String(err)}`));
+    await minimal?.stop().catch((err) => log(`stopping the minimal service failed: ${String(err)}`));
     await prior?.remove().catch((err) => log(`removing the prior build's worktree failed: ${String(err)}`));
+    await vaultBuild?.remove().catch((err) => log(`removing the build of BENCH_VAULT_REV failed: ${String(err)}`));
     const dropped = await dropDatabases(serverUrl, controlDb).catch((err) => {
       log(`dropping databases ${controlDb}* failed: ${String(err)}; drop them by hand`);
       return [];
@@ -90,9 +108,13 @@ const benchPolicy = {
   default_decision: "deny",
 };
 
-/** Starts a vault on a fresh control database (from `root`, default this tree) with the bench policy. */
-async function benchVault(db: string, extra: { root?: string; env?: Record<string, string> } = {}): Promise<VaultProcess> {
-  vault = await startVault({ databaseUrl: withDatabase(serverUrl, db), apiKey, dataDir: dataDir!, tenantPool: CONNECTIONS, controlPool: 10, ...extra });
+/**
+ * Starts a vault on a fresh control database (from `root`, default this tree) with the bench policy.
+ * `db` is a database name on the bench server, or a directory path for the embedded PGlite engine.
+ */
+async function benchVault(db: string, extra: { root?: string; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<VaultProcess> {
+  const databaseUrl = path.isAbsolute(db) ? db : withDatabase(serverUrl, db);
+  vault = await startVault({ databaseUrl, apiKey, dataDir: dataDir!, tenantPool: CONNECTIONS, controlPool: 10, root: vaultBuild?.root, ...extra });
   await api("/register-policy", benchPolicy);
   return vault;
 }
@@ -108,20 +130,119 @@ async function api(route: string, body: unknown): Promise<unknown> {
   return JSON.parse(text);
 }
 
+/**
+ * Builds the vault the phases run: the working tree's dist/, or with BENCH_VAULT_REV=<commit> that
+ * commit's, exported apart (prior-build.ts), e.g. the "before" figures while the tree is mid-change.
+ */
+async function prepareVault(): Promise<void> {
+  const rev = process.env.BENCH_VAULT_REV;
+  if (!rev) {
+    log("building dist/ (tsc -p tsconfig.build.json)");
+    return buildVault();
+  }
+  log(`building the vault at ${rev} (git archive into a temporary directory)`);
+  vaultBuild = await exportBuild(rev);
+}
+
+/** The decision phases' view of this run: the servers they start are tracked here, for cleanup. */
+const decisionBench: DecisionBench = {
+  startVault: (database, nodeArgs) => benchVault(database, { nodeArgs }),
+  async startMinimal(database, pool) {
+    minimal = await startMinimalService(database, pool);
+    return minimal;
+  },
+  apiKey,
+  connections: CONNECTIONS,
+  warmupSeconds: WARMUP_SECONDS,
+  measureSeconds: MEASURE_SECONDS,
+  log,
+};
+
+/** The minimal service, then a vault on a fresh control database `vaultDb`, on the bench server. */
+async function postgresFigures(vaultDb: string): Promise<EngineFigures> {
+  await createDatabase(serverUrl, minimalDb);
+  return engineFigures(decisionBench, "postgres", { vault: vaultDb, minimal: withDatabase(serverUrl, minimalDb) });
+}
+
+/** The same on the embedded engine, each in its own PGlite directory under the bench's data dir. */
+function pgliteFigures(): Promise<EngineFigures> {
+  return engineFigures(decisionBench, "pglite", { vault: path.join(dataDir!, "pglite-vault"), minimal: path.join(dataDir!, "pglite-minimal") });
+}
+
+/** BENCH_PROFILE=1 (or postgres), pglite, or both: which vaults to profile under approved-decision load. */
+function profileEngines(): Engine[] {
+  const v = process.env.BENCH_PROFILE;
+  if (!v || v === "0") return [];
+  if (v === "both") return ["postgres", "pglite"];
+  return v === "pglite" ? ["pglite"] : ["postgres"];
+}
+
+async function runProfiles(): Promise<{ rows: string[]; summaries: object[]; phases: Record<string, PhaseStats> }> {
+  const rows: string[] = [];
+  const summaries: object[] = [];
+  const phases: Record<string, PhaseStats> = {};
+  for (const engine of profileEngines()) {
+    const where = engine === "postgres" ? profileDb : path.join(dataDir!, "pglite-profile");
+    const profile = await profileVault(decisionBench, engine, where, runId);
+    const report = profileReport(profile);
+    rows.push(...report.rows);
+    summaries.push(report.summary);
+    phases[`${engine} clearance under the profiler`] = profile.clearance;
+  }
+  return { rows, summaries, phases };
+}
+
+/**
+ * BENCH_ONLY=decisions (both engines), decisions-pg or decisions-pglite: issue 12's figures alone,
+ * the raw INSERT loop (PostgreSQL), the minimal service and the vault, plus BENCH_PROFILE's profiles.
+ */
+async function decisionsOnly(engines: Engine[]): Promise<number> {
+  await prepareVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const pgVersion = engines.includes("postgres") ? await serverVersion(serverUrl) : undefined;
+  let raw: PhaseStats | undefined;
+  const runs: EngineFigures[] = [];
+  if (engines.includes("postgres")) {
+    await createDatabase(serverUrl, baselineDb);
+    log(`raw INSERT commits, pool ${CONNECTIONS}, ${MEASURE_SECONDS}s`);
+    raw = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), { connections: CONNECTIONS, warmupMs: 1_500, durationMs: MEASURE_SECONDS * 1000 });
+    runs.push(await postgresFigures(controlDb));
+  }
+  if (engines.includes("pglite")) runs.push(await pgliteFigures());
+  const profiles = await runProfiles();
+
+  const phases: Record<string, PhaseStats> = { ...(raw ? { "raw INSERT": raw } : {}), ...Object.assign({}, ...runs.map(decisionPhases)), ...profiles.phases };
+  const problems = Object.entries(phases).filter(([, p]) => failed(p)).map(([name, p]) => `${name}: ${describeProblems(p)}`);
+  const out = [
+    "",
+    `Countersign decision bench (${pgVersion ? `real PostgreSQL ${pgVersion}` : "PGlite"}, rules-only judge, ${CONNECTIONS} HTTP connections, ${availableParallelism()} CPUs, vault ${vaultBuild ? `at ${vaultBuild.rev}` : "of the working tree"})`,
+    ...(raw ? [row(`pg        raw INSERT commits/s (pool ${CONNECTIONS})`, raw)] : []),
+    ...runs.flatMap(decisionRows),
+    ...profiles.rows,
+    ...problems.map((p) => `ERROR ${p}`),
+    "",
+  ];
+  process.stdout.write(out.join("\n"));
+  const summary = {
+    bench: "countersign-decisions",
+    at: new Date().toISOString(),
+    vaultRev: vaultBuild?.rev ?? "working tree",
+    postgres: pgVersion,
+    cpus: availableParallelism(),
+    connections: CONNECTIONS,
+    raw: raw ? figures(raw) : undefined,
+    ...Object.fromEntries(runs.map((r) => [r.engine === "postgres" ? "onPostgres" : "onPglite", decisionSummary(r)])),
+    profiles: profiles.summaries,
+    errors: problems,
+    benchSeconds: +((performance.now() - started) / 1000).toFixed(1),
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return problems.length > 0 ? 1 : 0;
+}
+
 function describeProblems(s: PhaseStats): string {
   const codes = Object.entries(s.statusCodes).map(([c, n]) => `${c}: ${n}`).join(", ");
   return `${s.ok} ok, ${s.unexpected} unexpected answers, ${s.errors} connection errors/timeouts${codes ? ` [${codes}]` : ""}${s.sample ? `; first: ${s.sample}` : ""}`;
-}
-
-function row(label: string, s: PhaseStats, extra = ""): string {
-  const ms = (v: number) => `${v.toFixed(1).padStart(5)} ms`;
-  return `${label} ${".".repeat(Math.max(2, 46 - label.length))} ${Math.round(s.perSecond).toString().padStart(6)}/s  p50 ${ms(s.p50Ms)}  p99 ${ms(s.p99Ms)}  n=${s.ok}${extra}`;
-}
-
-/** The JSON form of a phase: rounded, without the raw latency samples. */
-function figures(s: PhaseStats) {
-  const { latencies: _, ...rest } = s;
-  return { ...rest, perSecond: Math.round(s.perSecond), seconds: +s.seconds.toFixed(2), p50Ms: +s.p50Ms.toFixed(2), p99Ms: +s.p99Ms.toFixed(2) };
 }
 
 /** The judge figures alone: no build, no vault process. */
@@ -152,16 +273,15 @@ async function hostileCelOnly(): Promise<number> {
 }
 
 async function main(): Promise<number> {
+  if (only === "decisions") return decisionsOnly(["postgres", "pglite"]);
+  if (only === "decisions-pg") return decisionsOnly(["postgres"]);
+  if (only === "decisions-pglite") return decisionsOnly(["pglite"]);
   if (only === "hostile-cel") return hostileCelOnly();
   if (only === "judge") return judgeOnly();
   if (only === "ledger") return ledgerOnly();
-  log("building dist/ (tsc -p tsconfig.build.json)");
-  buildVault();
+  await prepareVault();
   dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
   const pgVersion = await serverVersion(serverUrl);
-
-  log(`starting vault on database ${controlDb}`);
-  vault = await benchVault(controlDb);
 
   // The baseline runs in two halves, before and after the vault phases, so drift in machine speed
   // during the run shows up as a spread instead of silently skewing the ratio. It never overlaps
@@ -171,17 +291,16 @@ async function main(): Promise<number> {
   log(`baseline, first half: raw INSERT commits, pool ${CONNECTIONS}, ${half.durationMs / 1000}s`);
   const baselineBefore = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
 
-  const target = (): LoadTarget => ({ url: vault!.url, apiKey, connections: CONNECTIONS });
-  const tokens: string[] = [];
-  log(`clearance: ${WARMUP_SECONDS}s warm-up, then ${MEASURE_SECONDS}s measured`);
-  const clearanceWarmup = await clearancePhase(target(), WARMUP_SECONDS, tokens);
-  const clearance = await clearancePhase(target(), MEASURE_SECONDS, tokens);
+  // Issue 12's floor: the minimal durable signing service, before the vault's own figures.
+  await createDatabase(serverUrl, minimalDb);
+  const { warmup: minimalWarmup, measured: minimalRun } = await minimalFigures(decisionBench, withDatabase(serverUrl, minimalDb), CONNECTIONS);
 
-  const warmupTokens = Math.min(CONSUME_WARMUP_TOKENS, tokens.length - CONNECTIONS);
-  log(`consume: ${warmupTokens} tokens warm-up, then the remaining ${tokens.length - warmupTokens}`);
-  if (warmupTokens < CONNECTIONS) throw new Error(`only ${tokens.length} tokens were issued; too few for a consume run`);
-  const consumeWarmup = await consumePhase(target(), tokens, warmupTokens);
-  const consume = await consumePhase(target(), tokens, tokens.length);
+  log(`starting vault on database ${controlDb}`);
+  vault = await benchVault(controlDb);
+  const target = (): LoadTarget => ({ url: vault!.url, apiKey, connections: CONNECTIONS });
+  const vaultRun = await vaultFigures(decisionBench, target());
+  const { clearanceWarmup, clearance, consumeWarmup, consume } = vaultRun;
+  const onPostgres: EngineFigures = { engine: "postgres", minimalPool: CONNECTIONS, minimalWarmup, minimal: minimalRun, ...vaultRun };
 
   // Stopping the vault closes its pools, which frees the connections the next phases need.
   await vault.stop();
@@ -212,6 +331,8 @@ async function main(): Promise<number> {
   log(`baseline, second half: ${half.durationMs / 1000}s`);
   const baselineAfter = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
   const baseline = merge([baselineBefore, baselineAfter]);
+  const onPglite = await pgliteFigures();
+  const profiles = await runProfiles();
   // After the vault has stopped, so the two never compete for the two cores.
   const ledger = only === "vault" ? undefined : await runLedgerBench(serverUrl, ledgerDb, log);
   const judge = only === "vault" ? undefined : await runJudgeBench(serverUrl, judgeDb, log);
@@ -229,6 +350,10 @@ async function main(): Promise<number> {
     "clearance without the ledger": withoutLedger,
     "checkpoint-lag load": lagLoad,
     "checkpoint-lag load (sustained)": lagSustained.load,
+    "minimal warm-up": minimalWarmup,
+    minimal: minimalRun,
+    ...decisionPhases(onPglite),
+    ...profiles.phases,
   };
   for (const [name, s] of Object.entries(phases)) if (failed(s)) problems.push(`${name}: ${describeProblems(s)}`);
 
@@ -254,6 +379,9 @@ async function main(): Promise<number> {
     `          goal >= ${GOAL.decisionsPerSecond}/s, p99 <= ${GOAL.p99Ms} ms, >= ${GOAL.baselineRatio} x baseline: ` +
       (missed.length === 0 ? "goal met" : `goal missed (${missed.join(", ")})`),
     row("consume   consume-token/s", consume, `  (= ${consumeRatio.toFixed(2)} x baseline)`),
+    ...decisionRows(onPostgres),
+    ...decisionRows(onPglite),
+    ...profiles.rows,
     row(`clearance without the ledger (the vault at ${prior.rev})`, withoutLedger, `  (with the ledger: ${ledgerRatio.toFixed(2)} x)`),
     `          goal: with the ledger >= ${LEDGER_GOAL.throughputRatio} x without: ${ledgerGoals.throughputRatio ? "goal met" : "goal missed"}`,
     lagRow(lagAtGoal),
@@ -277,6 +405,7 @@ async function main(): Promise<number> {
     baseline: { ...figures(baseline), before: figures(baselineBefore), after: figures(baselineAfter), spread: +spread.toFixed(3) },
     clearance: { ...figures(clearance), ratioToBaseline: +clearanceRatio.toFixed(3) },
     consume: { ...figures(consume), ratioToBaseline: +consumeRatio.toFixed(3) },
+    decisions: { onPostgres: decisionSummary(onPostgres), onPglite: decisionSummary(onPglite), profiles: profiles.summaries },
     goal: { ...GOAL, met: goals, allMet: missed.length === 0 },
     withoutLedger: { ...figures(withoutLedger), rev: prior.rev, ledgerRatio: +ledgerRatio.toFixed(3) },
     checkpointLag: { ...lag, offered: LEDGER_GOAL.lagRate, achieved: Math.round(lagLoad.perSecond), interval: LEDGER_GOAL.lagIntervalSeconds },

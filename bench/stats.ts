@@ -70,3 +70,15 @@ export function merge(parts: PhaseStats[]): PhaseStats {
     latencies: all,
   };
 }
+
+/** One report line: rate, p50, p99 and count, aligned with the other phases. */
+export function row(label: string, s: PhaseStats, extra = ""): string {
+  const ms = (v: number) => `${v.toFixed(1).padStart(5)} ms`;
+  return `${label} ${".".repeat(Math.max(2, 46 - label.length))} ${Math.round(s.perSecond).toString().padStart(6)}/s  p50 ${ms(s.p50Ms)}  p99 ${ms(s.p99Ms)}  n=${s.ok}${extra}`;
+}
+
+/** The JSON form of a phase: rounded, without the raw latency samples. */
+export function figures(s: PhaseStats) {
+  const { latencies: _, ...rest } = s;
+  return { ...rest, perSecond: Math.round(s.perSecond), seconds: +s.seconds.toFixed(2), p50Ms: +s.p50Ms.toFixed(2), p99Ms: +s.p99Ms.toFixed(2) };
+}

@@ -1,10 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { freePort, spawnServer, type ServerProcess } from "./server-process.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -54,25 +52,11 @@ export async function dropDatabases(serverUrl: string, prefix: string): Promise<
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("could not get a free port");
-  return address.port;
-}
-
-export interface VaultProcess {
-  url: string;
-  /** The last lines the vault wrote, for failure messages. */
-  tail(): string;
-  stop(): Promise<void>;
-}
+export type VaultProcess = ServerProcess;
 
 /** Starts `countersign serve` as a separate process, so the bench client does not share its event loop. */
 export async function startVault(opts: {
+  /** A postgres:// URL, or a directory for the embedded PGlite engine. */
   databaseUrl: string;
   apiKey: string;
   dataDir: string;
@@ -81,14 +65,19 @@ export async function startVault(opts: {
   /** Another checkout to run (see prior-build.ts); default the working tree. */
   root?: string;
   env?: Record<string, string>;
+  /** Node flags for this vault only, added after BENCH_VAULT_NODE_ARGS (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }): Promise<VaultProcess> {
   const root = opts.root ?? repoRoot;
   const port = await freePort();
   // BENCH_VAULT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the vault (not allowed in NODE_OPTIONS).
-  const nodeArgs = (process.env.BENCH_VAULT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(root, "dist/main/cli.js"), "serve"], {
+  const nodeArgs = [...(process.env.BENCH_VAULT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), ...(opts.nodeArgs ?? [])];
+  return spawnServer({
+    label: "vault",
+    args: [...nodeArgs, path.join(root, "dist/main/cli.js"), "serve"],
     cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
+    port,
+    readyPath: "/readyz",
     env: {
       ...process.env,
       DATABASE_URL: opts.databaseUrl,
@@ -103,51 +92,4 @@ export async function startVault(opts: {
       ...opts.env,
     },
   });
-  // Warnings and errors the vault logs during the run are part of the result, so pass them through.
-  const lines: string[] = [];
-  const forward = (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) {
-      if (!line.trim()) continue;
-      lines.push(line);
-      if (lines.length > 40) lines.shift();
-      process.stderr.write(`[vault] ${line}\n`);
-    }
-  };
-  child.stdout?.on("data", forward);
-  child.stderr?.on("data", forward);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", (code, signal) => {
-      exitCode = code ?? (signal ? -1 : null);
-      resolve();
-    }),
-  );
-
-  const vault: VaultProcess = {
-    url: `http://127.0.0.1:${port}`,
-    tail: () => lines.join("\n"),
-    async stop() {
-      if (exitCode !== undefined) return;
-      child.kill("SIGTERM");
-      const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
-      if (timedOut) {
-        process.stderr.write("[bench] vault did not exit 10 s after SIGTERM; killing it\n");
-        child.kill("SIGKILL");
-        await exited;
-      }
-    },
-  };
-
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`vault exited with code ${exitCode} before it was ready:\n${vault.tail()}`);
-    const ready = await fetch(`${vault.url}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) return vault;
-    await sleep(100);
-  }
-  await vault.stop();
-  throw new Error(`vault was not ready within 30 s:\n${vault.tail()}`);
 }

@@ -1,5 +1,10 @@
 import path from "node:path";
+import { ConfigError } from "./config-error.js";
 import { envSchema, type RawEnv } from "./env-schema.js";
+import type { SecretReferences } from "./secrets.js";
+import { EnvSecretsProvider, type SecretsProvider } from "./secrets-provider.js";
+
+export { ConfigError };
 
 /** Socket-level limits of an HTTP listener (vault and judge service); see src/http/listener-limits.ts. */
 export interface ListenerLimits {
@@ -23,7 +28,7 @@ export interface Config {
   database: DatabaseTarget;
   dataDir: string;
   pools: { controlMax: number; tenantMax: number };
-  signer: { backend: "local"; keyId: string; privateKeyFile?: string; privateKeyBase64?: string };
+  signer: { backend: "local"; keyId: string };
   jwt: { ttlSeconds: number; issuer: string; audience: string };
   clearance: {
     mode: "auto" | "queued";
@@ -32,6 +37,8 @@ export interface Config {
     highWatermark: number;
     /** Lease on an unfinished request (seconds); a dead process's requests are taken over after it. */
     leaseSeconds: number;
+    /** Group commit of decisions (src/db/group-commit.ts): flush at this many, or after this wait. */
+    batch: { max: number; waitMs: number };
     syncWaitMs: number;
     judgeTimeoutMs: number;
     mintMaxAgeSeconds: number;
@@ -42,19 +49,23 @@ export interface Config {
   argsBudget: { maxNodes: number; maxArrayLength: number };
   rateLimit: { rps: number; burst: number; ttlSeconds: number };
   caches: { apiKeyTtlMs: number; policyTtlMs: number };
-  bootstrap: { apiKey?: string; printKey: boolean };
+  bootstrap: { printKey: boolean };
   /** How the vault reaches its judge: remote (VAULT_JUDGE_URL), the stub, or in-process. */
-  judge: { url?: string; apiKey?: string; allowStub: boolean; maxResponseBytes: number };
+  judge: { url?: string; allowStub: boolean; maxResponseBytes: number };
   /** The `countersign judge` service itself. */
-  judgeService: { host: string; port: number; apiKey?: string; rateLimit: { rps: number; burst: number }; workers: number };
-  embeddings: { model: string; baseUrl?: string; apiKey?: string; topK: number; maxResponseBytes: number };
-  llm?: { model: string; baseUrl?: string; apiKey?: string; timeoutMs: number; maxResponseBytes: number };
+  judgeService: { host: string; port: number; rateLimit: { rps: number; burst: number }; workers: number };
+  embeddings: { model: string; baseUrl?: string; topK: number; maxResponseBytes: number };
+  llm?: { model: string; baseUrl?: string; timeoutMs: number; maxResponseBytes: number };
   log: { format: "json" | "text"; level: RawEnv["LOG_LEVEL"] };
   ledger: LedgerConfig;
   /** The durable outbox: webhooks, Slack and email deliveries (src/outbox). */
   outbox: { maxAttempts: number; allowPrivateTargets: boolean };
-  /** SMTP for email notifications; undefined when SMTP_HOST is not set. */
-  smtp?: { host: string; port: number; secure: boolean; user?: string; password?: string; from: string };
+  /** SMTP for email notifications; undefined when SMTP_HOST is not set. The password is a secret. */
+  smtp?: { host: string; port: number; secure: boolean; user?: string; from: string };
+  /** Where each credential lives (references, never values); src/config/secrets.ts resolves them into Secrets. */
+  secretRefs: SecretReferences;
+  /** The port that resolves secretRefs: the environment this config was read from, and files. */
+  secretsProvider: SecretsProvider;
 }
 
 export type AnchorConfig =
@@ -79,11 +90,7 @@ export interface LedgerConfig {
   /** Log name prefix; the tenant's origin is `<origin>/ledger/<tenant_id>`. Defaults to the host name. */
   origin?: string;
   anchor: AnchorConfig;
-  /** AES-256-GCM key for entry bodies at rest (VAULT_TRANSPORT_KEY_BASE64). */
-  transportKey?: Buffer;
 }
-
-export class ConfigError extends Error {}
 
 /** Reads and validates the environment once; a bad value stops start-up naming the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -137,12 +144,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // The data dir holds the generated signing key and, in embedded mode, every PGlite database.
     dataDir,
     pools: { controlMax: e.VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS, tenantMax: e.VAULT_TENANT_DB_MAX_OPEN_CONNS },
-    signer: {
-      backend: "local",
-      keyId: e.VAULT_KEY_ID,
-      privateKeyFile: e.VAULT_PRIVATE_KEY_FILE,
-      privateKeyBase64: e.VAULT_PRIVATE_KEY_BASE64,
-    },
+    signer: { backend: "local", keyId: e.VAULT_KEY_ID },
     jwt: { ttlSeconds: e.VAULT_JWT_TTL, issuer: e.VAULT_JWT_ISSUER, audience: e.VAULT_JWT_AUDIENCE },
     clearance: {
       mode: e.VAULT_CLEARANCE_MODE,
@@ -151,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       highWatermark: Math.max(1, Math.floor((e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE * e.VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT) / 100)),
       syncWaitMs: e.VAULT_CLEARANCE_SYNC_WAIT_MS,
       leaseSeconds: e.VAULT_CLEARANCE_LEASE_SECONDS,
+      batch: { max: e.VAULT_DECISION_BATCH_MAX, waitMs: e.VAULT_DECISION_BATCH_WAIT_MS },
       judgeTimeoutMs: e.VAULT_JUDGE_TIMEOUT_MS,
       mintMaxAgeSeconds: e.VAULT_MINT_MAX_AGE_SECONDS,
     },
@@ -158,31 +161,48 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     argsBudget: { maxNodes: e.VAULT_MAX_ARGS_NODES, maxArrayLength: e.VAULT_MAX_ARRAY_LENGTH },
     rateLimit: { rps: e.VAULT_RATE_LIMIT_RPS, burst: e.VAULT_RATE_LIMIT_BURST, ttlSeconds: e.VAULT_RATE_LIMIT_TTL_SECONDS },
     caches: { apiKeyTtlMs: e.VAULT_API_KEY_CACHE_TTL_MS, policyTtlMs: e.VAULT_POLICY_CACHE_TTL_MS },
-    bootstrap: { apiKey: e.VAULT_BOOTSTRAP_API_KEY, printKey: e.VAULT_PRINT_BOOTSTRAP_KEY },
-    judge: { url: e.VAULT_JUDGE_URL, apiKey: e.VAULT_JUDGE_API_KEY, allowStub: e.VAULT_ALLOW_STUB_JUDGE, maxResponseBytes: e.VAULT_JUDGE_MAX_RESPONSE_BYTES },
+    bootstrap: { printKey: e.VAULT_PRINT_BOOTSTRAP_KEY },
+    judge: { url: e.VAULT_JUDGE_URL, allowStub: e.VAULT_ALLOW_STUB_JUDGE, maxResponseBytes: e.VAULT_JUDGE_MAX_RESPONSE_BYTES },
     judgeService: {
       host: e.JUDGE_HOST,
       port: e.JUDGE_PORT,
-      apiKey: e.JUDGE_API_KEY,
       rateLimit: parseRateLimit(e.JUDGE_ENDPOINT_RATE_LIMIT),
       workers: e.JUDGE_WORKERS,
     },
     embeddings: {
       model: e.EMBEDDING_MODEL,
       baseUrl: e.EMBEDDING_BASE_URL ?? e.LLM_BASE_URL,
-      // The LLM key is sent to the embedding endpoint only when that endpoint is the LLM's own.
-      apiKey: e.EMBEDDING_API_KEY ?? (!e.EMBEDDING_BASE_URL || e.EMBEDDING_BASE_URL === e.LLM_BASE_URL ? e.LLM_API_KEY : undefined),
       topK: e.RETRIEVAL_TOP_K,
       maxResponseBytes: e.EMBEDDING_MAX_RESPONSE_BYTES,
     },
     llm: e.EVAL_MODEL
-      ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, apiKey: e.LLM_API_KEY, timeoutMs: e.EVAL_TIMEOUT_MS, maxResponseBytes: e.LLM_MAX_RESPONSE_BYTES }
+      ? { model: e.EVAL_MODEL, baseUrl: e.LLM_BASE_URL, timeoutMs: e.EVAL_TIMEOUT_MS, maxResponseBytes: e.LLM_MAX_RESPONSE_BYTES }
       : undefined,
     log: { format: e.LOG_FORMAT, level: e.LOG_LEVEL },
     ledger: ledgerConfig(e, dataDir),
     outbox: { maxAttempts: e.VAULT_OUTBOX_MAX_ATTEMPTS, allowPrivateTargets: e.VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS },
     smtp: smtpConfig(e),
+    secretRefs: secretRefs(e),
+    secretsProvider: new EnvSecretsProvider(given),
   };
+}
+
+/** Which secrets are configured, as references into the same environment (env:NAME) or a file. */
+function secretRefs(e: RawEnv): SecretReferences {
+  const env = (name: keyof RawEnv) => (e[name] === undefined ? undefined : `env:${name}`);
+  const refs: SecretReferences = {
+    signingKey: e.VAULT_PRIVATE_KEY_FILE ? `file:${e.VAULT_PRIVATE_KEY_FILE}` : env("VAULT_PRIVATE_KEY_BASE64"),
+    sealingKey: env("VAULT_TRANSPORT_KEY_BASE64"),
+    llmApiKey: env("LLM_API_KEY"),
+    // The LLM key is sent to the embedding endpoint only when that endpoint is the LLM's own.
+    embeddingApiKey:
+      env("EMBEDDING_API_KEY") ?? (!e.EMBEDDING_BASE_URL || e.EMBEDDING_BASE_URL === e.LLM_BASE_URL ? env("LLM_API_KEY") : undefined),
+    judgeApiKey: env("VAULT_JUDGE_API_KEY"),
+    judgeServiceApiKey: env("JUDGE_API_KEY"),
+    smtpPassword: e.SMTP_HOST ? env("SMTP_PASSWORD") : undefined,
+    bootstrapApiKey: env("VAULT_BOOTSTRAP_API_KEY"),
+  };
+  return Object.fromEntries(Object.entries(refs).filter(([, ref]) => ref !== undefined));
 }
 
 function smtpConfig(e: RawEnv): Config["smtp"] {
@@ -190,7 +210,7 @@ function smtpConfig(e: RawEnv): Config["smtp"] {
   if (!e.SMTP_HOST) return undefined;
   if (!e.SMTP_FROM) throw new ConfigError("Invalid configuration:\n  SMTP_FROM: required when SMTP_HOST is set (the sender address)");
   if (e.SMTP_PASSWORD && !e.SMTP_USER) throw new ConfigError("Invalid configuration:\n  SMTP_USER: required when SMTP_PASSWORD is set");
-  return { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, from: e.SMTP_FROM };
+  return { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, from: e.SMTP_FROM };
 }
 
 function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {
@@ -199,13 +219,6 @@ function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {
   }
   if (e.VAULT_LEDGER_ANCHOR_DIR && (e.VAULT_LEDGER_ANCHOR_BUCKET || e.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE)) {
     throw new ConfigError("Invalid configuration:\n  VAULT_LEDGER_ANCHOR_DIR: a local anchor directory and an S3 bucket exclude each other");
-  }
-  let transportKey: Buffer | undefined;
-  if (e.VAULT_TRANSPORT_KEY_BASE64) {
-    transportKey = Buffer.from(e.VAULT_TRANSPORT_KEY_BASE64.trim(), "base64");
-    if (transportKey.length !== 32) {
-      throw new ConfigError(`Invalid configuration:\n  VAULT_TRANSPORT_KEY_BASE64: must be base64 of exactly 32 bytes (got ${transportKey.length})`);
-    }
   }
   const s3 = e.VAULT_LEDGER_ANCHOR_BUCKET || e.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE;
   const anchor: AnchorConfig = s3
@@ -229,7 +242,6 @@ function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {
     batchSize: e.VAULT_LEDGER_ANCHOR_BACKFILL_BATCH_SIZE,
     origin: e.VAULT_LEDGER_ORIGIN,
     anchor,
-    transportKey,
   };
 }
 

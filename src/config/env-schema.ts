@@ -92,6 +92,10 @@ export const envSchema = z.object({
   // How long a vault process holds an unfinished request it no longer renews (it died) before any other
   // live process takes it over. Renewed every third of it while the process lives.
   VAULT_CLEARANCE_LEASE_SECONDS: positiveSeconds(30, 3600),
+  // Group commit: concurrent decisions, burns and review events of one tenant share one transaction,
+  // flushed when this many are waiting or after this long (src/db/group-commit.ts). 1 disables it.
+  VAULT_DECISION_BATCH_MAX: int(64, 1, 1000),
+  VAULT_DECISION_BATCH_WAIT_MS: int(2, 0, 1000),
   // How old a policy-decided approval may be and still be re-issued by /mint-token.
   VAULT_MINT_MAX_AGE_SECONDS: int(300, 1, 30 * 86_400),
   VAULT_JUDGE_TIMEOUT_MS: int(10_000, 10, 600_000),

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
-import type { Database, Sql } from "./sql.js";
+import { CommitHooks, notInTransaction, type Database, type Sql } from "./sql.js";
 
 // Keep int8 (counts, sequence numbers) as JS numbers: every value we store fits in 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -28,7 +28,10 @@ function prepared(text: string, params: readonly unknown[] | undefined): pg.Quer
 const IDLE_TIMEOUT_MS = 10_000;
 
 class PgTransaction implements Sql {
-  constructor(private readonly client: pg.PoolClient) {}
+  constructor(
+    private readonly client: pg.PoolClient,
+    readonly hooks: CommitHooks,
+  ) {}
   async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
     return (await this.client.query(prepared(text, params))).rows as T[];
   }
@@ -37,6 +40,9 @@ class PgTransaction implements Sql {
   }
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     return fn(this);
+  }
+  onCommit(fn: () => void): void {
+    this.hooks.add(fn);
   }
 }
 
@@ -73,17 +79,26 @@ export class PgDatabase implements Database {
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const hooks = new CommitHooks();
+    let released = false;
     try {
       await client.query("BEGIN");
-      const result = await fn(new PgTransaction(client));
+      const result = await fn(new PgTransaction(client, hooks));
       await client.query("COMMIT");
+      client.release();
+      released = true;
+      hooks.run();
       return result;
     } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
+      if (!released) await client.query("ROLLBACK").catch(() => {});
       throw err;
     } finally {
-      client.release();
+      if (!released) client.release();
     }
+  }
+
+  onCommit(): void {
+    notInTransaction();
   }
 
   async close(): Promise<void> {

@@ -2,10 +2,13 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, restrictUmask, tightenTree } from "../private-files.js";
-import type { Database, Sql } from "./sql.js";
+import { CommitHooks, notInTransaction, type Database, type Sql } from "./sql.js";
 
 class PgliteTransaction implements Sql {
-  constructor(private readonly tx: Transaction) {}
+  constructor(
+    private readonly tx: Transaction,
+    private readonly hooks: CommitHooks,
+  ) {}
   async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
     return (await this.tx.query<T>(text, params as unknown[])).rows;
   }
@@ -14,6 +17,9 @@ class PgliteTransaction implements Sql {
   }
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     return fn(this);
+  }
+  onCommit(fn: () => void): void {
+    this.hooks.add(fn);
   }
 }
 
@@ -63,8 +69,15 @@ export class PgliteDatabase implements Database {
     await this.db.exec(script);
   }
 
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(new PgliteTransaction(tx)));
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    const hooks = new CommitHooks();
+    const result = await this.db.transaction((tx) => fn(new PgliteTransaction(tx, hooks)));
+    hooks.run();
+    return result;
+  }
+
+  onCommit(): void {
+    notInTransaction();
   }
 
   async close(): Promise<void> {

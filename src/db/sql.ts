@@ -8,6 +8,13 @@ export interface Sql {
   exec(script: string): Promise<void>;
   /** Runs fn in a transaction; inside a transaction it simply joins the outer one. */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn once after this transaction commits, and never if it rolls back (as atproto ozone's
+   * `db.onCommit`): waking waiters or telling a bus about a change that was never committed would
+   * show clients a decision that does not exist. Outside a transaction there is nothing to wait
+   * for, so it throws: effects that must follow a commit are always written inside one.
+   */
+  onCommit(fn: () => void): void;
 }
 
 export interface Database extends Sql {
@@ -21,3 +28,27 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 export const UNIQUE_VIOLATION = "23505";
+
+/** The after-commit effects of one transaction; run in order, each isolated from the others' failures. */
+export class CommitHooks {
+  private readonly hooks: (() => void)[] = [];
+
+  add(fn: () => void): void {
+    this.hooks.push(fn);
+  }
+
+  /** Called once, after COMMIT succeeded. A failing effect must not turn a committed write into an error. */
+  run(onError: (err: unknown) => void = () => {}): void {
+    for (const fn of this.hooks.splice(0)) {
+      try {
+        fn();
+      } catch (err) {
+        onError(err);
+      }
+    }
+  }
+}
+
+export function notInTransaction(): never {
+  throw new Error("onCommit outside a transaction: write the change and its effects inside sql.transaction()");
+}

@@ -3,6 +3,7 @@ import type { AppContext } from "../main/context.js";
 import { AppError } from "../errors.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { sessionTokenOf } from "../tenancy/console-sessions.js";
+import { attachTenantSql } from "./tenant-sql.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -15,8 +16,13 @@ declare module "fastify" {
  * rate limit. A cookie is sent by the browser on its own, so a state-changing request that relies
  * on it must also carry X-Countersign-Console, which another site's form or fetch cannot add
  * without a CORS preflight (SameSite=Strict already keeps the cookie off cross-site requests).
+ * Last, the tenant's database is opened once for the request (request.tenantSql), after the rate
+ * limit so a throttled key costs no tenant lookup. Routes that touch only the control database
+ * (reviewers, the console session) pass `tenantDatabase: false`, so they keep working while a
+ * tenant's own database cannot be opened.
  */
-export function authenticate(ctx: AppContext) {
+export function authenticate(ctx: AppContext, opts: { tenantDatabase?: boolean } = {}) {
+  const tenantDatabase = opts.tenantDatabase ?? true;
   return async (request: FastifyRequest) => {
     const header = request.headers["x-vault-api-key"];
     const key = Array.isArray(header) ? header[0] : header;
@@ -32,6 +38,7 @@ export function authenticate(ctx: AppContext) {
     }
     ctx.rateLimiter.check(principal.keyId);
     request.principal = principal;
+    if (tenantDatabase) await attachTenantSql(ctx, request, principal);
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
+import type { Secrets } from "../config/secrets.js";
 import type { Database, Sql } from "../db/sql.js";
 import { CelPool } from "../policies/cel-pool.js";
 import { vectorStorageOf } from "../policies/policy-chunks.js";
@@ -15,15 +16,16 @@ import { PolicyRetriever } from "./retrieval.js";
 import { StubJudge } from "./stub-judge.js";
 
 /** EMBEDDING_MODEL: the offline model (default) or `<provider>/<model>` on an OpenAI-compatible endpoint. */
-export function createEmbeddingProvider(config: Config): EmbeddingProvider {
-  const { model, baseUrl, apiKey, maxResponseBytes } = config.embeddings;
+export function createEmbeddingProvider(config: Config, secrets: Pick<Secrets, "embeddingApiKey">): EmbeddingProvider {
+  const { model, baseUrl, maxResponseBytes } = config.embeddings;
   if (model === OFFLINE_MODEL) return new OfflineEmbeddings();
-  return new OpenAiEmbeddings(model, { baseUrl, apiKey, timeoutMs: config.llm?.timeoutMs ?? 30_000, maxResponseBytes });
+  return new OpenAiEmbeddings(model, { baseUrl, apiKey: secrets.embeddingApiKey, timeoutMs: config.llm?.timeoutMs ?? 30_000, maxResponseBytes });
 }
 
 /** The evaluation pipeline as the judge service and the embedded vault both run it. */
 export function createEvaluationJudge(
   config: Config,
+  secrets: Pick<Secrets, "llmApiKey">,
   deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; embeddings: EmbeddingProvider; log: Logger },
 ): EvaluationJudge {
   return new EvaluationJudge({
@@ -38,7 +40,7 @@ export function createEvaluationJudge(
       log: deps.log,
     }),
     retriever: new PolicyRetriever(deps.embeddings, config.embeddings.topK),
-    llm: config.llm ? new LlmEvaluator(config.llm) : null,
+    llm: config.llm ? new LlmEvaluator({ ...config.llm, apiKey: secrets.llmApiKey }) : null,
     log: deps.log,
   });
 }
@@ -57,18 +59,19 @@ export interface VaultJudge {
 /** The vault's judge: `countersign judge` over HTTP, the development stub, or in-process evaluation. */
 export function createVaultJudge(
   config: Config,
+  secrets: Secrets,
   deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; log: Logger },
 ): VaultJudge {
   if (config.judge.url) {
-    const client = new JudgeClient(config.judge.url, config.judge.apiKey!, config.clearance.judgeTimeoutMs, config.judge.maxResponseBytes);
+    const client = new JudgeClient(config.judge.url, secrets.judgeApiKey!, config.clearance.judgeTimeoutMs, config.judge.maxResponseBytes);
     return { judge: client, embeddings: client.embeddings(config.embeddings.model), local: false, kind: "remote", close: async () => {} };
   }
-  const embeddings = createEmbeddingProvider(config);
+  const embeddings = createEmbeddingProvider(config, secrets);
   if (config.judge.allowStub) {
     deps.log.warn("VAULT_ALLOW_STUB_JUDGE is on: every clearance request goes to human review (development only)");
     return { judge: new StubJudge(), embeddings, local: true, kind: "stub", close: async () => {} };
   }
-  const judge = createEvaluationJudge(config, { ...deps, embeddings });
+  const judge = createEvaluationJudge(config, secrets, { ...deps, embeddings });
   return { judge, embeddings, local: !config.llm, kind: "in-process", close: () => judge.close() };
 }
 

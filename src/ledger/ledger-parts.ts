@@ -28,6 +28,8 @@ export interface LedgerParts {
 export async function createLedgerParts(
   config: Config,
   deps: {
+    /** Seals ledger entry bodies at rest (VAULT_TRANSPORT_KEY_BASE64); without it they are stored as JSON. */
+    sealingKey: Buffer | undefined;
     tokenSigner: Signer;
     ledgerSigner?: Signer;
     anchorStore?: AnchorStore;
@@ -42,13 +44,13 @@ export async function createLedgerParts(
   const { clock, log, tenantDbs } = deps;
   const ledgerSigner = ledgerSignerFor(deps.tokenSigner, deps.ledgerSigner);
   await deps.keys.register(ledgerSigner, "ledger");
-  const ledger = new LedgerWriter(ledgerSigner, config.ledger.transportKey, clock);
+  const ledger = new LedgerWriter(ledgerSigner, deps.sealingKey, clock);
   const anchorStore = deps.anchorStore ?? (await createAnchorStore(config.ledger.anchor));
   deps.onAnchorStore(anchorStore);
   // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
   await anchorStore.checkReady();
   for (const tenantId of await tenantDbs.listTenantIds()) await anchorStore.checkReady(tenantId);
-  await assertTransportKeyPresent(tenantDbs, config.ledger.transportKey, log);
+  await assertTransportKeyPresent(tenantDbs, deps.sealingKey, log);
   const ledgerLoop = new LedgerLoop({
     tenantIds: () => tenantDbs.listTenantIds(),
     tenantSql: deps.tenantSql,

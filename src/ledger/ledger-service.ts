@@ -22,6 +22,8 @@ import {
   ledgerOrigin,
   listCheckpoints,
   listEvents,
+  requestLedgerStatus,
+  type RequestLedgerStatus,
 } from "./store/ledger-proofs.js";
 import { verifierKeyString } from "./core/signed-note.js";
 import { formatTlogProof } from "./core/tlog-proof.js";
@@ -98,6 +100,14 @@ export class LedgerService {
     const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
     const proof = await inclusionPath(sql, Number(row.leaf_index), Number(latest.tree_size));
     return formatTlogProof({ index: Number(row.leaf_index), proof: proof.map((h) => Buffer.from(h, "hex")), checkpointNote: latest.note });
+  }
+
+  /**
+   * How many ledger events a request has and whether a signed checkpoint holds them all (the review
+   * console's ledger line). Takes the caller's tenant `sql` (it already has one) rather than a tenantId.
+   */
+  async requestLedgerStatus(sql: Sql, requestId: string): Promise<RequestLedgerStatus> {
+    return requestLedgerStatus(sql, requestId);
   }
 
   async latestNote(tenantId: string): Promise<string> {

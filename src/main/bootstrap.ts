@@ -16,7 +16,7 @@ export type BootstrapResult =
  */
 export async function bootstrapDefaultTenant(ctx: AppContext): Promise<BootstrapResult> {
   if ((await countTenants(ctx.control)) > 0) return { created: false, keylessTenantId: (await tenantsWithoutAdminKey(ctx.control, "default"))[0] };
-  const given = ctx.config.bootstrap.apiKey;
+  const given = ctx.secrets.bootstrapApiKey;
   // Without a given key the fresh one must be shown, or nobody could ever use the tenant.
   if (!given && (ctx.config.database.kind !== "pglite" || !ctx.config.bootstrap.printKey)) return { created: false };
   try {

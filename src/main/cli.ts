@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
+import { SecretUnresolvedError } from "../config/secrets-provider.js";
 import { openAdminContext, type AdminContext } from "./context.js";
 import { DirectoryInUseError } from "../db/pglite-database.js";
 import { AppError } from "../errors.js";
@@ -187,6 +188,7 @@ async function main(argv: string[]) {
 main(process.argv.slice(2)).catch((err) => {
   if (
     err instanceof ConfigError ||
+    err instanceof SecretUnresolvedError ||
     err instanceof SignerKeyError ||
     err instanceof KeyConflictError ||
     err instanceof DirectoryInUseError ||

@@ -9,6 +9,8 @@ import { TokenIssuer } from "../requests/token-issuer.js";
 import { DecisionWaiters } from "../requests/waiters.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { Config } from "../config/config.js";
+import { StoredSecrets } from "../config/secret-seal.js";
+import { adminSecretNames, loadSecrets, type Secrets } from "../config/secrets.js";
 import { migrate } from "../db/migrate.js";
 import { checkPoolBudget } from "../db/pool-budget.js";
 import { ensurePgDatabase, databaseNameOf, PgDatabase } from "../db/pg-database.js";
@@ -24,18 +26,19 @@ import { RateLimiter } from "../http/rate-limit.js";
 import { ReviewService } from "../reviews/review-service.js";
 import { ReviewBus } from "../requests/review-bus.js";
 import { ReviewReader } from "../reviews/review-reader.js";
-import { ReviewAnnouncer } from "../reviews/review-announcer.js";
 import { ReviewSweeper } from "../reviews/review-sweeper.js";
 import { ConsoleSessions } from "../tenancy/console-sessions.js";
-import { noOutbox, type ReviewOutbox } from "../reviews/review-outbox.js";
+import { RequestLifecycle } from "../requests/lifecycle.js";
+import { batchMetrics } from "../requests/batch-metrics.js";
 import { ReviewSettingsCache } from "../requests/review-settings.js";
 import { Mailer } from "../outbox/mailer.js";
 import { Outbox } from "../outbox/outbox.js";
+import { OutboxAdmin } from "../outbox/outbox-admin.js";
 import { defaultOutboxSettings, OutboxWorker } from "../outbox/outbox-worker.js";
 import { ApiKeyAuthenticator } from "../tenancy/api-keys.js";
 import { TenantDatabases } from "../tenancy/tenant-databases.js";
 import { KeyRegistry } from "../tokens/key-registry.js";
-import { loadLocalSigner, type Signer } from "../tokens/signer.js";
+import { loadLocalSigner, LocalSigner, parseEd25519PrivateKey, type Signer } from "../tokens/signer.js";
 import type { AnchorStore } from "../ledger/anchor/anchor-store.js";
 import type { LedgerLoop } from "../ledger/store/ledger-loop.js";
 import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
@@ -58,6 +61,8 @@ export interface ContextOverrides {
 
 export interface AppContext {
   config: Config;
+  /** Credentials, resolved through config.secretsProvider; handed only to what uses them. */
+  secrets: Secrets;
   log: Logger;
   clock: Clock;
   control: Database;
@@ -70,7 +75,7 @@ export interface AppContext {
   /** Sequences, checkpoints and anchors every tenant's ledger in the background. */
   ledgerLoop: LedgerLoop;
   /** Ledger listings and proofs for the read endpoints. */
-  ledgerReader: LedgerService;
+  ledgerService: LedgerService;
   signerGenerated: boolean;
   keys: KeyRegistry;
   auth: ApiKeyAuthenticator;
@@ -92,10 +97,12 @@ export interface AppContext {
   reviewBus: ReviewBus;
   /** Expires pending reviews and sends reminders and escalations. */
   reviewSweeper: ReviewSweeper;
-  /** Where review events go out (webhooks, Slack, email); none until an outbox is wired in. */
-  reviewOutbox: ReviewOutbox;
+  /** Every change of a request's state: its row, ledger event, token and reports, group-committed. */
+  lifecycle: RequestLifecycle;
   /** Writes webhook deliveries and review notifications into the tenant's outbox, inside the caller's transaction. */
   outbox: Outbox;
+  /** Webhook endpoints, notification channels and outbox listings for the admin routes. */
+  outboxAdmin: OutboxAdmin;
   /** Delivers every tenant's outbox (webhooks, Slack, email) in the background. */
   outboxWorker: OutboxWorker;
   waiters: DecisionWaiters;
@@ -115,6 +122,7 @@ export async function openControlDatabase(config: Config): Promise<Database> {
 
 export interface AdminContext {
   config: Config;
+  secrets: Secrets;
   control: Database;
   tenantDbs: TenantDatabases;
   close(): Promise<void>;
@@ -129,9 +137,18 @@ export async function openAdminContext(config: Config): Promise<AdminContext> {
     await control.close().catch(() => {});
     throw err;
   }
-  const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax);
+  let secrets: Secrets;
+  try {
+    secrets = await loadSecrets(config.secretRefs, config.secretsProvider, adminSecretNames);
+  } catch (err) {
+    await control.close().catch(() => {});
+    throw err;
+  }
+  // Tenant DSNs are stored as secret references: sealed with the sealing key, or resolved by the provider.
+  const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax, new StoredSecrets(config.secretsProvider, secrets.sealingKey));
   return {
     config,
+    secrets,
     control,
     tenantDbs,
     async close() {
@@ -153,11 +170,19 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   let closeAnchor = async () => {};
   try {
     if (config.database.kind === "postgres") await warnOnPoolBudget(admin, log);
+    // Only `serve` loads the token signing key; the admin commands never read it.
+    const secrets: Secrets = { ...admin.secrets, ...(await loadSecrets(config.secretRefs, config.secretsProvider, ["signingKey"])) };
+    await tenantDbs.sealStoredDsns(log);
     const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
-    const loaded = overrides.signer ? { signer: overrides.signer, generated: false } : loadLocalSigner({ ...config.signer, dataDir: config.dataDir });
+    const loaded = overrides.signer
+      ? { signer: overrides.signer, generated: false }
+      : secrets.signingKey
+        ? { signer: new LocalSigner(config.signer.keyId, parseEd25519PrivateKey(secrets.signingKey.text, secrets.signingKey.source)), generated: false }
+        : loadLocalSigner({ keyId: config.signer.keyId, dataDir: config.dataDir });
     const keys = new KeyRegistry(control, clock);
     await keys.register(loaded.signer);
     const { ledgerSigner, ledger, anchorStore, ledgerLoop } = await createLedgerParts(config, {
+      sealingKey: secrets.sealingKey,
       tokenSigner: loaded.signer,
       ledgerSigner: overrides.ledgerSigner,
       anchorStore: overrides.anchorStore,
@@ -171,7 +196,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
     const policies = new PolicyCache(clock, config.caches.policyTtlMs);
     const reviewSettings = new ReviewSettingsCache(clock, config.caches.policyTtlMs);
-    const outbox = new Outbox({ clock, tenantSql, transportKey: config.ledger.transportKey });
+    const outbox = new Outbox({ clock, tenantSql, sealingKey: secrets.sealingKey });
     const outboxWorker = new OutboxWorker({
       tenantIds: () => tenantDbs.listTenantIds(),
       tenantSql,
@@ -180,13 +205,13 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       delivery: {
         clock,
         allowPrivateTargets: config.outbox.allowPrivateTargets,
-        transportKey: config.ledger.transportKey,
+        transportKey: secrets.sealingKey,
         timeoutMs: 10_000,
-        mailer: config.smtp ? new Mailer(config.smtp) : undefined,
+        mailer: config.smtp ? new Mailer({ ...config.smtp, password: secrets.smtpPassword }) : undefined,
       },
       settings: { ...defaultOutboxSettings, maxAttempts: config.outbox.maxAttempts },
     });
-    const vaultJudge = createVaultJudge(config, { tenantSql, policies, log });
+    const vaultJudge = createVaultJudge(config, secrets, { tenantSql, policies, log });
     const judge = new FailClosedJudge(overrides.judge ?? vaultJudge.judge, config.clearance.judgeTimeoutMs, log);
     // Not awaited here: a slow scan of many tenants must not delay start-up; it only logs.
     const knowledgeCheck =
@@ -205,9 +230,18 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     });
     const reviewBus = new ReviewBus(tenantSql, log);
     const consoleUrl = (requestId: string) => `${config.http.publicUrl}/console/#/reviews/${encodeURIComponent(requestId)}`;
-    const reviewOutbox = () => context.reviewOutbox;
-    const announcer = new ReviewAnnouncer(reviewOutbox, consoleUrl);
     const issuer = new TokenIssuer(loaded.signer, tokenSettings, clock);
+    const lifecycle = new RequestLifecycle({
+      ledger,
+      issuer,
+      outbox,
+      waiters,
+      bus: reviewBus,
+      clock,
+      consoleUrl,
+      batch: config.clearance.batch,
+      batchObserver: batchMetrics,
+    });
     const clearance = new ClearanceService({
       tenantSql,
       judge,
@@ -215,9 +249,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       leases: leaseSweeper,
       waiters,
       issuer,
-      ledger,
-      announcer,
-      reviewChanged: (tenantId, requestId) => reviewBus.changed(tenantId, requestId),
+      lifecycle,
       clock,
       log,
       reviewSettings,
@@ -228,8 +260,17 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         maxJobAttempts: 5,
       },
     });
+    const ledgerService = new LedgerService({
+      tenantSql,
+      keys,
+      ledgerSigner,
+      loop: ledgerLoop,
+      transportKey: secrets.sealingKey,
+      intervalMs: config.ledger.intervalMs,
+    });
     const context: AppContext = {
       config,
+      secrets,
       log,
       clock,
       control,
@@ -239,19 +280,12 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       ledger,
       anchorStore,
       ledgerLoop,
-      ledgerReader: new LedgerService({
-        tenantSql,
-        keys,
-        ledgerSigner,
-        loop: ledgerLoop,
-        transportKey: config.ledger.transportKey,
-        intervalMs: config.ledger.intervalMs,
-      }),
+      ledgerService,
       signerGenerated: loaded.generated,
       keys,
       auth: new ApiKeyAuthenticator(control, clock, config.caches.apiKeyTtlMs),
       consoleSessions: new ConsoleSessions(control, clock),
-      reviewReader: new ReviewReader(tenantSql, clock),
+      reviewReader: new ReviewReader({ clock, ledgerStatus: (sql, requestId) => ledgerService.requestLedgerStatus(sql, requestId) }),
       rateLimiter: new RateLimiter(config.rateLimit, clock),
       policies,
       reviewSettings,
@@ -261,26 +295,29 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       queue,
       leaseSweeper,
       clearance,
-      reviews: new ReviewService({ tenantSql, clearance, issuer, ledger, waiters, bus: reviewBus, outbox: reviewOutbox, clock }),
+      reviews: new ReviewService({ clearance, lifecycle, clock }),
       reviewSweeper: new ReviewSweeper({
         tenantIds: () => tenantDbs.listTenantIds(),
         tenantSql,
-        ledger,
-        outbox: reviewOutbox,
-        waiters,
-        bus: reviewBus,
+        lifecycle,
         clock,
         log,
         intervalMs: config.reviews.sweepIntervalMs,
-        consoleUrl,
       }),
       reviewBus,
-      reviewOutbox: outbox,
       outbox,
+      outboxAdmin: new OutboxAdmin({
+        outbox,
+        clock,
+        transportKey: secrets.sealingKey,
+        allowPrivateTargets: config.outbox.allowPrivateTargets,
+        smtpConfigured: config.smtp !== undefined,
+      }),
       outboxWorker,
       waiters,
-      mint: new MintService({ tenantSql, policies, reviewSettings, issuer, ledger, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
-      consume: new ConsumeService({ tenantSql, keys, settings: tokenSettings, ledger, outbox: reviewOutbox, clock }),
+      lifecycle,
+      mint: new MintService({ policies, reviewSettings, issuer, lifecycle, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
+      consume: new ConsumeService({ keys, settings: tokenSettings, lifecycle, clock }),
       async close() {
         // No new take-overs, then let running jobs finish, then hand what is left to a peer or the next start.
         await leaseSweeper.stop();

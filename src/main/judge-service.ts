@@ -90,8 +90,8 @@ export interface RunningJudge {
 }
 
 /** One judge worker: control database for tenant routing, the evaluation pipeline, the listener. */
-export function assertJudgeConfig(config: Config): asserts config is Config & { judgeService: { apiKey: string } } {
-  if (!config.judgeService.apiKey) throw new ConfigError("Invalid configuration:\n  JUDGE_API_KEY: required; the judge refuses unauthenticated callers");
+export function assertJudgeConfig(config: Config): void {
+  if (!config.secretRefs.judgeServiceApiKey) throw new ConfigError("Invalid configuration:\n  JUDGE_API_KEY: required; the judge refuses unauthenticated callers");
   if (config.database.kind !== "postgres") {
     throw new ConfigError("Invalid configuration:\n  DATABASE_URL: the judge service shares the vault's PostgreSQL; the embedded database is in-process only");
   }
@@ -104,14 +104,15 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
   try {
     const policies = new PolicyCache(systemClock, config.caches.policyTtlMs);
     const tenantSql = (tenantId: string) => admin.tenantDbs.get(tenantId);
-    const embeddings = createEmbeddingProvider(config);
-    const judge = createEvaluationJudge(config, { tenantSql, policies, embeddings, log });
+    const embeddings = createEmbeddingProvider(config, admin.secrets);
+    const judge = createEvaluationJudge(config, admin.secrets, { tenantSql, policies, embeddings, log });
     const knowledgeCheck = checkKnowledge(admin.control, admin.tenantDbs, embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
     // The allowance is for the whole service, shared evenly by its worker processes.
     const { rps, burst } = config.judgeService.rateLimit;
     const limiter = new RateLimiter({ rps: rps / workers, burst: Math.max(1, Math.floor(burst / workers)), ttlSeconds: 3600 }, systemClock);
     const app = buildJudgeServer({
-      apiKey: config.judgeService.apiKey,
+      // assertJudgeConfig checked that JUDGE_API_KEY is configured; loadSecrets that it resolved.
+      apiKey: admin.secrets.judgeServiceApiKey!,
       judge,
       embeddings,
       limiter,

@@ -5,7 +5,7 @@ import { countStaleChunks, reembedChunks } from "../policies/reembed.js";
 
 /** `countersign policies reembed`: every tenant (or one), with a progress bar on stderr. */
 export async function reembed(ctx: AdminContext, tenantId: string | undefined, json: boolean): Promise<void> {
-  const embeddings = createEmbeddingProvider(ctx.config);
+  const embeddings = createEmbeddingProvider(ctx.config, ctx.secrets);
   const tenants = tenantId ? [tenantId] : await ctx.tenantDbs.listTenantIds();
   const results: { tenant_id: string; texts: number; dimensions: number | null }[] = [];
   for (const id of tenants) {

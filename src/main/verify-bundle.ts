@@ -1,6 +1,6 @@
 /**
  * `countersign verify-bundle FILE [--jwks FILE | --key STRING] [--json]`: offline verification of a
- * proof bundle (GET /ledger/proof/bundle) with src/ledger/bundle-verifier.ts.
+ * proof bundle (GET /ledger/proof/bundle) with src/ledger/verify/bundle-verifier.ts.
  *
  * Exit codes: 0 every check passed, 1 a check failed, 2 usage or input error (unreadable file, not
  * JSON, unusable keys). The verdict goes to stdout (text or --json); errors go to stderr.
@@ -9,11 +9,12 @@ import { readFile } from "node:fs/promises";
 import {
   BUNDLE_KEYS_NOTE,
   type BundleReport,
+  isLedgerError,
+  TRUSTED_KEYS_ERROR_CODES,
   trustedKeysFromBundle,
   trustedKeysFromJwks,
   trustedKeysFromKeyString,
   type TrustedKeys,
-  TrustedKeysError,
   verifyProofBundle,
 } from "../ledger/verify/bundle-verifier.js";
 
@@ -95,7 +96,8 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleCliOptions
     const bundle = parseJson(await readInput(file, "bundle"), `bundle ${file}`);
     report = verifyProofBundle(bundle, await pickKeys(bundle, opts));
   } catch (err) {
-    if (!(err instanceof UsageError) && !(err instanceof TrustedKeysError)) throw err;
+    // An unusable key source is the caller's input error, like an unreadable file: exit 2.
+    if (!(err instanceof UsageError) && !isLedgerError(err, ...TRUSTED_KEYS_ERROR_CODES)) throw err;
     process.stderr.write(`verify-bundle: ${err.message}\n`);
     return 2;
   }

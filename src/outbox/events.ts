@@ -1,53 +1,15 @@
-import type { ClearanceRow } from "../requests/request-store.js";
 
-export const webhookEventTypes = [
-  "request.submitted",
-  "request.pending_review",
-  "request.approved",
-  "request.denied",
-  "request.expired",
-  "request.cancelled",
-  "token.consumed",
-] as const;
-export type WebhookEventType = (typeof webhookEventTypes)[number];
+import type { NotificationKind, OutboxRequest, WebhookEventType } from "../requests/events.js";
+
+// The vocabulary is the request lifecycle's (src/requests/events.ts); delivery adds only what it alone uses.
+export { notificationKinds, webhookEventTypes, type NotificationKind, type OutboxRequest, type ReviewProgress, type WebhookEventType } from "../requests/events.js";
 
 /** `ping` is sent only by POST /webhooks/{id}/test; endpoints cannot subscribe to it. */
 export type DeliveryEventType = WebhookEventType | "ping";
 
-export const notificationKinds = ["review.requested", "review.reminder", "review.escalation"] as const;
-export type NotificationKind = (typeof notificationKinds)[number];
-
 export type OutboxKind = "webhook" | "slack" | "email";
 export const outboxKinds: readonly OutboxKind[] = ["webhook", "slack", "email"];
 export type OutboxStatus = "pending" | "delivered" | "dead";
-
-/** The request fields a payload may carry (subset of ClearanceRow). */
-export type OutboxRequest = Pick<
-  ClearanceRow,
-  | "id"
-  | "status"
-  | "decision_status"
-  | "reason"
-  | "reason_code"
-  | "tool_name"
-  | "tool_args"
-  | "agent_id"
-  | "human_principal"
-  | "policy_id"
-  | "confidence_bucket"
-  | "citations"
-  | "evidence_chunks"
-  | "created_at"
-  | "decided_at"
->;
-
-/** What a pending review looks like to a notification. */
-export interface ReviewProgress {
-  approvals_required: number;
-  received: number;
-  expires_at: string | null;
-  console_url: string;
-}
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString());
 

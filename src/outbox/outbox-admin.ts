@@ -27,9 +27,12 @@ const MAX_ENDPOINTS = 50;
  * again before every delivery.
  */
 export class OutboxAdmin {
+  /**
+   * Every method takes the tenant's `sql` from its caller (the request's tenant database); those that
+   * change what the outbox delivers also take the tenant id, to drop the outbox's cached targets.
+   */
   constructor(
     private readonly deps: {
-      tenantSql: (tenantId: string) => Promise<Sql>;
       outbox: Outbox;
       clock: Clock;
       transportKey?: Buffer;
@@ -40,11 +43,11 @@ export class OutboxAdmin {
 
   /** The secret is returned here once and never again (listings and logs never carry it). */
   async registerEndpoint(
+    sql: Sql,
     tenantId: string,
     input: { url: string; events: WebhookEventType[]; description: string },
   ): Promise<EndpointView & { secret: string }> {
     const url = await this.checkTarget(input.url);
-    const sql = await this.deps.tenantSql(tenantId);
     if ((await listEndpoints(sql)).length >= MAX_ENDPOINTS) {
       throw new AppError("bad_request", `A tenant may register at most ${MAX_ENDPOINTS} webhook endpoints`);
     }
@@ -62,49 +65,45 @@ export class OutboxAdmin {
     return { ...endpoint, secret };
   }
 
-  async listEndpoints(tenantId: string): Promise<EndpointView[]> {
-    return listEndpoints(await this.deps.tenantSql(tenantId));
+  async listEndpoints(sql: Sql): Promise<EndpointView[]> {
+    return listEndpoints(sql);
   }
 
-  async deleteEndpoint(tenantId: string, id: string): Promise<void> {
-    if (!(await deleteEndpoint(await this.deps.tenantSql(tenantId), id))) throw new AppError("webhook_not_found", `No webhook endpoint ${id}`);
+  async deleteEndpoint(sql: Sql, tenantId: string, id: string): Promise<void> {
+    if (!(await deleteEndpoint(sql, id))) throw new AppError("webhook_not_found", `No webhook endpoint ${id}`);
     this.deps.outbox.invalidate(tenantId);
   }
 
-  async deliveries(tenantId: string, id: string, filter: { status?: OutboxStatus; limit: number }): Promise<OutboxEntryView[]> {
-    const sql = await this.deps.tenantSql(tenantId);
+  async deliveries(sql: Sql, id: string, filter: { status?: OutboxStatus; limit: number }): Promise<OutboxEntryView[]> {
     if (!(await getEndpoint(sql, id))) throw new AppError("webhook_not_found", `No webhook endpoint ${id}`);
     return listEntries(sql, { ...filter, endpointId: id });
   }
 
-  async sendTest(tenantId: string, id: string): Promise<{ delivery_id: string; event_type: "ping" }> {
-    const sql = await this.deps.tenantSql(tenantId);
+  async sendTest(sql: Sql, id: string): Promise<{ delivery_id: string; event_type: "ping" }> {
     if (!(await getEndpoint(sql, id))) throw new AppError("webhook_not_found", `No webhook endpoint ${id}`);
     return { delivery_id: await this.deps.outbox.ping(sql, id), event_type: "ping" };
   }
 
-  async readNotificationSettings(tenantId: string): Promise<NotificationSettingsView> {
-    return rowsToView(await readChannels(await this.deps.tenantSql(tenantId)), this.deps.transportKey);
+  async readNotificationSettings(sql: Sql): Promise<NotificationSettingsView> {
+    return rowsToView(await readChannels(sql), this.deps.transportKey);
   }
 
-  async writeNotificationSettings(tenantId: string, settings: NotificationSettings): Promise<NotificationSettingsView> {
+  async writeNotificationSettings(sql: Sql, tenantId: string, settings: NotificationSettings): Promise<NotificationSettingsView> {
     if (hasEmailRoutes(settings) && !this.deps.smtpConfigured) {
       throw new AppError("smtp_not_configured", "Email recipients need SMTP_HOST and SMTP_FROM to be set on the vault");
     }
     for (const url of slackUrlsOf(settings)) await this.checkTarget(url);
-    const sql = await this.deps.tenantSql(tenantId);
     await replaceChannels(sql, settingsToRows(settings, this.deps.transportKey), this.deps.clock.now());
     this.deps.outbox.invalidate(tenantId);
-    return this.readNotificationSettings(tenantId);
+    return this.readNotificationSettings(sql);
   }
 
-  async listOutbox(tenantId: string, filter: { status?: OutboxStatus; kind?: OutboxKind; limit: number }): Promise<OutboxEntryView[]> {
-    return listEntries(await this.deps.tenantSql(tenantId), filter);
+  async listOutbox(sql: Sql, filter: { status?: OutboxStatus; kind?: OutboxKind; limit: number }): Promise<OutboxEntryView[]> {
+    return listEntries(sql, filter);
   }
 
   /** A dead entry gets a fresh set of attempts; anything else is refused as it is not stuck. */
-  async retry(tenantId: string, deliveryId: string): Promise<OutboxEntryView> {
-    const sql = await this.deps.tenantSql(tenantId);
+  async retry(sql: Sql, deliveryId: string): Promise<OutboxEntryView> {
     const revived = await reviveEntry(sql, deliveryId, this.deps.clock.now());
     if (revived) return revived;
     const entry = await findEntry(sql, deliveryId);

@@ -50,7 +50,8 @@ export class Outbox {
       clock: Clock;
       /** The tenant's pool, for wantsWebhooks (called outside any transaction). */
       tenantSql: (tenantId: string) => Promise<Sql>;
-      transportKey?: Buffer;
+      /** Seals Slack URLs copied into outbox rows (VAULT_TRANSPORT_KEY_BASE64); without it they are stored as given. */
+      sealingKey?: Buffer;
       cacheTtlMs?: number;
     },
   ) {}
@@ -129,7 +130,7 @@ export class Outbox {
         eventType: kind,
         requestId: request.id,
         endpointId: null,
-        target: slack ? sealSecret(route.slackUrl!, outboxTargetBinding(deliveryId), this.deps.transportKey) : JSON.stringify(route.recipients),
+        target: slack ? sealSecret(route.slackUrl!, outboxTargetBinding(deliveryId), this.deps.sealingKey) : JSON.stringify(route.recipients),
         payload: JSON.stringify(slack ? slackMessage(notice) : emailMessage(notice)),
         createdAt,
       });
@@ -157,7 +158,7 @@ export class Outbox {
     const channels = (await readChannels(sql)).map((c) => ({
       kind: c.kind,
       policyId: c.policy_id,
-      slackUrl: c.slack_url === null ? null : openSecret(c.slack_url, channelBinding(c.id), this.deps.transportKey),
+      slackUrl: c.slack_url === null ? null : openSecret(c.slack_url, channelBinding(c.id), this.deps.sealingKey),
       recipients: c.email_recipients,
       notify: c.notify,
     }));

@@ -2,24 +2,24 @@ import { LedgerBodyError, openBody, sealBody } from "../ledger/core/body-cipher.
 
 /**
  * Webhook signing secrets and Slack webhook URLs are credentials the vault must be able to use, so
- * they cannot be hashed like API keys. With VAULT_TRANSPORT_KEY_BASE64 set they are sealed with
- * AES-256-GCM (the ledger body cipher); the binding (e.g. `webhook_endpoint:<id>`) is the associated
- * data, so a sealed value copied onto another row does not open. Without the key they are stored as
- * given, like the ledger bodies.
+ * they cannot be hashed like API keys. With the sealing key set (VAULT_TRANSPORT_KEY_BASE64, which
+ * also seals ledger bodies and tenant DSNs) they are sealed with AES-256-GCM (the ledger body cipher);
+ * the binding (e.g. `webhook_endpoint:<id>`) is the associated data, so a sealed value copied onto
+ * another row does not open. Without the key they are stored as given, like the ledger bodies.
  */
-export function sealSecret(plaintext: string, binding: string, key: Buffer | undefined): string {
-  return sealBody(plaintext, binding, key);
+export function sealSecret(plaintext: string, binding: string, sealingKey: Buffer | undefined): string {
+  return sealBody(plaintext, binding, sealingKey);
 }
 
 export class SecretUnavailableError extends Error {}
 
-export function openSecret(stored: string, binding: string, key: Buffer | undefined): string {
+export function openSecret(stored: string, binding: string, sealingKey: Buffer | undefined): string {
   try {
-    return openBody(stored, binding, key);
+    return openBody(stored, binding, sealingKey);
   } catch (err) {
     if (err instanceof LedgerBodyError) {
       throw new SecretUnavailableError(
-        key ? "a stored webhook credential does not authenticate (wrong VAULT_TRANSPORT_KEY_BASE64?)" : "a stored webhook credential is sealed and VAULT_TRANSPORT_KEY_BASE64 is not set",
+        sealingKey ? "a stored webhook credential does not authenticate (wrong VAULT_TRANSPORT_KEY_BASE64?)" : "a stored webhook credential is sealed and VAULT_TRANSPORT_KEY_BASE64 is not set",
       );
     }
     throw err;

@@ -3,29 +3,24 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.js";
-import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
-import type { ReviewAnnouncer } from "../reviews/review-announcer.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
 import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, rulesFor, type ReviewSettingsCache } from "./review-settings.js";
+import type { ClearanceRequest, DecisionFields } from "./clearance-request.js";
+import type { RequestLifecycle } from "./lifecycle.js";
 import { decisionFromVerdict } from "./decisions.js";
 import type { LeaseSweeper } from "./lease-sweeper.js";
 import type { ClearanceQueue, ClearanceJob } from "./queue.js";
 import { extraFieldNames, type ClearanceRequestBody } from "./request-schema.js";
 import {
-  applyDecision,
+  claimRequest,
   countAttempt,
   getRequest,
   getRequestByIdempotencyKey,
-  claimRequest,
   insertLeasedRequest,
-  insertRequest,
-  insertRequestWithToken,
-  type ClearanceRow,
-  type DecisionFields,
-  type NewClearanceRow,
-} from "./request-store.js";
+  type NewClearanceRequest,
+} from "./store/request-store.js";
 import { clearanceResponse, type ClearanceResponse } from "./response.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import type { DecisionWaiters } from "./waiters.js";
@@ -53,10 +48,7 @@ export class ClearanceService {
       leases: LeaseSweeper;
       waiters: DecisionWaiters;
       issuer: TokenIssuer;
-      ledger: LedgerWriter;
-      announcer: ReviewAnnouncer;
-      /** Tells live consoles (in this process) that a review appeared. */
-      reviewChanged: (tenantId: string, requestId: string) => void;
+      lifecycle: RequestLifecycle;
       clock: Clock;
       log: Logger;
       reviewSettings: ReviewSettingsCache;
@@ -64,9 +56,9 @@ export class ClearanceService {
     },
   ) {}
 
-  async submit(principal: Principal, body: ClearanceRequestBody, rawBody: unknown, idempotencyKey?: string): Promise<ClearanceReply> {
-    const { settings, queue, clock } = this.deps;
-    const sql = await this.deps.tenantSql(principal.tenantId);
+  /** `sql` is the principal's tenant database. */
+  async submit(sql: Sql, principal: Principal, body: ClearanceRequestBody, rawBody: unknown, idempotencyKey?: string): Promise<ClearanceReply> {
+    const { settings, queue } = this.deps;
     const bodyHash = sha256Hex(canonicalJson(rawBody));
     if (idempotencyKey) {
       const existing = await getRequestByIdempotencyKey(sql, idempotencyKey);
@@ -97,8 +89,7 @@ export class ClearanceService {
    * or the time is up (a long poll): woken at once by this process, and re-read every second for
    * changes another vault process made.
    */
-  async status(principal: Principal, requestId: string, waitMs = 0): Promise<ClearanceReply> {
-    const sql = await this.deps.tenantSql(principal.tenantId);
+  async status(sql: Sql, principal: Principal, requestId: string, waitMs = 0): Promise<ClearanceReply> {
     let row = await getRequest(sql, requestId);
     if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
     const initial = row.status;
@@ -111,8 +102,8 @@ export class ClearanceService {
   }
 
   /**
-   * The worker: claim the request's lease, judge, then ONE transaction for the decision, its ledger
-   * event and its token, then wake waiters. The lease stays renewed (LeaseSweeper) while this runs,
+   * The worker: claim the request's lease, judge, then the decision through the lifecycle (its
+   * ledger event, token and reports commit with it; waiters wake after the commit). The lease stays renewed (LeaseSweeper) while this runs,
    * however long the judge takes, and is let go when the job ends, unless a retry is scheduled.
    */
   async processJob(job: ClearanceJob): Promise<void> {
@@ -138,15 +129,8 @@ export class ClearanceService {
     const row = await claimRequest(sql, job.requestId, this.deps.leases.lease);
     if (!row) return;
     const fields = await this.judge(job.tenantId, sql, row);
-    await sql.transaction(async (tx) => {
-      const decided = await applyDecision(tx, row.id, ["processing"], fields, this.deps.clock.now());
-      if (!decided) return;
-      await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
-      if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, job.tenantId);
-      await this.deps.announcer.decided(tx, job.tenantId, decided, { submitted: true });
-    });
-    this.deps.waiters.notify(row.id);
-    if (fields.status === "pending_review") this.deps.reviewChanged(job.tenantId, row.id);
+    const { lifecycle } = this.deps;
+    await lifecycle.commit(sql, row.id, (tx) => lifecycle.decide(tx, job.tenantId, row.id, fields));
   }
 
   /**
@@ -163,7 +147,7 @@ export class ClearanceService {
    * (or an admin). A reviewer who approves, or another agent who knows the id, sees the decision
    * but never a bearer token for someone else's action.
    */
-  async reply(viewer: Principal, sql: Sql, row: ClearanceRow): Promise<ClearanceReply> {
+  async reply(viewer: Principal, sql: Sql, row: ClearanceRequest): Promise<ClearanceReply> {
     const mayHoldToken = viewer.keyId === row.api_key_id || viewer.scope === "admin";
     const token = mayHoldToken ? await this.deps.issuer.forRequest(sql, row) : null;
     return {
@@ -172,22 +156,14 @@ export class ClearanceService {
     };
   }
 
-  private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRow, bodyHash: string): Promise<ClearanceReply> {
-    const decided = { ...row, ...(await this.judge(principal.tenantId, sql, row)), decided_at: this.deps.clock.now() } as ClearanceRow;
-    const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, principal.tenantId) : null;
-    const ledger = this.deps.ledger.forClearance(decided);
+  /** Judged in the handler: the decision, its token and its ledger event commit together (group commit). */
+  private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRequest, bodyHash: string): Promise<ClearanceReply> {
     const tenantId = principal.tenantId;
-    // One statement on the hot path; a transaction only when there is more to write with it.
-    const inserted = (await this.deps.announcer.needsTransaction(tenantId, decided))
-      ? await sql.transaction(async (tx) => {
-          const ok = token ? await insertRequestWithToken(tx, decided, token, ledger) : await insertRequest(tx, decided, ledger);
-          if (ok) await this.deps.announcer.decided(tx, tenantId, decided, { submitted: true });
-          return ok;
-        })
-      : token
-        ? await insertRequestWithToken(sql, decided, token, ledger)
-        : await insertRequest(sql, decided, ledger);
-    if (inserted && decided.status === "pending_review") this.deps.reviewChanged(tenantId, decided.id);
+    const decided: NewClearanceRequest = { ...row, ...(await this.judge(tenantId, sql, row)), decided_at: this.deps.clock.now() };
+    // Signed before the batch: a batch that rolls back and runs again re-uses it.
+    const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, tenantId) : null;
+    const { lifecycle } = this.deps;
+    const inserted = await lifecycle.commit(sql, decided.id, (tx) => lifecycle.insertDecided(tx, tenantId, decided, token));
     if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
     return {
       httpStatus: 200,
@@ -196,7 +172,7 @@ export class ClearanceService {
   }
 
   /** The judge's verdict, held to the tenant's confidence threshold whatever judge gave it. */
-  private async judge(tenantId: string, sql: Sql, row: NewClearanceRow): Promise<DecisionFields> {
+  private async judge(tenantId: string, sql: Sql, row: NewClearanceRequest): Promise<DecisionFields> {
     const verdict = await this.deps.judge.evaluate(judgeInput(tenantId, row));
     const settings = await this.deps.reviewSettings.get(tenantId, sql);
     const minimum = settings.minimum_confidence_bucket;
@@ -204,7 +180,7 @@ export class ClearanceService {
   }
 
   /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */
-  private async replay(principal: Principal, sql: Sql, existing: ClearanceRow, bodyHash: string): Promise<ClearanceReply> {
+  private async replay(principal: Principal, sql: Sql, existing: ClearanceRequest, bodyHash: string): Promise<ClearanceReply> {
     if (existing.body_hash !== bodyHash) {
       throw new AppError("idempotency_key_reused", "This Idempotency-Key was used with a different request body");
     }
@@ -219,7 +195,7 @@ export class ClearanceService {
     return this.reply(principal, sql, existing);
   }
 
-  private newRow(principal: Principal, body: ClearanceRequestBody, bodyHash: string, idempotencyKey?: string): NewClearanceRow {
+  private newRow(principal: Principal, body: ClearanceRequestBody, bodyHash: string, idempotencyKey?: string): NewClearanceRequest {
     const extras: Record<string, unknown> = {};
     for (const name of extraFieldNames) if (body[name] !== undefined) extras[name] = body[name];
     return {
@@ -274,20 +250,17 @@ export class ClearanceService {
     // The tenant's rules if they can be read; the defaults otherwise (the database may be the problem).
     const review = await this.deps.reviewSettings.get(job.tenantId, sql).catch(() => undefined);
     const fields = decisionFromVerdict(verdict, DEFAULT_MINIMUM_BUCKET, { rules: review?.rules, now: this.deps.clock.now() });
-    await sql
-      .transaction(async (tx) => {
-        const decided = await applyDecision(tx, job.requestId, ["processing"], fields, this.deps.clock.now());
-        if (!decided) return;
-        await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
-        await this.deps.announcer.decided(tx, job.tenantId, decided, { submitted: true });
-      })
+    const { lifecycle } = this.deps;
+    await lifecycle
+      .commit(sql, job.requestId, (tx) => lifecycle.decide(tx, job.tenantId, job.requestId, fields))
       .catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
+    // Whatever happened, a long poll on it re-reads now rather than at its next slice.
     this.deps.waiters.notify(job.requestId);
     return false;
   }
 }
 
-function judgeInput(tenantId: string, row: NewClearanceRow): JudgeInput {
+function judgeInput(tenantId: string, row: NewClearanceRequest): JudgeInput {
   return {
     tenantId,
     requestId: row.id,

@@ -5,29 +5,29 @@ import type { Principal } from "../tenancy/api-keys.js";
 import { verifyClearanceToken, type TokenSettings } from "../tokens/a-jwt.js";
 import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
-import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
-import type { ReviewOutbox } from "../reviews/review-outbox.js";
+import type { RequestLifecycle } from "./lifecycle.js";
 import type { ConsumeTokenBody } from "./request-schema.js";
-import { getRequest } from "./request-store.js";
-import { burnTokenWithLedger, getToken } from "./token-store.js";
+import { getRequest } from "./store/request-store.js";
+import { getToken } from "./store/token-store.js";
 
 /**
  * /consume-token: verify the A-JWT, check its binding to the tool and arguments, then burn its jti.
- * Nothing is burned unless every check passed, and the burn itself is one atomic UPDATE.
+ * Nothing is burned unless every check passed; the burn (with its ledger event and webhook) goes
+ * through the lifecycle, group-committed with other burns of the tenant, and is one conditional
+ * UPDATE: exactly one of any number of concurrent consumers wins.
  */
 export class ConsumeService {
   constructor(
     private readonly deps: {
-      tenantSql: (tenantId: string) => Promise<Sql>;
       keys: KeyRegistry;
       settings: TokenSettings;
-      ledger: LedgerWriter;
-      outbox: () => ReviewOutbox;
+      lifecycle: RequestLifecycle;
       clock: Clock;
     },
   ) {}
 
-  async consume(principal: Principal, body: ConsumeTokenBody) {
+  /** `sql` is the principal's tenant database. */
+  async consume(sql: Sql, principal: Principal, body: ConsumeTokenBody) {
     const claims = await verifyClearanceToken(body.token, this.deps.keys, this.deps.settings, this.deps.clock);
     if (claims.tenant_id !== principal.tenantId) throw new AppError("tenant_mismatch", "This token was issued to another tenant");
     if (body.tool_name !== undefined && body.tool_name !== claims.tool) {
@@ -37,21 +37,15 @@ export class ConsumeService {
       // Accept the arguments as approved, or in the caller's original key spelling the SDK snake_cased.
       if (!argsMatchHash(body.tool_args, claims.tool_args_hash)) throw new AppError("token_binding_mismatch", "tool_args do not match the arguments this token approved");
     }
-    const sql = await this.deps.tenantSql(principal.tenantId);
     const now = this.deps.clock.now();
     // An approved request never changes again, so reading it before the burn is safe.
     const approvedRequest = await getRequest(sql, claims.request_id);
     if (!approvedRequest) throw new AppError("token_not_found", "This tenant never issued a token with this jti");
-    const ledger = this.deps.ledger.prepare(approvedRequest, "token.consumed", `Token ${claims.jti} consumed by API key ${principal.keyId}`);
-    const outbox = this.deps.outbox();
-    // The token.consumed webhook commits with the burn; without endpoints the burn stays one statement.
-    const burned = (await outbox.wantsWebhooks(principal.tenantId))
-      ? await sql.transaction(async (tx) => {
-          const ok = await burnTokenWithLedger(tx, claims.jti, principal.keyId, now, ledger);
-          if (ok) await outbox.webhookEvent(tx, principal.tenantId, "token.consumed", approvedRequest, { jti: claims.jti, consumed_by: principal.keyId });
-          return ok;
-        })
-      : await burnTokenWithLedger(sql, claims.jti, principal.keyId, now, ledger);
+    const { lifecycle } = this.deps;
+    const burn = { jti: claims.jti, consumedBy: principal.keyId, at: now };
+    const ledger = lifecycle.consumedEvent(approvedRequest, claims.jti, principal.keyId);
+    // Keyed by jti: two burns of one token in a batch run in turn, and the second finds it burned.
+    const burned = await lifecycle.commit(sql, claims.jti, (tx) => lifecycle.consume(tx, principal.tenantId, approvedRequest, burn, ledger));
     if (!burned) {
       const known = await getToken(sql, claims.jti);
       if (!known) throw new AppError("token_not_found", "This tenant never issued a token with this jti");

@@ -1,6 +1,6 @@
 import type { ConfidenceBucket, Verdict } from "../judge/judge.js";
 import { DEFAULT_REVIEW_RULES, type ReviewRules } from "./review-rules.js";
-import type { DecisionFields } from "./request-store.js";
+import type { DecisionFields } from "./clearance-request.js";
 
 /**
  * Maps a judge verdict onto the request's lifecycle fields. A request sent to review takes the

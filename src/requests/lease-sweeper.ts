@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Sql } from "../db/sql.js";
 import type { ClearanceJob, ClearanceQueue } from "./queue.js";
-import { claimExpired, releaseLeases, renewLeases, type Lease } from "./request-store.js";
+import { claimExpired, releaseLeases, renewLeases, type Lease } from "./store/request-store.js";
 
 /** Rows claimed per statement when taking over; the queue's headroom caps the total per pass. */
 const TAKEOVER_BATCH = 200;
@@ -24,7 +24,7 @@ export function newLeaseOwner(): string {
  * so a live process never loses a job to a peer, and a dead one loses all of them within one lease.
  * If this process stalls past a lease (a blocked event loop, a lost database), a peer may judge the
  * same request too; that costs judge work, never a second decision: deciding is a guarded UPDATE
- * from 'processing' (request-store applyDecision), and the first commit wins.
+ * from 'processing' (store/request-store.ts applyDecision), and the first commit wins.
  *
  * It owns the set of held requests (the jobs this process has queued, running or waiting to retry);
  * the clearance service adds and removes them. Taking over respects the queue's high watermark, so

@@ -2,16 +2,17 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { applicablePolicies, type PolicyCache } from "../policies/policy-store.js";
-import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { argsMatchHash } from "../tokens/canonical-json.js";
 import type { MintTokenBody } from "./request-schema.js";
-import { getRequest, insertRequestWithToken, type ClearanceRow } from "./request-store.js";
+import type { ClearanceRequest } from "./clearance-request.js";
+import type { RequestLifecycle } from "./lifecycle.js";
+import { getRequest } from "./store/request-store.js";
 import { withIdempotency } from "../tenancy/idempotency.js";
 import { meetsThreshold, type ReviewSettingsCache } from "./review-settings.js";
 import type { TokenIssuer } from "./token-issuer.js";
-import { tokenForRequest } from "./token-store.js";
+import { tokenForRequest } from "./store/token-store.js";
 
 /**
  * /mint-token: a fresh token (new request_id, new jti) for an approval the SDK remembered, only while
@@ -20,11 +21,10 @@ import { tokenForRequest } from "./token-store.js";
 export class MintService {
   constructor(
     private readonly deps: {
-      tenantSql: (tenantId: string) => Promise<Sql>;
       policies: PolicyCache;
       reviewSettings: ReviewSettingsCache;
       issuer: TokenIssuer;
-      ledger: LedgerWriter;
+      lifecycle: RequestLifecycle;
       clock: Clock;
       maxAgeSeconds: number;
     },
@@ -34,8 +34,7 @@ export class MintService {
    * With an Idempotency-Key the stored answer holds no token (no bearer token at rest); the token
    * is re-derived from the issued claims for the first answer and every replay alike.
    */
-  async mintOnce(principal: Principal, body: MintTokenBody, bodyHash: string, idempotencyKey?: string) {
-    const sql = await this.deps.tenantSql(principal.tenantId);
+  async mintOnce(sql: Sql, principal: Principal, body: MintTokenBody, bodyHash: string, idempotencyKey?: string) {
     const answer = await withIdempotency(sql, "mint-token", idempotencyKey, bodyHash, () => this.mint(principal, sql, body, bodyHash));
     const issued = await tokenForRequest(sql, answer.request_id);
     if (!issued) throw new AppError("request_not_found", `No token for ${answer.request_id}`);
@@ -47,7 +46,7 @@ export class MintService {
     if (!original) throw new AppError("request_not_found", `No clearance request ${body.original_request_id}`);
     await this.assertStillHolds(principal, sql, original, body);
     const now = this.deps.clock.now();
-    const row: ClearanceRow = {
+    const row: ClearanceRequest = {
       ...original,
       id: newRequestId(),
       kind: "mint",
@@ -59,11 +58,10 @@ export class MintService {
       parent_jti: null,
       created_at: now,
       decided_at: now,
-      attempts: 0,
     };
     const token = this.deps.issuer.prepare(row, principal.tenantId);
-    const ledger = this.deps.ledger.prepare(row, "token.minted", `Token ${token.jti} minted again for the approval of ${original.id}`);
-    await insertRequestWithToken(sql, row, token, ledger);
+    const { lifecycle } = this.deps;
+    await lifecycle.commit(sql, row.id, (tx) => lifecycle.insertMinted(tx, row, token, `Token ${token.jti} minted again for the approval of ${original.id}`));
     return {
       request_id: row.id,
       token_expires_at: token.expires_at.toISOString(),
@@ -76,7 +74,7 @@ export class MintService {
     };
   }
 
-  private async assertStillHolds(principal: Principal, sql: Sql, original: ClearanceRow, body: MintTokenBody): Promise<void> {
+  private async assertStillHolds(principal: Principal, sql: Sql, original: ClearanceRequest, body: MintTokenBody): Promise<void> {
     const refuse = (why: string) => {
       throw new AppError("approval_not_reusable", why);
     };

@@ -1,5 +1,5 @@
 import type { ConfidenceBucket } from "../judge/judge.js";
-import type { ClearanceRow } from "./request-store.js";
+import type { ClearanceRequest } from "./clearance-request.js";
 
 // Legacy float midpoints per bucket (protocol doc §6.8), sent for 0.3.x SDKs.
 const bucketMidpoint: Record<ConfidenceBucket, number> = { extra_high: 0.95, high: 0.85, medium: 0.6, low: 0.2, none: 0 };
@@ -8,7 +8,7 @@ const bucketMidpoint: Record<ConfidenceBucket, number> = { extra_high: 0.95, hig
  * The /request-clearance and /clearance-status body. snake_case; never null where the SDK's schema
  * has a non-nullable default (reason, request_id, buckets), decision_status always present.
  */
-export function clearanceResponse(row: ClearanceRow, token: string | null, expiresAt: Date | null) {
+export function clearanceResponse(row: ClearanceRequest, token: string | null, expiresAt: Date | null) {
   const decisionStatus = row.decision_status ?? "denied";
   return {
     request_id: row.id,

@@ -68,3 +68,8 @@ export function isPrincipal(humanPrincipal: string | null, who: ReviewerIdentity
   if (!humanPrincipal) return false;
   return [who.id, who.email, who.name].some((x) => sameIdentity(x, humanPrincipal));
 }
+
+/** The rules a request is reviewed by: those stored with it, or today's defaults for older rows. */
+export function rulesOf(row: { review_rules: ReviewRules | null }): ReviewRules {
+  return row.review_rules ? reviewRulesSchema.parse(row.review_rules) : DEFAULT_REVIEW_RULES;
+}

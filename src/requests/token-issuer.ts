@@ -2,8 +2,8 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { newClaims, signClaims, type TokenSettings } from "../tokens/a-jwt.js";
 import type { Signer } from "../tokens/signer.js";
-import type { ClearanceRow } from "./request-store.js";
-import { insertToken, tokenForRequest, type IssuedToken } from "./token-store.js";
+import type { ClearanceRequest } from "./clearance-request.js";
+import { insertToken, tokenForRequest, type IssuedToken } from "./store/token-store.js";
 
 /** Issues the one A-JWT of an approved request, inside the caller's decision transaction. */
 export class TokenIssuer {
@@ -13,14 +13,14 @@ export class TokenIssuer {
     private readonly clock: Clock,
   ) {}
 
-  async issue(tx: Sql, row: ClearanceRow, tenantId: string): Promise<IssuedToken> {
+  async issue(tx: Sql, row: ClearanceRequest, tenantId: string): Promise<IssuedToken> {
     const token = this.prepare(row, tenantId);
     await insertToken(tx, token);
     return token;
   }
 
   /** The token row for an approval, not yet stored (the caller inserts it with its decision). */
-  prepare(row: ClearanceRow, tenantId: string): IssuedToken {
+  prepare(row: ClearanceRequest, tenantId: string): IssuedToken {
     const claims = newClaims(
       {
         tool: row.tool_name,
@@ -52,7 +52,7 @@ export class TokenIssuer {
     return signClaims(token.claims, this.signer);
   }
 
-  async forRequest(sql: Sql, row: ClearanceRow): Promise<{ token: string; expiresAt: Date } | null> {
+  async forRequest(sql: Sql, row: ClearanceRequest): Promise<{ token: string; expiresAt: Date } | null> {
     if (row.status !== "approved") return null;
     const stored = await tokenForRequest(sql, row.id);
     return stored ? { token: this.render(stored), expiresAt: stored.expires_at } : null;

@@ -2,17 +2,14 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { ClearanceReply, ClearanceService } from "../requests/clearance-service.js";
-import { applyDecision, type ClearanceRow, type ClearanceStatus, type DecisionFields } from "../requests/request-store.js";
-import type { TokenIssuer } from "../requests/token-issuer.js";
-import type { DecisionWaiters } from "../requests/waiters.js";
-import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
+import type { ClearanceRequest, ClearanceStatus } from "../requests/clearance-request.js";
+import type { RequestLifecycle } from "../requests/lifecycle.js";
+import { isEligible, isPrincipal, quorum, rulesOf } from "../requests/review-rules.js";
+import { lockRequest } from "../requests/store/request-store.js";
 import type { Principal, ReviewerIdentity } from "../tenancy/api-keys.js";
 import { newId } from "../tenancy/ids.js";
 import { voterOf } from "../tenancy/reviewers.js";
-import { ReviewBus } from "../requests/review-bus.js";
-import type { ReviewOutbox } from "./review-outbox.js";
-import { votesFor, rulesOf, type StoredVote } from "./review-queries.js";
-import { isEligible, isPrincipal, quorum } from "../requests/review-rules.js";
+import { votesFor, type StoredVote } from "./review-queries.js";
 import { reviewSummary, type ReviewSummary } from "./review-views.js";
 
 /**
@@ -25,46 +22,35 @@ import { reviewSummary, type ReviewSummary } from "./review-views.js";
 export class ReviewService {
   constructor(
     private readonly deps: {
-      tenantSql: (tenantId: string) => Promise<Sql>;
       clearance: ClearanceService;
-      issuer: TokenIssuer;
-      ledger: LedgerWriter;
-      waiters: DecisionWaiters;
-      bus: ReviewBus;
-      outbox: () => ReviewOutbox;
+      lifecycle: RequestLifecycle;
       clock: Clock;
     },
   ) {}
 
-  /** The clearance answer for the voter, with the review's progress as `review`. */
-  async decide(principal: Principal, requestId: string, approved: boolean, reviewReason: string): Promise<{ httpStatus: ClearanceReply["httpStatus"]; body: ClearanceReply["body"] & { review: ReviewSummary } }> {
+  /** The clearance answer for the voter, with the review's progress as `review`. `sql` is the principal's tenant database. */
+  async decide(sql: Sql, principal: Principal, requestId: string, approved: boolean, reviewReason: string): Promise<{ httpStatus: ClearanceReply["httpStatus"]; body: ClearanceReply["body"] & { review: ReviewSummary } }> {
     if (principal.scope === "agent" && approved) {
       throw new AppError("insufficient_scope", "An agent key may only cancel a request (approved: false), not approve it");
     }
-    const sql = await this.deps.tenantSql(principal.tenantId);
-    const outcome = await sql.transaction(async (tx) => {
-      const row = (await tx.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE id = $1 FOR UPDATE", [requestId]))[0];
+    // Keyed by request: votes on one request share no batch slot out of turn, and the row lock orders them across batches.
+    const outcome = await this.deps.lifecycle.commit(sql, requestId, async (tx) => {
+      const row = await lockRequest(tx, requestId);
       if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
-      const result = principal.scope === "agent" ? await this.cancel(tx, principal, row) : await this.vote(tx, principal, row, approved, reviewReason);
-      await ReviewBus.record(tx, row.id);
-      return result;
+      return principal.scope === "agent" ? this.cancel(tx, principal, row) : this.vote(tx, principal, row, approved, reviewReason);
     });
-    this.deps.waiters.notify(requestId);
-    this.deps.bus.changed(principal.tenantId, requestId);
     const reply = await this.deps.clearance.reply(principal, sql, outcome.row);
     return { httpStatus: reply.httpStatus, body: { ...reply.body, review: reviewSummary(outcome.row, outcome.votes, this.deps.clock.now()) } };
   }
 
   /** An agent withdraws a request the judge or the reviewers have not finished with. */
-  private async cancel(tx: Sql, principal: Principal, row: ClearanceRow) {
-    const decided = await this.finish(tx, row, ["processing", "pending_review"], false, "Cancelled by agent", "cancelled_by_agent");
+  private async cancel(tx: Sql, principal: Principal, row: ClearanceRequest) {
+    const decided = await this.finished(this.deps.lifecycle.finish(tx, principal.tenantId, row, "cancel", { reason: "Cancelled by agent" }), row);
     await this.recordVote(tx, principal, voterOf(principal), row.id, false, "cancelled by agent");
-    await this.deps.ledger.append(tx, this.deps.ledger.prepare(decided, "review.cancelled_by_agent"));
-    await this.deps.outbox().webhookEvent(tx, principal.tenantId, "request.cancelled", decided);
     return { row: decided, votes: (await votesFor(tx, [row.id])).get(row.id) ?? [] };
   }
 
-  private async vote(tx: Sql, principal: Principal, row: ClearanceRow, approved: boolean, reason: string) {
+  private async vote(tx: Sql, principal: Principal, row: ClearanceRequest, approved: boolean, reason: string) {
     const voter = voterOf(principal);
     const open: ClearanceStatus[] = approved ? ["pending_review"] : ["processing", "pending_review"];
     if (!open.includes(row.status)) throw new AppError("request_not_pending", `Request ${row.id} is ${row.status}; it can no longer be decided`);
@@ -80,48 +66,41 @@ export class ReviewService {
     if (earlier.some((v) => v.reviewer_id === voter.id)) throw new AppError("already_voted", `${voter.name} has already voted on request ${row.id}`);
     await this.recordVote(tx, principal, voter, row.id, approved, reason);
     const votes: StoredVote[] = [...earlier, { reviewer_id: voter.id, approved, groups: voter.groups, reviewer_name: voter.name, reviewer_email: voter.email, reason, created_at: this.deps.clock.now() }];
+    const { lifecycle } = this.deps;
     const tenantId = principal.tenantId;
     if (!approved) {
-      const decided = await this.finish(tx, row, open, false, reason || `Denied by ${voter.name}`, "review_denied");
-      await this.deps.ledger.append(tx, this.deps.ledger.prepare(decided, "review.denied", `Denied by ${voter.name}${reason ? `: ${reason}` : ""}`));
-      await this.deps.outbox().webhookEvent(tx, tenantId, "request.denied", decided, { reviewer: voter.name });
+      const decided = await this.finished(
+        lifecycle.finish(tx, tenantId, row, "reviewDeny", {
+          reason: reason || `Denied by ${voter.name}`,
+          ledgerReason: `Denied by ${voter.name}${reason ? `: ${reason}` : ""}`,
+          webhookExtra: { reviewer: voter.name },
+        }),
+        row,
+      );
       return { row: decided, votes };
     }
     const progress = quorum(rules, votes);
     const progressText = `approval ${progress.received} of ${progress.required}${progress.groups.map((g) => `, ${g.name} ${g.received}/${g.required}`).join("")}`;
+    const ledgerReason = `Approved by ${voter.name} (${progressText})${reason ? `: ${reason}` : ""}`;
     if (!progress.met) {
       // The vote is in the ledger even though the request stays pending.
-      await this.deps.ledger.append(tx, this.deps.ledger.prepare(row, "review.vote", `Approved by ${voter.name} (${progressText})${reason ? `: ${reason}` : ""}`));
+      await lifecycle.recordApproval(tx, tenantId, row, ledgerReason);
       return { row, votes };
     }
-    const decided = await this.finish(tx, row, open, true, reason || `Approved by ${voter.name}`, "review_approved");
-    await this.deps.ledger.append(tx, this.deps.ledger.prepare(decided, "review.approved", `Approved by ${voter.name} (${progressText})${reason ? `: ${reason}` : ""}`));
-    await this.deps.issuer.issue(tx, decided, tenantId);
-    await this.deps.outbox().webhookEvent(tx, tenantId, "request.approved", decided, { reviewers: votes.filter((v) => v.approved).map((v) => v.reviewer_name) });
+    const decided = await this.finished(
+      lifecycle.finish(tx, tenantId, row, "reviewApprove", {
+        reason: reason || `Approved by ${voter.name}`,
+        ledgerReason,
+        webhookExtra: { reviewers: votes.filter((v) => v.approved).map((v) => v.reviewer_name) },
+      }),
+      row,
+    );
     return { row: decided, votes };
   }
 
-  /** The request's final state; the judge's evidence stays with it (a reviewer decides on it, not instead of it). */
-  private async finish(tx: Sql, row: ClearanceRow, from: ClearanceStatus[], approved: boolean, reason: string, reasonCode: string): Promise<ClearanceRow> {
-    const fields: DecisionFields = {
-      status: approved ? "approved" : "denied",
-      decision_status: approved ? "approved" : "denied",
-      reason,
-      reason_code: reasonCode,
-      confidence_bucket: row.confidence_bucket,
-      policy_id: row.policy_id,
-      policy_version_id: row.policy_version_id,
-      policy_content_hash: row.policy_content_hash,
-      applied_policies: row.applied_policies,
-      matched_condition_ids: row.matched_condition_ids,
-      minimum_confidence_bucket: row.minimum_confidence_bucket,
-      citations: row.citations,
-      evidence_chunks: row.evidence_chunks,
-      judge_trace: row.judge_trace,
-      review_rules: row.review_rules,
-      expires_at: row.expires_at,
-    };
-    const decided = await applyDecision(tx, row.id, from, fields, this.deps.clock.now());
+  /** The request as the transition left it; a request another vote or sweep finished first is not pending. */
+  private async finished(done: Promise<ClearanceRequest | undefined>, row: ClearanceRequest): Promise<ClearanceRequest> {
+    const decided = await done;
     if (!decided) throw new AppError("request_not_pending", `Request ${row.id} is ${row.status}; it can no longer be decided`);
     return decided;
   }

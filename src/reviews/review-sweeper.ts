@@ -1,12 +1,10 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
-import { applyDecision, type ClearanceRow } from "../requests/request-store.js";
-import type { DecisionWaiters } from "../requests/waiters.js";
-import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
-import { ReviewBus } from "../requests/review-bus.js";
-import type { NotificationKind, ReviewOutbox } from "./review-outbox.js";
-import { progressOf, rulesOf, votesFor } from "./review-queries.js";
+import type { RequestLifecycle } from "../requests/lifecycle.js";
+import { rulesOf } from "../requests/review-rules.js";
+import { expiredReviewIds, lockRequest, markDueReminders } from "../requests/store/request-store.js";
+import { progressOf, votesFor } from "./review-queries.js";
 
 const BATCH = 100;
 const FEED_RETENTION_MS = 86_400_000;
@@ -25,14 +23,10 @@ export class ReviewSweeper {
     private readonly deps: {
       tenantIds: () => Promise<string[]>;
       tenantSql: (tenantId: string) => Promise<Sql>;
-      ledger: LedgerWriter;
-      outbox: () => ReviewOutbox;
-      waiters: DecisionWaiters;
-      bus: ReviewBus;
+      lifecycle: RequestLifecycle;
       clock: Clock;
       log: Logger;
       intervalMs: number;
-      consoleUrl: (requestId: string) => string;
     },
   ) {}
 
@@ -62,11 +56,8 @@ export class ReviewSweeper {
   private async sweepTenant(tenantId: string): Promise<void> {
     const sql = await this.deps.tenantSql(tenantId);
     const now = this.deps.clock.now();
-    const expired = await sql.query<{ id: string }>(
-      "SELECT id FROM clearance_requests WHERE status = 'pending_review' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
-      [now, BATCH],
-    );
-    for (const { id } of expired) await this.expire(tenantId, sql, id);
+    // Each expiry is its own unit; group commit puts a sweep's expiries in few transactions.
+    await Promise.all((await expiredReviewIds(sql, now, BATCH)).map((id) => this.expire(tenantId, sql, id)));
     await this.remind(tenantId, sql, "review.reminder", "reminded_at", "reminder_after_seconds");
     await this.remind(tenantId, sql, "review.escalation", "escalated_at", "escalate_after_seconds");
     // The live feed only needs recent changes: watchers start from its newest row.
@@ -74,50 +65,30 @@ export class ReviewSweeper {
   }
 
   private async expire(tenantId: string, sql: Sql, requestId: string): Promise<void> {
-    const decided = await sql.transaction(async (tx) => {
-      const row = (await tx.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE id = $1 FOR UPDATE", [requestId]))[0];
-      if (!row || row.status !== "pending_review") return undefined;
+    const { lifecycle } = this.deps;
+    await lifecycle.commit(sql, requestId, async (tx) => {
+      const row = await lockRequest(tx, requestId);
+      if (!row || row.status !== "pending_review") return;
       const hours = Math.round((rulesOf(row).expiry_seconds / 3600) * 10) / 10;
-      const done = await applyDecision(tx, row.id, ["pending_review"], {
-        ...row,
-        status: "denied",
-        decision_status: "denied",
-        reason: `No decision within ${hours} h: denied as expired`,
-        reason_code: "review_expired",
-      }, this.deps.clock.now());
-      if (!done) return undefined;
-      await this.deps.ledger.append(tx, this.deps.ledger.prepare(done, "review.expired"));
-      await this.deps.outbox().webhookEvent(tx, tenantId, "request.expired", done);
-      await ReviewBus.record(tx, done.id);
-      return done;
+      await lifecycle.finish(tx, tenantId, row, "expire", { reason: `No decision within ${hours} h: denied as expired` });
     });
-    if (!decided) return;
-    this.deps.waiters.notify(requestId);
-    this.deps.bus.changed(tenantId, requestId);
   }
 
   /** Each pending request is reminded (or escalated) at most once, when its rules' time has come. */
-  private async remind(tenantId: string, sql: Sql, kind: NotificationKind, column: "reminded_at" | "escalated_at", rule: string): Promise<void> {
+  private async remind(
+    tenantId: string,
+    sql: Sql,
+    kind: "review.reminder" | "review.escalation",
+    column: "reminded_at" | "escalated_at",
+    rule: "reminder_after_seconds" | "escalate_after_seconds",
+  ): Promise<void> {
     const now = this.deps.clock.now();
     await sql.transaction(async (tx) => {
-      const due = await tx.query<ClearanceRow>(
-        `UPDATE clearance_requests SET ${column} = $1
-          WHERE id IN (SELECT id FROM clearance_requests
-                        WHERE status = 'pending_review' AND ${column} IS NULL AND (review_rules->>'${rule}') IS NOT NULL
-                          AND decided_at + make_interval(secs => (review_rules->>'${rule}')::float8) <= $1
-                        ORDER BY decided_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-          RETURNING *`,
-        [now, BATCH],
-      );
+      const due = await markDueReminders(tx, column, rule, now, BATCH);
       const votes = await votesFor(tx, due.map((r) => r.id));
       for (const row of due) {
         const progress = progressOf(row, votes.get(row.id) ?? []);
-        await this.deps.outbox().notifyReview(tx, tenantId, kind, row, {
-          approvals_required: progress.required,
-          received: progress.received,
-          expires_at: row.expires_at ? new Date(row.expires_at).toISOString() : null,
-          console_url: this.deps.consoleUrl(row.id),
-        });
+        await this.deps.lifecycle.remind(tx, tenantId, kind, row, progress);
       }
     });
   }

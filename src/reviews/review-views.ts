@@ -1,11 +1,11 @@
-import type { ClearanceRow } from "../requests/request-store.js";
+import type { ClearanceRequest } from "../requests/clearance-request.js";
 import type { ReviewerIdentity } from "../tenancy/api-keys.js";
-import { isEligible, isPrincipal } from "../requests/review-rules.js";
-import { progressOf, rulesOf, type StoredVote } from "./review-queries.js";
+import { isEligible, isPrincipal, rulesOf } from "../requests/review-rules.js";
+import { progressOf, type StoredVote } from "./review-queries.js";
 
 /** The JSON a reviewer sees: everything needed to decide, without looking anything up. */
 
-export function reviewSummary(row: ClearanceRow, votes: StoredVote[], now: Date) {
+export function reviewSummary(row: ClearanceRequest, votes: StoredVote[], now: Date) {
   const progress = progressOf(row, votes);
   return {
     request_id: row.id,
@@ -30,7 +30,7 @@ export function reviewSummary(row: ClearanceRow, votes: StoredVote[], now: Date)
 export type ReviewSummary = ReturnType<typeof reviewSummary>;
 
 /** Why this viewer may not approve or deny, or null when they may. Mirrors ReviewService's checks. */
-export function viewerRights(row: ClearanceRow, votes: StoredVote[], viewer: ReviewerIdentity, viewerKeyId: string) {
+export function viewerRights(row: ClearanceRequest, votes: StoredVote[], viewer: ReviewerIdentity, viewerKeyId: string) {
   const rules = rulesOf(row);
   let whyNot: string | null = null;
   if (row.status !== "pending_review" && row.status !== "processing") whyNot = `the request is ${row.status}`;
@@ -41,7 +41,7 @@ export function viewerRights(row: ClearanceRow, votes: StoredVote[], viewer: Rev
 }
 
 export function reviewDetail(
-  row: ClearanceRow,
+  row: ClearanceRequest,
   votes: StoredVote[],
   now: Date,
   viewer: ReturnType<typeof viewerRights>,

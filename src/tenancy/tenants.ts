@@ -1,5 +1,6 @@
 import type { Sql } from "../db/sql.js";
 import { sqlState, UNIQUE_VIOLATION } from "../db/sql.js";
+import { SecretUnresolvedError } from "../config/secrets-provider.js";
 import { AppError } from "../errors.js";
 import { createApiKey, type CreatedKey } from "./api-keys.js";
 import { newTenantId } from "./ids.js";
@@ -34,13 +35,14 @@ export async function registerTenant(
   args: { name: string; dsn?: string; adminKey?: string },
 ): Promise<CreatedTenant> {
   const tenantId = newTenantId();
+  const dsnRef = args.dsn ? storedDsnReference(tenantDbs, tenantId, args.dsn) : null;
   const adminKey = await control.transaction(async (tx) => {
     try {
-      await tx.query("INSERT INTO tenants (id, name, db_name, db_dsn) VALUES ($1, $2, $3, $4)", [
+      await tx.query("INSERT INTO tenants (id, name, db_name, db_dsn_ref) VALUES ($1, $2, $3, $4)", [
         tenantId,
         args.name,
-        args.dsn ? null : tenantDbs.dbNameFor(tenantId),
-        args.dsn ?? null,
+        dsnRef ? null : tenantDbs.dbNameFor(tenantId),
+        dsnRef,
       ]);
     } catch (err) {
       if (sqlState(err) === UNIQUE_VIOLATION) throw new AppError("bad_request", `A tenant named ${args.name} already exists`);
@@ -49,6 +51,16 @@ export async function registerTenant(
     return createApiKey(tx, { tenantId, scope: "admin", label: "initial admin", rawKey: args.adminKey });
   });
   return { tenantId, name: args.name, adminKey };
+}
+
+/** The DSN as a secret reference (sealed, or the operator's env:/file: reference); never the DSN in clear. */
+function storedDsnReference(tenantDbs: TenantDatabases, tenantId: string, dsn: string): string {
+  try {
+    return tenantDbs.dsnReference(tenantId, dsn);
+  } catch (err) {
+    if (err instanceof SecretUnresolvedError) throw new AppError("bad_request", err.message);
+    throw err;
+  }
 }
 
 /** Tenants named `name` that have no active admin key (left by a start of an older version that crashed). */

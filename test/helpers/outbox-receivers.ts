@@ -243,6 +243,7 @@ export function countingSql(inner: Sql): Sql & { count: number } {
       return inner.exec(script);
     },
     transaction: <T>(fn: (tx: Sql) => Promise<T>) => inner.transaction(fn),
+    onCommit: (fn: () => void) => inner.onCommit(fn),
   };
   return counted;
 }

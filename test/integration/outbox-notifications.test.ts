@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import type { EvidenceChunk } from "../../src/judge/judge.js";
 import type { NotificationKind, OutboxRequest } from "../../src/outbox/outbox.js";
-import type { ReviewOutbox } from "../../src/reviews/review-outbox.js";
+import type { OutboxWriter } from "../../src/requests/events.js";
 import { decodeHeader, HttpReceiver, inTenantTx, metricValue, parseMail, sampleRequest, SmtpReceiver } from "../helpers/outbox-receivers.js";
 import { call, newPgDatabase, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
@@ -87,7 +87,7 @@ describe("review notifications over Slack and email (postgres)", () => {
   }
 
   it("the outbox is what the review workflow expects", () => {
-    const wired: ReviewOutbox = v.vault.ctx.outbox;
+    const wired: OutboxWriter = v.vault.ctx.outbox;
     expect(typeof wired.notifyReview).toBe("function");
   });
 

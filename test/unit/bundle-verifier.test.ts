@@ -6,7 +6,8 @@ import {
   trustedKeysFromBundle,
   trustedKeysFromJwks,
   trustedKeysFromKeyString,
-  TrustedKeysError,
+  LedgerError,
+  type LedgerErrorCode,
   verifyProofBundle,
 } from "../../src/ledger/verify/bundle-verifier.js";
 import { asSdkSeesIt, eventHash } from "../../src/ledger/core/event-hash.js";
@@ -327,8 +328,8 @@ describe("trusted keys", () => {
       try {
         trustedKeysFromJwks(json);
       } catch (err) {
-        expect(err).toBeInstanceOf(TrustedKeysError);
-        return (err as TrustedKeysError).code;
+        expect(err).toBeInstanceOf(LedgerError);
+        return (err as LedgerError).code;
       }
       return "accepted";
     };
@@ -348,8 +349,17 @@ describe("trusted keys", () => {
       expect(keys.source).toBe("key");
       expect(keys.anyKid?.map((k) => Buffer.from(k).toString("hex"))).toEqual([Buffer.from(PUBLIC_KEY).toString("hex")]);
     }
-    for (const bad of ["", "hello", jwk.x.slice(2), JSON.stringify({ ...jwk, d: "x" }), JSON.stringify({ kty: "EC" }), "{not json", `${ORIGIN}+00000000+AQ==`]) {
-      expect(() => trustedKeysFromKeyString(bad)).toThrow(TrustedKeysError);
+    const refusals: [string, LedgerErrorCode][] = [
+      ["", "bad_key_string"],
+      ["hello", "bad_key_string"],
+      [jwk.x.slice(2), "bad_key_string"],
+      [JSON.stringify({ ...jwk, d: "x" }), "private_key"],
+      [JSON.stringify({ kty: "EC" }), "bad_jwk"],
+      ["{not json", "bad_jwk"],
+      [`${ORIGIN}+00000000+AQ==`, "bad_key_string"],
+    ];
+    for (const [bad, code] of refusals) {
+      expect(() => trustedKeysFromKeyString(bad), bad).toThrow(expect.objectContaining({ name: "LedgerError", code }));
     }
   });
 

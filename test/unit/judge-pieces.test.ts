@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseRateLimit } from "../../src/config/config.js";
+import { loadSecrets } from "../../src/config/secrets.js";
 import { dot, normalize } from "../../src/policies/embeddings/embedding-provider.js";
 import { failClosedVerdict, type Verdict } from "../../src/judge/judge.js";
 import { judgeMessages } from "../../src/judge/llm/prompt.js";
@@ -132,11 +133,15 @@ describe("headings", () => {
 });
 
 describe("embedding key", () => {
-  it("is the LLM key only when embeddings go to the LLM's own endpoint", () => {
+  it("is the LLM key only when embeddings go to the LLM's own endpoint", async () => {
     const base = { LLM_BASE_URL: "http://llm:4000/v1", LLM_API_KEY: "llm-key", EMBEDDING_MODEL: "openai/e" };
-    expect(loadConfig(base).embeddings.apiKey).toBe("llm-key");
-    expect(loadConfig({ ...base, EMBEDDING_BASE_URL: "http://llm:4000/v1" }).embeddings.apiKey).toBe("llm-key");
-    expect(loadConfig({ ...base, EMBEDDING_BASE_URL: "http://other:8080/v1" }).embeddings.apiKey).toBeUndefined();
-    expect(loadConfig({ ...base, EMBEDDING_BASE_URL: "http://other:8080/v1", EMBEDDING_API_KEY: "e" }).embeddings.apiKey).toBe("e");
+    const embeddingKey = async (env: Record<string, string>) => {
+      const c = loadConfig(env);
+      return (await loadSecrets(c.secretRefs, c.secretsProvider)).embeddingApiKey;
+    };
+    expect(await embeddingKey(base)).toBe("llm-key");
+    expect(await embeddingKey({ ...base, EMBEDDING_BASE_URL: "http://llm:4000/v1" })).toBe("llm-key");
+    expect(await embeddingKey({ ...base, EMBEDDING_BASE_URL: "http://other:8080/v1" })).toBeUndefined();
+    expect(await embeddingKey({ ...base, EMBEDDING_BASE_URL: "http://other:8080/v1", EMBEDDING_API_KEY: "e" })).toBe("e");
   });
 });

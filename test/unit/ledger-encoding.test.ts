@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { compareMapKeys, encodeCbor, JsonSubtree, LedgerEncodingError, MAX_CBOR_DEPTH } from "../../src/ledger/core/cbor.js";
+import { compareMapKeys, encodeCbor, JsonSubtree, MAX_CBOR_DEPTH } from "../../src/ledger/core/cbor.js";
+import { LedgerError } from "../../src/ledger/core/ledger-error.js";
 import {
   asSdkSeesIt,
   checkpointHash,
@@ -189,10 +190,10 @@ describe("hostile input is refused with a typed error", () => {
     try {
       f();
     } catch (err) {
-      expect(err).toBeInstanceOf(LedgerEncodingError);
-      return (err as LedgerEncodingError).code;
+      expect(err).toBeInstanceOf(LedgerError);
+      return (err as LedgerError).code;
     }
-    throw new Error("expected a LedgerEncodingError");
+    throw new Error("expected a LedgerError");
   };
   const ev = (patch: Record<string, unknown>) => () => eventHash({ ...vectorEvent(3), ...patch } as LedgerEvent);
 

@@ -19,7 +19,6 @@ import {
   inclusionProof,
   inclusionProofFrom,
   leafHash,
-  MerkleProofError,
   nodeHash,
   planNodes,
   rangeHash,
@@ -31,6 +30,7 @@ import {
   verifyInclusion,
   type HashAt,
 } from "../../src/ledger/core/merkle.js";
+import { isLedgerError } from "../../src/ledger/core/ledger-error.js";
 
 const VECTORS = fileURLToPath(new URL("../vectors/", import.meta.url));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -39,12 +39,12 @@ const fromHex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
 const filled = (byte: number, length = 32) => new Uint8Array(length).fill(byte);
 
-/** "accepted" or "rejected"; a malformed-input MerkleProofError counts as rejected, any other error fails. */
+/** "accepted" or "rejected"; a malformed-input LedgerError with a Merkle code counts as rejected, any other error fails. */
 function outcome(check: () => boolean): "accepted" | "rejected" {
   try {
     return check() ? "accepted" : "rejected";
   } catch (err) {
-    if (err instanceof MerkleProofError) return "rejected";
+    if (isLedgerError(err, "invalid_number", "out_of_range", "hash_length", "proof_length")) return "rejected";
     throw err;
   }
 }
@@ -278,18 +278,18 @@ describe("proof generation agrees with the RFC definitions", () => {
       { level: 0, index: 12 },
     ]);
     expect(consistencyPlan(7, 7)).toEqual([]);
-    expect(() => rangeNodes({ start: 1, end: 4 })).toThrow(MerkleProofError); // not a node of any RFC 6962 tree
+    expect(() => rangeNodes({ start: 1, end: 4 })).toThrow(expect.objectContaining({ name: "LedgerError", code: "out_of_range" })); // not a node of any RFC 6962 tree
   });
 });
 
 // ---------- hostile input ----------
 
-describe("hostile input throws MerkleProofError or returns false, and never hangs", () => {
+describe("hostile input throws LedgerError with a Merkle code or returns false, and never hangs", () => {
   const leaf = filled(1);
   const root = filled(2);
   const notCounts: unknown[] = [-1, -0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, Number.MAX_VALUE, "3", null, undefined, 3n, {}];
   const expectCode = (f: () => unknown, code: string) =>
-    expect(f).toThrow(expect.objectContaining({ name: "MerkleProofError", code }));
+    expect(f).toThrow(expect.objectContaining({ name: "LedgerError", code }));
 
   it("refuses sizes and indices that are not safe non-negative integers", () => {
     for (const bad of notCounts as number[]) {
@@ -365,7 +365,7 @@ describe("hostile input throws MerkleProofError or returns false, and never hang
     expect(verifyConsistency(top - 1, top, consistencyProofFrom(top - 1, top, anyNode), leaf, root)).toBe(false);
     expect(hex(treeRootFrom(top, anyNode))).toHaveLength(64);
     expect(asked).toEqual([]);
-    expect(() => rangeHash({ start: 0, end: 2 ** 53 }, anyNode)).toThrow(MerkleProofError);
+    expect(() => rangeHash({ start: 0, end: 2 ** 53 }, anyNode)).toThrow(expect.objectContaining({ name: "LedgerError", code: "invalid_number" }));
   });
 });
 

@@ -5,37 +5,36 @@ import {
   isValidKeyName,
   keyId,
   MAX_SIGNATURES,
-  NoteError,
-  type NoteErrorCode,
   noteVerifier,
   openNote,
   parseVerifierKey,
   signNote,
   verifierKeyString,
 } from "../../src/ledger/core/signed-note.js";
+import { LedgerError, type LedgerErrorCode } from "../../src/ledger/core/ledger-error.js";
 import { formatCheckpoint, openCheckpoint, parseCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest();
 
-function noteError(fn: () => unknown): NoteError {
+function noteError(fn: () => unknown): LedgerError {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(NoteError);
-    return err as NoteError;
+    expect(err).toBeInstanceOf(LedgerError);
+    return err as LedgerError;
   }
-  throw new Error("expected a NoteError, nothing was thrown");
+  throw new Error("expected a LedgerError, nothing was thrown");
 }
-const code = (fn: () => unknown): NoteErrorCode => noteError(fn).code;
-async function asyncCode(p: Promise<unknown>): Promise<NoteErrorCode> {
+const code = (fn: () => unknown): LedgerErrorCode => noteError(fn).code;
+async function asyncCode(p: Promise<unknown>): Promise<LedgerErrorCode> {
   const err = await p.then(
     () => null,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(NoteError);
-  return (err as NoteError).code;
+  expect(err).toBeInstanceOf(LedgerError);
+  return (err as LedgerError).code;
 }
 
 // ---- the real Tessera test log (transparency-dev/tessera testdata/log, Apache-2.0) -----------------------
@@ -102,7 +101,7 @@ describe("C2SP signed notes: the Tessera test log", () => {
   it("rejects every one-byte change (+1 and high-bit flip) to checkpoint.15", () => {
     const bytes = Buffer.from(tessera("checkpoint.15"));
     const bodyEnd = bytes.indexOf("\n\n") + 1;
-    const codes = new Set<NoteErrorCode>();
+    const codes = new Set<LedgerErrorCode>();
     for (const change of [(b: number) => (b + 1) & 0xff, (b: number) => b ^ 0x80]) {
       for (let i = 0; i < bytes.length; i++) {
         const copy = Buffer.from(bytes);
@@ -161,7 +160,7 @@ describe("C2SP signed notes: golang.org/x/mod/sumdb/note example, byte for byte"
   });
 
   it("rejects the reference implementation's malformed notes", () => {
-    const cases: [string, NoteErrorCode][] = [
+    const cases: [string, LedgerErrorCode][] = [
       [TEXT, "malformed_note"],
       [`${TEXT}\n`, "malformed_note"],
       [`${TEXT}\n${SIG.slice(0, -1)}`, "malformed_note"],
@@ -174,7 +173,7 @@ describe("C2SP signed notes: golang.org/x/mod/sumdb/note example, byte for byte"
   });
 
   it("rejects the reference implementation's bad verifier keys and other mangled key strings", () => {
-    const cases: [string, NoteErrorCode][] = [
+    const cases: [string, LedgerErrorCode][] = [
       ["PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==", "invalid_key"], // wrong length, adjusted ID
       ["PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "unsupported_algorithm"], // type 0x65, adjusted ID
       ["PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "key_id_mismatch"],
@@ -189,7 +188,7 @@ describe("C2SP signed notes: golang.org/x/mod/sumdb/note example, byte for byte"
     ];
     for (const [key, want] of cases) expect(code(() => parseVerifierKey(key)), key.slice(0, 40)).toBe(want);
     // Every truncation of the key string is refused.
-    for (let i = 0; i < VKEY.length; i++) expect(() => parseVerifierKey(VKEY.slice(0, i))).toThrow(NoteError);
+    for (let i = 0; i < VKEY.length; i++) expect(code(() => parseVerifierKey(VKEY.slice(0, i))), `${i}`).toMatch(/^(invalid_key|key_id_mismatch)$/);
     // Uppercase hex is accepted (Go parses it with ParseUint) and normalised.
     expect(parseVerifierKey(VKEY.replace("c74f20a3", "C74F20A3")).keyId).toBe("c74f20a3");
   });
@@ -301,7 +300,7 @@ describe("signing checkpoints with our own key", () => {
     const note = await signNote(body, origin, (m) => k.signer.sign(m), k.raw);
     const v = [noteVerifier(origin, k.raw)];
     const line = note.slice(body.length + 1);
-    const cases: [string, NoteErrorCode][] = [
+    const cases: [string, LedgerErrorCode][] = [
       [body + line, "malformed_note"], // missing blank line
       [note.replaceAll("\n", "\r\n"), "control_character"], // CRLF
       [note.replace(origin, `${origin}\t`), "control_character"],

@@ -8,13 +8,20 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   consistencyPlan, consistencyProof, consistencyProofFrom, inclusionPlan, inclusionProof, inclusionProofFrom,
-  leafHash, MerkleProofError, nodeHash, planNodes, rootFromLeafHashes, treeRootFrom,
+  leafHash, nodeHash, planNodes, rootFromLeafHashes, treeRootFrom,
 } from "../../src/ledger/core/merkle.js";
 import { decodeEntryBundle, decodeTile, encodeEntryBundle, encodeTile, entriesPath, parseTilePath, tilePath } from "../../src/ledger/core/tile-codec.js";
 import {
-  appendLeaves, locateNode, rightEdgeTileRefs, TileError, TileIndex, tilesForTreeSize, tilesNeeded, tileWidth, type Tile,
+  appendLeaves, locateNode, rightEdgeTileRefs, TileIndex, tilesForTreeSize, tilesNeeded, tileWidth, type Tile,
   type TileState,
 } from "../../src/ledger/core/tiles.js";
+import type { LedgerErrorCode } from "../../src/ledger/core/ledger-error.js";
+
+/** A LedgerError with one of `codes`: the tile codes, or the Merkle codes of the arithmetic tiles build on. */
+const ledgerErrorIn = (...codes: LedgerErrorCode[]) =>
+  expect.objectContaining({ name: "LedgerError", code: expect.stringMatching(new RegExp(`^(${codes.join("|")})$`)) });
+const tileRefusal = ledgerErrorIn("bad_path", "bad_tile", "bad_bundle", "missing_tile", "bad_state", "too_many_tiles");
+const merkleRefusal = ledgerErrorIn("invalid_number", "out_of_range", "hash_length", "proof_length");
 
 const LOG = fileURLToPath(new URL("../vectors/c2sp-tessera-log/", import.meta.url));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -53,13 +60,13 @@ describe("tile paths", () => {
       "tile/-1/000", "tile/0/-01", "tile/x/000", "tile/entries/000.p/300", "tile/0/x009/x007/x199/x254/x740/992",
       `tile/0/${"x999/".repeat(30)}999`, "", "tile/0/000\n",
     ];
-    for (const p of bad) expect(() => parseTilePath(p), p).toThrow(TileError);
-    expect(() => parseTilePath(42 as unknown as string)).toThrow(TileError);
+    for (const p of bad) expect(() => parseTilePath(p), p).toThrow(tileRefusal);
+    expect(() => parseTilePath(42 as unknown as string)).toThrow(tileRefusal);
     const badArgs = [[-1, 0], [64, 0], [1.5, 0], [0, -1], [0, 2 ** 53], [0, NaN], [0, 0, 0], [0, 0, 257], [0, 0, 1.5]];
     for (const [l, n, w] of badArgs) {
-      expect(() => tilePath(l!, n!, w), `${l},${n},${w}`).toThrow(MerkleProofError);
+      expect(() => tilePath(l!, n!, w), `${l},${n},${w}`).toThrow(merkleRefusal);
     }
-    expect(() => entriesPath(0, 0)).toThrow(MerkleProofError);
+    expect(() => entriesPath(0, 0)).toThrow(merkleRefusal);
   });
 });
 
@@ -94,8 +101,8 @@ describe("tilesForTreeSize", () => {
   });
 
   it("rejects bad sizes and refuses to list huge trees", () => {
-    for (const s of [-1, 1.5, 2 ** 53, NaN, "5"]) expect(() => tilesForTreeSize(s as never)).toThrow(MerkleProofError);
-    expect(() => tilesForTreeSize(Number.MAX_SAFE_INTEGER)).toThrow(TileError);
+    for (const s of [-1, 1.5, 2 ** 53, NaN, "5"]) expect(() => tilesForTreeSize(s as never)).toThrow(merkleRefusal);
+    expect(() => tilesForTreeSize(Number.MAX_SAFE_INTEGER)).toThrow(tileRefusal);
     expect(rightEdgeTileRefs(Number.MAX_SAFE_INTEGER)).toHaveLength(7); // 2^53 - 1: every level 0..6 is partial
   });
 });
@@ -232,11 +239,11 @@ describe("appendLeaves over a 70,000-leaf log", () => {
     expect(locateNode(11, 33, N)).toEqual({ tile: { level: 1, index: 1, width: 17 }, offset: 8, count: 8 });
     expect(locateNode(16, 0, N)).toEqual({ tile: { level: 2, index: 0, width: 1 }, offset: 0, count: 1 });
     expect(hex(final.hashAt(11, 33))).toBe(hex(rootFromLeafHashes(leaves.slice(33 * 2048, 34 * 2048))));
-    expect(() => locateNode(11, 34, N)).toThrow(MerkleProofError); // [69632, 71680) is past the tree
-    expect(() => final.hashAt(17, 0)).toThrow(MerkleProofError);
-    expect(() => final.hashAt(-1, 0)).toThrow(MerkleProofError);
-    expect(() => tilesNeeded([{ level: 0, index: N }], N)).toThrow(MerkleProofError);
-    expect(() => tilesNeeded({} as never, N)).toThrow(TileError);
+    expect(() => locateNode(11, 34, N)).toThrow(merkleRefusal); // [69632, 71680) is past the tree
+    expect(() => final.hashAt(17, 0)).toThrow(merkleRefusal);
+    expect(() => final.hashAt(-1, 0)).toThrow(merkleRefusal);
+    expect(() => tilesNeeded([{ level: 0, index: N }], N)).toThrow(merkleRefusal);
+    expect(() => tilesNeeded({} as never, N)).toThrow(tileRefusal);
   });
 
   it("refuses inconsistent state and hostile leaf input", () => {
@@ -251,27 +258,27 @@ describe("appendLeaves over a 70,000-leaf log", () => {
       { treeSize: 1, rightEdgeTiles: [{ level: 0, index: 0, width: 1, hashes: [filled(1, 31)] }] },
     ];
     for (const s of bad) expect(() => appendLeaves(s, [leaves[0]!])).toThrow(/right-edge|must be|size/);
-    expect(() => appendLeaves({ treeSize: -1, rightEdgeTiles: [] }, [])).toThrow(MerkleProofError);
-    expect(() => appendLeaves({ treeSize: 0, rightEdgeTiles: [] }, [filled(1, 33)])).toThrow(MerkleProofError);
-    expect(() => appendLeaves({ treeSize: 0, rightEdgeTiles: [] }, "x" as never)).toThrow(TileError);
+    expect(() => appendLeaves({ treeSize: -1, rightEdgeTiles: [] }, [])).toThrow(merkleRefusal);
+    expect(() => appendLeaves({ treeSize: 0, rightEdgeTiles: [] }, [filled(1, 33)])).toThrow(merkleRefusal);
+    expect(() => appendLeaves({ treeSize: 0, rightEdgeTiles: [] }, "x" as never)).toThrow(tileRefusal);
     const edge = rightEdgeTileRefs(Number.MAX_SAFE_INTEGER).map((r) => ({ ...r, hashes: Array(r.width).fill(filled(0)) }));
     const full = { treeSize: Number.MAX_SAFE_INTEGER, rightEdgeTiles: edge };
-    expect(() => appendLeaves(full, [leaves[0]!])).toThrow(MerkleProofError); // 2^53 leaves is not a safe size
+    expect(() => appendLeaves(full, [leaves[0]!])).toThrow(merkleRefusal); // 2^53 leaves is not a safe size
     expect(appendLeaves(state, [])).toEqual({ treeSize: N, rightEdgeTiles: state.rightEdgeTiles, changed: [] });
-    expect(() => new TileIndex(N, () => getTile(0, 0, 256).slice(0, 10)).hashAt(0, 300)).toThrow(TileError);
-    expect(() => new TileIndex(N, () => [filled(1, 31)]).hashAt(16, 0)).toThrow(MerkleProofError);
+    expect(() => new TileIndex(N, () => getTile(0, 0, 256).slice(0, 10)).hashAt(0, 300)).toThrow(tileRefusal);
+    expect(() => new TileIndex(N, () => [filled(1, 31)]).hashAt(16, 0)).toThrow(merkleRefusal);
   });
 });
 
 describe("tile and bundle encodings", () => {
   it("rejects malformed tiles", () => {
-    for (const n of [0, 31, 33, 257 * 32]) expect(() => decodeTile(new Uint8Array(n)), `${n}`).toThrow(TileError);
+    for (const n of [0, 31, 33, 257 * 32]) expect(() => decodeTile(new Uint8Array(n)), `${n}`).toThrow(tileRefusal);
     expect(decodeTile(new Uint8Array(256 * 32))).toHaveLength(256);
-    expect(() => decodeTile(new Uint8Array(64), 3)).toThrow(TileError);
-    expect(() => decodeTile("x" as never)).toThrow(TileError);
-    expect(() => encodeTile([])).toThrow(TileError);
-    expect(() => encodeTile(Array(257).fill(filled(1)))).toThrow(TileError);
-    expect(() => encodeTile([filled(1), filled(2, 31)])).toThrow(MerkleProofError);
+    expect(() => decodeTile(new Uint8Array(64), 3)).toThrow(tileRefusal);
+    expect(() => decodeTile("x" as never)).toThrow(tileRefusal);
+    expect(() => encodeTile([])).toThrow(tileRefusal);
+    expect(() => encodeTile(Array(257).fill(filled(1)))).toThrow(tileRefusal);
+    expect(() => encodeTile([filled(1), filled(2, 31)])).toThrow(merkleRefusal);
   });
 
   it("round-trips bundles and rejects malformed ones", () => {
@@ -281,11 +288,11 @@ describe("tile and bundle encodings", () => {
     expect([...bytes.subarray(0, 4)]).toEqual([0, 0, 1, 44]);
     expect(decodeEntryBundle(bytes, 3).map((e) => e.length)).toEqual([0, 300, 0xffff]);
     for (const b of [new Uint8Array(0), Uint8Array.of(0), Uint8Array.of(0, 2, 1), new Uint8Array(257 * 2)]) {
-      expect(() => decodeEntryBundle(b), `${b.length}`).toThrow(TileError);
+      expect(() => decodeEntryBundle(b), `${b.length}`).toThrow(tileRefusal);
     }
-    expect(() => decodeEntryBundle(bytes, 2)).toThrow(TileError);
-    expect(() => encodeEntryBundle([filled(1, 0x10000)])).toThrow(TileError);
-    expect(() => encodeEntryBundle([])).toThrow(TileError);
-    expect(() => encodeEntryBundle(Array(257).fill(new Uint8Array(0)))).toThrow(TileError);
+    expect(() => decodeEntryBundle(bytes, 2)).toThrow(tileRefusal);
+    expect(() => encodeEntryBundle([filled(1, 0x10000)])).toThrow(tileRefusal);
+    expect(() => encodeEntryBundle([])).toThrow(tileRefusal);
+    expect(() => encodeEntryBundle(Array(257).fill(new Uint8Array(0)))).toThrow(tileRefusal);
   });
 });

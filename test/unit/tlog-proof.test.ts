@@ -8,22 +8,21 @@ import {
   MAX_TLOG_PROOF_BYTES,
   parseTlogProof,
   TLOG_PROOF_HEADER,
-  TlogProofError,
-  type TlogProofErrorCode,
   verifyTlogProof,
 } from "../../src/ledger/core/tlog-proof.js";
+import { LedgerError, type LedgerErrorCode } from "../../src/ledger/core/ledger-error.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
-function code(fn: () => unknown): TlogProofErrorCode {
+function code(fn: () => unknown): LedgerErrorCode {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(TlogProofError);
-    return (err as TlogProofError).code;
+    expect(err).toBeInstanceOf(LedgerError);
+    return (err as LedgerError).code;
   }
-  throw new Error("expected a TlogProofError, nothing was thrown");
+  throw new Error("expected a LedgerError, nothing was thrown");
 }
 
 // ---- the real Tessera test log (transparency-dev/tessera testdata/log, Apache-2.0) -------------------------
@@ -107,7 +106,7 @@ describe("parseTlogProof", () => {
   const good = tesseraProof(2, 15);
   const [header, index, h1, ...rest] = good.split("\n");
   const join = (...lines: string[]) => lines.join("\n");
-  const malformed: Array<[string, string | Uint8Array, TlogProofErrorCode]> = [
+  const malformed: Array<[string, string | Uint8Array, LedgerErrorCode]> = [
     ["a v2 header", good.replace("@v1", "@v2"), "bad_header"],
     ["a header with a trailing space", good.replace(TLOG_PROOF_HEADER, `${TLOG_PROOF_HEADER} `), "bad_header"],
     ["CRLF line endings", good.replace(/\n/g, "\r\n"), "bad_header"],

@@ -21,14 +21,14 @@ export function clearanceRoutes(app: FastifyInstance, ctx: AppContext) {
     requireScope(principal, ["agent", "admin"], "request clearance");
     const body = clearanceRequestSchema.parse(request.body);
     assertArgsBudget(body, ctx.config.argsBudget);
-    const result = await ctx.clearance.submit(principal, body, request.body, idempotencyKeyOf(request));
+    const result = await ctx.clearance.submit(request.tenantSql, principal, body, request.body, idempotencyKeyOf(request));
     return reply.code(result.httpStatus).send(result.body);
   });
 
   app.get("/clearance-status/:request_id", { preHandler }, async (request, reply) => {
     const { request_id } = requestIdParams.parse(request.params);
     const { wait } = waitQuery.parse(request.query);
-    const result = await ctx.clearance.status(principalOf(request), request_id, wait * 1000);
+    const result = await ctx.clearance.status(request.tenantSql, principalOf(request), request_id, wait * 1000);
     return reply.code(result.httpStatus).send(result.body);
   });
 }

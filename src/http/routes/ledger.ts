@@ -35,41 +35,41 @@ export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.get("/ledger", { preHandler }, async (request) => {
     const q = entriesQuery.parse(request.query);
-    const entries = await ctx.ledgerReader.entries(tenantOf(request), { limit: q.limit, afterLeaf: q.after_leaf_index ?? -1, descending: q.order === "desc", redact: q.redact });
+    const entries = await ctx.ledgerService.entries(tenantOf(request), { limit: q.limit, afterLeaf: q.after_leaf_index ?? -1, descending: q.order === "desc", redact: q.redact });
     return { entries };
   });
 
   app.get("/ledger/checkpoints", { preHandler }, async (request) => {
     const q = checkpointsQuery.parse(request.query);
-    return { checkpoints: await ctx.ledgerReader.checkpoints(tenantOf(request), { limit: q.limit, afterId: q.after_id, descending: q.order === "desc" }) };
+    return { checkpoints: await ctx.ledgerService.checkpoints(tenantOf(request), { limit: q.limit, afterId: q.after_id, descending: q.order === "desc" }) };
   });
 
   app.get("/ledger/proof/inclusion", { preHandler }, async (request) => {
     const q = eventQuery.parse(request.query);
-    return ctx.ledgerReader.inclusion(tenantOf(request), q.request_id, q.event_uuid);
+    return ctx.ledgerService.inclusion(tenantOf(request), q.request_id, q.event_uuid);
   });
 
   app.get("/ledger/proof/consistency", { preHandler }, async (request) => {
     const q = consistencyQuery.parse(request.query);
-    return ctx.ledgerReader.consistency(tenantOf(request), q.from, q.to);
+    return ctx.ledgerService.consistency(tenantOf(request), q.from, q.to);
   });
 
   app.get("/ledger/proof/bundle", { preHandler }, async (request) => {
     const q = eventQuery.parse(request.query);
-    return ctx.ledgerReader.bundle(tenantOf(request), q.request_id, q.event_uuid, q.redact);
+    return ctx.ledgerService.bundle(tenantOf(request), q.request_id, q.event_uuid, q.redact);
   });
 
   app.get("/ledger/proof/tlog", { preHandler }, async (request, reply) => {
     const q = eventQuery.parse(request.query);
-    const text = await ctx.ledgerReader.tlogProof(tenantOf(request), q.request_id, q.event_uuid);
+    const text = await ctx.ledgerService.tlogProof(tenantOf(request), q.request_id, q.event_uuid);
     return reply.type("text/plain; charset=utf-8").header("content-disposition", 'inline; filename="event.tlog-proof"').send(text);
   });
 
   app.get("/ledger/checkpoint", { preHandler }, async (request, reply) => {
-    return reply.type("text/plain; charset=utf-8").send(await ctx.ledgerReader.latestNote(tenantOf(request)));
+    return reply.type("text/plain; charset=utf-8").send(await ctx.ledgerService.latestNote(tenantOf(request)));
   });
 
   app.get("/ledger/checkpoint-key", { preHandler }, async (request, reply) => {
-    return reply.type("text/plain; charset=utf-8").send(await ctx.ledgerReader.checkpointKey(tenantOf(request)));
+    return reply.type("text/plain; charset=utf-8").send(await ctx.ledgerService.checkpointKey(tenantOf(request)));
   });
 }

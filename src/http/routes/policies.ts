@@ -62,7 +62,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   app.post("/register-policy", { preHandler: authenticate(ctx) }, async (request) => {
     const principal = admin(request, "register policies");
     const doc = registerPolicySchema.parse(request.body);
-    const sql = await ctx.tenantDbs.get(principal.tenantId);
+    const sql = request.tenantSql;
     const result = await withIdempotency(sql, "register-policy", idempotencyKeyOf(request), sha256Hex(canonicalJson(request.body)), () =>
       // Warnings are part of the stored answer, so a replay under the same Idempotency-Key repeats them.
       registerPolicy(sql, doc, ctx.embeddings).then((registered) => ({ ...registered, warnings: policyWarnings(doc) })),
@@ -75,7 +75,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get("/policies", { preHandler: authenticate(ctx) }, async (request) => {
     const principal = principalOf(request);
     requireScope(principal, ["admin", "reviewer"], "list policies");
-    const policies = await listCurrentPolicies(await ctx.tenantDbs.get(principal.tenantId));
+    const policies = await listCurrentPolicies(request.tenantSql);
     return { policies: policies.map(policyView) };
   });
 
@@ -87,7 +87,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
       const principal = admin(request, "attach policy documents");
       const { policy_id } = policyParams.parse(request.params);
       const doc = documentOf(request);
-      const sql = await ctx.tenantDbs.get(principal.tenantId);
+      const sql = request.tenantSql;
       const bodyHash = sha256Hex(canonicalJson({ policy_id, ...doc }));
       const result = await withIdempotency(sql, "policy-document", idempotencyKeyOf(request), bodyHash, () =>
         addPolicyDocument(sql, ctx.embeddings, policy_id, doc),
@@ -98,15 +98,15 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   app.get("/policies/:policy_id/documents", { preHandler: authenticate(ctx) }, async (request) => {
-    const principal = admin(request, "list policy documents");
+    admin(request, "list policy documents");
     const { policy_id } = policyParams.parse(request.params);
-    return listPolicyDocuments(await ctx.tenantDbs.get(principal.tenantId), policy_id);
+    return listPolicyDocuments(request.tenantSql, policy_id);
   });
 
   app.delete("/policies/:policy_id/documents/:document_id", { preHandler: authenticate(ctx) }, async (request) => {
     const principal = admin(request, "remove policy documents");
     const { policy_id, document_id } = documentParams.parse(request.params);
-    const result = await removePolicyDocument(await ctx.tenantDbs.get(principal.tenantId), policy_id, document_id);
+    const result = await removePolicyDocument(request.tenantSql, policy_id, document_id);
     ctx.policies.invalidate(principal.tenantId);
     return result;
   });
@@ -116,7 +116,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     const principal = principalOf(request);
     requireScope(principal, ["admin", "reviewer"], "read review settings");
     const { policy_id } = policyQuery.parse(request.query);
-    const settings = await readReviewSettings(await ctx.tenantDbs.get(principal.tenantId));
+    const settings = await readReviewSettings(request.tenantSql);
     if (!policy_id) return settingsView(settings);
     return { policy_id, source: settings.policies[policy_id] ? "policy" : "tenant", ...rulesFor(settings, policy_id) };
   });
@@ -124,7 +124,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   app.put("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
     const principal = admin(request, "change review settings");
     const { policy_id } = policyQuery.parse(request.query);
-    const sql = await ctx.tenantDbs.get(principal.tenantId);
+    const sql = request.tenantSql;
     const result = policy_id
       ? await writePolicyReviewRules(sql, policy_id, reviewRulesSchema.parse(request.body))
       : await writeReviewSettings(sql, reviewSettingsSchema.parse(request.body));
@@ -136,7 +136,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     const principal = admin(request, "change review settings");
     const { policy_id } = policyQuery.parse(request.query);
     if (!policy_id) throw new AppError("bad_request", "DELETE /review-settings needs ?policy_id= (the tenant settings can only be replaced)");
-    const result = await writePolicyReviewRules(await ctx.tenantDbs.get(principal.tenantId), policy_id, null);
+    const result = await writePolicyReviewRules(request.tenantSql, policy_id, null);
     ctx.reviewSettings.invalidate(principal.tenantId);
     return { policy_id, source: "tenant", ...rulesFor(result, policy_id) };
   });

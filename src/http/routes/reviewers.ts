@@ -17,7 +17,8 @@ const signIn = z.strictObject({ api_key: z.string().min(1).max(512) });
 
 /** Reviewer identities (admin), and the console's sign-in with a reviewer or admin key. */
 export function reviewerRoutes(app: FastifyInstance, ctx: AppContext) {
-  const preHandler = authenticate(ctx);
+  // Reviewers and sessions live in the control database: no tenant database is opened for these routes.
+  const preHandler = authenticate(ctx, { tenantDatabase: false });
 
   app.post("/reviewers", { preHandler }, async (request, reply) => {
     const principal = principalOf(request);

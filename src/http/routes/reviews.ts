@@ -33,8 +33,8 @@ export function reviewRoutes(app: FastifyInstance, ctx: AppContext) {
   };
 
   app.get("/reviews", { preHandler }, async (request) => {
-    const principal = reviewer(request, "list reviews");
-    return ctx.reviewReader.list(principal, listQuery.parse(request.query));
+    reviewer(request, "list reviews");
+    return ctx.reviewReader.list(request.tenantSql, listQuery.parse(request.query));
   });
 
   app.get("/reviews/stream", { preHandler }, async (request, reply) => {
@@ -45,13 +45,13 @@ export function reviewRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get("/reviews/:request_id", { preHandler }, async (request) => {
     const principal = reviewer(request, "read a review");
     const { request_id } = requestIdParams.parse(request.params);
-    return ctx.reviewReader.detail(principal, request_id);
+    return ctx.reviewReader.detail(request.tenantSql, principal, request_id);
   });
 
   app.post("/reviews/:request_id/decision", { preHandler }, async (request) => {
     const { request_id } = requestIdParams.parse(request.params);
     const body = reviewDecisionSchema.parse(request.body);
-    return (await ctx.reviews.decide(principalOf(request), request_id, body.approved, body.review_reason)).body;
+    return (await ctx.reviews.decide(request.tenantSql, principalOf(request), request_id, body.approved, body.review_reason)).body;
   });
 }
 
@@ -66,7 +66,7 @@ async function stream(ctx: AppContext, tenantId: string, request: FastifyRequest
     if (!closed) raw.write(text);
   };
   const unwatch = await ctx.reviewBus.watch(tenantId, (requestId) => {
-    ctx.reviewReader.summary(tenantId, requestId).then(
+    ctx.reviewReader.summary(request.tenantSql, requestId).then(
       (summary) => send(`event: review\ndata: ${JSON.stringify(summary)}\n\n`),
       (err) => request.log.warn({ err, requestId }, "review stream could not read a changed review"),
     );

@@ -12,13 +12,13 @@ export function tokenRoutes(app: FastifyInstance, ctx: AppContext) {
     const principal = principalOf(request);
     requireScope(principal, ["agent", "admin"], "mint tokens");
     const body = mintTokenSchema.parse(request.body);
-    return ctx.mint.mintOnce(principal, body, sha256Hex(canonicalJson(request.body)), idempotencyKeyOf(request));
+    return ctx.mint.mintOnce(request.tenantSql, principal, body, sha256Hex(canonicalJson(request.body)), idempotencyKeyOf(request));
   });
 
   app.post("/consume-token", { preHandler }, async (request) => {
     const principal = principalOf(request);
     requireScope(principal, ["agent", "admin"], "consume tokens");
-    return ctx.consume.consume(principal, consumeTokenSchema.parse(request.body));
+    return ctx.consume.consume(request.tenantSql, principal, consumeTokenSchema.parse(request.body));
   });
 
   // Public: verifiers need it without credentials (the SDK sends its key anyway; it is ignored).

@@ -13,18 +13,7 @@
  * anything outside the profile is refused with a typed error rather than coerced into bytes the
  * SDK would encode differently.
  */
-
-export type LedgerEncodingErrorCode = "non_finite_number" | "too_deep" | "unsupported_type" | "lone_surrogate" | "invalid_field";
-
-export class LedgerEncodingError extends Error {
-  override readonly name = "LedgerEncodingError";
-  constructor(
-    readonly code: LedgerEncodingErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { LedgerError } from "./ledger-error.js";
 
 /**
  * Marks a JSON-derived subtree (`tool_args`, `citations`, `evidence_chunks`): every number inside
@@ -82,7 +71,7 @@ function encodeValue(out: Uint8Array[], value: unknown, jsonMode: boolean, depth
       break;
     default:
       // undefined, bigint, symbol, function: none has a JSON form the SDK could parse back.
-      throw new LedgerEncodingError("unsupported_type", `cannot encode a value of type ${typeof value}`);
+      throw new LedgerError("unsupported_type", `cannot encode a value of type ${typeof value}`);
   }
   if (value === null) {
     out.push(Uint8Array.of(0xf6));
@@ -95,11 +84,11 @@ function encodeValue(out: Uint8Array[], value: unknown, jsonMode: boolean, depth
   if (value instanceof Uint8Array) {
     // Byte strings are outside JSON: inside a JSON subtree they would mean the vault hashed
     // something the SDK can never see, so they are refused there.
-    if (jsonMode) throw new LedgerEncodingError("unsupported_type", "byte string inside a JSON-derived subtree");
+    if (jsonMode) throw new LedgerError("unsupported_type", "byte string inside a JSON-derived subtree");
     out.push(head(MAJOR_BYTES, value.length), value);
     return;
   }
-  if (depth + 1 > maxDepth) throw new LedgerEncodingError("too_deep", `nesting deeper than ${maxDepth} levels`);
+  if (depth + 1 > maxDepth) throw new LedgerError("too_deep", `nesting deeper than ${maxDepth} levels`);
   if (Array.isArray(value)) {
     out.push(head(MAJOR_ARRAY, value.length));
     // Index loop, not for-of: holes in sparse arrays surface as undefined and are refused.
@@ -109,10 +98,10 @@ function encodeValue(out: Uint8Array[], value: unknown, jsonMode: boolean, depth
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
     // Date, Map, Set, class instances: JSON.stringify would flatten them into something else.
-    throw new LedgerEncodingError("unsupported_type", `cannot encode an instance of ${describe(value)}`);
+    throw new LedgerError("unsupported_type", `cannot encode an instance of ${describe(value)}`);
   }
   if (Object.getOwnPropertySymbols(value).length > 0) {
-    throw new LedgerEncodingError("unsupported_type", "object with symbol keys");
+    throw new LedgerError("unsupported_type", "object with symbol keys");
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record).sort(compareMapKeys);
@@ -124,7 +113,7 @@ function encodeValue(out: Uint8Array[], value: unknown, jsonMode: boolean, depth
 }
 
 function encodeNumber(out: Uint8Array[], n: number, jsonMode: boolean): void {
-  if (!Number.isFinite(n)) throw new LedgerEncodingError("non_finite_number", `${n} has no JSON or profile encoding`);
+  if (!Number.isFinite(n)) throw new LedgerError("non_finite_number", `${n} has no JSON or profile encoding`);
   if (!jsonMode && Number.isSafeInteger(n)) {
     // Rule (b): safe integers are CBOR integers (-0 included: it is a safe integer and encodes 00).
     out.push(n >= 0 ? head(MAJOR_UNSIGNED, n) : head(MAJOR_NEGATIVE, -n - 1));
@@ -142,7 +131,7 @@ function encodeNumber(out: Uint8Array[], n: number, jsonMode: boolean): void {
 function encodeText(out: Uint8Array[], text: string): void {
   // A lone surrogate has no UTF-8 form; TextEncoder (the SDK) and Buffer would both turn it into
   // U+FFFD, so two different stored strings would share one hash. Refused instead.
-  if (LONE_SURROGATE.test(text)) throw new LedgerEncodingError("lone_surrogate", "string contains a lone UTF-16 surrogate");
+  if (LONE_SURROGATE.test(text)) throw new LedgerError("lone_surrogate", "string contains a lone UTF-16 surrogate");
   const bytes = Buffer.from(text, "utf8");
   out.push(head(MAJOR_TEXT, bytes.length), bytes);
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { encodeCbor, JsonSubtree, LedgerEncodingError, MAX_CBOR_DEPTH } from "./cbor.js";
+import { encodeCbor, JsonSubtree, MAX_CBOR_DEPTH } from "./cbor.js";
+import { LedgerError } from "./ledger-error.js";
 
 /**
  * The byte strings a Ledgix SDK recomputes from ledger JSON (wire protocol §4.2, §4.4, §4.5):
@@ -119,7 +120,7 @@ export function asSdkSeesIt(event: LedgerEvent): LedgerEvent {
  * must therefore hash the same object (same key order) it serialises.
  */
 export function sdkCamelKeys(obj: JsonObject, depth = 1): JsonObject {
-  if (depth > MAX_CBOR_DEPTH) throw new LedgerEncodingError("too_deep", `nesting deeper than ${MAX_CBOR_DEPTH} levels`);
+  if (depth > MAX_CBOR_DEPTH) throw new LedgerError("too_deep", `nesting deeper than ${MAX_CBOR_DEPTH} levels`);
   // No output key can be "__proto__" (it would still contain "_p"), so plain assignment is safe.
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(obj)) {
@@ -128,7 +129,7 @@ export function sdkCamelKeys(obj: JsonObject, depth = 1): JsonObject {
       out[camel] = value.map((item) => (isPlainObject(item) ? sdkCamelKeys(item, depth + 1) : item));
     } else if (value !== null && typeof value === "object") {
       // A Date or Map would convert to {} here yet reach the SDK as JSON.stringify made it.
-      if (!isPlainObject(value)) throw new LedgerEncodingError("unsupported_type", `${key} is not a plain JSON object`);
+      if (!isPlainObject(value)) throw new LedgerError("unsupported_type", `${key} is not a plain JSON object`);
       out[camel] = sdkCamelKeys(value, depth + 1);
     } else {
       out[camel] = value;
@@ -209,7 +210,7 @@ function sha256Hex(prefix: Uint8Array, payload: Uint8Array): string {
 }
 
 function invalid(message: string): never {
-  throw new LedgerEncodingError("invalid_field", message);
+  throw new LedgerError("invalid_field", message);
 }
 
 function text(value: unknown, field: string): string {

@@ -1,4 +1,3 @@
-import type { ClearanceRow } from "../../requests/request-store.js";
 import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";
 import type { ConfidenceBucket, JsonObject, LedgerEvent } from "./event-hash.js";
 import { eventUuidFor } from "./event-uuid.js";
@@ -13,30 +12,33 @@ import type { LedgerEventType } from "./wire.js";
 /** The legacy float the SDK derives from a bucket (§4.2 "Legacy fallback"); we send it explicitly. */
 const BUCKET_MIDPOINT: Record<ConfidenceBucket, number> = { extra_high: 0.95, high: 0.85, medium: 0.6, low: 0.2, none: 0 };
 
-/** What of a request row the ledger needs: the decided fields plus the original intent. */
-export type DecidedRequest = Pick<
-  ClearanceRow,
-  | "id"
-  | "agent_id"
-  | "session_id"
-  | "human_principal"
-  | "tool_name"
-  | "tool_args"
-  | "tool_args_hash"
-  | "context"
-  | "status"
-  | "decision_status"
-  | "reason"
-  | "confidence_bucket"
-  | "policy_id"
-  | "applied_policies"
-  | "matched_condition_ids"
-  | "citations"
-  | "evidence_chunks"
-  | "judge_trace"
->;
+/**
+ * What the ledger needs of a decided request: the decided fields plus the original intent. The
+ * ledger defines it itself (the request module's type satisfies it), so the ledger depends on no
+ * module above it.
+ */
+export interface DecidedRequest {
+  id: string;
+  agent_id: string;
+  session_id: string;
+  human_principal: string | null;
+  tool_name: string;
+  tool_args: Record<string, unknown>;
+  tool_args_hash: string;
+  context: Record<string, unknown>;
+  status: "processing" | "pending_review" | "approved" | "denied";
+  decision_status: "approved" | "denied" | "approved_pending_review" | null;
+  reason: string;
+  confidence_bucket: ConfidenceBucket;
+  policy_id: string | null;
+  applied_policies: readonly unknown[];
+  matched_condition_ids: readonly string[];
+  citations: readonly unknown[];
+  evidence_chunks: readonly unknown[];
+  judge_trace: Record<string, unknown>;
+}
 
-export function clearanceEventType(status: ClearanceRow["status"]): LedgerEventType {
+export function clearanceEventType(status: DecidedRequest["status"]): LedgerEventType {
   if (status === "approved") return "clearance.approved";
   if (status === "denied") return "clearance.denied";
   if (status === "pending_review") return "clearance.pending_review";

@@ -13,23 +13,9 @@
  * multiplication, division and modulo. Every loop is bounded by about 2·53 iterations.
  */
 
-/** Closed set of reasons, so that callers (HTTP layer, CLI) can map them without parsing messages. */
-export type MerkleErrorCode =
-  | "invalid_number" // a size or index that is not a safe non-negative integer
-  | "out_of_range" // index >= size, m > n, m = 0, or a range outside the tree
-  | "hash_length" // a hash that is not exactly 32 bytes, or not a Uint8Array at all
-  | "proof_length"; // a proof with more or fewer hashes than RFC 6962 prescribes for these sizes
-
-/** Thrown for malformed input. A well-formed proof that simply does not match a root is `false`, not this. */
-export class MerkleProofError extends Error {
-  override readonly name = "MerkleProofError";
-  constructor(
-    readonly code: MerkleErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+// Malformed input throws LedgerError (invalid_number, out_of_range, hash_length, proof_length); a
+// well-formed proof that simply does not match a root is `false`, not an error.
+import { LedgerError } from "./ledger-error.js";
 
 /** Leaves [start, end) of a tree. The hash of the range is MTH(D[start:end]) (RFC 6962 §2.1). */
 export interface LeafRange {
@@ -54,7 +40,7 @@ function describe(value: unknown): string {
 /** Validates a size or index from untrusted input. */
 export function checkCount(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new MerkleProofError("invalid_number", `${name} must be a safe non-negative integer, got ${describe(value)}`);
+    throw new LedgerError("invalid_number", `${name} must be a safe non-negative integer, got ${describe(value)}`);
   }
   return value;
 }
@@ -89,7 +75,7 @@ export function inclusionPlan(index: number, treeSize: number): LeafRange[] {
   checkCount("leaf index", index);
   checkCount("tree size", treeSize);
   if (index >= treeSize) {
-    throw new MerkleProofError("out_of_range", `leaf index ${index} is not below tree size ${treeSize}`);
+    throw new LedgerError("out_of_range", `leaf index ${index} is not below tree size ${treeSize}`);
   }
   const siblings: LeafRange[] = [];
   let lo = 0;
@@ -117,8 +103,8 @@ export function inclusionPlan(index: number, treeSize: number): LeafRange[] {
 export function consistencyPlan(m: number, n: number): LeafRange[] {
   checkCount("old tree size", m);
   checkCount("new tree size", n);
-  if (m > n) throw new MerkleProofError("out_of_range", `old tree size ${m} is larger than new tree size ${n}`);
-  if (m === 0) throw new MerkleProofError("out_of_range", "no consistency proof exists from the empty tree (RFC 6962 §2.1.2 needs 0 < m)");
+  if (m > n) throw new LedgerError("out_of_range", `old tree size ${m} is larger than new tree size ${n}`);
+  if (m === 0) throw new LedgerError("out_of_range", "no consistency proof exists from the empty tree (RFC 6962 §2.1.2 needs 0 < m)");
   // SUBPROOF(m, D[lo:hi], b) walked top-down. Each RFC step appends one subtree *after* the deeper result, so
   // the appended subtrees come out in reverse; the terminal element of the recursion goes first.
   const appended: LeafRange[] = [];
@@ -153,10 +139,10 @@ export function consistencyPlan(m: number, n: number): LeafRange[] {
 export function rangeNodes(range: LeafRange): NodeRef[] {
   const start = checkCount("range start", range.start);
   const end = checkCount("range end", range.end);
-  if (end <= start) throw new MerkleProofError("out_of_range", `empty or inverted leaf range [${start}, ${end})`);
+  if (end <= start) throw new LedgerError("out_of_range", `empty or inverted leaf range [${start}, ${end})`);
   let width = ceilPowerOfTwo(end - start);
   if (start % width !== 0) {
-    throw new MerkleProofError("out_of_range", `leaf range [${start}, ${end}) is not a subtree of an RFC 6962 tree`);
+    throw new LedgerError("out_of_range", `leaf range [${start}, ${end}) is not a subtree of an RFC 6962 tree`);
   }
   let level = Math.round(Math.log2(width)); // exact: width is a power of two <= 2^53
   const nodes: NodeRef[] = [];

@@ -5,7 +5,7 @@
  * Conventions:
  * - Hashes are 32-byte Uint8Arrays (SHA-256, the only hash RFC 6962 §2.1 defines).
  * - Sizes and indices are numbers that must be safe non-negative integers; anything else throws.
- * - Verifiers throw MerkleProofError for malformed input (bad numbers, index >= size, wrong hash or proof
+ * - Verifiers throw LedgerError for malformed input (bad numbers, index >= size, wrong hash or proof
  *   length) and return false only for a well-formed proof that does not reproduce the root. Callers that
  *   just want "valid or not" treat both as invalid.
  *
@@ -21,16 +21,15 @@
  */
 import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
-import { checkCount, consistencyPlan, inclusionPlan, isPowerOfTwo, MerkleProofError, rangeNodes, type LeafRange } from "./merkle-proofs.js";
+import { LedgerError } from "./ledger-error.js";
+import { checkCount, consistencyPlan, inclusionPlan, isPowerOfTwo, rangeNodes, type LeafRange } from "./merkle-proofs.js";
 
 export {
   consistencyPlan,
   inclusionPlan,
-  MerkleProofError,
   planNodes,
   rangeNodes,
   type LeafRange,
-  type MerkleErrorCode,
   type NodeRef,
 } from "./merkle-proofs.js";
 
@@ -54,7 +53,7 @@ function sha256(...parts: Uint8Array[]): Uint8Array {
 function checkHash(name: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array) || value.length !== HASH_SIZE) {
     const got = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
-    throw new MerkleProofError("hash_length", `${name} must be a ${HASH_SIZE}-byte hash, got ${got}`);
+    throw new LedgerError("hash_length", `${name} must be a ${HASH_SIZE}-byte hash, got ${got}`);
   }
   return value;
 }
@@ -67,7 +66,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** MTH({d}) = SHA-256(0x00 || d) (RFC 6962 §2.1). Leaf data may be any length, including empty. */
 export function leafHash(data: Uint8Array): Uint8Array {
-  if (!(data instanceof Uint8Array)) throw new MerkleProofError("hash_length", "leaf data must be a Uint8Array");
+  if (!(data instanceof Uint8Array)) throw new LedgerError("hash_length", "leaf data must be a Uint8Array");
   return sha256(LEAF_PREFIX, data);
 }
 
@@ -99,7 +98,7 @@ export function emptyRoot(): Uint8Array {
  * never straddle that boundary and the right part (at most as large as the left) finishes no later.
  */
 export function rootFromLeafHashes(hashes: readonly Uint8Array[]): Uint8Array {
-  if (!Array.isArray(hashes)) throw new MerkleProofError("hash_length", "leaf hashes must be an array");
+  if (!Array.isArray(hashes)) throw new LedgerError("hash_length", "leaf hashes must be an array");
   if (hashes.length === 0) return emptyRoot();
   let level = hashes.map((h, i) => checkHash(`leaf hash ${i}`, h));
   while (level.length > 1) {
@@ -144,15 +143,15 @@ export function consistencyProofFrom(m: number, n: number, hashAt: HashAt): Uint
 
 /** A HashAt over an in-memory leaf list; each node costs O(2^level) hashes, with no caching. */
 function leafListHashAt(leafHashes: readonly Uint8Array[], treeSize: number): HashAt {
-  if (!Array.isArray(leafHashes)) throw new MerkleProofError("hash_length", "leaf hashes must be an array");
+  if (!Array.isArray(leafHashes)) throw new LedgerError("hash_length", "leaf hashes must be an array");
   if (treeSize > leafHashes.length) {
-    throw new MerkleProofError("out_of_range", `tree size ${treeSize} exceeds the ${leafHashes.length} leaves given`);
+    throw new LedgerError("out_of_range", `tree size ${treeSize} exceeds the ${leafHashes.length} leaves given`);
   }
   return (level, index) => {
     const width = 2 ** level;
     const start = index * width;
     // The planners only ask for subtrees inside the tree; this guards against a planner bug.
-    if (start + width > treeSize) throw new MerkleProofError("out_of_range", `node (${level}, ${index}) is outside the tree`);
+    if (start + width > treeSize) throw new LedgerError("out_of_range", `node (${level}, ${index}) is outside the tree`);
     return rootFromLeafHashes(leafHashes.slice(start, start + width));
   };
 }
@@ -174,9 +173,9 @@ export function consistencyProof(leafHashes: readonly Uint8Array[], m: number, n
  * million entries is refused in O(1), and a truncated or padded proof is an error, not a silent mismatch.
  */
 function checkProof(proof: unknown, expected: number): Uint8Array[] {
-  if (!Array.isArray(proof)) throw new MerkleProofError("proof_length", "proof must be an array of hashes");
+  if (!Array.isArray(proof)) throw new LedgerError("proof_length", "proof must be an array of hashes");
   if (proof.length !== expected) {
-    throw new MerkleProofError("proof_length", `proof has ${proof.length} hashes, expected ${expected}`);
+    throw new LedgerError("proof_length", `proof has ${proof.length} hashes, expected ${expected}`);
   }
   return proof.map((p, i) => checkHash(`proof hash ${i}`, p));
 }
@@ -210,7 +209,7 @@ export function rootFromInclusionProof(
   let sn = treeSize - 1;
   let r = leaf;
   for (const p of path) {
-    if (sn === 0) throw new MerkleProofError("proof_length", "proof is longer than the path to the root");
+    if (sn === 0) throw new LedgerError("proof_length", "proof is longer than the path to the root");
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r); // we are a right child (or the lone right-edge node): sibling on the left
       if (fn % 2 === 0) [fn, sn] = shiftPastRightEdge(fn, sn);
@@ -221,7 +220,7 @@ export function rootFromInclusionProof(
     sn = Math.floor(sn / 2);
   }
   // RFC 9162 §2.1.3.2 step 3: without this final check a short proof would "verify" against an inner node.
-  if (sn !== 0) throw new MerkleProofError("proof_length", "proof is shorter than the path to the root");
+  if (sn !== 0) throw new LedgerError("proof_length", "proof is shorter than the path to the root");
   return r;
 }
 
@@ -257,7 +256,7 @@ export function verifyConsistency(
   if (m === n) {
     checkProof(proof, 0);
     if (!(oldRoot instanceof Uint8Array) || !(newRoot instanceof Uint8Array)) {
-      throw new MerkleProofError("hash_length", "roots must be Uint8Arrays");
+      throw new LedgerError("hash_length", "roots must be Uint8Arrays");
     }
     return bytesEqual(oldRoot, newRoot);
   }
@@ -277,7 +276,7 @@ export function verifyConsistency(
   let fr = path[0]!;
   let sr = path[0]!;
   for (const c of path.slice(1)) {
-    if (sn === 0) throw new MerkleProofError("proof_length", "proof is longer than the path to the root");
+    if (sn === 0) throw new LedgerError("proof_length", "proof is longer than the path to the root");
     if (fn % 2 === 1 || fn === sn) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);

@@ -9,6 +9,7 @@
  *  - the note has a byte limit on top of the 100-signature limit.
  */
 import { createHash, createPublicKey, verify as edVerify, type KeyObject } from "node:crypto";
+import { LedgerError, type LedgerErrorCode } from "./ledger-error.js";
 
 /** signed-note "Signature types": 0x01 = Ed25519. */
 export const SIG_TYPE_ED25519 = 0x01;
@@ -19,29 +20,12 @@ export const MAX_NOTE_BYTES = 1 << 20;
 const MAX_KEY_STRING = 4096;
 
 /**
- * Why a note, key or checkpoint was refused. Parsing: too_large, invalid_utf8 (also lone surrogates),
- * control_character (below U+0020 other than newline: CR, tab, NUL), malformed_note (no blank line
- * before a newline-terminated signature block), malformed_signature_line (no "— " prefix, bad key name,
- * bad base64, under 5 bytes), too_many_signatures. Verification: no_verified_signature (only unknown
- * keys signed; those are ignored), bad_signature (a known key's signature fails), ambiguous_verifier
- * (two different known keys share name and ID). Keys: invalid_key_name, invalid_key, key_id_mismatch,
- * unsupported_algorithm (type byte other than 0x01). Signing: invalid_text, signer_mismatch (the
- * signature does not verify with the stated public key). Checkpoints: malformed_checkpoint, origin_mismatch.
+ * A refused note, key or checkpoint: a LedgerError whose message starts with its code
+ * ("bad_signature: ..."), as note errors always have, since callers show the message as is.
+ * The codes and what they mean are in ledger-error.ts (signed notes and checkpoints).
  */
-export type NoteErrorCode =
-  | "too_large" | "invalid_utf8" | "control_character" | "malformed_note" | "malformed_signature_line" | "too_many_signatures"
-  | "no_verified_signature" | "bad_signature" | "ambiguous_verifier"
-  | "invalid_key_name" | "invalid_key" | "key_id_mismatch" | "unsupported_algorithm"
-  | "invalid_text" | "signer_mismatch" | "malformed_checkpoint" | "origin_mismatch";
-
-export class NoteError extends Error {
-  override readonly name = "NoteError";
-  constructor(
-    readonly code: NoteErrorCode,
-    detail: string,
-  ) {
-    super(`${code}: ${detail}`);
-  }
+export function noteError(code: LedgerErrorCode, detail: string): LedgerError {
+  return new LedgerError(code, `${code}: ${detail}`);
 }
 
 /** A key as a note names it: key name and key ID as 8 lowercase hex characters (big-endian uint32). */
@@ -102,11 +86,11 @@ export function decodeBase64Strict(s: string): Buffer | null {
 }
 
 function assertName(name: string): void {
-  if (!isValidKeyName(name)) throw new NoteError("invalid_key_name", `key name ${JSON.stringify(String(name).slice(0, 80))} must be non-empty without spaces or "+"`);
+  if (!isValidKeyName(name)) throw noteError("invalid_key_name", `key name ${JSON.stringify(String(name).slice(0, 80))} must be non-empty without spaces or "+"`);
 }
 
 function assertPublicKey(publicKey: Uint8Array): void {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) throw new NoteError("invalid_key", "an Ed25519 public key is 32 bytes");
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) throw noteError("invalid_key", "an Ed25519 public key is 32 bytes");
 }
 
 // ---- keys -----------------------------------------------------------------------------------------------
@@ -149,23 +133,23 @@ function splitPlus(s: string, count: number): string[] | null {
 }
 
 function parseTypedKey(name: string, hexId: string, b64: string, what: string): Buffer {
-  if (!isValidKeyName(name)) throw new NoteError("invalid_key", `${what}: invalid key name`);
-  if (!HEX8.test(hexId)) throw new NoteError("invalid_key", `${what}: key ID must be 8 hex digits`);
+  if (!isValidKeyName(name)) throw noteError("invalid_key", `${what}: invalid key name`);
+  if (!HEX8.test(hexId)) throw noteError("invalid_key", `${what}: key ID must be 8 hex digits`);
   const key = decodeBase64Strict(b64);
-  if (!key || key.length === 0) throw new NoteError("invalid_key", `${what}: key is not standard base64`);
+  if (!key || key.length === 0) throw noteError("invalid_key", `${what}: key is not standard base64`);
   return key;
 }
 
 /** Parses "<name>+<hex id>+<base64(0x01 || key)>", checking the ID against the name and key. */
 export function parseVerifierKey(str: string): NoteVerifier {
-  if (typeof str !== "string" || str.length > MAX_KEY_STRING) throw new NoteError("invalid_key", "verifier key: not a key string");
+  if (typeof str !== "string" || str.length > MAX_KEY_STRING) throw noteError("invalid_key", "verifier key: not a key string");
   const parts = splitPlus(str, 2);
-  if (!parts) throw new NoteError("invalid_key", 'verifier key: expected "<name>+<hex id>+<base64 key>"');
+  if (!parts) throw noteError("invalid_key", 'verifier key: expected "<name>+<hex id>+<base64 key>"');
   const [name, hexId, b64] = parts as [string, string, string];
   const key = parseTypedKey(name, hexId, b64, "verifier key");
-  if (keyHash(name, key) !== hexId.toLowerCase()) throw new NoteError("key_id_mismatch", `verifier key: ID ${hexId} does not match the name and key`);
-  if (key[0] !== SIG_TYPE_ED25519) throw new NoteError("unsupported_algorithm", `verifier key: signature type 0x${key[0]!.toString(16).padStart(2, "0")}, only Ed25519 (0x01)`);
-  if (key.length !== 33) throw new NoteError("invalid_key", "verifier key: an Ed25519 public key is 32 bytes");
+  if (keyHash(name, key) !== hexId.toLowerCase()) throw noteError("key_id_mismatch", `verifier key: ID ${hexId} does not match the name and key`);
+  if (key[0] !== SIG_TYPE_ED25519) throw noteError("unsupported_algorithm", `verifier key: signature type 0x${key[0]!.toString(16).padStart(2, "0")}, only Ed25519 (0x01)`);
+  if (key.length !== 33) throw noteError("invalid_key", "verifier key: an Ed25519 public key is 32 bytes");
   return { name, keyId: hexId.toLowerCase(), publicKey: Uint8Array.from(key.subarray(1)) };
 }
 
@@ -177,7 +161,7 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
   try {
     return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: "der", type: "spki" });
   } catch {
-    throw new NoteError("invalid_key", "not a usable Ed25519 public key");
+    throw noteError("invalid_key", "not a usable Ed25519 public key");
   }
 }
 
@@ -189,16 +173,16 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
  * `publicKey` before it is emitted, so a signer/key mix-up cannot publish an unverifiable note.
  */
 export async function signNote(body: string, name: string, sign: SignFn, publicKey: Uint8Array): Promise<string> {
-  if (typeof body !== "string" || !body.endsWith("\n")) throw new NoteError("invalid_text", "note text must end with a newline");
-  if (Buffer.byteLength(body, "utf8") > MAX_NOTE_BYTES) throw new NoteError("too_large", `note text over ${MAX_NOTE_BYTES} bytes`);
+  if (typeof body !== "string" || !body.endsWith("\n")) throw noteError("invalid_text", "note text must end with a newline");
+  if (Buffer.byteLength(body, "utf8") > MAX_NOTE_BYTES) throw noteError("too_large", `note text over ${MAX_NOTE_BYTES} bytes`);
   const problem = noteTextProblem(body);
-  if (problem) throw new NoteError("invalid_text", `note text ${problem.detail}`);
+  if (problem) throw noteError("invalid_text", `note text ${problem.detail}`);
   const id = keyId(name, publicKey);
   const message = Buffer.from(body, "utf8");
   const signature = await sign(message);
-  if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new NoteError("signer_mismatch", "the signer did not return a 64-byte Ed25519 signature");
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) throw noteError("signer_mismatch", "the signer did not return a 64-byte Ed25519 signature");
   if (!edVerify(null, message, publicKeyObject(publicKey), signature)) {
-    throw new NoteError("signer_mismatch", `the signer's signature does not verify with the public key of ${name}+${id}`);
+    throw noteError("signer_mismatch", `the signer's signature does not verify with the public key of ${name}+${id}`);
   }
   return `${body}\n${SIG_PREFIX}${name} ${Buffer.concat([Buffer.from(id, "hex"), signature]).toString("base64")}\n`;
 }
@@ -211,37 +195,37 @@ export interface OpenNoteOptions {
 /**
  * Parses and verifies a signed note. Signatures from keys not in `verifiers` (by name and key ID)
  * are ignored; at least one known key must verify; a known key whose signature fails rejects the
- * whole note. Throws NoteError with a specific code on any failure.
+ * whole note. Throws LedgerError (noteError) with a specific code on any failure.
  */
 export function openNote(note: string | Uint8Array, verifiers: readonly NoteVerifier[], options: OpenNoteOptions = {}): OpenedNote {
   const maxBytes = options.maxBytes ?? MAX_NOTE_BYTES;
   const maxSignatures = options.maxSignatures ?? MAX_SIGNATURES;
   let text: string;
   if (note instanceof Uint8Array) {
-    if (note.length > maxBytes) throw new NoteError("too_large", `note is over ${maxBytes} bytes`);
+    if (note.length > maxBytes) throw noteError("too_large", `note is over ${maxBytes} bytes`);
     try {
       text = utf8Decoder.decode(note);
     } catch {
-      throw new NoteError("invalid_utf8", "note is not valid UTF-8");
+      throw noteError("invalid_utf8", "note is not valid UTF-8");
     }
   } else if (typeof note === "string") {
-    if (note.length > maxBytes || Buffer.byteLength(note, "utf8") > maxBytes) throw new NoteError("too_large", `note is over ${maxBytes} bytes`);
+    if (note.length > maxBytes || Buffer.byteLength(note, "utf8") > maxBytes) throw noteError("too_large", `note is over ${maxBytes} bytes`);
     text = note;
   } else {
-    throw new NoteError("malformed_note", "note must be a string or bytes");
+    throw noteError("malformed_note", "note must be a string or bytes");
   }
   const problem = noteTextProblem(text);
-  if (problem) throw new NoteError(problem.code, `note ${problem.detail}`);
+  if (problem) throw noteError(problem.code, `note ${problem.detail}`);
 
   // "the text is separated from the signatures by the last empty line in the note"
   const split = text.lastIndexOf("\n\n");
-  if (split < 0) throw new NoteError("malformed_note", "no blank line before the signatures");
+  if (split < 0) throw noteError("malformed_note", "no blank line before the signatures");
   const body = text.slice(0, split + 1);
   const block = text.slice(split + 2);
-  if (block.length === 0) throw new NoteError("malformed_note", "no signature lines");
-  if (!block.endsWith("\n")) throw new NoteError("malformed_note", "signature block must end with a newline");
+  if (block.length === 0) throw noteError("malformed_note", "no signature lines");
+  if (!block.endsWith("\n")) throw noteError("malformed_note", "signature block must end with a newline");
   const lines = block.slice(0, -1).split("\n");
-  if (lines.length > maxSignatures) throw new NoteError("too_many_signatures", `${lines.length} signature lines, at most ${maxSignatures}`);
+  if (lines.length > maxSignatures) throw noteError("too_many_signatures", `${lines.length} signature lines, at most ${maxSignatures}`);
 
   const byRef = new Map<string, NoteVerifier[]>();
   for (const v of verifiers) {
@@ -258,16 +242,16 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   const seenUnknown = new Set<string>();
   lines.forEach((line, i) => {
     const where = `signature line ${i + 1}`;
-    if (!line.startsWith(SIG_PREFIX)) throw new NoteError("malformed_signature_line", `${where} does not start with "\u2014 "`);
+    if (!line.startsWith(SIG_PREFIX)) throw noteError("malformed_signature_line", `${where} does not start with "\u2014 "`);
     const rest = line.slice(SIG_PREFIX.length);
     const space = rest.indexOf(" ");
-    if (space < 0) throw new NoteError("malformed_signature_line", `${where} has no signature after the key name`);
+    if (space < 0) throw noteError("malformed_signature_line", `${where} has no signature after the key name`);
     const name = rest.slice(0, space);
     const b64 = rest.slice(space + 1);
-    if (!isValidKeyName(name)) throw new NoteError("malformed_signature_line", `${where} has an invalid key name`);
+    if (!isValidKeyName(name)) throw noteError("malformed_signature_line", `${where} has an invalid key name`);
     const sig = decodeBase64Strict(b64);
-    if (!sig) throw new NoteError("malformed_signature_line", `${where}: signature is not standard base64`);
-    if (sig.length < 5) throw new NoteError("malformed_signature_line", `${where}: signature shorter than key ID + 1 byte`);
+    if (!sig) throw noteError("malformed_signature_line", `${where}: signature is not standard base64`);
+    if (sig.length < 5) throw noteError("malformed_signature_line", `${where}: signature shorter than key ID + 1 byte`);
     const id = sig.subarray(0, 4).toString("hex");
     const ref = `${name}\n${id}`;
     const known = byRef.get(ref);
@@ -276,16 +260,16 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
       seenUnknown.add(line);
       return;
     }
-    if (known.length > 1) throw new NoteError("ambiguous_verifier", `${known.length} different known keys are named ${name}+${id}`);
+    if (known.length > 1) throw noteError("ambiguous_verifier", `${known.length} different known keys are named ${name}+${id}`);
     const raw = sig.subarray(4);
     if (raw.length !== 64 || !edVerify(null, message, publicKeyObject(known[0]!.publicKey), raw)) {
-      throw new NoteError("bad_signature", `${where}: signature by known key ${name}+${id} does not verify`);
+      throw noteError("bad_signature", `${where}: signature by known key ${name}+${id} does not verify`);
     }
     if (!seenVerified.has(ref)) verifiedBy.push({ name, keyId: id });
     seenVerified.add(ref);
   });
   if (verifiedBy.length === 0) {
-    throw new NoteError("no_verified_signature", `no signature from a known key (${unverified.length} from unknown keys ignored)`);
+    throw noteError("no_verified_signature", `no signature from a known key (${unverified.length} from unknown keys ignored)`);
   }
   return { body, verifiedBy, unverified };
 }

@@ -4,7 +4,8 @@
  */
 import { checkCount } from "./merkle-proofs.js";
 import { HASH_SIZE } from "./merkle.js";
-import { checkHash, checkLevel, checkWidth, MAX_TILE_LEVEL, TILE_WIDTH, TileError, type TileRef } from "./tiles.js";
+import { LedgerError } from "./ledger-error.js";
+import { checkHash, checkLevel, checkWidth, MAX_TILE_LEVEL, TILE_WIDTH, type TileRef } from "./tiles.js";
 
 /** Entry bundles prefix each entry with a 2-byte big-endian length. */
 export const MAX_ENTRY_SIZE = 0xffff;
@@ -38,24 +39,24 @@ const PATH_RE = /^tile\/(entries|0|[1-9][0-9]?)\/((?:x[0-9]{3}\/)*[0-9]{3})(?:\.
 /** Parses a canonical tile or bundle path; anything else (leading zeros, x000 groups, .p/256) is bad_path. */
 export function parseTilePath(path: string): ParsedTilePath {
   const m = typeof path === "string" && path.length <= 80 ? PATH_RE.exec(path) : null;
-  if (!m) throw new TileError("bad_path", "not a tlog-tiles tile path");
+  if (!m) throw new LedgerError("bad_path", "not a tlog-tiles tile path");
   const [, kind, digits, w] = m as unknown as [string, string, string, string | undefined];
   const index = digits.split("/").reduce((acc, g) => acc * 1000 + Number(g.replace("x", "")), 0);
   const width = w === undefined ? TILE_WIDTH : Number(w);
   // Re-encoding rejects non-canonical indices such as x000/001 and anything past 2^53 - 1.
   if (!Number.isSafeInteger(index) || encodeIndex(index) !== digits || (w !== undefined && width >= TILE_WIDTH)) {
-    throw new TileError("bad_path", `non-canonical tile path ${JSON.stringify(path)}`);
+    throw new LedgerError("bad_path", `non-canonical tile path ${JSON.stringify(path)}`);
   }
   if (kind === "entries") return { kind: "entries", index, width };
   const level = Number(kind);
-  if (level > MAX_TILE_LEVEL) throw new TileError("bad_path", `tile level ${level} is above ${MAX_TILE_LEVEL}`);
+  if (level > MAX_TILE_LEVEL) throw new LedgerError("bad_path", `tile level ${level} is above ${MAX_TILE_LEVEL}`);
   return { kind: "hashes", level, index, width };
 }
 
 /** A tile's body is its hashes concatenated (tlog-tiles: "W × 32 bytes"). */
 export function encodeTile(hashes: readonly Uint8Array[]): Uint8Array {
   if (!Array.isArray(hashes) || hashes.length < 1 || hashes.length > TILE_WIDTH) {
-    throw new TileError("bad_tile", `a tile holds 1..${TILE_WIDTH} hashes`);
+    throw new LedgerError("bad_tile", `a tile holds 1..${TILE_WIDTH} hashes`);
   }
   const out = new Uint8Array(hashes.length * HASH_SIZE);
   hashes.forEach((h, i) => out.set(checkHash(`tile hash ${i}`, h), i * HASH_SIZE));
@@ -64,22 +65,22 @@ export function encodeTile(hashes: readonly Uint8Array[]): Uint8Array {
 
 /** Splits a tile body into hashes; `width`, when given, is the width its path promises. */
 export function decodeTile(bytes: Uint8Array, width?: number): Uint8Array[] {
-  if (!(bytes instanceof Uint8Array)) throw new TileError("bad_tile", "tile body must be a Uint8Array");
+  if (!(bytes instanceof Uint8Array)) throw new LedgerError("bad_tile", "tile body must be a Uint8Array");
   const n = bytes.length / HASH_SIZE;
   if (!Number.isInteger(n) || n < 1 || n > TILE_WIDTH) {
-    throw new TileError("bad_tile", `tile body of ${bytes.length} bytes is not 1..${TILE_WIDTH} hashes`);
+    throw new LedgerError("bad_tile", `tile body of ${bytes.length} bytes is not 1..${TILE_WIDTH} hashes`);
   }
-  if (width !== undefined && n !== checkWidth(width)) throw new TileError("bad_tile", `tile has ${n} hashes, expected ${width}`);
+  if (width !== undefined && n !== checkWidth(width)) throw new LedgerError("bad_tile", `tile has ${n} hashes, expected ${width}`);
   return Array.from({ length: n }, (_, i) => bytes.slice(i * HASH_SIZE, (i + 1) * HASH_SIZE));
 }
 
 /** tlog-tiles entry bundle: each entry as a 2-byte big-endian length then its bytes. */
 export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
   if (!Array.isArray(entries) || entries.length < 1 || entries.length > TILE_WIDTH) {
-    throw new TileError("bad_bundle", `a bundle holds 1..${TILE_WIDTH} entries`);
+    throw new LedgerError("bad_bundle", `a bundle holds 1..${TILE_WIDTH} entries`);
   }
   if (!entries.every((e) => e instanceof Uint8Array && e.length <= MAX_ENTRY_SIZE)) {
-    throw new TileError("bad_bundle", `entries must be Uint8Arrays of at most ${MAX_ENTRY_SIZE} bytes`);
+    throw new LedgerError("bad_bundle", `entries must be Uint8Arrays of at most ${MAX_ENTRY_SIZE} bytes`);
   }
   const out = new Uint8Array(entries.reduce((n, e) => n + 2 + e.length, 0));
   let pos = 0;
@@ -93,16 +94,16 @@ export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
 
 /** Splits an entry bundle (1..256 entries); `width`, when given, is the count its path promises. */
 export function decodeEntryBundle(bytes: Uint8Array, width?: number): Uint8Array[] {
-  if (!(bytes instanceof Uint8Array)) throw new TileError("bad_bundle", "bundle must be a Uint8Array");
+  if (!(bytes instanceof Uint8Array)) throw new LedgerError("bad_bundle", "bundle must be a Uint8Array");
   const entries: Uint8Array[] = [];
   for (let pos = 0; pos < bytes.length; ) {
-    if (entries.length === TILE_WIDTH) throw new TileError("bad_bundle", `bundle has more than ${TILE_WIDTH} entries`);
+    if (entries.length === TILE_WIDTH) throw new LedgerError("bad_bundle", `bundle has more than ${TILE_WIDTH} entries`);
     const len = pos + 2 <= bytes.length ? bytes[pos]! * 256 + bytes[pos + 1]! : 0;
-    if (pos + 2 + len > bytes.length) throw new TileError("bad_bundle", "truncated entry or length");
+    if (pos + 2 + len > bytes.length) throw new LedgerError("bad_bundle", "truncated entry or length");
     entries.push(bytes.slice(pos + 2, pos + 2 + len));
     pos += 2 + len;
   }
-  if (entries.length === 0) throw new TileError("bad_bundle", "empty bundle");
-  if (width !== undefined && entries.length !== checkWidth(width)) throw new TileError("bad_bundle", `expected ${width} entries`);
+  if (entries.length === 0) throw new LedgerError("bad_bundle", "empty bundle");
+  if (width !== undefined && entries.length !== checkWidth(width)) throw new LedgerError("bad_bundle", `expected ${width} entries`);
   return entries;
 }

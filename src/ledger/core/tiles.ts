@@ -15,7 +15,8 @@
  * tile is a prefix of every later version of the same tile.
  */
 import { checkCount } from "./merkle-proofs.js";
-import { HASH_SIZE, MerkleProofError, rootFromLeafHashes, type HashAt, type NodeRef } from "./merkle.js";
+import { LedgerError } from "./ledger-error.js";
+import { HASH_SIZE, rootFromLeafHashes, type HashAt, type NodeRef } from "./merkle.js";
 
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256; // 2^TILE_HEIGHT
@@ -23,16 +24,6 @@ export const TILE_WIDTH = 256; // 2^TILE_HEIGHT
 export const MAX_TILE_LEVEL = 63;
 /** `tilesForTreeSize` refuses to list more tiles than this (about 268M leaves). */
 export const MAX_LISTED_TILES = 1 << 20;
-
-export type TileErrorCode = "bad_path" | "bad_tile" | "bad_bundle" | "missing_tile" | "bad_state" | "too_many_tiles";
-
-/** Malformed tile data, paths or state. Bad numbers throw MerkleProofError("invalid_number") instead. */
-export class TileError extends Error {
-  override readonly name = "TileError";
-  constructor(readonly code: TileErrorCode, message: string) {
-    super(message);
-  }
-}
 
 /** A tile's coordinates; width 256 is a full tile, 1..255 a partial one. */
 export type TileRef = { readonly level: number; readonly index: number; readonly width: number };
@@ -45,20 +36,20 @@ function describeTile(t: TileRef): string {
 
 export function checkLevel(level: unknown): number {
   const l = checkCount("tile level", level);
-  if (l > MAX_TILE_LEVEL) throw new MerkleProofError("out_of_range", `tile level ${l} is above ${MAX_TILE_LEVEL}`);
+  if (l > MAX_TILE_LEVEL) throw new LedgerError("out_of_range", `tile level ${l} is above ${MAX_TILE_LEVEL}`);
   return l;
 }
 
 export function checkWidth(width: unknown): number {
   if (width === undefined) return TILE_WIDTH;
   const w = checkCount("tile width", width);
-  if (w < 1 || w > TILE_WIDTH) throw new MerkleProofError("out_of_range", `tile width ${w} is not in 1..${TILE_WIDTH}`);
+  if (w < 1 || w > TILE_WIDTH) throw new LedgerError("out_of_range", `tile width ${w} is not in 1..${TILE_WIDTH}`);
   return w;
 }
 
 export function checkHash(name: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array) || value.length !== HASH_SIZE) {
-    throw new MerkleProofError("hash_length", `${name} must be a ${HASH_SIZE}-byte hash`);
+    throw new LedgerError("hash_length", `${name} must be a ${HASH_SIZE}-byte hash`);
   }
   return value;
 }
@@ -96,7 +87,7 @@ export function rightEdgeTileRefs(treeSize: number): TileRef[] {
 export function tilesForTreeSize(treeSize: number): TileRef[] {
   let total = 0;
   for (let level = 0, n = checkCount("tree size", treeSize); n > 0; n = nodesAtLevel(treeSize, ++level)) total += Math.ceil(n / TILE_WIDTH);
-  if (total > MAX_LISTED_TILES) throw new TileError("too_many_tiles", `tree size ${treeSize} has ${total} tiles`);
+  if (total > MAX_LISTED_TILES) throw new LedgerError("too_many_tiles", `tree size ${treeSize} has ${total} tiles`);
   return listTiles(treeSize, false);
 }
 
@@ -109,7 +100,7 @@ export function locateNode(level: number, index: number, treeSize: number): { ti
   const h = checkCount("node level", level);
   const i = checkCount("node index", index);
   checkCount("tree size", treeSize);
-  if (i >= Math.floor(treeSize / 2 ** h)) throw new MerkleProofError("out_of_range", `node (${h}, ${i}) is outside a tree of size ${treeSize}`);
+  if (i >= Math.floor(treeSize / 2 ** h)) throw new LedgerError("out_of_range", `node (${h}, ${i}) is outside a tree of size ${treeSize}`);
   const tileLevel = Math.floor(h / TILE_HEIGHT);
   const count = 2 ** (h % TILE_HEIGHT);
   const first = i * count; // < n_L, so a safe integer
@@ -136,7 +127,7 @@ export class TileIndex {
       const { tile, offset, count } = locateNode(level, index, treeSize);
       const hashes = getTile(tile.level, tile.index, tile.width);
       if (!Array.isArray(hashes) || hashes.length < tile.width) {
-        throw new TileError("missing_tile", `${describeTile(tile)} is missing or short`);
+        throw new LedgerError("missing_tile", `${describeTile(tile)} is missing or short`);
       }
       if (count === 1) return checkHash(`hash ${offset} of ${describeTile(tile)}`, hashes[offset]);
       if (levelsOf) {
@@ -153,7 +144,7 @@ export class TileIndex {
 /** The distinct tiles that the nodes of a proof plan (merkle.ts `planNodes`) live in, by level then index. */
 export function tilesNeeded(nodes: readonly NodeRef[], treeSize: number): TileRef[] {
   checkCount("tree size", treeSize);
-  if (!Array.isArray(nodes)) throw new TileError("bad_state", "nodes must be an array");
+  if (!Array.isArray(nodes)) throw new LedgerError("bad_state", "nodes must be an array");
   const byKey = new Map<string, TileRef>();
   for (const node of nodes) {
     const { tile } = locateNode(node?.level, node?.index, treeSize);
@@ -172,13 +163,13 @@ function checkState(state: TileState): Map<number, readonly Uint8Array[]> {
   const expected = rightEdgeTileRefs(size);
   const given: unknown = state.rightEdgeTiles;
   if (!Array.isArray(given) || given.length !== expected.length) {
-    throw new TileError("bad_state", `a tree of size ${size} has ${expected.length} right-edge tiles`);
+    throw new LedgerError("bad_state", `a tree of size ${size} has ${expected.length} right-edge tiles`);
   }
   const byLevel = new Map<number, readonly Uint8Array[]>();
   for (const ref of expected) {
     const t = (given as Tile[]).find((g) => g?.level === ref.level);
     if (!t || t.index !== ref.index || t.width !== ref.width || !Array.isArray(t.hashes) || t.hashes.length !== ref.width) {
-      throw new TileError("bad_state", `expected right-edge ${describeTile(ref)}`);
+      throw new LedgerError("bad_state", `expected right-edge ${describeTile(ref)}`);
     }
     t.hashes.forEach((h, i) => checkHash(`right-edge hash ${i}`, h));
     byLevel.set(ref.level, t.hashes);
@@ -193,7 +184,7 @@ function checkState(state: TileState): Map<number, readonly Uint8Array[]> {
  */
 export function appendLeaves(existing: TileState, newLeafHashes: readonly Uint8Array[]): AppendResult {
   const partials = checkState(existing);
-  if (!Array.isArray(newLeafHashes)) throw new TileError("bad_state", "new leaf hashes must be an array");
+  if (!Array.isArray(newLeafHashes)) throw new LedgerError("bad_state", "new leaf hashes must be an array");
   const size = existing.treeSize;
   const treeSize = checkCount("new tree size", size + newLeafHashes.length);
   const changed: Tile[] = [];

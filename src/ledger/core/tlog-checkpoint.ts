@@ -4,11 +4,12 @@
  *
  *   <origin>\n<tree size, decimal, no leading zeros>\n<base64 root hash>\n[<extension line>\n...]
  */
+import type { LedgerError } from "./ledger-error.js";
 import {
   decodeBase64Strict,
   isValidKeyName,
   MAX_NOTE_BYTES,
-  NoteError,
+  noteError,
   noteTextProblem,
   openNote,
   type NoteKeyRef,
@@ -39,8 +40,8 @@ const HASH_BYTES = 32;
 // before the safe-integer check; 2^53 - 1 has 16 digits.
 const SIZE = /^(?:0|[1-9][0-9]{0,15})$/;
 
-function bad(detail: string): NoteError {
-  return new NoteError("malformed_checkpoint", detail);
+function bad(detail: string): LedgerError {
+  return noteError("malformed_checkpoint", detail);
 }
 
 function checkLine(line: string, what: string): void {
@@ -115,7 +116,7 @@ export function openCheckpoint(
   const opened = openNote(note, verifiers, options);
   const checkpoint = parseCheckpoint(opened.body);
   if (options.origin !== undefined && checkpoint.origin !== options.origin) {
-    throw new NoteError("origin_mismatch", `checkpoint origin ${JSON.stringify(checkpoint.origin.slice(0, 200))} is not ${JSON.stringify(options.origin)}`);
+    throw noteError("origin_mismatch", `checkpoint origin ${JSON.stringify(checkpoint.origin.slice(0, 200))} is not ${JSON.stringify(options.origin)}`);
   }
   return { checkpoint, body: opened.body, verifiedBy: opened.verifiedBy, unverified: opened.unverified };
 }

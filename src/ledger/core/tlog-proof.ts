@@ -13,8 +13,9 @@
  * here re-formats to the same bytes. Checkpoint verification is tlog-checkpoint.ts's; the inclusion
  * check is merkle.ts's RFC 9162 §2.1.3.2 verifier.
  */
-import { MerkleProofError, verifyInclusion } from "./merkle.js";
-import { decodeBase64Strict, MAX_NOTE_BYTES, NoteError, openNote, type NoteKeyRef, type NoteVerifier } from "./signed-note.js";
+import { LedgerError, type LedgerErrorCode } from "./ledger-error.js";
+import { verifyInclusion } from "./merkle.js";
+import { decodeBase64Strict, MAX_NOTE_BYTES, openNote, type NoteKeyRef, type NoteVerifier } from "./signed-note.js";
 import { openCheckpoint, parseCheckpoint, type Checkpoint } from "./tlog-checkpoint.js";
 
 export const TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1";
@@ -31,32 +32,12 @@ const HASH_BYTES = 32;
 const INDEX_LINE = /^index (0|[1-9][0-9]{0,15})$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Closed set of reasons, so callers can map them without parsing messages. */
-export type TlogProofErrorCode =
-  | "invalid_input" // not a string, or bytes that are not UTF-8
-  | "too_large"
-  | "bad_header" // first line is not exactly c2sp.org/tlog-proof@v1
-  | "bad_extra" // extra line without canonical, non-empty standard base64
-  | "bad_index" // missing or non-canonical index line, or above 2^53 - 1
-  | "bad_hash" // a proof line that is not canonical standard base64 of 32 bytes
-  | "too_many_hashes"
-  | "missing_checkpoint" // no empty line, or nothing after it
-  | "bad_checkpoint" // the text after the empty line is not a checkpoint note
-  | "checkpoint_rejected" // the note did not verify with the trusted keys (see `cause`)
-  | "index_out_of_range" // index >= checkpoint tree size
-  | "bad_proof" // hash count does not match RFC 6962 PATH for this index and size
-  | "root_mismatch" // well-formed proof that does not lead to the checkpoint's root
-  | "bad_leaf_hash"; // the caller's leaf hash is not 32 bytes
-
-export class TlogProofError extends Error {
-  override readonly name = "TlogProofError";
-  constructor(
-    readonly code: TlogProofErrorCode,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${detail}`, options);
-  }
+/**
+ * A refused tlog-proof: a LedgerError whose message starts with its code, like a note's, and whose
+ * cause is the note or Merkle error behind it. The codes are in ledger-error.ts (tlog-proof@v1).
+ */
+function proofError(code: LedgerErrorCode, detail: string, options?: { cause?: unknown }): LedgerError {
+  return new LedgerError(code, `${code}: ${detail}`, options);
 }
 
 export interface TlogProofInput {
@@ -89,65 +70,65 @@ export interface VerifiedTlogProof {
  * with no_verified_signature; any other failure means the note itself is malformed.
  */
 function checkNoteShape(note: string): void {
-  if (note.length === 0) throw new TlogProofError("missing_checkpoint", "no checkpoint after the empty line");
+  if (note.length === 0) throw proofError("missing_checkpoint", "no checkpoint after the empty line");
   try {
     openNote(note, []);
   } catch (err) {
-    if (!(err instanceof NoteError)) throw err;
-    if (err.code !== "no_verified_signature") throw new TlogProofError("bad_checkpoint", err.message, { cause: err });
+    if (!(err instanceof LedgerError)) throw err;
+    if (err.code !== "no_verified_signature") throw proofError("bad_checkpoint", err.message, { cause: err });
   }
   try {
     // signed-note: "the text is separated from the signatures by the last empty line in the note".
     parseCheckpoint(note.slice(0, note.lastIndexOf("\n\n") + 1));
   } catch (err) {
-    throw new TlogProofError("bad_checkpoint", err instanceof Error ? err.message : "not a checkpoint", { cause: err });
+    throw proofError("bad_checkpoint", err instanceof Error ? err.message : "not a checkpoint", { cause: err });
   }
 }
 
 function checkIndex(index: unknown): number {
   if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 0) {
-    throw new TlogProofError("bad_index", "index must be a non-negative safe integer");
+    throw proofError("bad_index", "index must be a non-negative safe integer");
   }
   return index;
 }
 
-/** The exact `c2sp.org/tlog-proof@v1` text. Throws TlogProofError on anything it could not parse back. */
+/** The exact `c2sp.org/tlog-proof@v1` text. Throws LedgerError on anything it could not parse back. */
 export function formatTlogProof(input: TlogProofInput): string {
   const index = checkIndex(input.index);
-  if (!Array.isArray(input.proof)) throw new TlogProofError("bad_hash", "proof must be an array of hashes");
-  if (input.proof.length > MAX_PROOF_HASHES) throw new TlogProofError("too_many_hashes", `${input.proof.length} hashes, at most ${MAX_PROOF_HASHES}`);
+  if (!Array.isArray(input.proof)) throw proofError("bad_hash", "proof must be an array of hashes");
+  if (input.proof.length > MAX_PROOF_HASHES) throw proofError("too_many_hashes", `${input.proof.length} hashes, at most ${MAX_PROOF_HASHES}`);
   const hashLines = input.proof.map((h, i) => {
-    if (!(h instanceof Uint8Array) || h.length !== HASH_BYTES) throw new TlogProofError("bad_hash", `proof hash ${i} must be ${HASH_BYTES} bytes`);
+    if (!(h instanceof Uint8Array) || h.length !== HASH_BYTES) throw proofError("bad_hash", `proof hash ${i} must be ${HASH_BYTES} bytes`);
     return Buffer.from(h).toString("base64");
   });
   const lines = [TLOG_PROOF_HEADER];
   if (input.extra !== undefined) {
     // "If no extra data is present, this line is omitted": an empty extra would be a second spelling.
-    if (!(input.extra instanceof Uint8Array) || input.extra.length === 0) throw new TlogProofError("bad_extra", "extra must be non-empty bytes (omit it otherwise)");
-    if (input.extra.length > MAX_EXTRA_BYTES) throw new TlogProofError("too_large", `extra over ${MAX_EXTRA_BYTES} bytes`);
+    if (!(input.extra instanceof Uint8Array) || input.extra.length === 0) throw proofError("bad_extra", "extra must be non-empty bytes (omit it otherwise)");
+    if (input.extra.length > MAX_EXTRA_BYTES) throw proofError("too_large", `extra over ${MAX_EXTRA_BYTES} bytes`);
     lines.push(`extra ${Buffer.from(input.extra).toString("base64")}`);
   }
   lines.push(`index ${index}`, ...hashLines);
-  if (typeof input.checkpointNote !== "string") throw new TlogProofError("bad_checkpoint", "checkpointNote must be a string");
+  if (typeof input.checkpointNote !== "string") throw proofError("bad_checkpoint", "checkpointNote must be a string");
   checkNoteShape(input.checkpointNote);
   const text = `${lines.join("\n")}\n\n${input.checkpointNote}`;
-  if (Buffer.byteLength(text, "utf8") > MAX_TLOG_PROOF_BYTES) throw new TlogProofError("too_large", `proof over ${MAX_TLOG_PROOF_BYTES} bytes`);
+  if (Buffer.byteLength(text, "utf8") > MAX_TLOG_PROOF_BYTES) throw proofError("too_large", `proof over ${MAX_TLOG_PROOF_BYTES} bytes`);
   return text;
 }
 
 function toText(input: string | Uint8Array): string {
   if (input instanceof Uint8Array) {
-    if (input.length > MAX_TLOG_PROOF_BYTES) throw new TlogProofError("too_large", `proof over ${MAX_TLOG_PROOF_BYTES} bytes`);
+    if (input.length > MAX_TLOG_PROOF_BYTES) throw proofError("too_large", `proof over ${MAX_TLOG_PROOF_BYTES} bytes`);
     try {
       return utf8.decode(input);
     } catch {
-      throw new TlogProofError("invalid_input", "proof is not valid UTF-8");
+      throw proofError("invalid_input", "proof is not valid UTF-8");
     }
   }
-  if (typeof input !== "string") throw new TlogProofError("invalid_input", "proof must be a string or bytes");
+  if (typeof input !== "string") throw proofError("invalid_input", "proof must be a string or bytes");
   // Length first (cheap, and UTF-16 length <= UTF-8 length), then the exact byte count.
   if (input.length > MAX_TLOG_PROOF_BYTES || Buffer.byteLength(input, "utf8") > MAX_TLOG_PROOF_BYTES) {
-    throw new TlogProofError("too_large", `proof over ${MAX_TLOG_PROOF_BYTES} bytes`);
+    throw proofError("too_large", `proof over ${MAX_TLOG_PROOF_BYTES} bytes`);
   }
   return input;
 }
@@ -172,35 +153,35 @@ class LineReader {
 /** Parses a tlog-proof strictly. Does not verify anything: see verifyTlogProof. */
 export function parseTlogProof(input: string | Uint8Array): ParsedTlogProof {
   const reader = new LineReader(toText(input));
-  if (reader.next() !== TLOG_PROOF_HEADER) throw new TlogProofError("bad_header", `first line must be exactly ${TLOG_PROOF_HEADER}`);
+  if (reader.next() !== TLOG_PROOF_HEADER) throw proofError("bad_header", `first line must be exactly ${TLOG_PROOF_HEADER}`);
 
   let line = reader.next();
   let extra: Uint8Array | undefined;
   // "The second line MAY start with the string extra followed by a space and base64-encoded ... data."
   if (line !== null && line.startsWith("extra")) {
     const decoded = line.startsWith("extra ") ? decodeBase64Strict(line.slice("extra ".length)) : null;
-    if (!decoded || decoded.length === 0) throw new TlogProofError("bad_extra", "extra line must be \"extra \" and non-empty canonical standard base64");
-    if (decoded.length > MAX_EXTRA_BYTES) throw new TlogProofError("too_large", `extra over ${MAX_EXTRA_BYTES} bytes`);
+    if (!decoded || decoded.length === 0) throw proofError("bad_extra", "extra line must be \"extra \" and non-empty canonical standard base64");
+    if (decoded.length > MAX_EXTRA_BYTES) throw proofError("too_large", `extra over ${MAX_EXTRA_BYTES} bytes`);
     extra = new Uint8Array(decoded);
     line = reader.next();
   }
 
   const m = line === null ? null : INDEX_LINE.exec(line);
-  if (!m) throw new TlogProofError("bad_index", 'expected "index N" (decimal, no leading zeros)');
+  if (!m) throw proofError("bad_index", 'expected "index N" (decimal, no leading zeros)');
   const index = Number(m[1]);
-  if (!Number.isSafeInteger(index)) throw new TlogProofError("bad_index", "index is above 2^53 - 1");
+  if (!Number.isSafeInteger(index)) throw proofError("bad_index", "index is above 2^53 - 1");
 
   // "The next zero or more non-empty lines are the base64-encoded Merkle inclusion proof ... one
   // SHA-256 hash per line"; the first empty line ends them.
   const proof: Uint8Array[] = [];
   for (;;) {
     const hashLine = reader.next();
-    if (hashLine === null) throw new TlogProofError("missing_checkpoint", "no empty line before the checkpoint");
+    if (hashLine === null) throw proofError("missing_checkpoint", "no empty line before the checkpoint");
     if (hashLine === "") break;
-    if (proof.length === MAX_PROOF_HASHES) throw new TlogProofError("too_many_hashes", `more than ${MAX_PROOF_HASHES} proof hashes`);
+    if (proof.length === MAX_PROOF_HASHES) throw proofError("too_many_hashes", `more than ${MAX_PROOF_HASHES} proof hashes`);
     const hash = decodeBase64Strict(hashLine);
     if (!hash || hash.length !== HASH_BYTES) {
-      throw new TlogProofError("bad_hash", `proof line ${proof.length + 1} is not canonical standard base64 of ${HASH_BYTES} bytes`);
+      throw proofError("bad_hash", `proof line ${proof.length + 1} is not canonical standard base64 of ${HASH_BYTES} bytes`);
     }
     proof.push(new Uint8Array(hash));
   }
@@ -215,7 +196,7 @@ export function parseTlogProof(input: string | Uint8Array): ParsedTlogProof {
  * Parses `text`, opens its checkpoint with `verifiers` (at least one must sign; unknown signers such
  * as witnesses we do not track are ignored, as signed-note requires) and checks that `leafHash` is at
  * the proof's index in the checkpointed tree. Pin `origin` when the caller knows which log to expect.
- * Throws TlogProofError on any failure; returns what was verified.
+ * Throws LedgerError on any failure; returns what was verified.
  */
 export function verifyTlogProof(
   text: string | Uint8Array,
@@ -223,28 +204,28 @@ export function verifyTlogProof(
   verifiers: readonly NoteVerifier[],
   options: { origin?: string } = {},
 ): VerifiedTlogProof {
-  if (!(leafHash instanceof Uint8Array) || leafHash.length !== HASH_BYTES) throw new TlogProofError("bad_leaf_hash", `leaf hash must be ${HASH_BYTES} bytes`);
+  if (!(leafHash instanceof Uint8Array) || leafHash.length !== HASH_BYTES) throw proofError("bad_leaf_hash", `leaf hash must be ${HASH_BYTES} bytes`);
   const parsed = parseTlogProof(text);
   let checkpoint: Checkpoint;
   let verifiedBy: NoteKeyRef[];
   try {
     ({ checkpoint, verifiedBy } = openCheckpoint(parsed.checkpointNote, verifiers, options));
   } catch (err) {
-    if (err instanceof NoteError) throw new TlogProofError("checkpoint_rejected", err.message, { cause: err });
+    if (err instanceof LedgerError) throw proofError("checkpoint_rejected", err.message, { cause: err });
     throw err;
   }
   if (parsed.index >= checkpoint.size) {
-    throw new TlogProofError("index_out_of_range", `index ${parsed.index} is not below the checkpoint's tree size ${checkpoint.size}`);
+    throw proofError("index_out_of_range", `index ${parsed.index} is not below the checkpoint's tree size ${checkpoint.size}`);
   }
   let included: boolean;
   try {
     included = verifyInclusion(leafHash, parsed.index, checkpoint.size, parsed.proof, checkpoint.rootHash);
   } catch (err) {
     // Index and hash lengths were checked above, so what is left is a wrong number of hashes.
-    if (err instanceof MerkleProofError) throw new TlogProofError("bad_proof", err.message, { cause: err });
+    if (err instanceof LedgerError) throw proofError("bad_proof", err.message, { cause: err });
     throw err;
   }
-  if (!included) throw new TlogProofError("root_mismatch", `the proof does not lead from the leaf to the root of tree size ${checkpoint.size}`);
+  if (!included) throw proofError("root_mismatch", `the proof does not lead from the leaf to the root of tree size ${checkpoint.size}`);
   const verified: VerifiedTlogProof = { index: parsed.index, checkpoint, verifiedBy };
   if (parsed.extra !== undefined) verified.extra = parsed.extra;
   return verified;

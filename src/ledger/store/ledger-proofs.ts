@@ -52,6 +52,34 @@ function notFound(requestId: string | undefined, eventUuid: string | undefined):
   return `No ledger event for request ${requestId}${eventUuid ? ` with event_uuid ${eventUuid}` : ""}`;
 }
 
+/** Where a request's ledger events stand: how many there are, and the checkpoint that holds them all. */
+export interface RequestLedgerStatus {
+  events: number;
+  /** True only when every event of the request is sequenced and a signed checkpoint covers the last. */
+  in_checkpoint: boolean;
+  /** The first checkpoint that covers every event of the request; null while one is not covered. */
+  checkpoint_id: number | null;
+}
+
+/**
+ * The ledger side of a request (the review console shows it): in a checkpoint only when every one
+ * of its events is, since the newest vote or the token's burn may still be waiting to be sequenced.
+ * The covering checkpoint is the first whose tree reaches past the request's highest leaf, which is
+ * FIRST_COVERING's rule applied to the request's last event. One round trip.
+ */
+export async function requestLedgerStatus(sql: Sql, requestId: string): Promise<RequestLedgerStatus> {
+  const [row] = await sql.query<{ events: number | string; sequenced: number | string; checkpoint_id: number | string | null }>(
+    `SELECT count(*) AS events, count(e.leaf_index) AS sequenced,
+            (SELECT min(c.checkpoint_id) FROM ledger_checkpoints c WHERE c.tree_size > max(e.leaf_index)) AS checkpoint_id
+       FROM ledger_events e WHERE e.request_id = $1`,
+    [requestId],
+  );
+  const events = Number(row?.events ?? 0);
+  const all = events > 0 && Number(row?.sequenced) === events;
+  const checkpointId = all && row?.checkpoint_id !== null && row?.checkpoint_id !== undefined ? Number(row.checkpoint_id) : null;
+  return { events, in_checkpoint: checkpointId !== null, checkpoint_id: checkpointId };
+}
+
 export async function listCheckpoints(sql: Sql, limit: number, afterId: number, descending: boolean): Promise<CheckpointRow[]> {
   return sql.query<CheckpointRow>(
     `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE checkpoint_id > $2 ORDER BY checkpoint_id ${descending ? "DESC" : "ASC"} LIMIT $1`,

@@ -117,7 +117,7 @@ export function edgeRootHex(edge: TileState): string {
   return Buffer.from(treeRootFrom(edge.treeSize, tileIndexOver(edge.treeSize, tiles).hashAt)).toString("hex");
 }
 
-/** A TileIndex over loaded tiles; a missing or short tile throws TileError("missing_tile"). */
+/** A TileIndex over loaded tiles; a missing or short tile throws LedgerError("missing_tile"). */
 export function tileIndexOver(treeSize: number, tiles: Map<string, Uint8Array[]>): TileIndex {
   return new TileIndex(treeSize, (level, index) => tiles.get(`${level}/${index}`) ?? []);
 }

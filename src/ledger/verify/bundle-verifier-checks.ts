@@ -7,7 +7,8 @@
 import { allTrustedKeys, decodeBase64Lenient, keysForKid, type TrustedKeys, verifyEd25519 } from "./bundle-verifier-keys.js";
 import type { ParsedBundle, ParsedCheckpoint } from "./bundle-verifier-schema.js";
 import { checkpointHash, checkpointPayload } from "../core/event-hash.js";
-import { MerkleProofError, verifyConsistency, verifyInclusion } from "../core/merkle.js";
+import { LedgerError } from "../core/ledger-error.js";
+import { verifyConsistency, verifyInclusion } from "../core/merkle.js";
 import { parseVerifierKey, type NoteVerifier } from "../core/signed-note.js";
 import { openCheckpoint } from "../core/tlog-checkpoint.js";
 
@@ -102,7 +103,7 @@ export function inclusionProofCheck(bundle: ParsedBundle): BundleCheck {
       ? pass(name, `leaf ${inclusion.leaf_index} in tree size ${inclusion.tree_size} of checkpoint ${cp.checkpoint_id}`)
       : fail(name, `path does not lead from leaf_hash to the root of checkpoint ${cp.checkpoint_id}`);
   } catch (err) {
-    return fail(name, err instanceof MerkleProofError ? err.message : `unexpected: ${message(err)}`);
+    return fail(name, err instanceof LedgerError ? err.message : `unexpected: ${message(err)}`);
   }
 }
 
@@ -140,7 +141,7 @@ function consistencyProofCheck(c: Consistency): BundleCheck {
       ? pass(name, `tree size ${from.tree_size} -> ${to.tree_size}`)
       : fail(name, `path does not show tree size ${to.tree_size} extends tree size ${from.tree_size}`);
   } catch (err) {
-    return fail(name, err instanceof MerkleProofError ? err.message : `unexpected: ${message(err)}`);
+    return fail(name, err instanceof LedgerError ? err.message : `unexpected: ${message(err)}`);
   }
 }
 

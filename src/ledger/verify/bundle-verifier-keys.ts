@@ -9,6 +9,7 @@
  *   there, so signatures only prove the bundle is internally consistent (integrity), not who signed.
  */
 import { createPublicKey, verify as edVerify } from "node:crypto";
+import { LedgerError, type LedgerErrorCode } from "../core/ledger-error.js";
 import { parseVerifierKey, type NoteVerifier } from "../core/signed-note.js";
 
 export type KeySource = "jwks" | "key" | "bundle";
@@ -25,18 +26,11 @@ export interface TrustedKeys {
   warnings?: string[];
 }
 
-export type TrustedKeysErrorCode = "private_key" | "bad_jwk" | "bad_jwks" | "duplicate_kid" | "no_keys" | "bad_key_string";
-
-/** A key source the caller supplied is unusable: refuse it rather than verify with less than asked. */
-export class TrustedKeysError extends Error {
-  override readonly name = "TrustedKeysError";
-  constructor(
-    readonly code: TrustedKeysErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/**
+ * A key source the caller supplied is unusable: refuse it (LedgerError private_key, bad_jwk, bad_jwks,
+ * duplicate_kid, no_keys or bad_key_string) rather than verify with less than asked.
+ */
+export const TRUSTED_KEYS_ERROR_CODES = ["private_key", "bad_jwk", "bad_jwks", "duplicate_kid", "no_keys", "bad_key_string"] as const satisfies readonly LedgerErrorCode[];
 
 const ED25519_PUBLIC_BYTES = 32;
 const ED25519_SIGNATURE_BYTES = 64;
@@ -90,13 +84,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * A JWK carrying `d` is a private key: publishing or pinning one is a serious mistake, so it throws.
  */
 function ed25519FromJwk(jwk: unknown, where: string): Uint8Array | null {
-  if (!isRecord(jwk)) throw new TrustedKeysError("bad_jwk", `${where}: not a JSON object`);
-  if ("d" in jwk) throw new TrustedKeysError("private_key", `${where}: contains a private key ("d"); use the public key only`);
+  if (!isRecord(jwk)) throw new LedgerError("bad_jwk", `${where}: not a JSON object`);
+  if ("d" in jwk) throw new LedgerError("private_key", `${where}: contains a private key ("d"); use the public key only`);
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") return null;
-  if (typeof jwk.x !== "string" || !JWK_X.test(jwk.x)) throw new TrustedKeysError("bad_jwk", `${where}: "x" must be 43 base64url characters (32 bytes)`);
+  if (typeof jwk.x !== "string" || !JWK_X.test(jwk.x)) throw new LedgerError("bad_jwk", `${where}: "x" must be 43 base64url characters (32 bytes)`);
   const raw = Buffer.from(jwk.x, "base64url");
   // Reject x values whose last character carries stray bits: one key, one spelling.
-  if (raw.length !== ED25519_PUBLIC_BYTES || raw.toString("base64url") !== jwk.x) throw new TrustedKeysError("bad_jwk", `${where}: "x" is not canonical base64url`);
+  if (raw.length !== ED25519_PUBLIC_BYTES || raw.toString("base64url") !== jwk.x) throw new LedgerError("bad_jwk", `${where}: "x" is not canonical base64url`);
   return new Uint8Array(raw);
 }
 
@@ -106,18 +100,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** A JWKS document (`{"keys":[...]}`, already JSON-parsed). Keys without a kid cannot be looked up and are skipped. */
 export function trustedKeysFromJwks(json: unknown): TrustedKeys {
-  if (!isRecord(json) || !Array.isArray(json.keys)) throw new TrustedKeysError("bad_jwks", 'JWKS must be an object with a "keys" array');
-  if (json.keys.length > MAX_JWKS_KEYS) throw new TrustedKeysError("bad_jwks", `JWKS has over ${MAX_JWKS_KEYS} keys`);
+  if (!isRecord(json) || !Array.isArray(json.keys)) throw new LedgerError("bad_jwks", 'JWKS must be an object with a "keys" array');
+  if (json.keys.length > MAX_JWKS_KEYS) throw new LedgerError("bad_jwks", `JWKS has over ${MAX_JWKS_KEYS} keys`);
   const byKid = new Map<string, Uint8Array>();
   json.keys.forEach((jwk: unknown, i) => {
     const raw = ed25519FromJwk(jwk, `JWKS key ${i}`);
     const kid = (jwk as Record<string, unknown>).kid;
     if (!raw || typeof kid !== "string" || kid === "") return;
     const seen = byKid.get(kid);
-    if (seen && !sameBytes(seen, raw)) throw new TrustedKeysError("duplicate_kid", `JWKS has two different keys with kid ${JSON.stringify(kid)}`);
+    if (seen && !sameBytes(seen, raw)) throw new LedgerError("duplicate_kid", `JWKS has two different keys with kid ${JSON.stringify(kid)}`);
     byKid.set(kid, raw);
   });
-  if (byKid.size === 0) throw new TrustedKeysError("no_keys", "JWKS has no Ed25519 public key with a kid");
+  if (byKid.size === 0) throw new LedgerError("no_keys", "JWKS has no Ed25519 public key with a kid");
   return { byKid, source: "jwks" };
 }
 
@@ -134,17 +128,17 @@ function rawKeyFromString(s: string): Uint8Array | null {
  * The forms cannot be confused: a raw key is 43-44 characters, a verifier key at least 55.
  */
 export function trustedKeysFromKeyString(s: string): TrustedKeys {
-  if (typeof s !== "string") throw new TrustedKeysError("bad_key_string", "key must be a string");
+  if (typeof s !== "string") throw new LedgerError("bad_key_string", "key must be a string");
   const text = s.trim();
   if (text.startsWith("{")) {
     let jwk: unknown;
     try {
       jwk = JSON.parse(text);
     } catch {
-      throw new TrustedKeysError("bad_jwk", "key looks like JSON but does not parse");
+      throw new LedgerError("bad_jwk", "key looks like JSON but does not parse");
     }
     const raw = ed25519FromJwk(jwk, "key");
-    if (!raw) throw new TrustedKeysError("bad_jwk", 'key JWK is not an Ed25519 public key (kty "OKP", crv "Ed25519")');
+    if (!raw) throw new LedgerError("bad_jwk", 'key JWK is not an Ed25519 public key (kty "OKP", crv "Ed25519")');
     return { byKid: new Map(), anyKid: [raw], source: "key" };
   }
   const raw = rawKeyFromString(text);
@@ -154,7 +148,7 @@ export function trustedKeysFromKeyString(s: string): TrustedKeys {
     return { byKid: new Map(), anyKid: [verifier.publicKey], noteVerifiers: [verifier], source: "key" };
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new TrustedKeysError("bad_key_string", `key is neither a C2SP verifier key, a 32-byte base64 key nor a JWK (${why})`);
+    throw new LedgerError("bad_key_string", `key is neither a C2SP verifier key, a 32-byte base64 key nor a JWK (${why})`);
   }
 }
 
@@ -172,20 +166,20 @@ export function trustedKeysFromBundle(bundle: unknown): TrustedKeys {
     if (!isRecord(entry) || typeof entry.public_jwk !== "string" || entry.public_jwk === "") return;
     try {
       const bytes = decodeBase64Lenient(entry.public_jwk);
-      if (!bytes) throw new TrustedKeysError("bad_jwk", `${where}: public_jwk is not base64url`);
+      if (!bytes) throw new LedgerError("bad_jwk", `${where}: public_jwk is not base64url`);
       let jwk: unknown;
       try {
         jwk = JSON.parse(Buffer.from(bytes).toString("utf8"));
       } catch {
-        throw new TrustedKeysError("bad_jwk", `${where}: public_jwk is not JSON`);
+        throw new LedgerError("bad_jwk", `${where}: public_jwk is not JSON`);
       }
       const raw = ed25519FromJwk(jwk, where);
       if (!raw) return;
       const jwkKid = (jwk as Record<string, unknown>).kid;
       const kid = typeof jwkKid === "string" && jwkKid !== "" ? jwkKid : entry.key_id;
-      if (typeof kid !== "string" || kid === "") throw new TrustedKeysError("bad_jwk", `${where}: no kid and no key_id`);
+      if (typeof kid !== "string" || kid === "") throw new LedgerError("bad_jwk", `${where}: no kid and no key_id`);
       const seen = byKid.get(kid);
-      if (seen && !sameBytes(seen, raw)) throw new TrustedKeysError("duplicate_kid", `${where}: a different key for kid ${JSON.stringify(kid)} came first; kept that one`);
+      if (seen && !sameBytes(seen, raw)) throw new LedgerError("duplicate_kid", `${where}: a different key for kid ${JSON.stringify(kid)} came first; kept that one`);
       byKid.set(kid, raw);
     } catch (err) {
       warnings.push(err instanceof Error ? err.message : String(err));

@@ -30,11 +30,12 @@ import { eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.
 import { leafHash } from "../core/merkle.js";
 
 export { type BundleCheck } from "./bundle-verifier-checks.js";
+export { isLedgerError, LEDGER_ERROR_CODES, LedgerError, type LedgerErrorCode } from "../core/ledger-error.js";
 export {
   trustedKeysFromBundle,
   trustedKeysFromJwks,
   trustedKeysFromKeyString,
-  TrustedKeysError,
+  TRUSTED_KEYS_ERROR_CODES,
   type KeySource,
   type TrustedKeys,
 } from "./bundle-verifier-keys.js";

@@ -1,5 +1,5 @@
-import type { Sql } from "../db/sql.js";
-import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../ledger/store/ledger-writer.js";
+import type { Sql } from "../../db/sql.js";
+import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../../ledger/store/ledger-writer.js";
 
 export interface IssuedToken {
   jti: string;

@@ -1,60 +1,24 @@
-import type { Sql } from "../db/sql.js";
-import type { AppliedPolicy, ConfidenceBucket, EvidenceChunk } from "../judge/judge.js";
-import type { ReviewRules } from "./review-rules.js";
-import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../ledger/store/ledger-writer.js";
+import type { Sql } from "../../db/sql.js";
+import { ledgerInsertFromSql, type PreparedLedgerEvent } from "../../ledger/store/ledger-writer.js";
+import type { ClearanceRequest, ClearanceStatus, DecisionFields } from "../clearance-request.js";
 import type { IssuedToken } from "./token-store.js";
 
-export type ClearanceStatus = "processing" | "pending_review" | "approved" | "denied";
-export type DecisionStatus = "approved" | "denied" | "approved_pending_review";
-
-export interface ClearanceRow {
-  id: string;
-  kind: "clearance" | "mint";
-  idempotency_key: string | null;
-  body_hash: string;
-  api_key_id: string;
-  tool_name: string;
-  tool_args: Record<string, unknown>;
-  tool_args_hash: string;
-  agent_id: string;
-  session_id: string;
-  human_principal: string | null;
-  parent_jti: string | null;
-  context: Record<string, unknown>;
-  extras: Record<string, unknown>;
-  status: ClearanceStatus;
-  decision_status: DecisionStatus | null;
-  reason: string;
-  reason_code: string | null;
-  confidence_bucket: ConfidenceBucket;
-  policy_id: string | null;
-  policy_version_id: string | null;
-  policy_content_hash: string | null;
-  applied_policies: AppliedPolicy[];
-  matched_condition_ids: string[];
-  /** The tenant threshold in force when this decision was made. */
-  minimum_confidence_bucket: ConfidenceBucket;
-  citations: EvidenceChunk[];
-  evidence_chunks: EvidenceChunk[];
-  judge_trace: Record<string, unknown>;
-  /** The review rules in force when the request went to review, and when it expires. */
-  review_rules: ReviewRules | null;
-  expires_at: Date | null;
-  original_request_id: string | null;
+/**
+ * The one owner of the `clearance_requests` table: every read and write of it is here, and only the
+ * lifecycle (../lifecycle.ts) and its readers call it. Rows leave as ClearanceRequest; the columns
+ * only storage needs (leases, attempts, reminder marks) stay here.
+ */
+/** A stored row; exported to the other store files only. */
+export interface ClearanceRow extends ClearanceRequest {
   attempts: number;
-  created_at: Date;
-  decided_at: Date | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  reminded_at: Date | null;
+  escalated_at: Date | null;
 }
 
-export type NewClearanceRow = Omit<ClearanceRow, "attempts" | "created_at" | "decided_at"> & { created_at: Date; decided_at: Date | null };
-
-/** What a decision sets on a request: its outcome, what it rests on, and (for a review) its rules. */
-export type DecisionFields = Pick<
-  ClearanceRow,
-  | "status" | "reason" | "reason_code" | "confidence_bucket" | "policy_id" | "policy_version_id" | "policy_content_hash"
-  | "applied_policies" | "matched_condition_ids" | "minimum_confidence_bucket" | "citations" | "evidence_chunks"
-  | "judge_trace" | "review_rules" | "expires_at"
-> & { decision_status: DecisionStatus };
+/** A request not yet stored. */
+export type NewClearanceRequest = ClearanceRequest;
 
 const columns = [
   "id", "kind", "idempotency_key", "body_hash", "api_key_id", "tool_name", "tool_args", "tool_args_hash", "agent_id",
@@ -68,9 +32,16 @@ const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES
   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
 
 // JSON columns get their text (null stays SQL NULL); the rest go as they are.
-const rowValues = (row: NewClearanceRow) => columns.map((c) => (jsonColumns.has(c) && row[c] !== null ? JSON.stringify(row[c]) : row[c]));
+const rowValues = (row: NewClearanceRequest) => columns.map((c) => (jsonColumns.has(c) && row[c] !== null ? JSON.stringify(row[c]) : row[c]));
 
 const n = columns.length;
+
+/** The domain view of a stored row: storage-only columns are dropped. */
+export function toRequest(row: ClearanceRow): ClearanceRequest {
+  const { attempts: _a, lease_owner: _o, lease_expires_at: _e, reminded_at: _r, escalated_at: _s, ...request } = row;
+  return request;
+}
+const first = (rows: ClearanceRow[]): ClearanceRequest | undefined => (rows[0] ? toRequest(rows[0]) : undefined);
 const insertWithLedgerSql = `WITH r AS (${insertSql})
   ${ledgerInsertFromSql(n, "r")} RETURNING request_id`;
 
@@ -78,7 +49,7 @@ const insertWithLedgerSql = `WITH r AS (${insertSql})
  * Inserts a request; returns false when another request already holds its Idempotency-Key. A
  * decided request comes with its ledger event, written by the same statement.
  */
-export async function insertRequest(sql: Sql, row: NewClearanceRow, ledger?: PreparedLedgerEvent): Promise<boolean> {
+export async function insertRequest(sql: Sql, row: NewClearanceRequest, ledger?: PreparedLedgerEvent): Promise<boolean> {
   if (!ledger) return (await sql.query(insertSql, rowValues(row))).length === 1;
   return (await sql.query(insertWithLedgerSql, [...rowValues(row), ...ledger.values])).length === 1;
 }
@@ -94,7 +65,7 @@ const insertWithTokenSql = `WITH r AS (${insertSql}),
  */
 export async function insertRequestWithToken(
   sql: Sql,
-  row: NewClearanceRow,
+  row: NewClearanceRequest,
   token: Omit<IssuedToken, "consumed_at" | "consumed_by">,
   ledger: PreparedLedgerEvent,
 ): Promise<boolean> {
@@ -102,12 +73,30 @@ export async function insertRequestWithToken(
   return (await sql.query(insertWithTokenSql, values)).length === 1;
 }
 
-export async function getRequest(sql: Sql, id: string): Promise<ClearanceRow | undefined> {
-  return (await sql.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE id = $1", [id]))[0];
+export async function getRequest(sql: Sql, id: string): Promise<ClearanceRequest | undefined> {
+  return first(await sql.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE id = $1", [id]));
 }
 
-export async function getRequestByIdempotencyKey(sql: Sql, key: string): Promise<ClearanceRow | undefined> {
-  return (await sql.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE idempotency_key = $1", [key]))[0];
+/** The request, locked until the caller's transaction ends: concurrent votes on it are counted one at a time. */
+export async function lockRequest(tx: Sql, id: string): Promise<ClearanceRequest | undefined> {
+  return first(await tx.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE id = $1 FOR UPDATE", [id]));
+}
+
+export async function getRequestByIdempotencyKey(sql: Sql, key: string): Promise<ClearanceRequest | undefined> {
+  return first(await sql.query<ClearanceRow>("SELECT * FROM clearance_requests WHERE idempotency_key = $1", [key]));
+}
+
+/**
+ * The request with the default decision of the policy version that judged it (the console warns
+ * when it approves): one query, and exact even after the policy changed.
+ */
+export async function getRequestWithPolicyDefault(sql: Sql, id: string): Promise<(ClearanceRequest & { policy_default_decision: string | null }) | undefined> {
+  const [row] = await sql.query<ClearanceRow & { policy_default_decision: string | null }>(
+    `SELECT r.*, v.content::jsonb ->> 'default_decision' AS policy_default_decision
+       FROM clearance_requests r LEFT JOIN policy_versions v ON v.id = r.policy_version_id WHERE r.id = $1`,
+    [id],
+  );
+  return row ? { ...toRequest(row), policy_default_decision: row.policy_default_decision ?? null } : undefined;
 }
 
 /**
@@ -120,7 +109,7 @@ export async function applyDecision(
   from: readonly ClearanceStatus[],
   d: DecisionFields,
   decidedAt: Date,
-): Promise<ClearanceRow | undefined> {
+): Promise<ClearanceRequest | undefined> {
   const rows = await sql.query<ClearanceRow>(
     `UPDATE clearance_requests SET status = $3, decision_status = $4, reason = $5, reason_code = $6, confidence_bucket = $7,
        policy_id = $8, policy_version_id = $9, policy_content_hash = $10, applied_policies = $11, matched_condition_ids = $12,
@@ -134,7 +123,7 @@ export async function applyDecision(
       d.review_rules === null ? null : JSON.stringify(d.review_rules), d.expires_at,
     ],
   );
-  return rows[0];
+  return first(rows);
 }
 
 export async function countAttempt(sql: Sql, id: string): Promise<number> {
@@ -164,7 +153,7 @@ const insertLeasedSql = `INSERT INTO clearance_requests (${columns.join(", ")}, 
  * while this one has it queued; if this process dies, the lease lapses and any other may claim it.
  * False when another request already holds its Idempotency-Key.
  */
-export async function insertLeasedRequest(sql: Sql, row: NewClearanceRow, lease: Lease): Promise<boolean> {
+export async function insertLeasedRequest(sql: Sql, row: NewClearanceRequest, lease: Lease): Promise<boolean> {
   return (await sql.query(insertLeasedSql, [...rowValues(row), lease.owner, lease.seconds])).length === 1;
 }
 
@@ -173,7 +162,7 @@ export async function insertLeasedRequest(sql: Sql, row: NewClearanceRow, lease:
  * already holds it or nobody does (unheld or lapsed). Returns the row, or undefined when it is
  * decided or another live process holds it.
  */
-export async function claimRequest(sql: Sql, id: string, lease: Lease): Promise<ClearanceRow | undefined> {
+export async function claimRequest(sql: Sql, id: string, lease: Lease): Promise<ClearanceRequest | undefined> {
   const rows = await sql.query<ClearanceRow>(
     `UPDATE clearance_requests SET lease_owner = $2, lease_expires_at = ${leaseExpiry("$3")}
      WHERE id = $1 AND status = 'processing'
@@ -181,7 +170,7 @@ export async function claimRequest(sql: Sql, id: string, lease: Lease): Promise<
      RETURNING *`,
     [id, lease.owner, lease.seconds],
   );
-  return rows[0];
+  return first(rows);
 }
 
 /**
@@ -221,4 +210,36 @@ export async function releaseLeases(sql: Sql, ids: readonly string[], owner: str
     "UPDATE clearance_requests SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY($1) AND lease_owner = $2 AND status = 'processing'",
     [ids, owner],
   );
+}
+
+/** Pending reviews past their expiry, oldest first. */
+export async function expiredReviewIds(sql: Sql, now: Date, limit: number): Promise<string[]> {
+  const rows = await sql.query<{ id: string }>(
+    "SELECT id FROM clearance_requests WHERE status = 'pending_review' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+    [now, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Marks up to `limit` pending requests whose rules' reminder (or escalation) time has come, each at
+ * most once, and returns them. SKIP LOCKED lets several vault processes sweep at once.
+ */
+export async function markDueReminders(
+  tx: Sql,
+  column: "reminded_at" | "escalated_at",
+  rule: "reminder_after_seconds" | "escalate_after_seconds",
+  now: Date,
+  limit: number,
+): Promise<ClearanceRequest[]> {
+  const rows = await tx.query<ClearanceRow>(
+    `UPDATE clearance_requests SET ${column} = $1
+      WHERE id IN (SELECT id FROM clearance_requests
+                    WHERE status = 'pending_review' AND ${column} IS NULL AND (review_rules->>'${rule}') IS NOT NULL
+                      AND decided_at + make_interval(secs => (review_rules->>'${rule}')::float8) <= $1
+                    ORDER BY decided_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING *`,
+    [now, limit],
+  );
+  return rows.map(toRequest);
 }

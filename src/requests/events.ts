@@ -1,0 +1,44 @@
+import type { Sql } from "../db/sql.js";
+import type { ClearanceRequest } from "./clearance-request.js";
+
+/**
+ * The one vocabulary of what happens to a request that the outside world hears about: webhook
+ * event types and review notifications. The lifecycle (lifecycle.ts) writes them in the same
+ * transaction as the change they report; src/outbox delivers them (webhooks, Slack, email).
+ */
+export const webhookEventTypes = [
+  "request.submitted",
+  "request.pending_review",
+  "request.approved",
+  "request.denied",
+  "request.expired",
+  "request.cancelled",
+  "token.consumed",
+] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+export const notificationKinds = ["review.requested", "review.reminder", "review.escalation"] as const;
+export type NotificationKind = (typeof notificationKinds)[number];
+
+/** The request fields an event's payload may carry. */
+export type OutboxRequest = Pick<
+  ClearanceRequest,
+  | "id" | "status" | "decision_status" | "reason" | "reason_code" | "tool_name" | "tool_args" | "agent_id" | "human_principal"
+  | "policy_id" | "confidence_bucket" | "citations" | "evidence_chunks" | "created_at" | "decided_at"
+>;
+
+/** What a pending review looks like to a notification. */
+export interface ReviewProgress {
+  approvals_required: number;
+  received: number;
+  expires_at: string | null;
+  console_url: string;
+}
+
+/** The port the lifecycle writes events through; src/outbox/outbox.ts implements it. */
+export interface OutboxWriter {
+  /** Whether the tenant has any webhook endpoint (cached): lets the hot path skip writing events. */
+  wantsWebhooks(tenantId: string): Promise<boolean>;
+  webhookEvent(tx: Sql, tenantId: string, type: WebhookEventType, request: OutboxRequest, extra?: Record<string, unknown>): Promise<void>;
+  notifyReview(tx: Sql, tenantId: string, kind: NotificationKind, request: OutboxRequest, review: ReviewProgress): Promise<void>;
+}

@@ -1,0 +1,178 @@
+import type { Clock } from "../clock.js";
+import { GroupCommit, type GroupCommitObserver } from "../db/group-commit.js";
+import type { Sql } from "../db/sql.js";
+import type { LedgerWriter, PreparedLedgerEvent } from "../ledger/store/ledger-writer.js";
+import type { ClearanceRequest, ClearanceStatus, DecisionFields } from "./clearance-request.js";
+import type { OutboxWriter, WebhookEventType } from "./events.js";
+import { ReviewBus } from "./review-bus.js";
+import { rulesOf } from "./review-rules.js";
+import { applyDecision, insertRequest, insertRequestWithToken, type NewClearanceRequest } from "./store/request-store.js";
+import { burnTokenWithLedger, type IssuedToken } from "./store/token-store.js";
+import type { TokenIssuer } from "./token-issuer.js";
+import { TRANSITIONS, type TransitionName } from "./transitions.js";
+import type { DecisionWaiters } from "./waiters.js";
+
+export interface BatchSettings {
+  max: number;
+  waitMs: number;
+}
+
+/**
+ * The one owner of a clearance request's life. Every change of state goes through here, inside the
+ * caller's transaction, and writes together: the row, its ledger event, the token's jti (minted or
+ * burned), and the outbox and review-feed rows that report it. What must follow the commit (waking
+ * long polls in this process, telling live consoles) is registered with `tx.onCommit`, so it happens
+ * only for a change that exists.
+ *
+ * `commit()` is the way in: it runs the caller's unit in a transaction shared with concurrent units
+ * of the same tenant (group commit, src/db/group-commit.ts) and resolves once that committed.
+ */
+export class RequestLifecycle {
+  private readonly batches = new WeakMap<Sql, GroupCommit>();
+
+  constructor(
+    private readonly deps: {
+      ledger: LedgerWriter;
+      issuer: TokenIssuer;
+      outbox: OutboxWriter;
+      waiters: DecisionWaiters;
+      bus: ReviewBus;
+      clock: Clock;
+      /** The console page of a request, for review notifications. */
+      consoleUrl: (requestId: string) => string;
+      batch: BatchSettings;
+      batchObserver?: GroupCommitObserver;
+    },
+  ) {}
+
+  /**
+   * Runs `unit` in a transaction shared with other units of this tenant database (same `key`: one
+   * after another). Resolves after the commit; a failing unit fails alone.
+   */
+  commit<T>(sql: Sql, key: string, unit: (tx: Sql) => Promise<T>): Promise<T> {
+    let batch = this.batches.get(sql);
+    if (!batch) {
+      const sequential = (sql as { engine?: string }).engine === "pglite";
+      batch = new GroupCommit(sql, { ...this.deps.batch, maxInFlight: sequential ? 1 : 2, sequential }, this.deps.batchObserver);
+      this.batches.set(sql, batch);
+    }
+    return batch.run(key, unit);
+  }
+
+  /**
+   * A request decided as it arrives (inline judge): row, token, ledger event and reports in one go.
+   * False when another request holds its Idempotency-Key (nothing is written then).
+   */
+  async insertDecided(tx: Sql, tenantId: string, request: NewClearanceRequest, token: IssuedToken | null): Promise<boolean> {
+    const ledger = this.deps.ledger.forClearance(request);
+    const inserted = token ? await insertRequestWithToken(tx, request, token, ledger) : await insertRequest(tx, request, ledger);
+    if (inserted) await this.announce(tx, tenantId, request);
+    return inserted;
+  }
+
+  /** A re-issued token for an earlier approval (/mint-token): a new approved request of kind `mint`. */
+  async insertMinted(tx: Sql, request: NewClearanceRequest, token: IssuedToken, ledgerReason: string): Promise<void> {
+    await insertRequestWithToken(tx, request, token, this.deps.ledger.prepare(request, "token.minted", ledgerReason));
+  }
+
+  /**
+   * The judge's decision (or the fail-closed review after repeated failures) on a queued request.
+   * Undefined when it was no longer `processing`: exactly one decision wins.
+   */
+  async decide(tx: Sql, tenantId: string, requestId: string, fields: DecisionFields): Promise<ClearanceRequest | undefined> {
+    const decided = await applyDecision(tx, requestId, ["processing"], fields, this.deps.clock.now());
+    if (!decided) return undefined;
+    await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
+    if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
+    await this.announce(tx, tenantId, decided);
+    return decided;
+  }
+
+  /**
+   * Ends a request by one of TRANSITIONS. The judge's evidence stays with it (a reviewer decides on
+   * it, not instead of it). Undefined when the request was not in a state the transition leaves.
+   */
+  async finish(
+    tx: Sql,
+    tenantId: string,
+    request: ClearanceRequest,
+    name: TransitionName,
+    text: { reason: string; ledgerReason?: string; webhookExtra?: Record<string, unknown> },
+  ): Promise<ClearanceRequest | undefined> {
+    const t = TRANSITIONS[name];
+    const fields: DecisionFields = {
+      ...request,
+      status: t.to,
+      decision_status: t.to,
+      reason: text.reason,
+      reason_code: t.reasonCode,
+    };
+    const decided = await applyDecision(tx, request.id, t.from as readonly ClearanceStatus[], fields, this.deps.clock.now());
+    if (!decided) return undefined;
+    await this.deps.ledger.append(tx, this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason));
+    if (t.to === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
+    await this.deps.outbox.webhookEvent(tx, tenantId, t.webhook, decided, text.webhookExtra);
+    await this.changed(tx, tenantId, decided.id);
+    return decided;
+  }
+
+  /** An approval that does not yet meet the rules: recorded in the ledger, the request stays pending. */
+  async recordApproval(tx: Sql, tenantId: string, request: ClearanceRequest, ledgerReason: string): Promise<void> {
+    await this.deps.ledger.append(tx, this.deps.ledger.prepare(request, "review.vote", ledgerReason));
+    await this.changed(tx, tenantId, request.id);
+  }
+
+  /**
+   * Burns an approval's token and records `token.consumed`, in one statement: the event exists iff
+   * the burn happened. False when the jti was already burned (or never issued).
+   */
+  async consume(tx: Sql, tenantId: string, approved: ClearanceRequest, burn: { jti: string; consumedBy: string; at: Date }, ledger: PreparedLedgerEvent): Promise<boolean> {
+    const burned = await burnTokenWithLedger(tx, burn.jti, burn.consumedBy, burn.at, ledger);
+    if (burned) await this.deps.outbox.webhookEvent(tx, tenantId, "token.consumed", approved, { jti: burn.jti, consumed_by: burn.consumedBy });
+    return burned;
+  }
+
+  /** The `token.consumed` event, prepared (hashed and signed) before the burn's transaction. */
+  consumedEvent(approved: ClearanceRequest, jti: string, consumedBy: string): PreparedLedgerEvent {
+    return this.deps.ledger.prepare(approved, "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`);
+  }
+
+  /** A reminder or escalation of a pending review (the store marks it sent once). */
+  async remind(tx: Sql, tenantId: string, kind: "review.reminder" | "review.escalation", request: ClearanceRequest, progress: { required: number; received: number }): Promise<void> {
+    await this.deps.outbox.notifyReview(tx, tenantId, kind, request, {
+      approvals_required: progress.required,
+      received: progress.received,
+      expires_at: request.expires_at ? new Date(request.expires_at).toISOString() : null,
+      console_url: this.deps.consoleUrl(request.id),
+    });
+  }
+
+  /** What a new decision tells the outside world: webhooks, and for a review the feed and a review request. */
+  private async announce(tx: Sql, tenantId: string, request: ClearanceRequest): Promise<void> {
+    const outbox = this.deps.outbox;
+    await outbox.webhookEvent(tx, tenantId, "request.submitted", request);
+    const type: WebhookEventType | undefined =
+      request.status === "pending_review" ? "request.pending_review" : request.status === "approved" ? "request.approved" : request.status === "denied" ? "request.denied" : undefined;
+    if (type) await outbox.webhookEvent(tx, tenantId, type, request);
+    if (request.status === "pending_review") {
+      await this.changed(tx, tenantId, request.id);
+      await outbox.notifyReview(tx, tenantId, "review.requested", request, {
+        approvals_required: rulesOf(request).approvals_required,
+        received: 0,
+        expires_at: request.expires_at ? new Date(request.expires_at).toISOString() : null,
+        console_url: this.deps.consoleUrl(request.id),
+      });
+    } else {
+      tx.onCommit(() => this.deps.waiters.notify(request.id));
+    }
+  }
+
+  /** A change reviewers watch: a feed row for other vault processes, and after commit, this process's watchers. */
+  private async changed(tx: Sql, tenantId: string, requestId: string): Promise<void> {
+    await ReviewBus.record(tx, requestId);
+    tx.onCommit(() => {
+      this.deps.waiters.notify(requestId);
+      this.deps.bus.changed(tenantId, requestId);
+    });
+  }
+}
