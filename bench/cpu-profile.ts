@@ -5,9 +5,16 @@ import { fileURLToPath } from "node:url";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
 /** The parts of V8's .cpuprofile (what `node --cpu-prof` writes) that a self-time summary needs. */
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }[];
+  nodes: { id: number; callFrame: CallFrame; children?: number[] }[];
   startTime: number;
   endTime: number;
   samples: number[];
@@ -47,18 +54,29 @@ function sourceMapFor(file: string): SourceMap | null {
   return sourceMaps.get(file) ?? null;
 }
 
-/** file:line (1-based) of a call frame, relative to the repo, mapped to TypeScript where a map exists. */
-function location(url: string, line: number, column: number): string {
+/** file:line (1-based) of a call frame, relative to `root`, mapped to TypeScript where a map exists. */
+function location(root: string, url: string, line: number, column: number): string {
   if (!url) return "";
   if (!url.startsWith("file://")) return `${url}:${line + 1}`;
   const file = fileURLToPath(url);
   const entry = sourceMapFor(file)?.findEntry(line, column) as { originalSource?: string; originalLine?: number } | undefined;
   if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
     const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(file), entry.originalSource);
-    return `${path.relative(repoRoot, source)}:${entry.originalLine + 1}`;
+    return `${shortPath(root, source)}:${entry.originalLine + 1}`;
   }
-  return `${path.relative(repoRoot, file)}:${line + 1}`;
+  return `${shortPath(root, file)}:${line + 1}`;
 }
+
+/** Paths inside the vault's tree relative to it; packages from node_modules/ on, wherever it lives. */
+function shortPath(root: string, file: string): string {
+  const modules = file.lastIndexOf("/node_modules/");
+  if (modules >= 0) return file.slice(modules + 1);
+  const rel = path.relative(root, file);
+  return rel.startsWith("..") ? file : rel;
+}
+
+// V8's own buckets: they have no caller worth naming.
+const V8_BUCKETS = new Set(["(garbage collector)", "(program)", "(idle)", "(root)"]);
 
 /** The area a location belongs to: src/<folder>, a node_modules package, node internals, or V8's own bucket. */
 function area(where: string, functionName: string): string {
@@ -68,6 +86,37 @@ function area(where: string, functionName: string): string {
   if (where.startsWith("node:")) return "node internals";
   const src = /^(src\/[^/:]+)/.exec(where);
   return src ? src[1]! : where.split(":")[0]!;
+}
+
+/**
+ * A frame's label. Native frames (writev, postMessage, ...) have no file, so they are named with their
+ * nearest JavaScript caller: "writev" alone does not say whether the pg socket or the HTTP answer writes.
+ */
+function labeller(profile: CpuProfile, root: string): (id: number) => { key: string; area: string } {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const cache = new Map<number, { key: string; area: string }>();
+  const where = (frame: CallFrame) => location(root, frame.url, frame.lineNumber, frame.columnNumber);
+  return (id) => {
+    let label = cache.get(id);
+    if (label) return label;
+    const frame = byId.get(id)!.callFrame;
+    const name = frame.functionName || "(anonymous)";
+    const here = where(frame);
+    if (here || V8_BUCKETS.has(frame.functionName)) {
+      label = { key: `${name}${here ? ` ${here}` : ""}`, area: area(here, frame.functionName) };
+    } else {
+      // The nearest caller in a file (the vault or a package), past node's own stream and socket layers.
+      const callers: CallFrame[] = [];
+      for (let up = parent.get(id); up !== undefined; up = parent.get(up)) callers.push(byId.get(up)!.callFrame);
+      const caller = callers.find((c) => c.url.startsWith("file://")) ?? callers.find((c) => c.url);
+      const via = caller ? where(caller) : "";
+      label = { key: `${name} (native${caller ? `, from ${caller.functionName || "(anonymous)"} ${via}` : ""})`, area: via ? area(via, "") : `${name} (native)` };
+    }
+    cache.set(id, label);
+    return label;
+  };
 }
 
 function ranked(totals: Map<string, number>, busyMs: number, n: number): SelfTime[] {
@@ -82,9 +131,10 @@ function ranked(totals: Map<string, number>, busyMs: number, n: number): SelfTim
  * clock, which V8's profile timestamps and process.hrtime share on Linux), so the vault's start-up
  * and warm-up do not count. Each sample is charged the time until the next one, as DevTools does.
  */
-export function summariseProfile(file: string, windowUs: { from: number; to: number }, n = 10): ProfileSummary {
+export function summariseProfile(file: string, root: string, windowUs: { from: number; to: number }, n = 10): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
-  const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const label = labeller(profile, root);
+  const idle = new Set(profile.nodes.filter((node) => node.callFrame.functionName === "(idle)").map((node) => node.id));
   const windowed = windowUs.from < profile.endTime && windowUs.to > profile.startTime;
   const from = windowed ? windowUs.from : profile.startTime;
   const to = windowed ? windowUs.to : profile.endTime;
@@ -97,17 +147,14 @@ export function summariseProfile(file: string, windowUs: { from: number; to: num
     t += profile.timeDeltas[i] ?? 0;
     if (t < from || t > to) continue;
     const ms = (profile.timeDeltas[i + 1] ?? 0) / 1000;
-    const frame = byId.get(profile.samples[i]!);
-    if (!frame) continue;
-    if (frame.functionName === "(idle)") {
+    const id = profile.samples[i]!;
+    if (idle.has(id)) {
       idleMs += ms;
       continue;
     }
     busyMs += ms;
-    const where = location(frame.url, frame.lineNumber, frame.columnNumber);
-    const key = `${frame.functionName || "(anonymous)"}${where ? ` ${where}` : ""}`;
+    const { key, area: group } = label(id);
     frames.set(key, (frames.get(key) ?? 0) + ms);
-    const group = area(where, frame.functionName);
     areas.set(group, (areas.get(group) ?? 0) + ms);
   }
   return {
@@ -122,7 +169,7 @@ export function summariseProfile(file: string, windowUs: { from: number; to: num
 /** The summary as report lines. */
 export function profileRows(label: string, file: string, s: ProfileSummary): string[] {
   return [
-    `profile   ${label}: ${path.relative(repoRoot, file)}`,
+    `profile   ${label}: ${shortPath(repoRoot, file)}`,
     `          ${s.windowed ? "the measured" : "WHOLE PROFILE (the measured window did not match its clock):"} ${s.windowSeconds.toFixed(1)} s, ` +
       `main thread busy ${(s.busyShare * 100).toFixed(0)}%; top self time (share of busy time):`,
     ...s.top.map((f, i) => `          ${String(i + 1).padStart(2)}. ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.ms.toFixed(0).padStart(6)} ms  ${f.frame}`),

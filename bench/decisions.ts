@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { profileRows, summariseProfile, type ProfileSummary } from "./cpu-profile.js";
 import { clearancePhase, consumePhase, signPhase, type LoadTarget } from "./load.js";
 import type { ServerProcess } from "./server-process.js";
-import { figures, row, type PhaseStats } from "./stats.js";
+import { figures, merge, row, type PhaseStats } from "./stats.js";
 
 export type Engine = "postgres" | "pglite";
 
@@ -24,7 +24,10 @@ const profileDir = fileURLToPath(new URL("./out/", import.meta.url));
 export interface DecisionBench {
   /** Starts the vault on `database` (a database name on the bench server, or a PGlite directory) with the bench policy registered. */
   startVault(database: string, nodeArgs?: string[]): Promise<ServerProcess>;
+  /** Starts minimal-service.ts on `database`: a postgres:// URL, or a PGlite directory. */
   startMinimal(database: string, pool: number): Promise<ServerProcess>;
+  /** The tree the vault runs from (the working tree, or BENCH_VAULT_REV's export): profile paths are relative to it. */
+  vaultRoot: string;
   apiKey: string;
   connections: number;
   warmupSeconds: number;
@@ -44,8 +47,14 @@ export interface EngineFigures extends VaultFigures {
   /** The minimal service's pool: the vault's tenant pool size on PostgreSQL, 1 on PGlite. */
   minimalPool: number;
   minimalWarmup: PhaseStats;
+  /** The two halves merged: total work over total time, percentiles over all samples. */
   minimal: PhaseStats;
+  minimalBefore: PhaseStats;
+  minimalAfter: PhaseStats;
 }
+
+// Minimal-service halves that differ by more than this mean the machine changed speed during the run.
+const NOISY_SPREAD = 0.25;
 
 export interface VaultProfile {
   engine: Engine;
@@ -68,14 +77,19 @@ export async function vaultFigures(bench: DecisionBench, target: LoadTarget): Pr
   return { clearanceWarmup, clearance, consumeWarmup, consume };
 }
 
-/** The minimal service on `database`: warm-up, then the measured run; stopped before returning. */
+/**
+ * One half of the minimal service's figure on `database`: a warm-up, then half the measured time;
+ * the service is stopped before returning. Two halves, before and after the vault, so a change in
+ * machine speed during the run shows as a spread instead of silently skewing the ratios.
+ */
 export async function minimalFigures(bench: DecisionBench, database: string, pool: number): Promise<{ warmup: PhaseStats; measured: PhaseStats }> {
-  bench.log(`minimal signing service (pool ${pool}): ${bench.warmupSeconds}s warm-up, then ${bench.measureSeconds}s measured`);
+  const seconds = bench.measureSeconds / 2;
+  bench.log(`minimal signing service (pool ${pool}): ${bench.warmupSeconds}s warm-up, then ${seconds}s measured`);
   const server = await bench.startMinimal(database, pool);
   try {
     const target = { url: server.url, apiKey: bench.apiKey, connections: bench.connections };
     const warmup = await signPhase(target, bench.warmupSeconds);
-    const measured = await signPhase(target, bench.measureSeconds);
+    const measured = await signPhase(target, seconds);
     return { warmup, measured };
   } finally {
     await server.stop();
@@ -83,21 +97,39 @@ export async function minimalFigures(bench: DecisionBench, database: string, poo
 }
 
 /**
- * One engine: the minimal service, then the vault, one after the other (never both at once: they
- * would share the two cores, and on PostgreSQL both pools together would pass max_connections).
+ * One engine: the minimal service's first half, the vault, the minimal service's second half, one
+ * after the other (never two at once: they would share the two cores, and on PostgreSQL two pools
+ * of 50 would pass max_connections).
  */
 export async function engineFigures(bench: DecisionBench, engine: Engine, where: { vault: string; minimal: string }): Promise<EngineFigures> {
   const minimalPool = engine === "postgres" ? bench.connections : 1;
-  const { warmup: minimalWarmup, measured: minimal } = await minimalFigures(bench, where.minimal, minimalPool);
+  const before = await minimalFigures(bench, where.minimal, minimalPool);
   bench.log(`vault on ${engine}`);
   const vault = await bench.startVault(where.vault);
+  let v: VaultFigures;
   try {
-    const v = await vaultFigures(bench, { url: vault.url, apiKey: bench.apiKey, connections: bench.connections });
-    return { engine, minimalPool, minimalWarmup, minimal, ...v };
+    v = await vaultFigures(bench, { url: vault.url, apiKey: bench.apiKey, connections: bench.connections });
   } finally {
     // Stopping the vault closes its pools, which frees the connections the next phases need.
     await vault.stop();
   }
+  const after = await minimalFigures(bench, where.minimal, minimalPool);
+  return { engine, ...v, ...minimalHalves(minimalPool, before, after) };
+}
+
+/** The minimal service's figure from its two halves. */
+export function minimalHalves(pool: number, before: { warmup: PhaseStats; measured: PhaseStats }, after: { warmup: PhaseStats; measured: PhaseStats }) {
+  return {
+    minimalPool: pool,
+    minimalWarmup: merge([before.warmup, after.warmup]),
+    minimal: merge([before.measured, after.measured]),
+    minimalBefore: before.measured,
+    minimalAfter: after.measured,
+  };
+}
+
+function spread(f: EngineFigures): number {
+  return Math.abs(f.minimalBefore.perSecond - f.minimalAfter.perSecond) / Math.min(f.minimalBefore.perSecond, f.minimalAfter.perSecond);
 }
 
 /**
@@ -122,7 +154,7 @@ export async function profileVault(bench: DecisionBench, engine: Engine, databas
     await vault.stop();
   }
   const file = path.join(profileDir, name);
-  return { engine, file, clearance, summary: summariseProfile(file, windowUs) };
+  return { engine, file, clearance, summary: summariseProfile(file, bench.vaultRoot, windowUs) };
 }
 
 function ratio(a: PhaseStats, b: PhaseStats): number {
@@ -141,6 +173,8 @@ export function decisionRows(f: EngineFigures): string[] {
   const p99Met = f.clearance.p99Ms <= f.minimal.p99Ms;
   return [
     row(`${tag.padEnd(9)} minimal service: sign + INSERT/s (pool ${f.minimalPool})`, f.minimal),
+    `          before the vault ${Math.round(f.minimalBefore.perSecond)}/s, after ${Math.round(f.minimalAfter.perSecond)}/s` +
+      (spread(f) > NOISY_SPREAD ? `  NOISY: the halves differ by ${Math.round(spread(f) * 100)}%, so the ratios below are rough` : ""),
     row(`${tag.padEnd(9)} vault approved decisions/s (with token)`, f.clearance, `  (= ${approved.toFixed(2)} x minimal)`),
     `          goal >= ${DECISION_GOAL.approvedRatio.toFixed(1)} x minimal with p99 <= minimal's ${f.minimal.p99Ms.toFixed(1)} ms: ` +
       verdict(approved >= DECISION_GOAL.approvedRatio && p99Met, `${approved.toFixed(2)} x, p99 ${f.clearance.p99Ms.toFixed(1)} ms`),
@@ -154,7 +188,7 @@ export function decisionSummary(f: EngineFigures) {
   const approvedRatio = ratio(f.clearance, f.minimal);
   const consumeRatio = ratio(f.consume, f.minimal);
   return {
-    minimal: { ...figures(f.minimal), pool: f.minimalPool },
+    minimal: { ...figures(f.minimal), pool: f.minimalPool, before: figures(f.minimalBefore), after: figures(f.minimalAfter), spread: +spread(f).toFixed(3) },
     approved: { ...figures(f.clearance), ratioToMinimal: +approvedRatio.toFixed(3) },
     consume: { ...figures(f.consume), ratioToMinimal: +consumeRatio.toFixed(3) },
     goal: {

@@ -24,11 +24,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { rawInsertBaseline } from "./baseline.js";
 import { checkpointLags } from "./checkpoint-lag.js";
 import { exportBuild, preparePriorBuild, type PriorBuild } from "./prior-build.js";
-import { decisionPhases, decisionRows, decisionSummary, engineFigures, minimalFigures, profileReport, profileVault, vaultFigures, type DecisionBench, type Engine, type EngineFigures } from "./decisions.js";
+import { decisionPhases, decisionRows, decisionSummary, engineFigures, minimalFigures, minimalHalves, profileReport, profileVault, vaultFigures, type DecisionBench, type Engine, type EngineFigures } from "./decisions.js";
 import { clearancePhase, type LoadTarget } from "./load.js";
 import { startMinimalService } from "./minimal-phase.js";
 import type { ServerProcess } from "./server-process.js";
@@ -150,6 +151,9 @@ const decisionBench: DecisionBench = {
   async startMinimal(database, pool) {
     minimal = await startMinimalService(database, pool);
     return minimal;
+  },
+  get vaultRoot() {
+    return vaultBuild?.root ?? fileURLToPath(new URL("..", import.meta.url));
   },
   apiKey,
   connections: CONNECTIONS,
@@ -293,14 +297,13 @@ async function main(): Promise<number> {
 
   // Issue 12's floor: the minimal durable signing service, before the vault's own figures.
   await createDatabase(serverUrl, minimalDb);
-  const { warmup: minimalWarmup, measured: minimalRun } = await minimalFigures(decisionBench, withDatabase(serverUrl, minimalDb), CONNECTIONS);
+  const minimalBefore = await minimalFigures(decisionBench, withDatabase(serverUrl, minimalDb), CONNECTIONS);
 
   log(`starting vault on database ${controlDb}`);
   vault = await benchVault(controlDb);
   const target = (): LoadTarget => ({ url: vault!.url, apiKey, connections: CONNECTIONS });
   const vaultRun = await vaultFigures(decisionBench, target());
   const { clearanceWarmup, clearance, consumeWarmup, consume } = vaultRun;
-  const onPostgres: EngineFigures = { engine: "postgres", minimalPool: CONNECTIONS, minimalWarmup, minimal: minimalRun, ...vaultRun };
 
   // Stopping the vault closes its pools, which frees the connections the next phases need.
   await vault.stop();
@@ -331,6 +334,8 @@ async function main(): Promise<number> {
   log(`baseline, second half: ${half.durationMs / 1000}s`);
   const baselineAfter = await rawInsertBaseline(withDatabase(serverUrl, baselineDb), half);
   const baseline = merge([baselineBefore, baselineAfter]);
+  const minimalAfter = await minimalFigures(decisionBench, withDatabase(serverUrl, minimalDb), CONNECTIONS);
+  const onPostgres: EngineFigures = { engine: "postgres", ...vaultRun, ...minimalHalves(CONNECTIONS, minimalBefore, minimalAfter) };
   const onPglite = await pgliteFigures();
   const profiles = await runProfiles();
   // After the vault has stopped, so the two never compete for the two cores.
@@ -350,8 +355,8 @@ async function main(): Promise<number> {
     "clearance without the ledger": withoutLedger,
     "checkpoint-lag load": lagLoad,
     "checkpoint-lag load (sustained)": lagSustained.load,
-    "minimal warm-up": minimalWarmup,
-    minimal: minimalRun,
+    "postgres minimal warm-up": onPostgres.minimalWarmup,
+    "postgres minimal": onPostgres.minimal,
     ...decisionPhases(onPglite),
     ...profiles.phases,
   };

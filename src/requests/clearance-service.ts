@@ -18,7 +18,6 @@ import {
   countAttempt,
   getRequest,
   getRequestByIdempotencyKey,
-  insertLeasedRequest,
   type NewClearanceRequest,
 } from "./store/request-store.js";
 import { clearanceResponse, type ClearanceResponse } from "./response.js";
@@ -74,7 +73,7 @@ export class ClearanceService {
 
     const woken = this.deps.waiters.wait(row.id, settings.syncWaitMs);
     // Leased to this process from the start: a peer takes it over only if this process dies.
-    if (!(await insertLeasedRequest(sql, row, this.deps.leases.lease))) {
+    if (!(await this.deps.lifecycle.open(sql, row, this.deps.leases.lease))) {
       return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, idempotencyKey!))!, bodyHash);
     }
     const job = { tenantId: principal.tenantId, requestId: row.id };

@@ -6,7 +6,7 @@ import type { ClearanceRequest, ClearanceStatus, DecisionFields } from "./cleara
 import type { OutboxWriter, WebhookEventType } from "./events.js";
 import { ReviewBus } from "./review-bus.js";
 import { rulesOf } from "./review-rules.js";
-import { applyDecision, insertRequest, insertRequestWithToken, type NewClearanceRequest } from "./store/request-store.js";
+import { applyDecision, insertLeasedRequest, insertRequest, insertRequestWithToken, type Lease, type NewClearanceRequest } from "./store/request-store.js";
 import { burnTokenWithLedger, type IssuedToken } from "./store/token-store.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
@@ -57,6 +57,15 @@ export class RequestLifecycle {
       this.batches.set(sql, batch);
     }
     return batch.run(key, unit);
+  }
+
+  /**
+   * A request left for the queued judge: stored `processing`, leased to this process (a peer takes it
+   * over only if this process dies). One statement, nothing to report yet, so no transaction.
+   * False when another request holds its Idempotency-Key.
+   */
+  open(sql: Sql, request: NewClearanceRequest, lease: Lease): Promise<boolean> {
+    return insertLeasedRequest(sql, request, lease);
   }
 
   /**

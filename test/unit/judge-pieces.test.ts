@@ -48,10 +48,12 @@ describe("judge configuration", () => {
     expect(c.llm).toBeUndefined();
   });
 
-  it("lets embeddings fall back to the LLM endpoint and key", () => {
+  it("lets embeddings fall back to the LLM endpoint and key", async () => {
     const c = loadConfig({ EVAL_MODEL: "openai/gpt-4o-mini", LLM_BASE_URL: "http://llm:4000/v1", LLM_API_KEY: "k", EMBEDDING_MODEL: "openai/text-embedding-3-small" });
-    expect(c.llm).toEqual({ model: "openai/gpt-4o-mini", baseUrl: "http://llm:4000/v1", apiKey: "k", timeoutMs: 8000, maxResponseBytes: 1_048_576 });
-    expect(c.embeddings).toMatchObject({ baseUrl: "http://llm:4000/v1", apiKey: "k" });
+    expect(c.llm).toEqual({ model: "openai/gpt-4o-mini", baseUrl: "http://llm:4000/v1", timeoutMs: 8000, maxResponseBytes: 1_048_576 });
+    expect(c.embeddings).toMatchObject({ baseUrl: "http://llm:4000/v1" });
+    // The keys are secrets, apart from Config (src/config/secrets.ts).
+    expect(await loadSecrets(c.secretRefs, c.secretsProvider)).toMatchObject({ llmApiKey: "k", embeddingApiKey: "k" });
   });
 
   it("refuses ambiguous or unsafe judge settings, naming the variable", () => {
