@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, symlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,20 +20,9 @@ export interface PriorBuild {
   remove(): Promise<void>;
 }
 
-/** A detached git worktree of `rev`, sharing this checkout's node_modules, compiled to its own dist/. */
-export async function preparePriorBuild(rev = process.env.BENCH_BASELINE_REV ?? PRE_LEDGER_REV): Promise<PriorBuild> {
-  const root = path.join(await mkdtemp(path.join(tmpdir(), "cs-prior-")), "tree");
-  execFileSync("git", ["worktree", "add", "--detach", root, rev], { cwd: repoRoot, stdio: "ignore" });
-  if (!existsSync(path.join(root, "node_modules"))) symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"), "dir");
-  buildVault(root);
-  return {
-    rev,
-    root,
-    async remove() {
-      execFileSync("git", ["worktree", "remove", "--force", root], { cwd: repoRoot, stdio: "ignore" });
-      await rm(path.dirname(root), { recursive: true, force: true });
-    },
-  };
+/** The pre-ledger vault (or BENCH_BASELINE_REV), exported and compiled apart, as exportBuild does. */
+export function preparePriorBuild(rev = process.env.BENCH_BASELINE_REV ?? PRE_LEDGER_REV): Promise<PriorBuild> {
+  return exportBuild(rev);
 }
 
 /**

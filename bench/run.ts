@@ -81,7 +81,7 @@ function cleanup(): Promise<void> {
   cleanedUp ??= (async () => {
     await vault?.stop().catch((err) => log(`stopping the vault failed: ${String(err)}`));
     await minimal?.stop().catch((err) => log(`stopping the minimal service failed: ${String(err)}`));
-    await prior?.remove().catch((err) => log(`removing the prior build's worktree failed: ${String(err)}`));
+    await prior?.remove().catch((err) => log(`removing the prior build failed: ${String(err)}`));
     await vaultBuild?.remove().catch((err) => log(`removing the build of BENCH_VAULT_REV failed: ${String(err)}`));
     const dropped = await dropDatabases(serverUrl, controlDb).catch((err) => {
       log(`dropping databases ${controlDb}* failed: ${String(err)}; drop them by hand`);

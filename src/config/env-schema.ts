@@ -165,6 +165,8 @@ export const envSchema = z.object({
   VAULT_LEDGER_REQUIRE_BUCKET_VERSIONING: envBool(true),
   VAULT_LEDGER_REQUIRE_OBJECT_LOCK: envBool(false),
   AWS_REGION: optionalString,
+  // The sealing key (Secrets.sealingKey; the variable keeps its published name): seals ledger bodies,
+  // webhook secrets, Slack URLs and tenant DSNs at rest.
   VAULT_TRANSPORT_KEY_BASE64: optionalString,
   // Outbound webhooks, Slack and email go through the tenant's outbox; an entry is dead after this many attempts.
   VAULT_OUTBOX_MAX_ATTEMPTS: int(10, 1, 100),

@@ -38,7 +38,7 @@ export function authenticate(ctx: AppContext, opts: { tenantDatabase?: boolean }
     }
     ctx.rateLimiter.check(principal.keyId);
     request.principal = principal;
-    if (tenantDatabase) await attachTenantSql(ctx, request, principal);
+    if (tenantDatabase) await attachTenantSql(ctx.tenantDbs, request, principal);
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import type { Sql } from "../db/sql.js";
-import type { AppContext } from "../main/context.js";
 import type { Principal } from "../tenancy/api-keys.js";
+import type { TenantDatabases } from "../tenancy/tenant-databases.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -20,6 +20,6 @@ declare module "fastify" {
  * not_found for a tenant that no longer exists, 500 when its database cannot be opened) go to the
  * error handler unchanged, as they did when every route looked its tenant up itself.
  */
-export async function attachTenantSql(ctx: AppContext, request: FastifyRequest, principal: Principal): Promise<void> {
-  request.tenantSql = await ctx.tenantDbs.get(principal.tenantId);
+export async function attachTenantSql(tenantDbs: TenantDatabases, request: FastifyRequest, principal: Principal): Promise<void> {
+  request.tenantSql = await tenantDbs.get(principal.tenantId);
 }

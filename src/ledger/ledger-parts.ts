@@ -11,7 +11,7 @@ import { AnchorExporter } from "./anchor/anchor-exporter.js";
 import { LedgerLoop } from "./store/ledger-loop.js";
 import { LedgerWriter } from "./store/ledger-writer.js";
 import { LedgerSequencer } from "./store/sequencer.js";
-import { assertTransportKeyPresent } from "./store/startup-checks.js";
+import { assertSealingKeyPresent } from "./store/startup-checks.js";
 
 export interface LedgerParts {
   ledgerSigner: Signer;
@@ -50,7 +50,7 @@ export async function createLedgerParts(
   // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
   await anchorStore.checkReady();
   for (const tenantId of await tenantDbs.listTenantIds()) await anchorStore.checkReady(tenantId);
-  await assertTransportKeyPresent(tenantDbs, deps.sealingKey, log);
+  await assertSealingKeyPresent(tenantDbs, deps.sealingKey, log);
   const ledgerLoop = new LedgerLoop({
     tenantIds: () => tenantDbs.listTenantIds(),
     tenantSql: deps.tenantSql,

@@ -40,7 +40,7 @@ export class LedgerService {
       keys: KeyRegistry;
       ledgerSigner: Signer;
       loop: LedgerLoop;
-      transportKey: Buffer | undefined;
+      sealingKey: Buffer | undefined;
       intervalMs: number;
     },
   ) {}
@@ -133,7 +133,7 @@ export class LedgerService {
 
   private entry(row: EventRow, redact: Redaction): LedgerEntryWire {
     try {
-      return entryWire(row, storedEvent(row, this.deps.transportKey), redact);
+      return entryWire(row, storedEvent(row, this.deps.sealingKey), redact);
     } catch (err) {
       if (err instanceof LedgerBodyError) throw new AppError("ledger_key_unavailable", `Ledger event ${row.event_uuid}: ${err.message}`);
       throw err;

@@ -205,7 +205,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       delivery: {
         clock,
         allowPrivateTargets: config.outbox.allowPrivateTargets,
-        transportKey: secrets.sealingKey,
+        sealingKey: secrets.sealingKey,
         timeoutMs: 10_000,
         mailer: config.smtp ? new Mailer({ ...config.smtp, password: secrets.smtpPassword }) : undefined,
       },
@@ -265,7 +265,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       keys,
       ledgerSigner,
       loop: ledgerLoop,
-      transportKey: secrets.sealingKey,
+      sealingKey: secrets.sealingKey,
       intervalMs: config.ledger.intervalMs,
     });
     const context: AppContext = {
@@ -309,7 +309,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       outboxAdmin: new OutboxAdmin({
         outbox,
         clock,
-        transportKey: secrets.sealingKey,
+        sealingKey: secrets.sealingKey,
         allowPrivateTargets: config.outbox.allowPrivateTargets,
         smtpConfigured: config.smtp !== undefined,
       }),

@@ -16,7 +16,7 @@ export interface AttemptResult {
 export interface DeliveryDeps {
   clock: Clock;
   allowPrivateTargets: boolean;
-  transportKey?: Buffer;
+  sealingKey?: Buffer;
   /** Whole-exchange deadline per attempt (10 s). */
   timeoutMs: number;
   /** Absent when SMTP_HOST is not set: email entries then fail and, in the end, go dead (visible). */
@@ -38,7 +38,7 @@ export async function deliver(entry: ClaimedEntry, deps: DeliveryDeps, signal: A
 async function deliverWebhook(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
   if (entry.endpoint_url === null || entry.endpoint_secret === null) return failure("the webhook endpoint no longer exists");
   if (entry.endpoint_enabled === false) return failure("the webhook endpoint is disabled");
-  const secret = openSecret(entry.endpoint_secret, endpointBinding(entry.endpoint_id!), deps.transportKey);
+  const secret = openSecret(entry.endpoint_secret, endpointBinding(entry.endpoint_id!), deps.sealingKey);
   const t = Math.floor(deps.clock.nowMs() / 1000);
   const headers = {
     "content-type": "application/json",
@@ -52,7 +52,7 @@ async function deliverWebhook(entry: ClaimedEntry, deps: DeliveryDeps, signal: A
 }
 
 async function deliverSlack(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
-  const url = openSecret(entry.target!, outboxTargetBinding(entry.delivery_id), deps.transportKey);
+  const url = openSecret(entry.target!, outboxTargetBinding(entry.delivery_id), deps.sealingKey);
   const headers = { "content-type": "application/json", "user-agent": USER_AGENT, "x-countersign-delivery": entry.delivery_id };
   return post(url, entry.payload, headers, deps, signal);
 }

@@ -35,7 +35,7 @@ export class OutboxAdmin {
     private readonly deps: {
       outbox: Outbox;
       clock: Clock;
-      transportKey?: Buffer;
+      sealingKey?: Buffer;
       allowPrivateTargets: boolean;
       smtpConfigured: boolean;
     },
@@ -56,7 +56,7 @@ export class OutboxAdmin {
     const endpoint = await insertEndpoint(sql, {
       id,
       url,
-      sealedSecret: sealSecret(secret, endpointBinding(id), this.deps.transportKey),
+      sealedSecret: sealSecret(secret, endpointBinding(id), this.deps.sealingKey),
       events: [...new Set(input.events)],
       description: input.description,
       createdAt: this.deps.clock.now(),
@@ -85,7 +85,7 @@ export class OutboxAdmin {
   }
 
   async readNotificationSettings(sql: Sql): Promise<NotificationSettingsView> {
-    return rowsToView(await readChannels(sql), this.deps.transportKey);
+    return rowsToView(await readChannels(sql), this.deps.sealingKey);
   }
 
   async writeNotificationSettings(sql: Sql, tenantId: string, settings: NotificationSettings): Promise<NotificationSettingsView> {
@@ -93,7 +93,7 @@ export class OutboxAdmin {
       throw new AppError("smtp_not_configured", "Email recipients need SMTP_HOST and SMTP_FROM to be set on the vault");
     }
     for (const url of slackUrlsOf(settings)) await this.checkTarget(url);
-    await replaceChannels(sql, settingsToRows(settings, this.deps.transportKey), this.deps.clock.now());
+    await replaceChannels(sql, settingsToRows(settings, this.deps.sealingKey), this.deps.clock.now());
     this.deps.outbox.invalidate(tenantId);
     return this.readNotificationSettings(sql);
   }

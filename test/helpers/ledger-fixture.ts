@@ -69,8 +69,8 @@ export async function publishedKeys(v: TestVault): Promise<Map<string, Uint8Arra
   return new Map(keys.map((k) => [k.kid, new Uint8Array(Buffer.from(k.public_jwk.x, "base64url"))]));
 }
 
-export async function fsck(v: TestVault, transportKey?: Buffer): Promise<FsckReport> {
-  return fsckLedger(await v.vault.ctx.tenantDbs.get(v.tenantId), await publishedKeys(v), transportKey);
+export async function fsck(v: TestVault, sealingKey?: Buffer): Promise<FsckReport> {
+  return fsckLedger(await v.vault.ctx.tenantDbs.get(v.tenantId), await publishedKeys(v), sealingKey);
 }
 
 /**

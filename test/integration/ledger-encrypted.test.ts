@@ -16,7 +16,7 @@ const PREFIX = "aes256gcm:v1:";
 
 for (const engine of ["pglite", "postgres"] as Engine[]) {
   describe(`encrypted ledger bodies on ${engine}`, () => {
-    const transportKey = randomBytes(32);
+    const sealingKey = randomBytes(32);
     const env = { VAULT_LEDGER_ANCHOR_BACKFILL_INTERVAL_SECONDS: "3600" };
     let db: TestDatabase;
     let v: TestVault;
@@ -26,7 +26,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
 
     beforeAll(async () => {
       db = newDatabase(engine);
-      v = await startTestVault(db, { env: { ...env, VAULT_TRANSPORT_KEY_BASE64: transportKey.toString("base64") } });
+      v = await startTestVault(db, { env: { ...env, VAULT_TRANSPORT_KEY_BASE64: sealingKey.toString("base64") } });
       built = await buildLedger(v, [9, 6, 4]);
       sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
       rows = (await sql.query<{ seq: number; event_uuid: string; body: string }>("SELECT seq, event_uuid, body FROM ledger_events ORDER BY seq")).map((r) => ({ ...r, seq: Number(r.seq) }));
@@ -67,7 +67,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
     });
 
     it("fsck is clean with the key, and without it reports every body unreadable but nothing else", async () => {
-      expect(await fsck(v, transportKey)).toMatchObject({ ok: true, events: 21, checkpoints: 3, problems: [] });
+      expect(await fsck(v, sealingKey)).toMatchObject({ ok: true, events: 21, checkpoints: 3, problems: [] });
       const keyless = await fsck(v);
       expect(keyless.ok).toBe(false);
       expectProblems(keyless.problems, rows.map((r) => eventAt(r, /^body unreadable: this ledger entry is encrypted and VAULT_TRANSPORT_KEY_BASE64 is not set$/)));
@@ -85,7 +85,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       for (const [label, body] of [["flipped", tampered], ["moved", donor.body]] as const) {
         await asAttacker(sql, ["ledger_events"], "disable", setBody(body));
         try {
-          const report = await fsck(v, transportKey);
+          const report = await fsck(v, sealingKey);
           expect(report.ok, label).toBe(false);
           // The stored hashes still agree with each other, so only the body is reported: no tile or checkpoint.
           expectProblems(report.problems, [eventAt(target, /^body unreadable: encrypted ledger body does not authenticate \(wrong key or altered ciphertext\)$/)]);
@@ -93,13 +93,13 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
           await asAttacker(sql, ["ledger_events"], "disable", setBody(target.body));
         }
       }
-      expect(await fsck(v, transportKey)).toMatchObject({ ok: true, problems: [] });
+      expect(await fsck(v, sealingKey)).toMatchObject({ ok: true, problems: [] });
     });
 
     it("a vault without the key refuses to start (it would write plaintext beside ciphertext)", async () => {
       await v.close();
       await expect(startTestVault(db, { env })).rejects.toThrow(/VAULT_TRANSPORT_KEY_BASE64: tenant .*'s ledger is encrypted/);
-      v = await startTestVault(db, { env: { ...env, VAULT_TRANSPORT_KEY_BASE64: transportKey.toString("base64") } });
+      v = await startTestVault(db, { env: { ...env, VAULT_TRANSPORT_KEY_BASE64: sealingKey.toString("base64") } });
     });
 
     it("a vault on the same database with another key answers 503 ledger_key_unavailable, never 500", async () => {

@@ -8,7 +8,7 @@
  * Thrown for malformed or untrusted input and for refusals. A well-formed proof that simply does not
  * match (a root mismatch in merkle.ts) is `false`, not an error; the bundle verifier never throws and
  * reports failures as checks. Server-only failures stay outside this list: LedgerBodyError
- * (body-cipher.ts, a missing or wrong transport key) and the store's own errors.
+ * (body-cipher.ts, a missing or wrong sealing key) and the store's own errors.
  */
 
 /** Every code with what it means. Closed: adding one is a change callers must be able to see. */

@@ -41,7 +41,7 @@ export function ledgerInsertFromSql(offset: number, source: string): string {
 export class LedgerWriter {
   constructor(
     private readonly signer: Signer,
-    private readonly transportKey: Buffer | undefined,
+    private readonly sealingKey: Buffer | undefined,
     private readonly clock: Clock,
   ) {}
 
@@ -67,7 +67,7 @@ export class LedgerWriter {
       receipt_key_id: this.signer.kid,
     });
     const signature = Buffer.from(this.signer.sign(receipt)).toString("base64url");
-    const body = sealBody(JSON.stringify(event), event.event_uuid, this.transportKey);
+    const body = sealBody(JSON.stringify(event), event.event_uuid, this.sealingKey);
     return {
       event,
       type,

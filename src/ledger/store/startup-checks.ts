@@ -8,8 +8,8 @@ import type { TenantDatabases } from "../../tenancy/tenant-databases.js";
  * and could read neither its ledger nor its proofs. A tenant database that cannot be reached is
  * logged, not fatal, as at recovery.
  */
-export async function assertTransportKeyPresent(tenantDbs: TenantDatabases, transportKey: Buffer | undefined, log: Logger): Promise<void> {
-  if (transportKey) return;
+export async function assertSealingKeyPresent(tenantDbs: TenantDatabases, sealingKey: Buffer | undefined, log: Logger): Promise<void> {
+  if (sealingKey) return;
   for (const tenantId of await tenantDbs.listTenantIds()) {
     let sealed = false;
     try {

@@ -69,8 +69,8 @@ export const EVENT_COLUMNS =
   "seq, event_uuid, event_type, request_id, accepted_at, canonical_version, body, event_hash, leaf_hash, receipt_key_id, receipt_signature, leaf_index";
 
 /** The stored event body, decrypted. Throws LedgerBodyError when it cannot be opened. */
-export function storedEvent(row: Pick<EventRow, "body" | "event_uuid">, transportKey: Buffer | undefined): LedgerEvent {
-  return JSON.parse(openBody(row.body, row.event_uuid, transportKey)) as LedgerEvent;
+export function storedEvent(row: Pick<EventRow, "body" | "event_uuid">, sealingKey: Buffer | undefined): LedgerEvent {
+  return JSON.parse(openBody(row.body, row.event_uuid, sealingKey)) as LedgerEvent;
 }
 
 /**
