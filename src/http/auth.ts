@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import type { AppContext } from "../main/context.js";
+import type { AppContext } from "./app-context.js";
 import { AppError } from "../errors.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { sessionTokenOf } from "../tenancy/console-sessions.js";

@@ -1,7 +1,7 @@
 import cors from "@fastify/cors";
 import type http from "node:http";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import type { AppContext } from "../main/context.js";
+import type { AppContext } from "./app-context.js";
 import { registerJsonParser } from "./json-body.js";
 import { limitedServerFactory } from "./listener-limits.js";
 import { clientErrorProblem, errorHandler, sendProblem } from "./problem.js";

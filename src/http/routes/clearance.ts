@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { argsBodyBudget, assertArgsBudget, clearanceRequestSchema } from "../../requests/request-schema.js";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
 import { queryInteger } from "../query.js";

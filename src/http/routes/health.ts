@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { metricsRegistry } from "../../judge/metrics.js";
 import { sendProblem } from "../problem.js";
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { authenticate, principalOf } from "../auth.js";
 import { queryInteger } from "../query.js";
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { AppError } from "../../errors.js";
 import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
 import { policyWarnings, registerPolicySchema } from "../../policies/policy-schema.js";

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { SESSION_COOKIE, sessionTokenOf } from "../../tenancy/console-sessions.js";
 import { AppError } from "../../errors.js";

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { reviewDecisionSchema } from "../../requests/request-schema.js";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, principalOf } from "../auth.js";
 import { queryInteger } from "../query.js";

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { consumeTokenSchema, mintTokenSchema } from "../../requests/request-schema.js";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { AppContext } from "../../main/context.js";
+import type { AppContext } from "../app-context.js";
 import { webhookEventTypes } from "../../outbox/events.js";
 import { notificationSettingsSchema } from "../../outbox/notification-settings.js";
 import { requireScope } from "../../tenancy/api-keys.js";

@@ -1,0 +1,56 @@
+import path from "node:path";
+import type { Config } from "../config/config.js";
+import { StoredSecrets } from "../config/secret-seal.js";
+import { adminSecretNames, loadSecrets, type Secrets } from "../config/secrets.js";
+import { migrate } from "../db/migrate.js";
+import { ensurePgDatabase, databaseNameOf, PgDatabase } from "../db/pg-database.js";
+import { PgliteDatabase } from "../db/pglite-database.js";
+import type { Database } from "../db/sql.js";
+import { TenantDatabases } from "../tenancy/tenant-databases.js";
+
+export async function openControlDatabase(config: Config): Promise<Database> {
+  const target = config.database;
+  if (target.kind === "postgres") {
+    await ensurePgDatabase(target.url, databaseNameOf(target.url));
+    return new PgDatabase(target.url, config.pools.controlMax);
+  }
+  return PgliteDatabase.open(target.dataDir === "memory://" ? "memory://" : path.join(target.dataDir, "control"));
+}
+
+export interface AdminContext {
+  config: Config;
+  secrets: Secrets;
+  control: Database;
+  tenantDbs: TenantDatabases;
+  close(): Promise<void>;
+}
+
+/** What the admin CLI needs: the migrated control database and tenant routing, no signing key. */
+export async function openAdminContext(config: Config): Promise<AdminContext> {
+  const control = await openControlDatabase(config);
+  try {
+    await migrate(control, "control");
+  } catch (err) {
+    await control.close().catch(() => {});
+    throw err;
+  }
+  let secrets: Secrets;
+  try {
+    secrets = await loadSecrets(config.secretRefs, config.secretsProvider, adminSecretNames);
+  } catch (err) {
+    await control.close().catch(() => {});
+    throw err;
+  }
+  // Tenant DSNs are stored as secret references: sealed with the sealing key, or resolved by the provider.
+  const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax, new StoredSecrets(config.secretsProvider, secrets.sealingKey));
+  return {
+    config,
+    secrets,
+    control,
+    tenantDbs,
+    async close() {
+      await tenantDbs.closeAll();
+      await control.close();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import type { Logger } from "pino";
+import { systemClock, type Clock } from "../clock.js";
+import type { Config } from "../config/config.js";
+import { loadSecrets, type Secrets } from "../config/secrets.js";
+import { checkPoolBudget } from "../db/pool-budget.js";
+import type { AppPorts } from "../http/app-context.js";
+import { FailClosedJudge } from "../judge/fail-closed-judge.js";
+import { checkKnowledge, createVaultJudge, type VaultJudge } from "../judge/judge-factory.js";
+import type { Judge } from "../judge/judge.js";
+import type { AnchorStore } from "../ledger/anchor/anchor-store.js";
+import { createLedgerParts } from "../ledger/ledger-parts.js";
+import type { LedgerLoop } from "../ledger/store/ledger-loop.js";
+import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
+import { createLogger } from "../log.js";
+import { PolicyCache } from "../policies/policy-store.js";
+import { MemoryClearanceQueue, type ClearanceQueue } from "../requests/queue.js";
+import { KeyRegistry } from "../tokens/key-registry.js";
+import { loadLocalSigner, LocalSigner, parseEd25519PrivateKey, type Signer } from "../tokens/signer.js";
+import type { AdminContext } from "./admin-context.js";
+
+/** Ports a test (or another entrypoint) may replace; everything else is built from config. */
+export interface ContextOverrides {
+  clock?: Clock;
+  log?: Logger;
+  signer?: Signer;
+  /** Needed only with a `signer` that is not a LocalSigner (the ledger key is derived from a local one). */
+  ledgerSigner?: Signer;
+  queue?: ClearanceQueue;
+  /** An anchor store built by the caller (tests: an S3 store with fixed credentials). */
+  anchorStore?: AnchorStore;
+  /** Replaces the judge behind the fail-closed wrapper; such a judge is always queued, never inline. */
+  judge?: Judge;
+}
+
+/**
+ * The ports, and what building them produced that services need too: the ledger's writer and loop
+ * come with its signer and anchor store, and the judge with its policy cache.
+ */
+export interface BuiltPorts {
+  ports: AppPorts;
+  ledger: LedgerWriter;
+  ledgerLoop: LedgerLoop;
+  policies: PolicyCache;
+  /** Decide in the request handler: the judge needs no I/O (rules only). */
+  inlineJudge: boolean;
+  /** Stops the judge's condition worker threads. */
+  closeJudge(): Promise<void>;
+  /** The start-up knowledge scan, not awaited at start (a slow scan of many tenants must not delay it). */
+  knowledgeCheck: Promise<void>;
+}
+
+/** Builds every port from config on an open admin context (control database, tenant routing). */
+export async function buildPorts(config: Config, admin: AdminContext, overrides: ContextOverrides, onAnchorStore: (store: AnchorStore) => void): Promise<BuiltPorts> {
+  const clock = overrides.clock ?? systemClock;
+  const log = overrides.log ?? createLogger(config);
+  const { control, tenantDbs } = admin;
+  if (config.database.kind === "postgres") await warnOnPoolBudget(admin, log);
+  // Only `serve` loads the token signing key; the admin commands never read it.
+  const secrets: Secrets = { ...admin.secrets, ...(await loadSecrets(config.secretRefs, config.secretsProvider, ["signingKey"])) };
+  await tenantDbs.sealStoredDsns(log);
+  const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
+  const loaded = overrides.signer
+    ? { signer: overrides.signer, generated: false }
+    : secrets.signingKey
+      ? { signer: new LocalSigner(config.signer.keyId, parseEd25519PrivateKey(secrets.signingKey.text, secrets.signingKey.source)), generated: false }
+      : loadLocalSigner({ keyId: config.signer.keyId, dataDir: config.dataDir });
+  const keys = new KeyRegistry(control, clock);
+  await keys.register(loaded.signer);
+  const { ledgerSigner, ledger, anchorStore, ledgerLoop } = await createLedgerParts(config, {
+    sealingKey: secrets.sealingKey,
+    tokenSigner: loaded.signer,
+    ledgerSigner: overrides.ledgerSigner,
+    anchorStore: overrides.anchorStore,
+    keys,
+    tenantDbs,
+    tenantSql,
+    clock,
+    log,
+    onAnchorStore,
+  });
+  const policies = new PolicyCache(clock, config.caches.policyTtlMs);
+  const vaultJudge: VaultJudge = createVaultJudge(config, secrets, { tenantSql, policies, log });
+  const judge = new FailClosedJudge(overrides.judge ?? vaultJudge.judge, config.clearance.judgeTimeoutMs, log);
+  const knowledgeCheck =
+    vaultJudge.kind === "in-process"
+      ? checkKnowledge(control, tenantDbs, config.embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"))
+      : Promise.resolve();
+  const queue: ClearanceQueue = overrides.queue ?? new MemoryClearanceQueue(config.clearance.workers);
+  return {
+    ports: {
+      config,
+      secrets,
+      log,
+      clock,
+      control,
+      tenantDbs,
+      signer: loaded.signer,
+      signerGenerated: loaded.generated,
+      ledgerSigner,
+      keys,
+      anchorStore,
+      queue,
+      judge,
+      judgeKind: vaultJudge.kind,
+      embeddings: vaultJudge.embeddings,
+    },
+    ledger,
+    ledgerLoop,
+    policies,
+    // A judge the caller supplied may do I/O: it is always queued.
+    inlineJudge: !overrides.judge && vaultJudge.local && config.clearance.mode === "auto",
+    closeJudge: () => vaultJudge.close(),
+    knowledgeCheck: knowledgeCheck.then(() => {}),
+  };
+}
+
+/** Says at start-up, before the server refuses connections under load, when the pools cannot fit it. */
+async function warnOnPoolBudget(admin: AdminContext, log: Logger): Promise<void> {
+  try {
+    const tenants = (await admin.tenantDbs.listTenantIds()).length;
+    const budget = await checkPoolBudget(admin.control, admin.config.pools, tenants);
+    const { warning, ...figures } = budget;
+    if (warning) log.warn({ poolBudget: figures }, warning);
+    else log.info({ poolBudget: figures }, `PostgreSQL connection budget: ${budget.perProcess} per process; ${budget.processesThatFit} such processes fit the server`);
+  } catch (err) {
+    log.warn({ err }, "could not check the PostgreSQL connection budget");
+  }
+}

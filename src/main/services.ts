@@ -1,0 +1,130 @@
+import type { AppServices } from "../http/app-context.js";
+import { RateLimiter } from "../http/rate-limit.js";
+import { LedgerService } from "../ledger/ledger-service.js";
+import { Mailer } from "../outbox/mailer.js";
+import { Outbox } from "../outbox/outbox.js";
+import { OutboxAdmin } from "../outbox/outbox-admin.js";
+import { defaultOutboxSettings, OutboxWorker } from "../outbox/outbox-worker.js";
+import { batchMetrics } from "../requests/batch-metrics.js";
+import { ClearanceService } from "../requests/clearance-service.js";
+import { ConsumeService } from "../requests/consume-service.js";
+import { LeaseSweeper, newLeaseOwner } from "../requests/lease-sweeper.js";
+import { RequestLifecycle } from "../requests/lifecycle.js";
+import { MintService } from "../requests/mint-service.js";
+import { ReviewBus } from "../requests/review-bus.js";
+import { ReviewSettingsCache } from "../requests/review-settings.js";
+import { TokenIssuer } from "../requests/token-issuer.js";
+import { DecisionWaiters } from "../requests/waiters.js";
+import { ReviewReader } from "../reviews/review-reader.js";
+import { ReviewService } from "../reviews/review-service.js";
+import { ReviewSweeper } from "../reviews/review-sweeper.js";
+import { ApiKeyAuthenticator } from "../tenancy/api-keys.js";
+import { ConsoleSessions } from "../tenancy/console-sessions.js";
+import type { BuiltPorts } from "./ports.js";
+
+/**
+ * Wires the services on the ports, in dependency order: each is built from finished parts only
+ * (no closure reaches into a half-built context). Starting and stopping their loops is the
+ * context's (context.ts).
+ */
+export function buildServices(built: BuiltPorts): AppServices {
+  const { ports, ledger, ledgerLoop, policies } = built;
+  const { config, secrets, clock, log, control, tenantDbs, keys, queue, judge } = ports;
+  const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
+  const tenantIds = () => tenantDbs.listTenantIds();
+  const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
+  const reviewSettings = new ReviewSettingsCache(clock, config.caches.policyTtlMs);
+  const outbox = new Outbox({ clock, tenantSql, sealingKey: secrets.sealingKey });
+  const outboxWorker = new OutboxWorker({
+    tenantIds,
+    tenantSql,
+    clock,
+    log,
+    delivery: {
+      clock,
+      allowPrivateTargets: config.outbox.allowPrivateTargets,
+      sealingKey: secrets.sealingKey,
+      timeoutMs: 10_000,
+      mailer: config.smtp ? new Mailer({ ...config.smtp, password: secrets.smtpPassword }) : undefined,
+    },
+    settings: { ...defaultOutboxSettings, maxAttempts: config.outbox.maxAttempts },
+  });
+  const waiters = new DecisionWaiters();
+  const leaseSweeper = new LeaseSweeper({
+    tenantIds,
+    tenantSql,
+    queue,
+    log,
+    lease: { owner: newLeaseOwner(), seconds: config.clearance.leaseSeconds },
+    highWatermark: config.clearance.highWatermark,
+  });
+  const reviewBus = new ReviewBus(tenantSql, log);
+  const consoleUrl = (requestId: string) => `${config.http.publicUrl}/console/#/reviews/${encodeURIComponent(requestId)}`;
+  const issuer = new TokenIssuer(ports.signer, tokenSettings, clock);
+  const lifecycle = new RequestLifecycle({
+    ledger,
+    issuer,
+    outbox,
+    waiters,
+    bus: reviewBus,
+    clock,
+    consoleUrl,
+    batch: config.clearance.batch,
+    batchObserver: batchMetrics,
+  });
+  const clearance = new ClearanceService({
+    tenantSql,
+    judge,
+    queue,
+    leases: leaseSweeper,
+    waiters,
+    issuer,
+    lifecycle,
+    clock,
+    log,
+    reviewSettings,
+    settings: {
+      inline: built.inlineJudge,
+      syncWaitMs: config.clearance.syncWaitMs,
+      highWatermark: config.clearance.highWatermark,
+      maxJobAttempts: 5,
+    },
+  });
+  const ledgerService = new LedgerService({
+    tenantSql,
+    keys,
+    ledgerSigner: ports.ledgerSigner,
+    loop: ledgerLoop,
+    sealingKey: secrets.sealingKey,
+    intervalMs: config.ledger.intervalMs,
+  });
+  return {
+    auth: new ApiKeyAuthenticator(control, clock, config.caches.apiKeyTtlMs),
+    consoleSessions: new ConsoleSessions(control, clock),
+    rateLimiter: new RateLimiter(config.rateLimit, clock),
+    policies,
+    reviewSettings,
+    ledger,
+    ledgerLoop,
+    ledgerService,
+    lifecycle,
+    waiters,
+    leaseSweeper,
+    clearance,
+    mint: new MintService({ policies, reviewSettings, issuer, lifecycle, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
+    consume: new ConsumeService({ keys, settings: tokenSettings, lifecycle, clock }),
+    reviews: new ReviewService({ clearance, lifecycle, clock }),
+    reviewReader: new ReviewReader({ clock, ledgerStatus: (sql, requestId) => ledgerService.requestLedgerStatus(sql, requestId) }),
+    reviewBus,
+    reviewSweeper: new ReviewSweeper({ tenantIds, tenantSql, lifecycle, clock, log, intervalMs: config.reviews.sweepIntervalMs }),
+    outbox,
+    outboxAdmin: new OutboxAdmin({
+      outbox,
+      clock,
+      sealingKey: secrets.sealingKey,
+      allowPrivateTargets: config.outbox.allowPrivateTargets,
+      smtpConfigured: config.smtp !== undefined,
+    }),
+    outboxWorker,
+  };
+}
