@@ -149,9 +149,10 @@ export async function runLedgerBench(serverUrl: string, dbName: string, log: Log
 
     const pick = (i: number) => (i % 2 === 0 ? realIds[i % realIds.length]! : `req_bench_${1 + ((i * 7919) % events)}`);
     const sql = await ctx.tenantDbs.get(tenant!.id);
+    const ledgerOf = { tenantId: tenant!.id, sql };
     await measure(200, (i) => getOk(`${url}/ledger/proof/bundle?request_id=${pick(i)}`, apiKey)); // warm-up
     const http = await measure(SAMPLES, (i) => getOk(`${url}/ledger/proof/bundle?request_id=${pick(i)}`, apiKey));
-    const inProcess = await measure(SAMPLES, (i) => ctx.ledgerService.bundle(tenant!.id, pick(i), undefined, "auto"));
+    const inProcess = await measure(SAMPLES, (i) => ctx.ledgerService.bundle(ledgerOf, pick(i), undefined, "auto"));
     const healthz = await measure(SAMPLES, () => fetch(`${url}/healthz`).then((r) => r.text()));
     const select = await measure(SAMPLES, (i) => sql.query("SELECT seq, leaf_index FROM ledger_events WHERE request_id = $1", [pick(i)]));
 

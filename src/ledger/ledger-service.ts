@@ -32,11 +32,16 @@ import { checkpointWire, entryWire, storedEvent, type CheckpointRow, type EventR
 
 export type Redaction = "auto" | "none";
 
+/** One tenant's ledger: its id (caches and origins are per tenant) and its database, opened once per request. */
+export interface TenantLedger {
+  tenantId: string;
+  sql: Sql;
+}
+
 /** The tenant-scoped read side of the ledger: listings and proofs, shaped as protocol §2.7–2.11. */
 export class LedgerService {
   constructor(
     private readonly deps: {
-      tenantSql: (tenantId: string) => Promise<Sql>;
       keys: KeyRegistry;
       ledgerSigner: Signer;
       loop: LedgerLoop;
@@ -45,24 +50,22 @@ export class LedgerService {
     },
   ) {}
 
-  async entries(tenantId: string, q: { limit: number; afterLeaf: number; descending: boolean; redact: Redaction }): Promise<LedgerEntryWire[]> {
-    const rows = await listEvents(await this.deps.tenantSql(tenantId), q.limit, q.afterLeaf, q.descending);
+  async entries({ sql }: TenantLedger, q: { limit: number; afterLeaf: number; descending: boolean; redact: Redaction }): Promise<LedgerEntryWire[]> {
+    const rows = await listEvents(sql, q.limit, q.afterLeaf, q.descending);
     return rows.map((row) => this.entry(row, q.redact));
   }
 
-  async checkpoints(tenantId: string, q: { limit: number; afterId: number; descending: boolean }): Promise<CheckpointWire[]> {
-    return (await listCheckpoints(await this.deps.tenantSql(tenantId), q.limit, q.afterId, q.descending)).map(checkpointWire);
+  async checkpoints({ sql }: TenantLedger, q: { limit: number; afterId: number; descending: boolean }): Promise<CheckpointWire[]> {
+    return (await listCheckpoints(sql, q.limit, q.afterId, q.descending)).map(checkpointWire);
   }
 
-  async inclusion(tenantId: string, requestId: string | undefined, eventUuid?: string): Promise<InclusionProofWire> {
-    const sql = await this.deps.tenantSql(tenantId);
+  async inclusion({ tenantId, sql }: TenantLedger, requestId: string | undefined, eventUuid?: string): Promise<InclusionProofWire> {
     const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
     return this.inclusionIn(sql, row, latest);
   }
 
-  async consistency(tenantId: string, fromId: number, toId: number): Promise<ConsistencyProofWire> {
+  async consistency({ sql }: TenantLedger, fromId: number, toId: number): Promise<ConsistencyProofWire> {
     if (fromId > toId) throw new AppError("bad_request", "from must not be a later checkpoint than to");
-    const sql = await this.deps.tenantSql(tenantId);
     const [from, to] = [await checkpointById(sql, fromId), await checkpointById(sql, toId)];
     return { from_checkpoint: checkpointWire(from), to_checkpoint: checkpointWire(to), path: await consistencyPath(sql, Number(from.tree_size), Number(to.tree_size)) };
   }
@@ -72,8 +75,7 @@ export class LedgerService {
    * checkpoint that covered the event (omitted when that is the newest), and the keys of both
    * signatures. The C2SP note of the same tree head rides along for tlog tooling.
    */
-  async bundle(tenantId: string, requestId: string | undefined, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
-    const sql = await this.deps.tenantSql(tenantId);
+  async bundle({ tenantId, sql }: TenantLedger, requestId: string | undefined, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
     // Three round trips whatever the tree size: the event, both checkpoints, and every tile both proofs touch.
     const row = await this.sequencedEvent(tenantId, sql, requestId, eventUuid);
     const { first, latest } = await firstAndLatestCheckpoints(sql, Number(row.checkpoint_id));
@@ -90,13 +92,12 @@ export class LedgerService {
     // §2.11: consistency is omitted, never null, when the event's first checkpoint is the newest.
     if (first) bundle.consistency = { from_checkpoint: checkpointWire(first), to_checkpoint: checkpointWire(latest), path: consistencyPath! };
     bundle.c2sp_checkpoint = latest.note;
-    bundle.c2sp_verifier_key = await this.checkpointKey(tenantId, sql);
+    bundle.c2sp_verifier_key = await this.checkpointKey({ tenantId, sql });
     return bundle;
   }
 
   /** The event's inclusion in the newest checkpoint as a C2SP tlog-proof@v1 text. */
-  async tlogProof(tenantId: string, requestId: string | undefined, eventUuid?: string): Promise<string> {
-    const sql = await this.deps.tenantSql(tenantId);
+  async tlogProof({ tenantId, sql }: TenantLedger, requestId: string | undefined, eventUuid?: string): Promise<string> {
     const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
     const proof = await inclusionPath(sql, Number(row.leaf_index), Number(latest.tree_size));
     return formatTlogProof({ index: Number(row.leaf_index), proof: proof.map((h) => Buffer.from(h, "hex")), checkpointNote: latest.note });
@@ -110,17 +111,17 @@ export class LedgerService {
     return requestLedgerStatus(sql, requestId);
   }
 
-  async latestNote(tenantId: string): Promise<string> {
-    const latest = await latestCheckpoint(await this.deps.tenantSql(tenantId));
+  async latestNote({ sql }: TenantLedger): Promise<string> {
+    const latest = await latestCheckpoint(sql);
     if (!latest) throw new AppError("ledger_empty", "No checkpoint has been signed yet");
     return latest.note;
   }
 
   /** `<origin>+<key id>+<base64(0x01 || public key)>`: what C2SP note verifiers are configured with. */
-  async checkpointKey(tenantId: string, sql?: Sql): Promise<string> {
+  async checkpointKey({ tenantId, sql }: TenantLedger): Promise<string> {
     let origin = this.origins.get(tenantId);
     if (!origin) {
-      const stored = await ledgerOrigin(sql ?? (await this.deps.tenantSql(tenantId)));
+      const stored = await ledgerOrigin(sql);
       // Fixed at the first checkpoint and never changed after, so it is safe to keep.
       if (stored) this.origins.set(tenantId, stored);
       origin = stored ?? this.deps.loop.origin(tenantId);

@@ -91,7 +91,6 @@ export function buildServices(built: BuiltPorts): AppServices {
     },
   });
   const ledgerService = new LedgerService({
-    tenantSql,
     keys,
     ledgerSigner: ports.ledgerSigner,
     loop: ledgerLoop,

@@ -159,15 +159,14 @@ export class ClearanceService {
   private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRequest, bodyHash: string): Promise<ClearanceReply> {
     const tenantId = principal.tenantId;
     const decided: NewClearanceRequest = { ...row, ...(await this.judge(tenantId, sql, row)), decided_at: this.deps.clock.now() };
-    // Signed before the batch: a batch that rolls back and runs again re-uses it.
     const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, tenantId) : null;
-    const { lifecycle } = this.deps;
-    const inserted = await lifecycle.commit(sql, decided.id, (tx) => lifecycle.insertDecided(tx, tenantId, decided, token));
+    const { lifecycle, issuer } = this.deps;
+    // Both signatures (the ledger receipt and the token) at once, on the thread pool, before the
+    // batch: a batch that rolls back and runs again re-uses them.
+    const [ledger, rendered] = await Promise.all([lifecycle.decidedEvent(decided), token ? issuer.render(token) : null]);
+    const inserted = await lifecycle.commit(sql, decided.id, (tx) => lifecycle.insertDecided(tx, tenantId, decided, token, ledger));
     if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
-    return {
-      httpStatus: 200,
-      body: clearanceResponse(decided, token ? this.deps.issuer.render(token) : null, token?.expires_at ?? null),
-    };
+    return { httpStatus: 200, body: clearanceResponse(decided, rendered, token?.expires_at ?? null) };
   }
 
   /** The judge's verdict, held to the tenant's confidence threshold whatever judge gave it. */

@@ -72,16 +72,25 @@ export class RequestLifecycle {
    * A request decided as it arrives (inline judge): row, token, ledger event and reports in one go.
    * False when another request holds its Idempotency-Key (nothing is written then).
    */
-  async insertDecided(tx: Sql, tenantId: string, request: NewClearanceRequest, token: IssuedToken | null): Promise<boolean> {
-    const ledger = this.deps.ledger.forClearance(request);
+  async insertDecided(tx: Sql, tenantId: string, request: NewClearanceRequest, token: IssuedToken | null, ledger: PreparedLedgerEvent): Promise<boolean> {
     const inserted = token ? await insertRequestWithToken(tx, request, token, ledger) : await insertRequest(tx, request, ledger);
     if (inserted) await this.announce(tx, tenantId, request);
     return inserted;
   }
 
+  /** The ledger event of a decision made as the request arrives (see decidedEvent callers: signed before the batch). */
+  decidedEvent(request: NewClearanceRequest): Promise<PreparedLedgerEvent> {
+    return this.deps.ledger.forClearance(request);
+  }
+
+  /** The `token.minted` event of a re-issue, prepared before its batch. */
+  mintedEvent(request: NewClearanceRequest, ledgerReason: string): Promise<PreparedLedgerEvent> {
+    return this.deps.ledger.prepare(request, "token.minted", ledgerReason);
+  }
+
   /** A re-issued token for an earlier approval (/mint-token): a new approved request of kind `mint`. */
-  async insertMinted(tx: Sql, request: NewClearanceRequest, token: IssuedToken, ledgerReason: string): Promise<void> {
-    await insertRequestWithToken(tx, request, token, this.deps.ledger.prepare(request, "token.minted", ledgerReason));
+  async insertMinted(tx: Sql, request: NewClearanceRequest, token: IssuedToken, ledger: PreparedLedgerEvent): Promise<void> {
+    await insertRequestWithToken(tx, request, token, ledger);
   }
 
   /**
@@ -91,7 +100,7 @@ export class RequestLifecycle {
   async decide(tx: Sql, tenantId: string, requestId: string, fields: DecisionFields): Promise<ClearanceRequest | undefined> {
     const decided = await applyDecision(tx, requestId, ["processing"], fields, this.deps.clock.now());
     if (!decided) return undefined;
-    await this.deps.ledger.append(tx, this.deps.ledger.forClearance(decided));
+    await this.deps.ledger.append(tx, await this.deps.ledger.forClearance(decided));
     if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
     await this.announce(tx, tenantId, decided);
     return decided;
@@ -118,7 +127,7 @@ export class RequestLifecycle {
     };
     const decided = await applyDecision(tx, request.id, t.from as readonly ClearanceStatus[], fields, this.deps.clock.now());
     if (!decided) return undefined;
-    await this.deps.ledger.append(tx, this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason));
+    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason));
     if (t.to === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
     await this.deps.outbox.webhookEvent(tx, tenantId, t.webhook, decided, text.webhookExtra);
     await this.changed(tx, tenantId, decided.id);
@@ -127,7 +136,7 @@ export class RequestLifecycle {
 
   /** An approval that does not yet meet the rules: recorded in the ledger, the request stays pending. */
   async recordApproval(tx: Sql, tenantId: string, request: ClearanceRequest, ledgerReason: string): Promise<void> {
-    await this.deps.ledger.append(tx, this.deps.ledger.prepare(request, "review.vote", ledgerReason));
+    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(request, "review.vote", ledgerReason));
     await this.changed(tx, tenantId, request.id);
   }
 
@@ -142,7 +151,7 @@ export class RequestLifecycle {
   }
 
   /** The `token.consumed` event, prepared (hashed and signed) before the burn's transaction. */
-  consumedEvent(approved: ClearanceRequest, jti: string, consumedBy: string): PreparedLedgerEvent {
+  consumedEvent(approved: ClearanceRequest, jti: string, consumedBy: string): Promise<PreparedLedgerEvent> {
     return this.deps.ledger.prepare(approved, "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`);
   }
 

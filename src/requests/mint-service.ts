@@ -38,7 +38,7 @@ export class MintService {
     const answer = await withIdempotency(sql, "mint-token", idempotencyKey, bodyHash, () => this.mint(principal, sql, body, bodyHash));
     const issued = await tokenForRequest(sql, answer.request_id);
     if (!issued) throw new AppError("request_not_found", `No token for ${answer.request_id}`);
-    return { ...answer, token: this.deps.issuer.render(issued) };
+    return { ...answer, token: await this.deps.issuer.render(issued) };
   }
 
   private async mint(principal: Principal, sql: Sql, body: MintTokenBody, bodyHash: string) {
@@ -61,7 +61,8 @@ export class MintService {
     };
     const token = this.deps.issuer.prepare(row, principal.tenantId);
     const { lifecycle } = this.deps;
-    await lifecycle.commit(sql, row.id, (tx) => lifecycle.insertMinted(tx, row, token, `Token ${token.jti} minted again for the approval of ${original.id}`));
+    const ledger = await lifecycle.mintedEvent(row, `Token ${token.jti} minted again for the approval of ${original.id}`);
+    await lifecycle.commit(sql, row.id, (tx) => lifecycle.insertMinted(tx, row, token, ledger));
     return {
       request_id: row.id,
       token_expires_at: token.expires_at.toISOString(),

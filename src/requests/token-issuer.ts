@@ -48,13 +48,13 @@ export class TokenIssuer {
   }
 
   /** The compact token for stored claims; the same string on every read while the key is unchanged. */
-  render(token: IssuedToken): string {
+  render(token: IssuedToken): Promise<string> {
     return signClaims(token.claims, this.signer);
   }
 
   async forRequest(sql: Sql, row: ClearanceRequest): Promise<{ token: string; expiresAt: Date } | null> {
     if (row.status !== "approved") return null;
     const stored = await tokenForRequest(sql, row.id);
-    return stored ? { token: this.render(stored), expiresAt: stored.expires_at } : null;
+    return stored ? { token: await this.render(stored), expiresAt: stored.expires_at } : null;
   }
 }

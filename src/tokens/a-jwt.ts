@@ -67,11 +67,11 @@ export function newClaims(input: MintInput, settings: TokenSettings, clock: Cloc
  * Compact JWS (RFC 7515) over the exact claims text. Ed25519 signatures are deterministic, so the
  * same stored claims always yield the same token: the vault re-derives tokens instead of storing them.
  */
-export function signClaims(claimsJson: string, signer: Signer): string {
+export async function signClaims(claimsJson: string, signer: Signer): Promise<string> {
   const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: signer.kid, typ: "JWT" })).toString("base64url");
   const payload = Buffer.from(claimsJson, "utf8").toString("base64url");
   const signingInput = `${header}.${payload}`;
-  return `${signingInput}.${Buffer.from(signer.sign(Buffer.from(signingInput, "ascii"))).toString("base64url")}`;
+  return `${signingInput}.${Buffer.from(await signer.sign(Buffer.from(signingInput, "ascii"))).toString("base64url")}`;
 }
 
 /** Verifies an A-JWT: algorithm pinned to EdDSA, key from the registry by kid, iss/aud/sub/exp checked. */

@@ -11,11 +11,15 @@ export interface PublicJwk {
   alg: "EdDSA";
 }
 
-/** The signing port: the local key today, a KMS key later. Pure Ed25519 (RFC 8032), never prehashed. */
+/**
+ * The signing port: the local key today, a KMS key later. Pure Ed25519 (RFC 8032), never prehashed.
+ * Asynchronous, as a remote key must be; the local key signs on libuv's thread pool, so the
+ * decision path's two signatures per approval do not hold the event loop.
+ */
 export interface Signer {
   readonly kid: string;
   readonly publicJwk: PublicJwk;
-  sign(data: Uint8Array): Uint8Array;
+  sign(data: Uint8Array): Promise<Uint8Array>;
 }
 
 // DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows (RFC 8410 §7).
@@ -30,7 +34,12 @@ export class LocalSigner implements Signer {
     const jwk = createPublicKey(key).export({ format: "jwk" });
     this.publicJwk = { kty: "OKP", crv: "Ed25519", x: String(jwk.x), kid, use: "sig", alg: "EdDSA" };
   }
-  sign(data: Uint8Array): Uint8Array {
+  sign(data: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => sign(null, data, this.key, (err, signature) => (err ? reject(err) : resolve(signature))));
+  }
+
+  /** The same signature on the calling thread: for fixtures and one-off tools that sign one thing. */
+  signSync(data: Uint8Array): Uint8Array {
     return sign(null, data, this.key);
   }
 

@@ -46,7 +46,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       const ledgerSigner = v.vault.ctx.ledgerSigner;
       const forgedHeader = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(header, "base64url").toString()), kid: ledgerSigner.kid })).toString("base64url");
       const input = `${forgedHeader}.${payload}`;
-      const forged = `${input}.${Buffer.from(ledgerSigner.sign(Buffer.from(input))).toString("base64url")}`;
+      const forged = `${input}.${Buffer.from(await ledgerSigner.sign(Buffer.from(input))).toString("base64url")}`;
       const consumed = await call(v.url, "POST", "/consume-token", { key: agent, body: { token: forged } });
       expect(consumed.status).toBe(401);
       expect(consumed.body.code).toBe("token_invalid");

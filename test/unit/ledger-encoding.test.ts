@@ -27,7 +27,7 @@ const sha = (...parts: Uint8Array[]) => createHash("sha256").update(Buffer.conca
 // §4.3 leaf and node hashes, inline: merkle.ts is tested on its own.
 const leaf = (eventHashHex: string) => sha(Uint8Array.of(0), Buffer.from(eventHashHex, "hex"));
 const node = (l: string, r: string) => sha(Uint8Array.of(1), Buffer.from(l, "hex"), Buffer.from(r, "hex"));
-const sig = (payload: Uint8Array) => Buffer.from(signer.sign(payload)).toString("base64url");
+const sig = (payload: Uint8Array) => Buffer.from(signer.signSync(payload)).toString("base64url");
 
 
 const V1_CBOR =

@@ -14,14 +14,16 @@ const SEED_HEX = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f
 const PUBLIC_HEX = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 
 describe("Ed25519 key loading", () => {
-  it("reads a 32-byte seed, the 64-byte Go form and PEM to the same key (RFC 8032 TEST 1)", () => {
+  it("reads a 32-byte seed, the 64-byte Go form and PEM to the same key (RFC 8032 TEST 1)", async () => {
     const seed = Buffer.from(SEED_HEX, "hex");
     const fromSeed = new LocalSigner("k", parseEd25519PrivateKey(seed.toString("base64"), "test"));
     expect(Buffer.from(fromSeed.publicJwk.x, "base64url").toString("hex")).toBe(PUBLIC_HEX);
     const goForm = Buffer.concat([seed, Buffer.from(PUBLIC_HEX, "hex")]).toString("base64");
     expect(new LocalSigner("k", parseEd25519PrivateKey(goForm, "test")).publicJwk.x).toBe(fromSeed.publicJwk.x);
     // RFC 8032 TEST 1 signature of the empty message.
-    expect(Buffer.from(fromSeed.sign(new Uint8Array())).toString("hex")).toBe(
+    // The thread-pool signature and the synchronous one are the same bytes.
+    expect(Buffer.from(await fromSeed.sign(new Uint8Array()))).toEqual(Buffer.from(fromSeed.signSync(new Uint8Array())));
+    expect(Buffer.from(await fromSeed.sign(new Uint8Array())).toString("hex")).toBe(
       "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
     );
   });
@@ -53,14 +55,14 @@ describe("A-JWT signing and verification", () => {
 
   it("re-derives the identical token from stored claims, and verifies it", async () => {
     const claimsJson = JSON.stringify(newClaims(input, settings, clock));
-    const token = signClaims(claimsJson, signer);
-    expect(signClaims(claimsJson, signer)).toBe(token);
+    const token = await signClaims(claimsJson, signer);
+    expect(await signClaims(claimsJson, signer)).toBe(token);
     const claims = await verifyClearanceToken(token, keys, settings, clock);
     expect(claims).toMatchObject({ sub: "clearance", tool: "t", request_id: "req_1", exp: claims.iat + 300 });
   });
 
   it("rejects expiry with zero tolerance, a wrong audience, alg none, HS256 and a forged signature", async () => {
-    const token = signClaims(JSON.stringify(newClaims(input, settings, clock)), signer);
+    const token = await signClaims(JSON.stringify(newClaims(input, settings, clock)), signer);
     const later = new ManualClock(clock.nowMs() + 300_000);
     await expect(verifyClearanceToken(token, keys, settings, later)).rejects.toMatchObject({ code: "token_expired" });
     await expect(verifyClearanceToken(token, keys, { ...settings, audience: "other" }, clock)).rejects.toMatchObject({ code: "token_invalid" });

@@ -31,7 +31,8 @@ const consistencyQuery = z.object({ from: number(1, Number.MAX_SAFE_INTEGER), to
  */
 export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
   const preHandler = authenticate(ctx);
-  const tenantOf = (request: Parameters<typeof principalOf>[0]) => principalOf(request).tenantId;
+  // The caller's tenant ledger: its id and the database the preHandler opened for this request.
+  const tenantOf = (request: Parameters<typeof principalOf>[0]) => ({ tenantId: principalOf(request).tenantId, sql: request.tenantSql });
 
   app.get("/ledger", { preHandler }, async (request) => {
     const q = entriesQuery.parse(request.query);

@@ -60,7 +60,7 @@ export async function signCheckpoint(
     checkpoint_id: (previous?.checkpoint_id ?? 0) + 1,
     checkpoint_hash: checkpointHash(payload),
     payload,
-    signature: Buffer.from(signer.sign(payload)).toString("base64url"),
+    signature: Buffer.from(await signer.sign(payload)).toString("base64url"),
     note,
   };
 }

@@ -50,11 +50,11 @@ export class LedgerWriter {
   }
 
   /** The event recording a clearance decision (approved, denied or sent to review). */
-  forClearance(row: DecidedRequest): PreparedLedgerEvent {
+  forClearance(row: DecidedRequest): Promise<PreparedLedgerEvent> {
     return this.prepare(row, clearanceEventType(row.status));
   }
 
-  prepare(row: DecidedRequest, type: LedgerEventType, reason?: string): PreparedLedgerEvent {
+  async prepare(row: DecidedRequest, type: LedgerEventType, reason?: string): Promise<PreparedLedgerEvent> {
     const event = ledgerEventFor(row, type, this.clock.now(), reason);
     const hash = eventHash(event);
     const leaf = Buffer.from(leafHash(Buffer.from(hash, "hex"))).toString("hex");
@@ -66,7 +66,7 @@ export class LedgerWriter {
       accepted_at: event.accepted_at,
       receipt_key_id: this.signer.kid,
     });
-    const signature = Buffer.from(this.signer.sign(receipt)).toString("base64url");
+    const signature = Buffer.from(await this.signer.sign(receipt)).toString("base64url");
     const body = sealBody(JSON.stringify(event), event.event_uuid, this.sealingKey);
     return {
       event,

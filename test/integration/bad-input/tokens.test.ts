@@ -39,7 +39,7 @@ describe("POST /consume-token field validation", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("POST /consume-token with bad tokens", () => {
-  const invalid: { label: string; token: () => string }[] = [
+  const invalid: { label: string; token: () => string | Promise<string> }[] = [
     { label: "garbage", token: () => "not-a-token" },
     { label: "three empty segments", token: () => ".." },
     { label: "a.b.c", token: () => "a.b.c" },
@@ -88,11 +88,11 @@ describe("POST /consume-token with bad tokens", () => {
     { label: "the vault's key but a numeric jti", token: () => signClaims(JSON.stringify(suite.vault.forgedClaims({ jti: 7 })), suite.vault.vaultSigner()) },
   ];
   it.each(invalid)("$label -> 401 token_invalid", async ({ token }) => {
-    expectProblem(await suite.vault.http("POST", "/consume-token", { key: suite.vault.agentKey, body: { token: token() } }), 401, "token_invalid");
+    expectProblem(await suite.vault.http("POST", "/consume-token", { key: suite.vault.agentKey, body: { token: await token() } }), 401, "token_invalid");
   });
 
   it("a correctly signed token whose jti was never issued -> 404 token_not_found", async () => {
-    const token = signClaims(JSON.stringify(suite.vault.forgedClaims()), suite.vault.vaultSigner());
+    const token = await signClaims(JSON.stringify(suite.vault.forgedClaims()), suite.vault.vaultSigner());
     expectProblem(await suite.vault.http("POST", "/consume-token", { key: suite.vault.agentKey, body: { token } }), 404, "token_not_found");
   });
 
