@@ -15,6 +15,13 @@ import type { Sql } from "./sql.js";
  * - Units with the same key (one request) run one after another inside a batch, each seeing the
  *   previous one's writes; units with different keys are sent together (pipelined on PostgreSQL).
  *   PGlite runs every unit one after another: it has one session.
+ * - Units are started in key order, so batches that lock the same rows tend to lock them in one
+ *   order; and a batch waits on a row lock at most `lockTimeoutMs` (SET LOCAL lock_timeout) before
+ *   it gives up and falls back, so one unit stuck behind another transaction's lock holds the
+ *   others of its batch for a bounded time. The fallback's own transactions wait as long as any.
+ * - Only a unit's failure triggers the fallback. When BEGIN, the connection or COMMIT fails, every
+ *   unit of the batch gets that error, as each would have with a commit of its own: a COMMIT whose
+ *   outcome is unknown is never run a second time.
  */
 export interface GroupCommitSettings {
   max: number;
@@ -23,6 +30,8 @@ export interface GroupCommitSettings {
   maxInFlight: number;
   /** PGlite: one session, so the units of a batch run strictly in turn. */
   sequential: boolean;
+  /** The longest a batch waits for a row lock before it falls back to one transaction per unit. */
+  lockTimeoutMs: number;
 }
 
 interface Unit {
@@ -34,6 +43,8 @@ interface Unit {
 
 /** Raised inside a batch's transaction to roll it back when one of its units failed. */
 class BatchRolledBack extends Error {}
+
+const byKey = (a: Unit, b: Unit) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 export interface GroupCommitObserver {
   /** After each batch: how many units it held, and whether it had to fall back to one commit each. */
@@ -74,28 +85,47 @@ export class GroupCommit {
     });
   }
 
-  private async commit(batch: Unit[]): Promise<void> {
-    let results: unknown[];
+  private async commit(arrived: Unit[]): Promise<void> {
+    // Stable: same-key units keep their arrival order.
+    const batch = [...arrived].sort(byKey);
+    let results: unknown[] | undefined;
+    let fellBack = false;
     try {
       results = await this.db.transaction(async (tx) => {
+        if (batch.length > 1 && !this.settings.sequential) await tx.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.settings.lockTimeoutMs))}`);
         const settled = await this.runUnits(tx, batch);
         const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
         if (failed) throw batch.length === 1 ? failed.reason : new BatchRolledBack();
         return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
       });
     } catch (err) {
-      if (batch.length === 1) {
-        this.observer?.batch(1, false);
-        batch[0]!.reject(err);
-        return;
+      if (!(err instanceof BatchRolledBack)) {
+        for (const u of batch) u.reject(err);
+      } else {
+        // A unit failed and rolled the batch back: each unit gets a transaction of its own.
+        fellBack = true;
+        await this.fallBack(batch);
       }
-      // The batch rolled back (a unit failed, or the commit itself): each unit gets a commit of its own.
-      this.observer?.batch(batch.length, true);
-      await Promise.all(batch.map((u) => this.db.transaction(u.work).then(u.resolve, u.reject)));
-      return;
     }
-    this.observer?.batch(batch.length, false);
-    batch.forEach((u, i) => u.resolve(results[i]));
+    if (results) batch.forEach((u, i) => u.resolve(results![i]));
+    try {
+      this.observer?.batch(batch.length, fellBack);
+    } catch {
+      /* metrics must never unsettle a commit */
+    }
+  }
+
+  /** One transaction per unit: same-key units in turn, at most maxInFlight transactions at once. */
+  private async fallBack(batch: Unit[]): Promise<void> {
+    const chains = new Map<string, Unit[]>();
+    for (const u of batch) chains.set(u.key, [...(chains.get(u.key) ?? []), u]);
+    const queue = [...chains.values()];
+    const worker = async () => {
+      for (let chain = queue.shift(); chain; chain = queue.shift()) {
+        for (const u of chain) await this.db.transaction(u.work).then(u.resolve, u.reject);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.settings.maxInFlight) }, worker));
   }
 
   /** Same-key units in arrival order; different keys side by side (or all in turn on one session). */

@@ -129,7 +129,8 @@ export class ClearanceService {
     if (!row) return;
     const fields = await this.judge(job.tenantId, sql, row);
     const { lifecycle } = this.deps;
-    await lifecycle.commit(sql, row.id, (tx) => lifecycle.decide(tx, job.tenantId, row.id, fields));
+    const decision = await lifecycle.prepareDecision(row, fields);
+    await lifecycle.commit(sql, row.id, (tx) => lifecycle.decide(tx, job.tenantId, decision));
   }
 
   /**
@@ -250,7 +251,13 @@ export class ClearanceService {
     const fields = decisionFromVerdict(verdict, DEFAULT_MINIMUM_BUCKET, { rules: review?.rules, now: this.deps.clock.now() });
     const { lifecycle } = this.deps;
     await lifecycle
-      .commit(sql, job.requestId, (tx) => lifecycle.decide(tx, job.tenantId, job.requestId, fields))
+      .commit(sql, job.requestId, async (tx) => {
+        // Read again here: the attempt that failed may have been anywhere. (A rare path: it signs
+        // inside the batch rather than read the request twice.)
+        const stored = await getRequest(tx, job.requestId);
+        if (stored?.status !== "processing") return undefined;
+        return lifecycle.decide(tx, job.tenantId, await lifecycle.prepareDecision(stored, fields));
+      })
       .catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
     // Whatever happened, a long poll on it re-reads now rather than at its next slice.
     this.deps.waiters.notify(job.requestId);

@@ -12,6 +12,16 @@ import type { TokenIssuer } from "./token-issuer.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
 import type { DecisionWaiters } from "./waiters.js";
 
+/** How long a batch waits on another transaction's row lock before its units commit one by one. */
+const BATCH_LOCK_TIMEOUT_MS = 2000;
+
+/** A decision on a stored request, ready to commit (see prepareDecision). */
+export interface PreparedDecision {
+  request: ClearanceRequest;
+  fields: DecisionFields;
+  ledger: PreparedLedgerEvent;
+}
+
 export interface BatchSettings {
   max: number;
   waitMs: number;
@@ -53,7 +63,9 @@ export class RequestLifecycle {
     let batch = this.batches.get(sql);
     if (!batch) {
       const sequential = (sql as { engine?: string }).engine === "pglite";
-      batch = new GroupCommit(sql, { ...this.deps.batch, maxInFlight: sequential ? 1 : 2, sequential }, this.deps.batchObserver);
+      // One batch of a tenant at a time in this process: while it commits, the next one fills. Two at
+      // once could lock the same requests in opposite orders and wait for each other.
+      batch = new GroupCommit(sql, { ...this.deps.batch, maxInFlight: 1, sequential, lockTimeoutMs: BATCH_LOCK_TIMEOUT_MS }, this.deps.batchObserver);
       this.batches.set(sql, batch);
     }
     return batch.run(key, unit);
@@ -94,13 +106,22 @@ export class RequestLifecycle {
   }
 
   /**
+   * A queued request's decision as it will be stored, and its ledger event, hashed and signed before
+   * the batch (nothing slow runs inside the shared transaction).
+   */
+  async prepareDecision(stored: ClearanceRequest, fields: DecisionFields): Promise<PreparedDecision> {
+    const request: ClearanceRequest = { ...stored, ...fields, decided_at: this.deps.clock.now() };
+    return { request, fields, ledger: await this.deps.ledger.forClearance(request) };
+  }
+
+  /**
    * The judge's decision (or the fail-closed review after repeated failures) on a queued request.
    * Undefined when it was no longer `processing`: exactly one decision wins.
    */
-  async decide(tx: Sql, tenantId: string, requestId: string, fields: DecisionFields): Promise<ClearanceRequest | undefined> {
-    const decided = await applyDecision(tx, requestId, ["processing"], fields, this.deps.clock.now());
+  async decide(tx: Sql, tenantId: string, decision: PreparedDecision): Promise<ClearanceRequest | undefined> {
+    const decided = await applyDecision(tx, decision.request.id, ["processing"], decision.fields, decision.request.decided_at!);
     if (!decided) return undefined;
-    await this.deps.ledger.append(tx, await this.deps.ledger.forClearance(decided));
+    await this.deps.ledger.append(tx, decision.ledger);
     if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
     await this.announce(tx, tenantId, decided);
     return decided;

@@ -2,6 +2,9 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { Sql } from "../db/sql.js";
 
+/** Feed ids re-read on every poll: more than the changes a tenant's batches can have in flight. */
+const FEED_OVERLAP = 256;
+
 /**
  * Who is watching which tenant's reviews (SSE consoles, long polls): told at once by this process,
  * and by a poll of `review_events` (one per watched tenant, not per watcher) for changes other
@@ -59,22 +62,31 @@ export class ReviewBus {
       return;
     }
     // Registered before the first await, so concurrent watchers share one poller.
-    const poller = { lastId: -1, watchers: 1, timer: undefined as unknown as NodeJS.Timeout };
+    const poller = { lastId: -1, watchers: 1, timer: undefined as unknown as NodeJS.Timeout, seen: new Set<number>() };
     this.pollers.set(tenantId, poller);
     const sql = await this.tenantSql(tenantId);
     const [last] = await sql.query<{ id: number | null }>("SELECT max(id) AS id FROM review_events");
     poller.lastId = Number(last?.id ?? 0);
+    // Changes before the watch began are not news: only ids above this one are ever emitted.
+    const startedAt = poller.lastId;
     let busy = false;
     poller.timer = setInterval(() => {
       if (busy) return;
       busy = true;
       sql
-        .query<{ id: number; request_id: string }>("SELECT id, request_id FROM review_events WHERE id > $1 ORDER BY id LIMIT 500", [poller.lastId])
+        // Ids are taken when a row is written but become visible at commit, and group-committed
+        // batches commit out of id order: a lower id can appear after a higher one was read. So each
+        // poll re-reads the last FEED_OVERLAP ids and emits only those not seen yet.
+        .query<{ id: number; request_id: string }>("SELECT id, request_id FROM review_events WHERE id > $1 ORDER BY id LIMIT 500", [poller.lastId - FEED_OVERLAP])
         .then((rows) => {
           for (const r of rows) {
-            poller.lastId = Number(r.id);
+            const id = Number(r.id);
+            if (id <= startedAt || poller.seen.has(id)) continue;
+            poller.seen.add(id);
+            poller.lastId = Math.max(poller.lastId, id);
             this.emitter.emit(tenantId, r.request_id);
           }
+          for (const id of poller.seen) if (id <= poller.lastId - FEED_OVERLAP) poller.seen.delete(id);
         })
         .catch((err) => this.log.warn({ err, tenantId }, "review feed poll failed"))
         .finally(() => (busy = false));

@@ -33,37 +33,49 @@ export class ReviewService {
     if (principal.scope === "agent" && approved) {
       throw new AppError("insufficient_scope", "An agent key may only cancel a request (approved: false), not approve it");
     }
-    // Keyed by request: votes on one request share no batch slot out of turn, and the row lock orders them across batches.
+    // Keyed by request: votes on one request run in turn within a batch, and the row lock orders them
+    // across batches. A refusal is returned, not thrown: it wrote nothing, so it must not roll back
+    // the other units of its batch; it is thrown once the batch committed.
     const outcome = await this.deps.lifecycle.commit(sql, requestId, async (tx) => {
       const row = await lockRequest(tx, requestId);
-      if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
-      return principal.scope === "agent" ? this.cancel(tx, principal, row) : this.vote(tx, principal, row, approved, reviewReason);
+      if (!row) return { refusal: new AppError("request_not_found", `No clearance request ${requestId}`) };
+      if (principal.scope === "agent") return this.cancel(tx, principal, row);
+      const earlier = (await votesFor(tx, [row.id])).get(row.id) ?? [];
+      const refusal = this.refusal(principal, row, approved, earlier);
+      return refusal ? { refusal } : this.vote(tx, principal, row, approved, reviewReason, earlier);
     });
+    if ("refusal" in outcome) throw outcome.refusal;
     const reply = await this.deps.clearance.reply(principal, sql, outcome.row);
     return { httpStatus: reply.httpStatus, body: { ...reply.body, review: reviewSummary(outcome.row, outcome.votes, this.deps.clock.now()) } };
   }
 
   /** An agent withdraws a request the judge or the reviewers have not finished with. */
   private async cancel(tx: Sql, principal: Principal, row: ClearanceRequest) {
+    if (row.status !== "processing" && row.status !== "pending_review") return { refusal: notPending(row) };
     const decided = await this.finished(this.deps.lifecycle.finish(tx, principal.tenantId, row, "cancel", { reason: "Cancelled by agent" }), row);
     await this.recordVote(tx, principal, voterOf(principal), row.id, false, "cancelled by agent");
     return { row: decided, votes: (await votesFor(tx, [row.id])).get(row.id) ?? [] };
   }
 
-  private async vote(tx: Sql, principal: Principal, row: ClearanceRequest, approved: boolean, reason: string) {
+  /** Why this vote may not be cast (separation of duties, eligibility, state), checked on the locked row. */
+  private refusal(principal: Principal, row: ClearanceRequest, approved: boolean, earlier: StoredVote[]): AppError | undefined {
     const voter = voterOf(principal);
     const open: ClearanceStatus[] = approved ? ["pending_review"] : ["processing", "pending_review"];
-    if (!open.includes(row.status)) throw new AppError("request_not_pending", `Request ${row.id} is ${row.status}; it can no longer be decided`);
-    const rules = rulesOf(row);
-    if (!isEligible(rules, voter)) throw new AppError("reviewer_not_eligible", `${voter.name} is not among the reviewers of this request`);
+    if (!open.includes(row.status)) return notPending(row);
+    if (!isEligible(rulesOf(row), voter)) return new AppError("reviewer_not_eligible", `${voter.name} is not among the reviewers of this request`);
     if (approved && principal.keyId === row.api_key_id) {
-      throw new AppError("self_approval_forbidden", "This key submitted the request; another reviewer must approve it");
+      return new AppError("self_approval_forbidden", "This key submitted the request; another reviewer must approve it");
     }
     if (approved && isPrincipal(row.human_principal, voter)) {
-      throw new AppError("principal_approval_forbidden", `${voter.name} is the human principal of this request; another reviewer must approve it`);
+      return new AppError("principal_approval_forbidden", `${voter.name} is the human principal of this request; another reviewer must approve it`);
     }
-    const earlier = (await votesFor(tx, [row.id])).get(row.id) ?? [];
-    if (earlier.some((v) => v.reviewer_id === voter.id)) throw new AppError("already_voted", `${voter.name} has already voted on request ${row.id}`);
+    if (earlier.some((v) => v.reviewer_id === voter.id)) return new AppError("already_voted", `${voter.name} has already voted on request ${row.id}`);
+    return undefined;
+  }
+
+  private async vote(tx: Sql, principal: Principal, row: ClearanceRequest, approved: boolean, reason: string, earlier: StoredVote[]) {
+    const voter = voterOf(principal);
+    const rules = rulesOf(row);
     await this.recordVote(tx, principal, voter, row.id, approved, reason);
     const votes: StoredVote[] = [...earlier, { reviewer_id: voter.id, approved, groups: voter.groups, reviewer_name: voter.name, reviewer_email: voter.email, reason, created_at: this.deps.clock.now() }];
     const { lifecycle } = this.deps;
@@ -98,10 +110,10 @@ export class ReviewService {
     return { row: decided, votes };
   }
 
-  /** The request as the transition left it; a request another vote or sweep finished first is not pending. */
+  /** The request as the transition left it. The row is locked and its state checked, so the transition applies. */
   private async finished(done: Promise<ClearanceRequest | undefined>, row: ClearanceRequest): Promise<ClearanceRequest> {
     const decided = await done;
-    if (!decided) throw new AppError("request_not_pending", `Request ${row.id} is ${row.status}; it can no longer be decided`);
+    if (!decided) throw notPending(row);
     return decided;
   }
 
@@ -112,4 +124,8 @@ export class ReviewService {
       [newId("rev"), requestId, principal.keyId, principal.scope, approved, reason, this.deps.clock.now(), voter.id, voter.name, voter.email, voter.groups],
     );
   }
+}
+
+function notPending(row: ClearanceRequest): AppError {
+  return new AppError("request_not_pending", `Request ${row.id} is ${row.status}; it can no longer be decided`);
 }

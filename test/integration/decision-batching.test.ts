@@ -73,6 +73,22 @@ describe.each<Engine>(["postgres", "pglite"])("decisions are group-committed on 
     expect(tries.filter((t) => t.status === 409)).toHaveLength(15);
   });
 
+  it("refused votes (unknown requests, finished ones) answer their own error and roll back no batch", async () => {
+    const before = await batchFigures(v);
+    const decided = await clear(refund(3));
+    const [approvals, cancels] = await Promise.all([
+      Promise.all(Array.from({ length: 20 }, (_, i) => clear(refund(50 + i)))),
+      Promise.all([
+        ...Array.from({ length: 4 }, (_, i) => call(v.url, "POST", `/reviews/req_missing_${i}/decision`, { key: agent, body: { approved: false } })),
+        call(v.url, "POST", `/reviews/${decided.body.request_id}/decision`, { key: agent, body: { approved: false } }),
+      ]),
+    ]);
+    expect(approvals.every((a) => a.status === 200 && a.body.status === "approved")).toBe(true);
+    expect(cancels.slice(0, 4).map((c) => c.body.code)).toEqual(Array(4).fill("request_not_found"));
+    expect(cancels[4]!.body.code).toBe("request_not_pending");
+    expect(delta(before, await batchFigures(v)).fallbacks).toBe(0);
+  });
+
   it("a decision whose row the database refuses fails alone; the rest of its batch is approved", async () => {
     const sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
     // A fault injected in the real database: one agent's rows are refused by a trigger.

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupCommit, type GroupCommitSettings } from "../../src/db/group-commit.js";
 import { PgDatabase, ensurePgDatabase, databaseNameOf } from "../../src/db/pg-database.js";
@@ -28,6 +29,7 @@ for (const engine of ["postgres", "pglite"] as const) {
       waitMs: 5,
       maxInFlight: engine === "pglite" ? 1 : 2,
       sequential: engine === "pglite",
+      lockTimeoutMs: 2000,
       ...over,
     });
     const observer = { batch: (size: number, fellBack: boolean) => void batches.push({ size, fellBack }) };
@@ -106,6 +108,34 @@ for (const engine of ["postgres", "pglite"] as const) {
       await Promise.all(["s1", "s2", "s3"].map((id) => gc.run(id, insert(id))));
       expect(batches).toEqual([]);
       expect((await db.query("SELECT id FROM items WHERE id LIKE 's%'")).length).toBe(3);
+    });
+
+    it("metrics that throw leave every unit settled", async () => {
+      const gc = new GroupCommit(db, settings({ waitMs: 20 }), { batch: () => { throw new Error("observer broke"); } });
+      await expect(Promise.all(["m1", "m2"].map((id) => gc.run(id, insert(id))))).resolves.toEqual(["m1", "m2"]);
+    });
+
+    // PostgreSQL only: PGlite has one session, so no other transaction can hold a lock meanwhile.
+    if (engine === "postgres") it("a unit stuck behind another transaction's row lock holds its batch back only until the lock timeout", async () => {
+      await db.query("INSERT INTO items (id, n) VALUES ('locked', 0)");
+      const other = new pg.Client({ connectionString: target.url });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query("SELECT * FROM items WHERE id = 'locked' FOR UPDATE");
+        const gc = new GroupCommit(db, settings({ max: 2, waitMs: 20, lockTimeoutMs: 100 }), observer);
+        const started = Date.now();
+        const blocked = gc.run("locked", (tx) => tx.query("UPDATE items SET n = n + 1 WHERE id = 'locked'")).then(() => Date.now() - started);
+        const unrelated = gc.run("free", insert("free")).then(() => Date.now() - started);
+        // The unrelated unit commits on its own once the batch gave up on the lock; the other still waits.
+        expect(await unrelated).toBeLessThan(700);
+        await new Promise((r) => setTimeout(r, 800 - (Date.now() - started)));
+        await other.query("COMMIT");
+        expect(await blocked).toBeGreaterThanOrEqual(790);
+        expect((await db.query<{ n: number }>("SELECT n FROM items WHERE id = 'locked'"))[0]!.n).toBe(1);
+      } finally {
+        await other.end();
+      }
     });
 
     it("onCommit outside a transaction is refused, so an effect cannot precede its commit", async () => {
