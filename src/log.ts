@@ -13,6 +13,17 @@ const redact = [
   "*.apiKey",
   "*.api_key",
   "*.privateKey",
+  // The Secrets object's fields (src/config/secrets.ts), should one ever reach a log line.
+  "*.password",
+  "*.smtpPassword",
+  "*.sealingKey",
+  "*.signingKey",
+  "*.llmApiKey",
+  "*.embeddingApiKey",
+  "*.judgeApiKey",
+  "*.judgeServiceApiKey",
+  "*.bootstrapApiKey",
+  "*.secrets",
 ];
 
 /** Log output waiting for a slow stdout reader, beyond which lines are dropped (and counted). */

@@ -1,5 +1,4 @@
-
-import type { NotificationKind, OutboxRequest, WebhookEventType } from "../requests/events.js";
+import type { OutboxRequest, WebhookEventType } from "../requests/events.js";
 
 // The vocabulary is the request lifecycle's (src/requests/events.ts); delivery adds only what it alone uses.
 export { notificationKinds, webhookEventTypes, type NotificationKind, type OutboxRequest, type ReviewProgress, type WebhookEventType } from "../requests/events.js";
