@@ -6,7 +6,7 @@ import type { ClearanceRequest, ClearanceStatus, DecisionFields } from "./cleara
 import type { OutboxWriter, WebhookEventType } from "./events.js";
 import { ReviewBus } from "./review-bus.js";
 import { rulesOf } from "./review-rules.js";
-import { applyDecision, insertLeasedRequest, insertRequest, insertRequestWithToken, type Lease, type NewClearanceRequest } from "./store/request-store.js";
+import { applyDecision, insertLeasedRequest, insertRequest, insertRequestWithToken, markDueReminders, type Lease, type NewClearanceRequest } from "./store/request-store.js";
 import { burnTokenWithLedger, type IssuedToken } from "./store/token-store.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
@@ -176,14 +176,31 @@ export class RequestLifecycle {
     return this.deps.ledger.prepare(approved, "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`);
   }
 
-  /** A reminder or escalation of a pending review (the store marks it sent once). */
-  async remind(tx: Sql, tenantId: string, kind: "review.reminder" | "review.escalation", request: ClearanceRequest, progress: { required: number; received: number }): Promise<void> {
-    await this.deps.outbox.notifyReview(tx, tenantId, kind, request, {
-      approvals_required: progress.required,
-      received: progress.received,
-      expires_at: request.expires_at ? new Date(request.expires_at).toISOString() : null,
-      console_url: this.deps.consoleUrl(request.id),
-    });
+  /**
+   * Reminds (or escalates) up to `limit` pending reviews whose rules' time has come: each is marked
+   * once on its row and notified in the same transaction. `progress` gives each one's approvals so far
+   * (the votes are the reviews module's).
+   */
+  async remindDue(
+    tx: Sql,
+    tenantId: string,
+    kind: "review.reminder" | "review.escalation",
+    limit: number,
+    progress: (due: ClearanceRequest[]) => Promise<Map<string, { required: number; received: number }>>,
+  ): Promise<number> {
+    const [column, rule] = kind === "review.reminder" ? (["reminded_at", "reminder_after_seconds"] as const) : (["escalated_at", "escalate_after_seconds"] as const);
+    const due = await markDueReminders(tx, column, rule, this.deps.clock.now(), limit);
+    const counts = await progress(due);
+    for (const request of due) {
+      const p = counts.get(request.id) ?? { required: rulesOf(request).approvals_required, received: 0 };
+      await this.deps.outbox.notifyReview(tx, tenantId, kind, request, {
+        approvals_required: p.required,
+        received: p.received,
+        expires_at: request.expires_at ? new Date(request.expires_at).toISOString() : null,
+        console_url: this.deps.consoleUrl(request.id),
+      });
+    }
+    return due.length;
   }
 
   /** What a new decision tells the outside world: webhooks, and for a review the feed and a review request. */

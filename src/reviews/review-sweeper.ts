@@ -3,7 +3,7 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import type { RequestLifecycle } from "../requests/lifecycle.js";
 import { rulesOf } from "../requests/review-rules.js";
-import { expiredReviewIds, lockRequest, markDueReminders } from "../requests/store/request-store.js";
+import { expiredReviewIds, lockRequest } from "../requests/store/request-store.js";
 import { progressOf, votesFor } from "./review-queries.js";
 
 const BATCH = 100;
@@ -58,8 +58,8 @@ export class ReviewSweeper {
     const now = this.deps.clock.now();
     // Each expiry is its own unit; group commit puts a sweep's expiries in few transactions.
     await Promise.all((await expiredReviewIds(sql, now, BATCH)).map((id) => this.expire(tenantId, sql, id)));
-    await this.remind(tenantId, sql, "review.reminder", "reminded_at", "reminder_after_seconds");
-    await this.remind(tenantId, sql, "review.escalation", "escalated_at", "escalate_after_seconds");
+    await this.remind(tenantId, sql, "review.reminder");
+    await this.remind(tenantId, sql, "review.escalation");
     // The live feed only needs recent changes: watchers start from its newest row.
     await sql.query("DELETE FROM review_events WHERE created_at < $1", [new Date(now.getTime() - FEED_RETENTION_MS)]);
   }
@@ -75,21 +75,13 @@ export class ReviewSweeper {
   }
 
   /** Each pending request is reminded (or escalated) at most once, when its rules' time has come. */
-  private async remind(
-    tenantId: string,
-    sql: Sql,
-    kind: "review.reminder" | "review.escalation",
-    column: "reminded_at" | "escalated_at",
-    rule: "reminder_after_seconds" | "escalate_after_seconds",
-  ): Promise<void> {
-    const now = this.deps.clock.now();
-    await sql.transaction(async (tx) => {
-      const due = await markDueReminders(tx, column, rule, now, BATCH);
-      const votes = await votesFor(tx, due.map((r) => r.id));
-      for (const row of due) {
-        const progress = progressOf(row, votes.get(row.id) ?? []);
-        await this.deps.lifecycle.remind(tx, tenantId, kind, row, progress);
-      }
-    });
+  private async remind(tenantId: string, sql: Sql, kind: "review.reminder" | "review.escalation"): Promise<void> {
+    const { lifecycle } = this.deps;
+    await sql.transaction((tx) =>
+      lifecycle.remindDue(tx, tenantId, kind, BATCH, async (due) => {
+        const votes = await votesFor(tx, due.map((r) => r.id));
+        return new Map(due.map((r) => [r.id, progressOf(r, votes.get(r.id) ?? [])]));
+      }),
+    );
   }
 }
