@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Config } from "../config/config.js";
-import { StoredSecrets } from "../config/secret-seal.js";
+import { StoredSecrets } from "../tenancy/stored-secrets.js";
 import { adminSecretNames, loadSecrets, type Secrets } from "../config/secrets.js";
 import { migrate } from "../db/migrate.js";
 import { ensurePgDatabase, databaseNameOf, PgDatabase } from "../db/pg-database.js";

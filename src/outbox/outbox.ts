@@ -57,8 +57,9 @@ export class Outbox {
   ) {}
 
   /**
-   * Whether the tenant has any enabled webhook endpoint (cached), so a hot path can skip opening a
-   * transaction just to report an event. Must not be called inside a transaction of the same
+   * Whether the tenant has any enabled webhook endpoint (cached, and loads the cache when cold).
+   * The decision path no longer asks (its events are written inside its group-committed batch,
+   * where a cached empty list costs no query). Must not be called inside a transaction of the same
    * tenant: on PGlite (one session) the pool query would wait for that transaction.
    */
   async wantsWebhooks(tenantId: string): Promise<boolean> {

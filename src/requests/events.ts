@@ -37,8 +37,6 @@ export interface ReviewProgress {
 
 /** The port the lifecycle writes events through; src/outbox/outbox.ts implements it. */
 export interface OutboxWriter {
-  /** Whether the tenant has any webhook endpoint (cached): lets the hot path skip writing events. */
-  wantsWebhooks(tenantId: string): Promise<boolean>;
   webhookEvent(tx: Sql, tenantId: string, type: WebhookEventType, request: OutboxRequest, extra?: Record<string, unknown>): Promise<void>;
   notifyReview(tx: Sql, tenantId: string, kind: NotificationKind, request: OutboxRequest, review: ReviewProgress): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
+import type { LedgerService } from "../ledger/ledger-service.js";
 import type { ClearanceRequest } from "../requests/clearance-request.js";
 import { getRequest, getRequestWithPolicyDefault } from "../requests/store/request-store.js";
 import { listReviews, type ReviewFilter } from "../requests/store/review-listing.js";
@@ -9,19 +10,13 @@ import { voterOf } from "../tenancy/reviewers.js";
 import { votesFor } from "./review-queries.js";
 import { reviewDetail, reviewSummary, viewerRights } from "./review-views.js";
 
-/** Where a request's ledger events stand; the ledger owns the rule (src/ledger/ledger-service.ts). */
-export interface RequestLedgerStatus {
-  events: number;
-  in_checkpoint: boolean;
-  checkpoint_id: number | null;
-}
-
 /** GET /reviews and GET /reviews/{id}: the queue, the history, and one request in full. */
 export class ReviewReader {
   constructor(
     private readonly deps: {
       clock: Clock;
-      ledgerStatus: (sql: Sql, requestId: string) => Promise<RequestLedgerStatus>;
+      /** Where a request's ledger events stand: the ledger owns that rule. */
+      ledger: Pick<LedgerService, "requestLedgerStatus">;
     },
   ) {}
 
@@ -41,7 +36,7 @@ export class ReviewReader {
   async detail(sql: Sql, principal: Principal, requestId: string) {
     const row = found(await getRequestWithPolicyDefault(sql, requestId), requestId);
     const votes = (await votesFor(sql, [row.id])).get(row.id) ?? [];
-    const ledger = await this.deps.ledgerStatus(sql, row.id);
+    const ledger = await this.deps.ledger.requestLedgerStatus(sql, row.id);
     return reviewDetail(row, votes, this.deps.clock.now(), viewerRights(row, votes, voterOf(principal), principal.keyId), ledger, row.policy_default_decision);
   }
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Logger } from "pino";
 import type { DatabaseTarget } from "../config/config.js";
-import { dsnHasPassword, type StoredSecrets } from "../config/secret-seal.js";
+import { dsnHasPassword, type StoredSecrets } from "./stored-secrets.js";
 import type { SecretReference } from "../config/secrets-provider.js";
 import { migrate } from "../db/migrate.js";
 import { databaseNameOf, ensurePgDatabase, PgDatabase, withDatabaseName } from "../db/pg-database.js";

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
-import { dsnHasPassword, StoredSecrets } from "../../src/config/secret-seal.js";
+import { dsnHasPassword, StoredSecrets } from "../../src/tenancy/stored-secrets.js";
 import { adminSecretNames, loadSecrets } from "../../src/config/secrets.js";
 import { EnvSecretsProvider, SecretUnresolvedError } from "../../src/config/secrets-provider.js";
 

@@ -22,23 +22,15 @@ export async function tokenForRequest(sql: Sql, requestId: string): Promise<Issu
   return (await sql.query<IssuedToken>("SELECT * FROM issued_tokens WHERE request_id = $1", [requestId]))[0];
 }
 
-/**
- * Burns a jti. A single conditional UPDATE is atomic under any number of concurrent callers and
- * vault processes: exactly one sees the row come back.
- */
-export async function burnToken(sql: Sql, jti: string, consumedBy: string, at: Date): Promise<IssuedToken | undefined> {
-  const rows = await sql.query<IssuedToken>(
-    "UPDATE issued_tokens SET consumed_at = $3, consumed_by = $2 WHERE jti = $1 AND consumed_at IS NULL RETURNING *",
-    [jti, consumedBy, at],
-  );
-  return rows[0];
-}
-
 const burnWithLedgerSql = `WITH b AS (
     UPDATE issued_tokens SET consumed_at = $3, consumed_by = $2 WHERE jti = $1 AND consumed_at IS NULL RETURNING jti)
   ${ledgerInsertFromSql(3, "b")} RETURNING request_id`;
 
-/** burnToken and the `token.consumed` ledger event in one statement: the event exists iff the burn happened. */
+/**
+ * Burns a jti with its `token.consumed` ledger event, in one statement: the event exists iff the burn
+ * happened. A conditional UPDATE is atomic under any number of concurrent callers and vault
+ * processes: exactly one sees the row come back.
+ */
 export async function burnTokenWithLedger(sql: Sql, jti: string, consumedBy: string, at: Date, ledger: PreparedLedgerEvent): Promise<boolean> {
   return (await sql.query(burnWithLedgerSql, [jti, consumedBy, at, ...ledger.values])).length === 1;
 }

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { schemeOf, SecretUnresolvedError, type SecretReference, type SecretsProvider } from "./secrets-provider.js";
+import { schemeOf, SecretUnresolvedError, type SecretReference, type SecretsProvider } from "../config/secrets-provider.js";
+import { open, seal, SealedBoxError } from "../sealed-box.js";
 
 /**
  * Stored references: what the vault writes into its own databases for a secret it was handed (today a
@@ -9,33 +9,24 @@ import { schemeOf, SecretUnresolvedError, type SecretReference, type SecretsProv
  * `env:` and `file:` references given by the operator are stored as they are.
  */
 const SEALED = "sealed:v1:";
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 export function sealValue(plaintext: string, binding: string, key: Buffer): SecretReference {
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv("aes-256-gcm", key, iv);
-  cipher.setAAD(aad(binding));
-  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-  return SEALED + Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url");
+  return SEALED + seal(plaintext, aad(binding), key).toString("base64url");
 }
 
 export function openSealed(reference: SecretReference, binding: string, key: Buffer | undefined): string {
   if (!key) throw new SecretUnresolvedError("a sealed secret is stored and VAULT_TRANSPORT_KEY_BASE64 (the sealing key) is not set");
-  const raw = Buffer.from(reference.slice(SEALED.length), "base64url");
-  if (!reference.startsWith(SEALED) || raw.length < IV_BYTES + TAG_BYTES) throw new SecretUnresolvedError("a sealed secret is malformed");
+  if (!reference.startsWith(SEALED)) throw new SecretUnresolvedError("a sealed secret is malformed");
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, IV_BYTES));
-    decipher.setAAD(aad(binding));
-    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString("utf8");
-  } catch {
+    return open(Buffer.from(reference.slice(SEALED.length), "base64url"), aad(binding), key);
+  } catch (err) {
+    if (err instanceof SealedBoxError && err.reason === "truncated") throw new SecretUnresolvedError("a sealed secret is malformed");
     throw new SecretUnresolvedError(`a sealed secret of ${binding} does not open (wrong VAULT_TRANSPORT_KEY_BASE64, or moved from another row)`);
   }
 }
 
-function aad(binding: string): Buffer {
-  return Buffer.from(`countersign.secret.v1\0${binding}`, "utf8");
+function aad(binding: string): string {
+  return `countersign.secret.v1\0${binding}`;
 }
 
 /** True when a PostgreSQL DSN carries a password, in its user info or as a `password` parameter. */
