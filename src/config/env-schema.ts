@@ -100,7 +100,7 @@ export const envSchema = z.object({
   VAULT_MINT_MAX_AGE_SECONDS: int(300, 1, 30 * 86_400),
   VAULT_JUDGE_TIMEOUT_MS: int(10_000, 10, 600_000),
   // Policy conditions (CEL) run in worker threads (src/policies/cel-pool.ts) with a hard time budget per
-  // request; over it the request goes to review with condition_timeout. See README "How a decision is made".
+  // request; over it the request goes to review with condition_timeout. See docs/concepts.md, "How a decision is made".
   VAULT_CEL_TIMEOUT_MS: int(50, 1, 60_000),
   // 2, not one per CPU: two keep one slow condition from stalling everyone else's, and a worker held by
   // a hostile condition burns a whole core for its budget, so more workers than cores starve the event loop.

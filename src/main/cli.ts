@@ -41,7 +41,7 @@ const usage = `countersign <command>
   reviewers list --tenant ID [--json]
   reviewers disable REVIEWER_ID --tenant ID  stop a reviewer's keys and console sessions (votes stay)
 
-Configuration comes from environment variables; see README.md.`;
+Configuration comes from environment variables; see docs/configuration.md.`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);

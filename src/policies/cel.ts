@@ -1,6 +1,6 @@
 import { celEnv, CelScalar, isCelError, mapType, parse, plan } from "@bufbuild/cel";
 
-/** Variables a condition may read; the README documents each. */
+/** Variables a condition may read; docs/concepts.md documents each. */
 export const conditionVariables = ["tool", "args", "context", "agent_id", "session_id", "human_principal"] as const;
 
 export const MAX_EXPRESSION_LENGTH = 2048;

@@ -1,6 +1,6 @@
 /**
  * Issue 11 item 13: the proof endpoints (/ledger/proof/bundle, /inclusion, /tlog) name an event by
- * event_uuid alone, as the README offers, not only together with request_id. The uuid is checked
+ * event_uuid alone, as docs/ledger.md offers, not only together with request_id. The uuid is checked
  * for shape (400), looked up only in the caller's tenant (another tenant's uuid is 404), and a
  * bundle fetched that way verifies offline.
  */

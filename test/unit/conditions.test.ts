@@ -17,7 +17,7 @@ import { registerPolicySchema, type RuleDecision } from "../../src/policies/poli
 import type { ActivePolicy } from "../../src/policies/policy-store.js";
 
 /**
- * How policy conditions decide (README, "How a decision is made", steps 3, 4 and 6): each policy's
+ * How policy conditions decide (docs/concepts.md, "How a decision is made", steps 3, 4 and 6): each policy's
  * answer is its strongest matching condition, a condition that cannot be evaluated counts as a
  * `review` match, a policy with no match answers its default_decision, and across policies deny
  * beats review beats approve. Conditions run on the real CEL worker pool.

@@ -8,7 +8,7 @@ const approve = (reviewer_id: string, groups: string[] = []): Vote => ({ reviewe
 const deny = (reviewer_id: string, groups: string[] = []): Vote => ({ reviewer_id, approved: false, groups });
 const reviewer = (over: Partial<ReviewerIdentity> = {}): ReviewerIdentity => ({ id: "rv_1", name: "Carol Jones", email: "carol@example.com", groups: [], ...over });
 
-describe("review rules: schema and defaults (README, Human review)", () => {
+describe("review rules: schema and defaults (docs/concepts.md, Human review)", () => {
   it("defaults to one approval from any reviewer, no groups, a 24 h expiry and no reminders", () => {
     expect(DEFAULT_REVIEW_RULES).toEqual({
       approvals_required: 1,
