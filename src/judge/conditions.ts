@@ -1,5 +1,5 @@
 import { toBindings, type ConditionInput } from "../policies/cel.js";
-import type { CelRun } from "../policies/cel-pool.js";
+import type { CelRun } from "../policies/condition-runner.js";
 import type { CelResult } from "../policies/cel-worker.js";
 import type { RuleDecision } from "../policies/policy-schema.js";
 import type { ActivePolicy } from "../policies/policy-store.js";

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Sql } from "../db/sql.js";
-import type { ConditionRunner } from "../policies/cel-pool.js";
+import type { ConditionRunner } from "../policies/condition-runner.js";
 import { applicablePolicies, type ActivePolicy, type PolicyCache } from "../policies/policy-store.js";
 import { canonicalJson } from "../tokens/canonical-json.js";
 import {

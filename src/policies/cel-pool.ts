@@ -1,6 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { ConditionInput } from "./cel.js";
+import type { CelRun, ConditionRunner } from "./condition-runner.js";
 import { FairQueue } from "./fair-queue.js";
 import { wallClockMs, type CelResult, type CelTask, type CelWorkerData, type CelWorkerMessage } from "./cel-worker.js";
 
@@ -36,21 +37,6 @@ import { wallClockMs, type CelResult, type CelTask, type CelWorkerData, type Cel
  *  - the last warm thread is kept for tenants whose tasks do not kill threads (see mayStart), so the
  *    restarts a costly tenant causes delay that tenant, not the others.
  */
-
-export type CelRun =
-  | { kind: "done"; results: CelResult[] }
-  /** The budget ran out while evaluating, or no worker was free in time. */
-  | { kind: "timeout"; timeoutMs: number; waitedForWorker: boolean }
-  /** A worker failed for another reason (out of memory, crashed, pool closed). */
-  | { kind: "unavailable"; detail: string };
-
-/** The port the judge evaluates conditions through. */
-export interface ConditionRunner {
-  readonly timeoutMs: number;
-  /** `tenant` is whose request it is: workers are shared fairly between tenants. */
-  evaluate(expressions: string[], input: ConditionInput, tenant: string): Promise<CelRun>;
-  close(): Promise<void>;
-}
 
 // Beyond this many waiting tasks the pool is saturated: answer at once instead of growing memory. One
 // tenant reaches its own limit long before the pool's, so its flood is what gets refused, not others.

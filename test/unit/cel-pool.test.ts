@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { argsBudgetViolation } from "../../src/requests/request-schema.js";
-import { CelPool, type CelRun } from "../../src/policies/cel-pool.js";
+import { CelPool } from "../../src/policies/cel-pool.js";
+import type { CelRun } from "../../src/policies/condition-runner.js";
 import { FairQueue } from "../../src/policies/fair-queue.js";
 
 const HOSTILE = 'args.to.exists(r, !r.matches("@example[.]com$"))';
