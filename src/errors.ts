@@ -50,6 +50,8 @@ export const errorCatalog = {
   ledger_key_unavailable: { status: 503, title: "Ledger entry cannot be decrypted" },
   ledger_event_pending: { status: 503, title: "Ledger event not yet in a signed checkpoint" },
   embedding_unavailable: { status: 503, title: "Embedding model unavailable" },
+  tenant_secrets_unavailable: { status: 503, title: "This tenant's secrets cannot be read right now" },
+  signer_unavailable: { status: 503, title: "The signing key service is unavailable" },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { AwsSettings } from "./aws.js";
 import { ConfigError } from "./config-error.js";
 import { envSchema, type RawEnv } from "./env-schema.js";
 import type { SecretReferences } from "./secrets.js";
@@ -28,7 +29,13 @@ export interface Config {
   database: DatabaseTarget;
   dataDir: string;
   pools: { controlMax: number; tenantMax: number };
-  signer: { backend: "local"; keyId: string };
+  signer: SignerConfig;
+  /** Region, endpoint overrides and credentials of every AWS client (src/config/aws.ts). */
+  aws: AwsSettings;
+  /** NODE_ENV=production: settings that development may leave to defaults are required. */
+  production: boolean;
+  /** Per-tenant bundles in AWS Secrets Manager at `<prefix>/<tenant_id>` (src/tenancy/tenant-secrets.ts). */
+  tenantSecrets?: { prefix: string; cacheTtlMs: number };
   jwt: { ttlSeconds: number; issuer: string; audience: string };
   clearance: {
     mode: "auto" | "queued";
@@ -40,6 +47,8 @@ export interface Config {
     /** Group commit of decisions (src/db/group-commit.ts): flush at this many, or after this wait. */
     batch: { max: number; waitMs: number };
     syncWaitMs: number;
+    /** SQS FIFO instead of the in-memory queue (src/requests/sqs-queue.ts). */
+    sqs?: SqsQueueConfig;
     judgeTimeoutMs: number;
     mintMaxAgeSeconds: number;
   };
@@ -66,6 +75,29 @@ export interface Config {
   secretRefs: SecretReferences;
   /** The port that resolves secretRefs: the environment this config was read from, and files. */
   secretsProvider: SecretsProvider;
+}
+
+export type SignerConfig =
+  | { backend: "local"; keyId: string }
+  | {
+      backend: "aws_kms";
+      /** The token key's kid in JWKS (VAULT_KEY_ID) and its KMS key. */
+      keyId: string;
+      kmsKeyId: string;
+      /** The ledger key's kid in JWKS and its KMS key. */
+      ledgerKeyId: string;
+      ledgerKmsKeyId: string;
+      maxInFlight: number;
+      timeoutMs: number;
+    };
+
+export interface SqsQueueConfig {
+  queueUrl: string;
+  groupShards: number;
+  waitTimeSeconds: number;
+  visibilityTimeoutSeconds: number;
+  /** Deliveries before a message is poison, when the queue has no redrive policy of its own. */
+  maxReceiveCount: number;
 }
 
 export type AnchorConfig =
@@ -102,8 +134,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
-  if (e.VAULT_SIGNER_BACKEND === "aws_kms") {
-    throw new ConfigError("Invalid configuration:\n  VAULT_SIGNER_BACKEND: aws_kms is not available in this build; use local");
+  const production = e.NODE_ENV === "production";
+  if (production && !e.VAULT_LEDGER_ORIGIN) {
+    throw new ConfigError(
+      "Invalid configuration:\n  VAULT_LEDGER_ORIGIN: required when NODE_ENV=production (the ledger's public name, e.g. vault.example.com; it must not follow a container's host name)",
+    );
   }
   if (e.VAULT_PRIVATE_KEY_FILE && e.VAULT_PRIVATE_KEY_BASE64) {
     throw new ConfigError(
@@ -144,7 +179,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // The data dir holds the generated signing key and, in embedded mode, every PGlite database.
     dataDir,
     pools: { controlMax: e.VAULT_CONTROL_PLANE_DB_MAX_OPEN_CONNS, tenantMax: e.VAULT_TENANT_DB_MAX_OPEN_CONNS },
-    signer: { backend: "local", keyId: e.VAULT_KEY_ID },
+    signer: signerConfig(e),
+    aws: new AwsSettings(given),
+    production,
+    tenantSecrets: e.TENANT_SECRET_PREFIX
+      ? { prefix: e.TENANT_SECRET_PREFIX.replace(/\/+$/, ""), cacheTtlMs: e.VAULT_TENANT_SECRET_CACHE_TTL_SECONDS * 1000 }
+      : undefined,
     jwt: { ttlSeconds: e.VAULT_JWT_TTL, issuer: e.VAULT_JWT_ISSUER, audience: e.VAULT_JWT_AUDIENCE },
     clearance: {
       mode: e.VAULT_CLEARANCE_MODE,
@@ -152,6 +192,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       queueSize: e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE,
       highWatermark: Math.max(1, Math.floor((e.VAULT_CLEARANCE_ASYNC_QUEUE_SIZE * e.VAULT_CLEARANCE_QUEUE_HIGH_WATERMARK_PERCENT) / 100)),
       syncWaitMs: e.VAULT_CLEARANCE_SYNC_WAIT_MS,
+      sqs: e.VAULT_CLEARANCE_SQS_QUEUE_URL
+        ? {
+            queueUrl: e.VAULT_CLEARANCE_SQS_QUEUE_URL,
+            groupShards: e.VAULT_CLEARANCE_SQS_FIFO_GROUP_SHARDS,
+            waitTimeSeconds: e.VAULT_CLEARANCE_SQS_WAIT_TIME_SECONDS,
+            visibilityTimeoutSeconds: e.VAULT_CLEARANCE_SQS_VISIBILITY_TIMEOUT_SECONDS,
+            maxReceiveCount: e.VAULT_CLEARANCE_SQS_MAX_RECEIVE_COUNT,
+          }
+        : undefined,
       leaseSeconds: e.VAULT_CLEARANCE_LEASE_SECONDS,
       batch: { max: e.VAULT_DECISION_BATCH_MAX, waitMs: e.VAULT_DECISION_BATCH_WAIT_MS },
       judgeTimeoutMs: e.VAULT_JUDGE_TIMEOUT_MS,
@@ -184,6 +233,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smtp: smtpConfig(e),
     secretRefs: secretRefs(e),
     secretsProvider: new EnvSecretsProvider(given),
+  };
+}
+
+function signerConfig(e: RawEnv): SignerConfig {
+  if (e.VAULT_SIGNER_BACKEND === "local") {
+    if (e.VAULT_KMS_KEY_ID || e.VAULT_LEDGER_KMS_KEY_ID) {
+      throw new ConfigError("Invalid configuration:\n  VAULT_KMS_KEY_ID: KMS keys are set but VAULT_SIGNER_BACKEND is local; set VAULT_SIGNER_BACKEND=aws_kms or unset them");
+    }
+    return { backend: "local", keyId: e.VAULT_KEY_ID };
+  }
+  const missing = (["VAULT_KMS_KEY_ID", "VAULT_LEDGER_KMS_KEY_ID"] as const).filter((name) => !e[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n${missing.map((name) => `  ${name}: required when VAULT_SIGNER_BACKEND=aws_kms`).join("\n")}`);
+  }
+  if (e.VAULT_PRIVATE_KEY_FILE || e.VAULT_PRIVATE_KEY_BASE64) {
+    throw new ConfigError("Invalid configuration:\n  VAULT_PRIVATE_KEY_FILE: a local private key and VAULT_SIGNER_BACKEND=aws_kms exclude each other; unset the local key");
+  }
+  if (e.VAULT_KMS_KEY_ID === e.VAULT_LEDGER_KMS_KEY_ID) {
+    throw new ConfigError("Invalid configuration:\n  VAULT_LEDGER_KMS_KEY_ID: must be a different KMS key from VAULT_KMS_KEY_ID (tokens and ledger receipts never share a key)");
+  }
+  const ledgerKeyId = e.VAULT_LEDGER_KEY_ID ?? `${e.VAULT_KEY_ID}.ledger`;
+  if (ledgerKeyId === e.VAULT_KEY_ID) throw new ConfigError("Invalid configuration:\n  VAULT_LEDGER_KEY_ID: must differ from VAULT_KEY_ID");
+  return {
+    backend: "aws_kms",
+    keyId: e.VAULT_KEY_ID,
+    kmsKeyId: e.VAULT_KMS_KEY_ID!,
+    ledgerKeyId,
+    ledgerKmsKeyId: e.VAULT_LEDGER_KMS_KEY_ID!,
+    maxInFlight: e.VAULT_KMS_MAX_IN_FLIGHT,
+    timeoutMs: e.VAULT_KMS_TIMEOUT_MS,
   };
 }
 
@@ -228,7 +307,8 @@ function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {
         bucketTemplate: e.VAULT_LEDGER_ANCHOR_BUCKET_TEMPLATE,
         prefix: (e.VAULT_LEDGER_ANCHOR_PREFIX ?? "").replace(/^\/+|\/+$/g, ""),
         region: e.VAULT_LEDGER_ANCHOR_REGION ?? e.AWS_REGION,
-        endpoint: e.VAULT_LEDGER_ANCHOR_ENDPOINT,
+        // The standard AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; VAULT_LEDGER_ANCHOR_ENDPOINT is the older name.
+        endpoint: e.VAULT_LEDGER_ANCHOR_ENDPOINT ?? e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,
         forcePathStyle: e.VAULT_LEDGER_ANCHOR_FORCE_PATH_STYLE,
         requireVersioning: e.VAULT_LEDGER_REQUIRE_BUCKET_VERSIONING,
         requireObjectLock: e.VAULT_LEDGER_REQUIRE_OBJECT_LOCK,

@@ -69,6 +69,15 @@ export const envSchema = z.object({
   VAULT_PRIVATE_KEY_FILE: optionalString,
   VAULT_PRIVATE_KEY_BASE64: optionalString,
   VAULT_KEY_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 . _ : -").default("vault-key-001"),
+  // aws_kms: tokens signed by this KMS key (key spec ECC_NIST_EDWARDS25519), ledger receipts and checkpoints
+  // by the second one (the ledger key cannot be derived from a key that never leaves KMS).
+  VAULT_KMS_KEY_ID: optionalString,
+  VAULT_LEDGER_KMS_KEY_ID: optionalString,
+  // The ledger key's kid in JWKS with aws_kms; default <VAULT_KEY_ID>.ledger, as the local backend derives it.
+  VAULT_LEDGER_KEY_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 . _ : -").optional(),
+  // Signing calls to KMS in flight at once (per process), and how long one may take before it fails closed.
+  VAULT_KMS_MAX_IN_FLIGHT: int(64, 1, 10_000),
+  VAULT_KMS_TIMEOUT_MS: int(2000, 10, 60_000),
   VAULT_JWT_TTL: int(300, 1, 86_400),
   VAULT_JWT_ISSUER: z.string().min(1).default("alcv-vault"),
   VAULT_JWT_AUDIENCE: z.string().min(1).default("ledgix-sdk"),
@@ -78,6 +87,14 @@ export const envSchema = z.object({
   // How often pending reviews are checked for expiry, reminders and escalation.
   VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: positiveSeconds(5, 3600),
   DATABASE_URL: optionalString,
+  // AWS Secrets Manager: the bundle merged over the environment at start-up (src/config/secret-bundle.ts),
+  // and where each tenant's bundle lives (<prefix>/<tenant_id>), cached for the TTL then read again.
+  AWS_SECRET_NAME: optionalString,
+  TENANT_SECRET_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9/_+=.@-]{1,400}$/, "must be a Secrets Manager name prefix (A-Z a-z 0-9 / _ + = . @ -)")
+    .optional(),
+  VAULT_TENANT_SECRET_CACHE_TTL_SECONDS: int(300, 1, 86_400),
   VAULT_DATA_DIR: z.string().min(1).default("./data"),
   // Per process: processes × (control + tenants × tenant) must fit max_connections − superuser_reserved_connections
   // (checked at start-up, see src/db/pool-budget.ts). 4 processes × (4 + 10 tenants × 2) = 96 fit a default server (100).
@@ -92,6 +109,15 @@ export const envSchema = z.object({
   // How long a vault process holds an unfinished request it no longer renews (it died) before any other
   // live process takes it over. Renewed every third of it while the process lives.
   VAULT_CLEARANCE_LEASE_SECONDS: positiveSeconds(30, 3600),
+  // SQS FIFO instead of the in-memory queue when the URL is set (src/requests/sqs-queue.ts). MessageGroupId is
+  // a tenant shard: messages of one group are handed out one at a time, so shards are the parallelism.
+  VAULT_CLEARANCE_SQS_QUEUE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  VAULT_CLEARANCE_SQS_FIFO_GROUP_SHARDS: int(32, 1, 100_000),
+  VAULT_CLEARANCE_SQS_WAIT_TIME_SECONDS: int(20, 0, 20),
+  VAULT_CLEARANCE_SQS_VISIBILITY_TIMEOUT_SECONDS: int(60, 1, 43_200),
+  // Deliveries of one message before it is treated as poison (decided as review) when the queue has no
+  // redrive policy of its own; with one, its maxReceiveCount applies.
+  VAULT_CLEARANCE_SQS_MAX_RECEIVE_COUNT: int(5, 1, 1000),
   // Group commit: concurrent decisions, burns and review events of one tenant share one transaction,
   // flushed when this many are waiting or after this long (src/db/group-commit.ts). 1 disables it.
   VAULT_DECISION_BATCH_MAX: int(64, 1, 1000),
@@ -165,6 +191,12 @@ export const envSchema = z.object({
   VAULT_LEDGER_REQUIRE_BUCKET_VERSIONING: envBool(true),
   VAULT_LEDGER_REQUIRE_OBJECT_LOCK: envBool(false),
   AWS_REGION: optionalString,
+  // Standard AWS SDK endpoint overrides (emulators, stand-ins, VPC endpoints): the general one and per service.
+  AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_SQS: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_KMS: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/ }).optional(),
   // The sealing key (Secrets.sealingKey; the variable keeps its published name): seals ledger bodies,
   // webhook secrets, Slack URLs and tenant DSNs at rest.
   VAULT_TRANSPORT_KEY_BASE64: optionalString,
@@ -182,6 +214,8 @@ export const envSchema = z.object({
   SMTP_SECURE: envBool(false),
   LOG_FORMAT: z.enum(["json", "text"]).default("json"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // production: VAULT_LEDGER_ORIGIN is required (a log's name must not follow the container's host name).
+  NODE_ENV: optionalString,
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

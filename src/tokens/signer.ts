@@ -22,6 +22,20 @@ export interface Signer {
   sign(data: Uint8Array): Promise<Uint8Array>;
 }
 
+/**
+ * A signature that could not be made (a key service down, slow, refusing, or answering a signature
+ * that does not verify). Never answered with a local or missing signature: callers fail closed
+ * (a decision goes to review; mint and consume answer 503 signer_unavailable).
+ */
+export class SignerUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly kid: string,
+  ) {
+    super(message);
+  }
+}
+
 // DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows (RFC 8410 §7).
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 

@@ -74,7 +74,7 @@ describe("configuration", () => {
   it("stops on a bad value with a message naming the variable", () => {
     expect(() => loadConfig({ VAULT_PORT: "eighty" })).toThrow(/VAULT_PORT/);
     expect(() => loadConfig({ LOG_FORMAT: "xml" })).toThrow(/LOG_FORMAT/);
-    expect(() => loadConfig({ VAULT_SIGNER_BACKEND: "aws_kms" })).toThrow(ConfigError);
+    expect(() => loadConfig({ VAULT_SIGNER_BACKEND: "aws_kms" })).toThrow(/VAULT_KMS_KEY_ID: required/);
     expect(() => loadConfig({ VAULT_RATE_LIMIT_RPS: "-1" })).toThrow(/VAULT_RATE_LIMIT_RPS/);
   });
 });
