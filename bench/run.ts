@@ -19,6 +19,10 @@
  * decisions-pg or decisions-pglite one engine. BENCH_PROFILE=1 (or pglite, or both) adds a vault run
  * under `node --cpu-prof` during approved-decision load: the profile goes to bench/out/ and its top
  * self-time functions are printed.
+ *
+ * Issue 13's production-shape figures (production-shape.ts) end the full run: approved decisions
+ * through SQS FIFO (fauxqs) next to the in-memory queue, and with KMS signing (a stand-in answering
+ * after 5 ms) next to the local key. BENCH_ONLY=production runs only those.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -34,6 +38,7 @@ import { clearancePhase, type LoadTarget } from "./load.js";
 import { startMinimalService } from "./minimal-phase.js";
 import type { ServerProcess } from "./server-process.js";
 import { failed, figures, merge, row, type PhaseStats } from "./stats.js";
+import { productionShapePhases, productionShapeRows, productionShapeSummary, type ProductionShapeBench } from "./production-shape.js";
 import { buildVault, createDatabase, dropDatabases, serverVersion, startVault, withDatabase, type VaultProcess } from "./vault.js";
 
 const serverUrl = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
@@ -48,6 +53,7 @@ const GOAL = { decisionsPerSecond: 2_000, p99Ms: 25, baselineRatio: 0.5 };
 // decision phases (HTTP only) then work with BENCH_VAULT_REV while the tree is mid-change.
 const runLedgerBench: typeof import("./ledger-bench.js").runLedgerBench = async (...a) => (await import("./ledger-bench.js")).runLedgerBench(...a);
 const runJudgeBench: typeof import("./judge-bench.js").runJudgeBench = async (...a) => (await import("./judge-bench.js")).runJudgeBench(...a);
+const runProductionShape: typeof import("./production-shape.js").runProductionShapeBench = async (...a) => (await import("./production-shape.js")).runProductionShapeBench(...a);
 const runHostileCelBench: typeof import("./hostile-cel.js").runHostileCelBench = async (...a) => (await import("./hostile-cel.js")).runHostileCelBench(...a);
 
 const started = performance.now();
@@ -276,7 +282,30 @@ async function hostileCelOnly(): Promise<number> {
   return 0;
 }
 
+/** Issue 13's production-shape figures (SQS vs memory queue, KMS vs local key) on the bench server. */
+const productionBench: ProductionShapeBench = {
+  startVault: (database, env) => benchVault(database, { env }),
+  apiKey,
+  connections: CONNECTIONS,
+  warmupSeconds: WARMUP_SECONDS,
+  measureSeconds: MEASURE_SECONDS,
+  log,
+};
+
+async function productionOnly(): Promise<number> {
+  await prepareVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const f = await runProductionShape(productionBench, `${controlDb}_prod`);
+  const problems = Object.entries(productionShapePhases(f)).filter(([, s]) => failed(s)).map(([name, s]) => `${name}: ${describeProblems(s)}`);
+  process.stdout.write(
+    ["", `Countersign production-shape bench (real PostgreSQL ${await serverVersion(serverUrl)}, ${CONNECTIONS} connections, ${availableParallelism()} CPUs)`, ...productionShapeRows(f), ...problems.map((p) => `ERROR ${p}`), ""].join("\n"),
+  );
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-production-shape", at: new Date().toISOString(), cpus: availableParallelism(), productionShape: productionShapeSummary(f), errors: problems })}\n`);
+  return problems.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
+  if (only === "production") return productionOnly();
   if (only === "decisions") return decisionsOnly(["postgres", "pglite"]);
   if (only === "decisions-pg") return decisionsOnly(["postgres"]);
   if (only === "decisions-pglite") return decisionsOnly(["pglite"]);
@@ -342,6 +371,7 @@ async function main(): Promise<number> {
   const ledger = only === "vault" ? undefined : await runLedgerBench(serverUrl, ledgerDb, log);
   const judge = only === "vault" ? undefined : await runJudgeBench(serverUrl, judgeDb, log);
   const hostile = only === "vault" ? undefined : await runHostileCelBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const production = await runProductionShape(productionBench, `${controlDb}_prod`);
   const benchSeconds = (performance.now() - started) / 1000;
 
   const problems: string[] = [];
@@ -359,6 +389,7 @@ async function main(): Promise<number> {
     "postgres minimal": onPostgres.minimal,
     ...decisionPhases(onPglite),
     ...profiles.phases,
+    ...productionShapePhases(production),
   };
   for (const [name, s] of Object.entries(phases)) if (failed(s)) problems.push(`${name}: ${describeProblems(s)}`);
 
@@ -397,6 +428,7 @@ async function main(): Promise<number> {
     ...(ledger?.rows ?? []),
     ...(judge?.rows ?? []),
     ...(hostile?.rows ?? []),
+    ...productionShapeRows(production),
     ...problems.map((p) => `ERROR ${p}`),
     "",
   ];
@@ -419,6 +451,7 @@ async function main(): Promise<number> {
     ledger: ledger?.summary,
     judge: judge?.summary,
     hostileCel: hostile?.summary,
+    productionShape: productionShapeSummary(production),
     errors: problems,
     benchSeconds: +benchSeconds.toFixed(1),
   };

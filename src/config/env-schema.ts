@@ -43,6 +43,15 @@ const positiveSeconds = (fallback: number, max: number) =>
       return n;
     });
 
+/** Any http(s) URL the WHATWG parser accepts: queue URLs have host names like sqs.us-east-1.localhost. */
+const httpUrl = z.string().refine((v) => {
+  try {
+    return ["http:", "https:"].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, "must be an http(s) URL");
+
 const optionalString = z
   .string()
   .optional()
@@ -111,7 +120,7 @@ export const envSchema = z.object({
   VAULT_CLEARANCE_LEASE_SECONDS: positiveSeconds(30, 3600),
   // SQS FIFO instead of the in-memory queue when the URL is set (src/requests/sqs-queue.ts). MessageGroupId is
   // a tenant shard: messages of one group are handed out one at a time, so shards are the parallelism.
-  VAULT_CLEARANCE_SQS_QUEUE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  VAULT_CLEARANCE_SQS_QUEUE_URL: httpUrl.optional(),
   VAULT_CLEARANCE_SQS_FIFO_GROUP_SHARDS: int(32, 1, 100_000),
   VAULT_CLEARANCE_SQS_WAIT_TIME_SECONDS: int(20, 0, 20),
   VAULT_CLEARANCE_SQS_VISIBILITY_TIMEOUT_SECONDS: int(60, 1, 43_200),

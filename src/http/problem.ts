@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
 import { AppError, errorCatalog, type ErrorCode } from "../errors.js";
+import { SignerUnavailableError } from "../tokens/signer.js";
 
 /** RFC 9457 problem details with a stable machine code. */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
@@ -41,6 +42,12 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
     if (err.extra.retryAfterSeconds !== undefined) reply.header("Retry-After", String(err.extra.retryAfterSeconds));
     const members = { ...(err.extra.errors ? { errors: err.extra.errors } : {}), ...(err.extra.pointer !== undefined ? { pointer: err.extra.pointer } : {}) };
     return sendProblem(reply, request, err.code, err.message, members);
+  }
+  if (err instanceof SignerUnavailableError) {
+    // The message names the kid and the cause (never key material); the client learns only to retry.
+    request.log.warn({ kid: err.kid, cause: err.message }, "signing key unavailable; request failed closed");
+    reply.header("Retry-After", "1");
+    return sendProblem(reply, request, "signer_unavailable", "The signing key service could not sign this answer, so the vault failed closed; retry shortly");
   }
   if (err instanceof ZodError) {
     const errors = validationErrors(err);

@@ -17,8 +17,10 @@ declare module "fastify" {
 /**
  * Resolves the principal's tenant database and hangs it on the request, so routes hand one `sql` to
  * the services instead of each looking the tenant up again. Errors from TenantDatabases.get (404
- * not_found for a tenant that no longer exists, 500 when its database cannot be opened) go to the
- * error handler unchanged, as they did when every route looked its tenant up itself.
+ * not_found for a tenant that no longer exists, 503 tenant_secrets_unavailable with Retry-After when
+ * the tenant's bundle in Secrets Manager cannot be read, 500 when its database cannot be opened) go
+ * to the error handler unchanged (AppErrors become problem+json there), as they did when every route
+ * looked its tenant up itself. Only that tenant's requests fail: nothing here is shared between tenants.
  */
 export async function attachTenantSql(tenantDbs: TenantDatabases, request: FastifyRequest, principal: Principal): Promise<void> {
   request.tenantSql = await tenantDbs.get(principal.tenantId);

@@ -18,6 +18,7 @@ import { failClosedVerdict, type EvidenceChunk, type Judge, type JudgeInput, typ
 import type { LlmEvaluator } from "./llm/llm-evaluator.js";
 import { judgeMessages } from "./llm/prompt.js";
 import { judgeMetrics } from "./metrics.js";
+import type { ModelCredentials } from "./model-credentials.js";
 import type { PolicyRetriever, RetrievedChunk } from "./retrieval.js";
 
 const EXCERPT_CHARS = 1000;
@@ -38,6 +39,8 @@ export class EvaluationJudge implements Judge {
       conditions: ConditionRunner;
       retriever: PolicyRetriever;
       llm: LlmEvaluator | null;
+      /** The tenant's own model keys (its bundle), else the vault's. */
+      credentials: ModelCredentials;
       log: Logger;
     },
   ) {}
@@ -60,9 +63,11 @@ export class EvaluationJudge implements Judge {
       return { ...conditionsVerdict(outcomes, applicable), citations: [], evidence_chunks: [], trace: { steps: ["conditions"] } };
     }
 
+    // After tenantSql: opening the tenant's database read its bundle, so its own keys are known.
+    const keys = this.deps.credentials.for(input.tenantId);
     let retrieved: RetrievedChunk[];
     try {
-      retrieved = await this.deps.retriever.retrieve(input.tenantId, sql, open.map((o) => o.policy.versionId), requestQuery(input));
+      retrieved = await this.deps.retriever.retrieve(input.tenantId, sql, open.map((o) => o.policy.versionId), requestQuery(input), keys.embeddingApiKey);
     } catch (err) {
       this.deps.log.error({ err, requestId: input.requestId, tenantId: input.tenantId }, "policy retrieval failed");
       // Without an LLM a deny never depended on the evidence: it stands (deny beats review).
@@ -78,7 +83,7 @@ export class EvaluationJudge implements Judge {
     if (!this.deps.llm) {
       return { ...conditionsVerdict(outcomes, applicable), citations: evidence, evidence_chunks: evidence, trace };
     }
-    return this.askLlm(input, applicable, open, retrieved, evidence, trace);
+    return this.askLlm(input, applicable, open, retrieved, evidence, trace, keys.llmApiKey);
   }
 
   /** Stops the condition workers. */
@@ -93,10 +98,11 @@ export class EvaluationJudge implements Judge {
     retrieved: RetrievedChunk[],
     evidence: EvidenceChunk[],
     baseTrace: Record<string, unknown>,
+    apiKey: string | undefined,
   ): Promise<Verdict> {
     const llm = this.deps.llm!;
     const policiesInForce = open.map((o) => ({ policy_id: o.policy.policyId, policy_version_id: o.policy.versionId, default_decision: o.policy.doc.default_decision }));
-    const outcome = await llm.decide(judgeMessages(input, policiesInForce, retrieved), new Set(retrieved.map((c) => c.id)));
+    const outcome = await llm.decide(judgeMessages(input, policiesInForce, retrieved), new Set(retrieved.map((c) => c.id)), apiKey);
     const trace = { ...baseTrace, steps: ["conditions", "retrieval", "llm"], llm_model: llm.settings.model, llm_attempts: outcome.attempts };
     const common = { applied_policies: appliedPolicies(applicable), matched_condition_ids: [], evidence_chunks: evidence };
     if (!outcome.ok) {

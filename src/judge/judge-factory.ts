@@ -5,6 +5,7 @@ import type { Database, Sql } from "../db/sql.js";
 import { CelPool } from "../policies/cel-pool.js";
 import { vectorStorageOf } from "../policies/policy-chunks.js";
 import type { PolicyCache } from "../policies/policy-store.js";
+import type { TenantKeys } from "../tenancy/tenant-keys.js";
 import type { EmbeddingProvider } from "../policies/embeddings/embedding-provider.js";
 import { OFFLINE_MODEL, OfflineEmbeddings } from "../policies/embeddings/offline-embeddings.js";
 import { OpenAiEmbeddings } from "../policies/embeddings/openai-embeddings.js";
@@ -12,6 +13,7 @@ import { EvaluationJudge } from "./evaluation-judge.js";
 import { JudgeClient } from "./judge-client.js";
 import type { Judge } from "./judge.js";
 import { LlmEvaluator } from "./llm/llm-evaluator.js";
+import { ModelCredentials } from "./model-credentials.js";
 import { PolicyRetriever } from "./retrieval.js";
 import { StubJudge } from "./stub-judge.js";
 
@@ -22,13 +24,25 @@ export function createEmbeddingProvider(config: Config, secrets: Pick<Secrets, "
   return new OpenAiEmbeddings(model, { baseUrl, apiKey: secrets.embeddingApiKey, timeoutMs: config.llm?.timeoutMs ?? 30_000, maxResponseBytes });
 }
 
-/** The evaluation pipeline as the judge service and the embedded vault both run it. */
+/**
+ * The evaluation pipeline as the judge service and the embedded vault both run it. `tenantKeys`:
+ * each tenant's own model keys (its Secrets Manager bundle), sent on its calls instead of
+ * LLM_API_KEY / EMBEDDING_API_KEY; absent (benchmarks), every call carries the vault's.
+ */
 export function createEvaluationJudge(
   config: Config,
   secrets: Pick<Secrets, "llmApiKey">,
-  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; embeddings: EmbeddingProvider; log: Logger },
+  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; embeddings: EmbeddingProvider; log: Logger; tenantKeys?: Pick<TenantKeys, "modelKeysFor"> },
 ): EvaluationJudge {
+  const { baseUrl: embeddingUrl } = config.embeddings;
+  const credentials = new ModelCredentials(deps.tenantKeys, {
+    llm: config.llm !== undefined,
+    remoteEmbeddings: config.embeddings.model !== OFFLINE_MODEL,
+    embeddingsOnLlmEndpoint: !embeddingUrl || embeddingUrl === config.llm?.baseUrl,
+    log: deps.log,
+  });
   return new EvaluationJudge({
+    credentials,
     tenantSql: deps.tenantSql,
     policies: deps.policies,
     // Half the judge's time limit: a request that cannot get a worker is reviewed as condition_timeout,
@@ -56,11 +70,14 @@ export interface VaultJudge {
   close(): Promise<void>;
 }
 
-/** The vault's judge: `countersign judge` over HTTP, the development stub, or in-process evaluation. */
+/**
+ * The vault's judge: `countersign judge` over HTTP (which opens the tenants' bundles itself), the
+ * development stub, or in-process evaluation with each tenant's model keys from `tenantKeys`.
+ */
 export function createVaultJudge(
   config: Config,
   secrets: Secrets,
-  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; log: Logger },
+  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; log: Logger; tenantKeys: Pick<TenantKeys, "modelKeysFor"> },
 ): VaultJudge {
   if (config.judge.url) {
     const client = new JudgeClient(config.judge.url, secrets.judgeApiKey!, config.clearance.judgeTimeoutMs, config.judge.maxResponseBytes);

@@ -38,27 +38,33 @@ export class PolicyRetriever {
     private readonly topK: number,
   ) {}
 
-  async retrieve(tenantId: string, sql: Sql, versionIds: string[], query: string): Promise<RetrievedChunk[]> {
+  /** `apiKey`: the tenant's own embedding key (its bundle's `embedding_api_key`), when it has one. */
+  async retrieve(tenantId: string, sql: Sql, versionIds: string[], query: string, apiKey?: string): Promise<RetrievedChunk[]> {
     if (versionIds.length === 0) return [];
-    const vector = await this.embedQuery(query);
+    // A tenant paying for its own embeddings gets its own cache entries: its calls are made with its key.
+    const vector = await this.embedQuery(query, apiKey ? { apiKey, scope: tenantId } : undefined);
     const knowledge = await this.knowledge(tenantId, sql);
     return (await vectorStorageOf(sql)) === "pgvector"
       ? this.searchPgvector(sql, knowledge, versionIds, vector)
       : this.searchExact(sql, knowledge, versionIds, vector);
   }
 
-  /** Identical requests (an agent retrying) reuse the query vector instead of running the model again. */
-  async embedQuery(query: string): Promise<Float32Array> {
-    const hit = this.queryVectors.get(query);
+  /**
+   * Identical requests (an agent retrying) reuse the query vector instead of running the model again.
+   * `tenantKey`: embed with a tenant's own key, cached under that tenant only.
+   */
+  async embedQuery(query: string, tenantKey?: { apiKey: string; scope: string }): Promise<Float32Array> {
+    const cacheKey = tenantKey ? `${tenantKey.scope}\0${query}` : query;
+    const hit = this.queryVectors.get(cacheKey);
     if (hit) {
       // Least recently used goes first: a hit moves to the end.
-      this.queryVectors.delete(query);
-      this.queryVectors.set(query, hit);
+      this.queryVectors.delete(cacheKey);
+      this.queryVectors.set(cacheKey, hit);
       return hit;
     }
-    const [vector] = (await this.embeddings.embed([query])).vectors;
+    const [vector] = (await this.embeddings.embed([query], tenantKey ? { apiKey: tenantKey.apiKey } : undefined)).vectors;
     if (this.queryVectors.size >= 1000) this.queryVectors.delete(this.queryVectors.keys().next().value!);
-    this.queryVectors.set(query, vector!);
+    this.queryVectors.set(cacheKey, vector!);
     return vector!;
   }
 

@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config/config.js";
 import type { Sql } from "../db/sql.js";
 import type { TenantDatabases } from "../tenancy/tenant-databases.js";
+import { BundleTenantKeys, type TenantKeys } from "../tenancy/tenant-keys.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
 import { LocalSigner, type Signer } from "../tokens/signer.js";
 import type { AnchorStore } from "./anchor/anchor-store.js";
@@ -30,6 +31,11 @@ export async function createLedgerParts(
   deps: {
     /** Seals ledger entry bodies at rest (VAULT_TRANSPORT_KEY_BASE64); without it they are stored as JSON. */
     sealingKey: Buffer | undefined;
+    /**
+     * Each tenant's keys (its bundle's ledger key over `sealingKey`). Default: built from `sealingKey`
+     * and the bundles tenantDbs reads, which is what the composition root builds too.
+     */
+    tenantKeys?: TenantKeys;
     tokenSigner: Signer;
     ledgerSigner?: Signer;
     anchorStore?: AnchorStore;
@@ -44,13 +50,14 @@ export async function createLedgerParts(
   const { clock, log, tenantDbs } = deps;
   const ledgerSigner = ledgerSignerFor(deps.tokenSigner, deps.ledgerSigner);
   await deps.keys.register(ledgerSigner, "ledger");
-  const ledger = new LedgerWriter(ledgerSigner, deps.sealingKey, clock);
+  const tenantKeys = deps.tenantKeys ?? new BundleTenantKeys(deps.sealingKey, tenantDbs.tenantSecrets);
+  const ledger = new LedgerWriter(ledgerSigner, tenantKeys, clock);
   const anchorStore = deps.anchorStore ?? (await createAnchorStore(config.ledger.anchor));
   deps.onAnchorStore(anchorStore);
   // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
   await anchorStore.checkReady();
   for (const tenantId of await tenantDbs.listTenantIds()) await anchorStore.checkReady(tenantId);
-  await assertSealingKeyPresent(tenantDbs, deps.sealingKey, log);
+  await assertSealingKeyPresent(tenantDbs, deps.sealingKey, tenantKeys, log);
   const ledgerLoop = new LedgerLoop({
     tenantIds: () => tenantDbs.listTenantIds(),
     tenantSql: deps.tenantSql,

@@ -1,5 +1,6 @@
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
+import type { TenantKeys } from "../tenancy/tenant-keys.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
 import type { Signer } from "../tokens/signer.js";
 import { LedgerBodyError } from "./core/body-cipher.js";
@@ -45,14 +46,15 @@ export class LedgerService {
       keys: KeyRegistry;
       ledgerSigner: Signer;
       loop: LedgerLoop;
-      sealingKey: Buffer | undefined;
+      /** Opens entry bodies: the tenant's ledger keys, then the vault's (VAULT_TRANSPORT_KEY_BASE64). */
+      tenantKeys: TenantKeys;
       intervalMs: number;
     },
   ) {}
 
-  async entries({ sql }: TenantLedger, q: { limit: number; afterLeaf: number; descending: boolean; redact: Redaction }): Promise<LedgerEntryWire[]> {
+  async entries({ tenantId, sql }: TenantLedger, q: { limit: number; afterLeaf: number; descending: boolean; redact: Redaction }): Promise<LedgerEntryWire[]> {
     const rows = await listEvents(sql, q.limit, q.afterLeaf, q.descending);
-    return rows.map((row) => this.entry(row, q.redact));
+    return rows.map((row) => this.entry(tenantId, row, q.redact));
   }
 
   async checkpoints({ sql }: TenantLedger, q: { limit: number; afterId: number; descending: boolean }): Promise<CheckpointWire[]> {
@@ -85,7 +87,7 @@ export class LedgerService {
     const plans = first ? [inclusionPlan(leaf, size), consistencyPlan(Number(first.tree_size), size)] : [inclusionPlan(leaf, size)];
     const [inclusionPath, consistencyPath] = await proofsFromTiles(sql, plans, size, { scope: tenantId, tiles: this.tiles });
     const bundle: ProofBundleWire = {
-      event: this.entry(row, redact),
+      event: this.entry(tenantId, row, redact),
       inclusion: { ...this.inclusionFields(row, latest), path: inclusionPath! },
       keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id, first?.signer_key_id ?? latest.signer_key_id]),
     };
@@ -132,9 +134,9 @@ export class LedgerService {
   private readonly origins = new Map<string, string>();
   private readonly tiles = new TileCache();
 
-  private entry(row: EventRow, redact: Redaction): LedgerEntryWire {
+  private entry(tenantId: string, row: EventRow, redact: Redaction): LedgerEntryWire {
     try {
-      return entryWire(row, storedEvent(row, this.deps.sealingKey), redact);
+      return entryWire(row, storedEvent(row, this.deps.tenantKeys.sealingKeysFor(tenantId, "ledger").open), redact);
     } catch (err) {
       if (err instanceof LedgerBodyError) throw new AppError("ledger_key_unavailable", `Ledger event ${row.event_uuid}: ${err.message}`);
       throw err;

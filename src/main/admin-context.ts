@@ -7,6 +7,9 @@ import { ensurePgDatabase, databaseNameOf, PgDatabase } from "../db/pg-database.
 import { PgliteDatabase } from "../db/pglite-database.js";
 import type { Database } from "../db/sql.js";
 import { TenantDatabases } from "../tenancy/tenant-databases.js";
+import { TenantSecrets } from "../tenancy/tenant-secrets.js";
+import { BundleTenantKeys, type TenantKeys } from "../tenancy/tenant-keys.js";
+import { secretsManagerClient } from "../config/secret-bundle.js";
 
 export async function openControlDatabase(config: Config): Promise<Database> {
   const target = config.database;
@@ -22,6 +25,8 @@ export interface AdminContext {
   secrets: Secrets;
   control: Database;
   tenantDbs: TenantDatabases;
+  /** Each tenant's sealing keys and model credentials: its bundle's, over the vault's own. */
+  tenantKeys: TenantKeys;
   close(): Promise<void>;
 }
 
@@ -42,14 +47,22 @@ export async function openAdminContext(config: Config): Promise<AdminContext> {
     throw err;
   }
   // Tenant DSNs are stored as secret references: sealed with the sealing key, or resolved by the provider.
-  const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax, new StoredSecrets(config.secretsProvider, secrets.sealingKey));
+  // TENANT_SECRET_PREFIX: tenants created with --secret-ref read their database from a bundle in AWS Secrets
+  // Manager (read when first used, no call at start-up). Without it nothing changes: no client is made.
+  const tenantSecrets = config.tenantSecrets
+    ? new TenantSecrets(secretsManagerClient(config.aws), { prefix: config.tenantSecrets.prefix, cacheTtlMs: config.tenantSecrets.cacheTtlMs })
+    : undefined;
+  const stored = new StoredSecrets(config.secretsProvider, secrets.sealingKey);
+  const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax, stored, tenantSecrets);
   return {
     config,
     secrets,
     control,
     tenantDbs,
+    tenantKeys: new BundleTenantKeys(secrets.sealingKey, tenantSecrets),
     async close() {
       await tenantDbs.closeAll();
+      tenantSecrets?.close();
       await control.close();
     },
   };

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/config.js";
+import { ConfigError, loadConfig, type Config } from "../config/config.js";
+import { applySecretBundle } from "../config/secret-bundle.js";
 import { SecretUnresolvedError } from "../config/secrets-provider.js";
 import { openAdminContext, type AdminContext } from "./context.js";
 import { DirectoryInUseError } from "../db/pglite-database.js";
@@ -31,7 +32,10 @@ const usage = `countersign <command>
   verify-bundle FILE [--jwks FILE | --key KEY] [--json]
                                             verify a proof bundle offline (FILE "-" = stdin); KEY is a
                                             C2SP verifier key, a raw Ed25519 public key or a JWK
-  tenants create NAME [--dsn DSN] [--json]  create a tenant; prints its id and an admin api_key (once)
+  tenants create NAME [--dsn DSN | --secret-ref [SECRET]] [--json]
+                                            create a tenant; prints its id and an admin api_key (once).
+                                            --secret-ref: its database is described by a bundle in AWS
+                                            Secrets Manager, SECRET or <TENANT_SECRET_PREFIX>/<tenant_id>
   tenants list [--json]
   keys create --tenant ID --scope agent|reviewer|admin [--label TEXT] [--json]
   keys revoke KEY_ID
@@ -48,8 +52,16 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
+/**
+ * The configuration of every command that reads one (serve, judge, the admin commands): the
+ * environment, with the AWS_SECRET_NAME bundle from Secrets Manager merged over it when that is set.
+ */
+async function readConfig(): Promise<Config> {
+  return loadConfig(await applySecretBundle(process.env));
+}
+
 async function withContext<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
-  const ctx = await openAdminContext(loadConfig());
+  const ctx = await openAdminContext(await readConfig());
   try {
     return await fn(ctx);
   } finally {
@@ -62,7 +74,7 @@ function print(json: boolean, value: object, text: string) {
 }
 
 async function serve() {
-  const config = loadConfig();
+  const config = await readConfig();
   const vault = await startVault(config);
   vault.ctx.log.info({ url: vault.url }, "countersign vault listening");
   exitOnSignals({ graceMs: config.shutdown.graceMs, log: vault.ctx.log, close: () => vault.close() });
@@ -70,7 +82,8 @@ async function serve() {
 
 async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
-    args: argv,
+    // `--secret-ref` may come without a value (the default name): parseArgs knows no optional values.
+    args: argv.map((a, i) => (a === "--secret-ref" && (i === argv.length - 1 || argv[i + 1]!.startsWith("-")) ? "--secret-ref=" : a)),
     allowPositionals: true,
     options: {
       json: { type: "boolean", default: false },
@@ -78,6 +91,7 @@ async function main(argv: string[]) {
       scope: { type: "string" },
       label: { type: "string" },
       dsn: { type: "string" },
+      "secret-ref": { type: "string" },
       jwks: { type: "string" },
       name: { type: "string" },
       email: { type: "string" },
@@ -101,7 +115,7 @@ async function main(argv: string[]) {
     case "serve":
       return serve();
     case "judge":
-      return runJudge(loadConfig());
+      return runJudge(await readConfig());
     case "policies reembed":
       return withContext((ctx) => reembed(ctx, values.tenant, json));
     case "ledger fsck":
@@ -116,13 +130,24 @@ async function main(argv: string[]) {
         print(json, { control: "migrated", tenants: ids.length }, `Migrated the control database and ${ids.length} tenant database(s).`);
       });
     case "tenants create":
-      if (!arg) fail("usage: countersign tenants create NAME [--dsn DSN] [--json]");
+      if (!arg) fail("usage: countersign tenants create NAME [--dsn DSN | --secret-ref [SECRET]] [--json]");
+      if (values.dsn !== undefined && values["secret-ref"] !== undefined) fail("tenants create: give --dsn or --secret-ref, not both", 2);
       return withContext(async (ctx) => {
-        const t = await createTenant(ctx.control, ctx.tenantDbs, { name: arg, dsn: values.dsn });
+        const secretRef = values["secret-ref"] === undefined ? undefined : { name: values["secret-ref"] || undefined };
+        const t = await createTenant(ctx.control, ctx.tenantDbs, { name: arg, dsn: values.dsn, secretRef });
+        // The key is printed even when the bundle is not readable yet: it is shown once, and the tenant stands.
+        if (t.databasePending) process.stderr.write(`warning: ${t.databasePending}; the database opens on first use once the bundle is readable\n`);
         print(
           json,
-          { tenant_id: t.tenantId, name: t.name, api_key: t.adminKey.apiKey, api_key_id: t.adminKey.id, scope: "admin" },
-          `tenant_id: ${t.tenantId}\napi_key:   ${t.adminKey.apiKey}   (admin; shown once)`,
+          {
+            tenant_id: t.tenantId,
+            name: t.name,
+            api_key: t.adminKey.apiKey,
+            api_key_id: t.adminKey.id,
+            scope: "admin",
+            ...(t.secretRef ? { secret_ref: t.secretRef, database: t.databasePending ? "pending" : "open" } : {}),
+          },
+          `tenant_id: ${t.tenantId}\napi_key:   ${t.adminKey.apiKey}   (admin; shown once)${t.secretRef ? `\nsecret:    ${t.secretRef}` : ""}`,
         );
       });
     case "tenants list":

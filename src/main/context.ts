@@ -36,6 +36,9 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         services.reviewBus.close();
         await built.knowledgeCheck;
         await ports.anchorStore.close();
+        // Last: everything above that signs (the ledger loop's checkpoints) has stopped.
+        ports.signer.close?.();
+        ports.ledgerSigner.close?.();
         await admin.close();
       },
     };
@@ -48,7 +51,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
 
 /** Starts the clearance workers and re-enqueues whatever a previous process left unfinished. */
 export async function startWorkers(ctx: AppContext): Promise<number> {
-  ctx.queue.start((job) => ctx.clearance.processJob(job));
+  ctx.queue.start((job, delivery) => ctx.clearance.processJob(job, delivery));
   ctx.ledgerLoop.start();
   ctx.outboxWorker.start();
   ctx.reviewSweeper.start();

@@ -105,7 +105,8 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
     const policies = new PolicyCache(systemClock, config.caches.policyTtlMs);
     const tenantSql = (tenantId: string) => admin.tenantDbs.get(tenantId);
     const embeddings = createEmbeddingProvider(config, admin.secrets);
-    const judge = createEvaluationJudge(config, admin.secrets, { tenantSql, policies, embeddings, log });
+    // The tenants' own model keys come from their bundles, read when their databases are opened.
+    const judge = createEvaluationJudge(config, admin.secrets, { tenantSql, policies, embeddings, log, tenantKeys: admin.tenantKeys });
     const knowledgeCheck = checkKnowledge(admin.control, admin.tenantDbs, embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
     // The allowance is for the whole service, shared evenly by its worker processes.
     const { rps, burst } = config.judgeService.rateLimit;

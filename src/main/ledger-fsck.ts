@@ -15,7 +15,9 @@ export async function runLedgerFsck(ctx: AdminContext, tenantId: string, json: b
   const publicKeys = new Map(keys.map((k) => [k.kid, new Uint8Array(Buffer.from(k.public_jwk.x, "base64url"))]));
   const anchoredNote = await readAnchoredNote(ctx, tenantId);
   const started = performance.now();
-  const report = await fsckLedger(await ctx.tenantDbs.get(tenantId), publicKeys, ctx.secrets.sealingKey, anchoredNote);
+  const sql = await ctx.tenantDbs.get(tenantId);
+  // After get(): opening the database read the tenant's bundle, hence its own ledger keys.
+  const report = await fsckLedger(sql, publicKeys, ctx.tenantKeys.sealingKeysFor(tenantId, "ledger").open, anchoredNote);
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(json ? `${JSON.stringify({ tenant_id: tenantId, seconds, ...report }, null, 2)}\n` : readable(tenantId, report, seconds));
   return report.ok ? 0 : 1;

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../clock.js";
-import type { Config } from "../config/config.js";
+import { ConfigError, type Config } from "../config/config.js";
 import { loadSecrets, type Secrets } from "../config/secrets.js";
 import { checkPoolBudget } from "../db/pool-budget.js";
 import type { AppPorts } from "../http/app-context.js";
@@ -14,7 +14,9 @@ import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
 import { createLogger } from "../log.js";
 import { PolicyCache } from "../policies/policy-store.js";
 import { MemoryClearanceQueue, type ClearanceQueue } from "../requests/queue.js";
+import { SqsClearanceQueue } from "../requests/sqs-queue.js";
 import { KeyRegistry } from "../tokens/key-registry.js";
+import { openKmsSigner, type KmsSigner } from "../tokens/kms-signer.js";
 import { loadLocalSigner, LocalSigner, parseEd25519PrivateKey, type Signer } from "../tokens/signer.js";
 import type { AdminContext } from "./admin-context.js";
 
@@ -59,59 +61,110 @@ export async function buildPorts(config: Config, admin: AdminContext, overrides:
   const secrets: Secrets = { ...admin.secrets, ...(await loadSecrets(config.secretRefs, config.secretsProvider, ["signingKey"])) };
   await tenantDbs.sealStoredDsns(log);
   const tenantSql = (tenantId: string) => tenantDbs.get(tenantId);
-  const loaded = overrides.signer
-    ? { signer: overrides.signer, generated: false }
-    : secrets.signingKey
-      ? { signer: new LocalSigner(config.signer.keyId, parseEd25519PrivateKey(secrets.signingKey.text, secrets.signingKey.source)), generated: false }
-      : loadLocalSigner({ keyId: config.signer.keyId, dataDir: config.dataDir });
-  const keys = new KeyRegistry(control, clock);
-  await keys.register(loaded.signer);
-  const { ledgerSigner, ledger, anchorStore, ledgerLoop } = await createLedgerParts(config, {
-    sealingKey: secrets.sealingKey,
-    tokenSigner: loaded.signer,
-    ledgerSigner: overrides.ledgerSigner,
-    anchorStore: overrides.anchorStore,
-    keys,
-    tenantDbs,
-    tenantSql,
-    clock,
-    log,
-    onAnchorStore,
-  });
-  const policies = new PolicyCache(clock, config.caches.policyTtlMs);
-  const vaultJudge: VaultJudge = createVaultJudge(config, secrets, { tenantSql, policies, log });
-  const judge = new FailClosedJudge(overrides.judge ?? vaultJudge.judge, config.clearance.judgeTimeoutMs, log);
-  const knowledgeCheck =
-    vaultJudge.kind === "in-process"
-      ? checkKnowledge(control, tenantDbs, config.embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"))
-      : Promise.resolve();
-  const queue: ClearanceQueue = overrides.queue ?? new MemoryClearanceQueue(config.clearance.workers);
-  return {
-    ports: {
-      config,
-      secrets,
-      log,
-      clock,
-      control,
-      tenantDbs,
-      signer: loaded.signer,
-      signerGenerated: loaded.generated,
-      ledgerSigner,
+  const kms = await openKmsSigners(config, overrides);
+  // Remote services are checked before anything is written (a generated key, the anchor store): a start
+  // that fails on an unreachable queue leaves nothing behind.
+  let queue: ClearanceQueue;
+  try {
+    queue = overrides.queue ?? (await openClearanceQueue(config, log));
+  } catch (err) {
+    kms.token?.close?.();
+    kms.ledger?.close?.();
+    throw err;
+  }
+  try {
+    const loaded = overrides.signer
+      ? { signer: overrides.signer, generated: false }
+      : kms.token
+        ? { signer: kms.token, generated: false }
+        : secrets.signingKey
+          ? { signer: new LocalSigner(config.signer.keyId, parseEd25519PrivateKey(secrets.signingKey.text, secrets.signingKey.source)), generated: false }
+          : loadLocalSigner({ keyId: config.signer.keyId, dataDir: config.dataDir });
+    const keys = new KeyRegistry(control, clock);
+    await keys.register(loaded.signer);
+    const { ledgerSigner, ledger, anchorStore, ledgerLoop } = await createLedgerParts(config, {
+      sealingKey: secrets.sealingKey,
+      tenantKeys: admin.tenantKeys,
+      tokenSigner: loaded.signer,
+      ledgerSigner: overrides.ledgerSigner ?? kms.ledger,
+      anchorStore: overrides.anchorStore,
       keys,
-      anchorStore,
-      queue,
-      judge,
-      judgeKind: vaultJudge.kind,
-      embeddings: vaultJudge.embeddings,
-    },
-    ledger,
-    ledgerLoop,
-    policies,
-    // A judge the caller supplied may do I/O: it is always queued.
-    inlineJudge: !overrides.judge && vaultJudge.local && config.clearance.mode === "auto",
-    closeJudge: () => vaultJudge.close(),
-    knowledgeCheck: knowledgeCheck.then(() => {}),
-  };
+      tenantDbs,
+      tenantSql,
+      clock,
+      log,
+      onAnchorStore,
+    });
+    const policies = new PolicyCache(clock, config.caches.policyTtlMs);
+    const vaultJudge: VaultJudge = createVaultJudge(config, secrets, { tenantSql, policies, log, tenantKeys: admin.tenantKeys });
+    const judge = new FailClosedJudge(overrides.judge ?? vaultJudge.judge, config.clearance.judgeTimeoutMs, log);
+    const knowledgeCheck =
+      vaultJudge.kind === "in-process"
+        ? checkKnowledge(control, tenantDbs, config.embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"))
+        : Promise.resolve();
+    return {
+      ports: {
+        config,
+        secrets,
+        log,
+        clock,
+        control,
+        tenantDbs,
+        signer: loaded.signer,
+        signerGenerated: loaded.generated,
+        ledgerSigner,
+        keys,
+        anchorStore,
+        queue,
+        judge,
+        judgeKind: vaultJudge.kind,
+        embeddings: vaultJudge.embeddings,
+      },
+      ledger,
+      ledgerLoop,
+      policies,
+      // A judge the caller supplied may do I/O: it is always queued.
+      inlineJudge: !overrides.judge && vaultJudge.local && config.clearance.mode === "auto",
+      closeJudge: () => vaultJudge.close(),
+      knowledgeCheck: knowledgeCheck.then(() => {}),
+    };
+  } catch (err) {
+    // Nothing half-built stays connected after a failed start.
+    await queue.stop().catch(() => {});
+    kms.token?.close?.();
+    kms.ledger?.close?.();
+    throw err;
+  }
+}
+
+/**
+ * With VAULT_SIGNER_BACKEND=aws_kms, the token key and the ledger key in KMS, opened together (each
+ * start-up check is a GetPublicKey round trip); a key a caller's override replaces is not opened.
+ */
+async function openKmsSigners(config: Config, overrides: ContextOverrides): Promise<{ token?: KmsSigner; ledger?: KmsSigner }> {
+  const s = config.signer;
+  if (s.backend !== "aws_kms") return {};
+  const common = { aws: config.aws.clientConfig("kms"), endpoint: config.aws.describeEndpoint("kms"), maxInFlight: s.maxInFlight, timeoutMs: s.timeoutMs };
+  const opened = await Promise.allSettled([
+    overrides.signer ? undefined : openKmsSigner({ ...common, kid: s.keyId, kmsKeyId: s.kmsKeyId, variable: "VAULT_KMS_KEY_ID" }),
+    overrides.ledgerSigner ? undefined : openKmsSigner({ ...common, kid: s.ledgerKeyId, kmsKeyId: s.ledgerKmsKeyId, variable: "VAULT_LEDGER_KMS_KEY_ID" }),
+  ]);
+  const failures = opened.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (failures.length > 0) {
+    for (const r of opened) if (r.status === "fulfilled") r.value?.close();
+    // Both keys refused (an unreachable endpoint): one message naming both variables.
+    if (failures.length === 1 || !failures.every((f) => f instanceof ConfigError)) throw failures[0];
+    throw new ConfigError(["Invalid configuration:", ...failures.map((f) => (f as Error).message.replace(/^Invalid configuration:\n/, ""))].join("\n"));
+  }
+  const [token, ledger] = opened.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+  return { token, ledger };
+}
+
+/** SQS FIFO when VAULT_CLEARANCE_SQS_QUEUE_URL is set (checked now: reachable and FIFO), else in memory. */
+async function openClearanceQueue(config: Config, log: Logger): Promise<ClearanceQueue> {
+  const { sqs, workers } = config.clearance;
+  if (!sqs) return new MemoryClearanceQueue(workers);
+  return SqsClearanceQueue.open(sqs, { aws: config.aws.clientConfig("sqs"), endpoint: config.aws.describeEndpoint("sqs"), workers, log });
 }
 
 /** Says at start-up, before the server refuses connections under load, when the pools cannot fit it. */

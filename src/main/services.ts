@@ -20,6 +20,7 @@ import { ReviewService } from "../reviews/review-service.js";
 import { ReviewSweeper } from "../reviews/review-sweeper.js";
 import { ApiKeyAuthenticator } from "../tenancy/api-keys.js";
 import { ConsoleSessions } from "../tenancy/console-sessions.js";
+import { BundleTenantKeys } from "../tenancy/tenant-keys.js";
 import type { BuiltPorts } from "./ports.js";
 
 /**
@@ -34,7 +35,9 @@ export function buildServices(built: BuiltPorts): AppServices {
   const tenantIds = () => tenantDbs.listTenantIds();
   const tokenSettings = { issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds };
   const reviewSettings = new ReviewSettingsCache(clock, config.caches.policyTtlMs);
-  const outbox = new Outbox({ clock, tenantSql, sealingKey: secrets.sealingKey });
+  // Stateless over TenantSecrets' cache (the bundles' owner), so it matches the ledger writer's.
+  const tenantKeys = new BundleTenantKeys(secrets.sealingKey, tenantDbs.tenantSecrets);
+  const outbox = new Outbox({ clock, tenantSql, tenantKeys });
   const outboxWorker = new OutboxWorker({
     tenantIds,
     tenantSql,
@@ -43,7 +46,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     delivery: {
       clock,
       allowPrivateTargets: config.outbox.allowPrivateTargets,
-      sealingKey: secrets.sealingKey,
+      tenantKeys,
       timeoutMs: 10_000,
       mailer: config.smtp ? new Mailer({ ...config.smtp, password: secrets.smtpPassword }) : undefined,
     },
@@ -88,13 +91,15 @@ export function buildServices(built: BuiltPorts): AppServices {
       syncWaitMs: config.clearance.syncWaitMs,
       highWatermark: config.clearance.highWatermark,
       maxJobAttempts: 5,
+      // Until a process claims it: a message normally arrives well within one visibility timeout.
+      queuedLeaseSeconds: config.clearance.sqs?.visibilityTimeoutSeconds ?? config.clearance.leaseSeconds,
     },
   });
   const ledgerService = new LedgerService({
     keys,
     ledgerSigner: ports.ledgerSigner,
     loop: ledgerLoop,
-    sealingKey: secrets.sealingKey,
+    tenantKeys,
     intervalMs: config.ledger.intervalMs,
   });
   return {
@@ -120,7 +125,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     outboxAdmin: new OutboxAdmin({
       outbox,
       clock,
-      sealingKey: secrets.sealingKey,
+      tenantKeys,
       allowPrivateTargets: config.outbox.allowPrivateTargets,
       smtpConfigured: config.smtp !== undefined,
     }),

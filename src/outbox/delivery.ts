@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import type { TenantKeys } from "../tenancy/tenant-keys.js";
 import type { EmailContent } from "./email-message.js";
 import type { Mailer } from "./mailer.js";
 import type { ClaimedEntry } from "./outbox-store.js";
@@ -16,7 +17,8 @@ export interface AttemptResult {
 export interface DeliveryDeps {
   clock: Clock;
   allowPrivateTargets: boolean;
-  sealingKey?: Buffer;
+  /** Opens the sealed signing secrets and Slack URLs: the tenant's webhook keys, then the vault's. */
+  tenantKeys: TenantKeys;
   /** Whole-exchange deadline per attempt (10 s). */
   timeoutMs: number;
   /** Absent when SMTP_HOST is not set: email entries then fail and, in the end, go dead (visible). */
@@ -28,17 +30,18 @@ const MAX_ERROR_CHARS = 500;
 
 const failure = (error: string, httpStatus: number | null = null): AttemptResult => ({ ok: false, httpStatus, error: error.slice(0, MAX_ERROR_CHARS) });
 
-/** One attempt at one outbox entry. Throws only DeliveryAbortedError (worker stopping). */
-export async function deliver(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
-  if (entry.kind === "webhook") return deliverWebhook(entry, deps, signal);
-  if (entry.kind === "slack") return deliverSlack(entry, deps, signal);
+/** One attempt at one outbox entry of the tenant. Throws only DeliveryAbortedError (worker stopping). */
+export async function deliver(tenantId: string, entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
+  const openKeys = deps.tenantKeys.sealingKeysFor(tenantId, "webhook").open;
+  if (entry.kind === "webhook") return deliverWebhook(entry, openKeys, deps, signal);
+  if (entry.kind === "slack") return deliverSlack(entry, openKeys, deps, signal);
   return deliverEmail(entry, deps);
 }
 
-async function deliverWebhook(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
+async function deliverWebhook(entry: ClaimedEntry, openKeys: readonly Buffer[], deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
   if (entry.endpoint_url === null || entry.endpoint_secret === null) return failure("the webhook endpoint no longer exists");
   if (entry.endpoint_enabled === false) return failure("the webhook endpoint is disabled");
-  const secret = openSecret(entry.endpoint_secret, endpointBinding(entry.endpoint_id!), deps.sealingKey);
+  const secret = openSecret(entry.endpoint_secret, endpointBinding(entry.endpoint_id!), openKeys);
   const t = Math.floor(deps.clock.nowMs() / 1000);
   const headers = {
     "content-type": "application/json",
@@ -51,8 +54,8 @@ async function deliverWebhook(entry: ClaimedEntry, deps: DeliveryDeps, signal: A
   return post(entry.endpoint_url, entry.payload, headers, deps, signal);
 }
 
-async function deliverSlack(entry: ClaimedEntry, deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
-  const url = openSecret(entry.target!, outboxTargetBinding(entry.delivery_id), deps.sealingKey);
+async function deliverSlack(entry: ClaimedEntry, openKeys: readonly Buffer[], deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {
+  const url = openSecret(entry.target!, outboxTargetBinding(entry.delivery_id), openKeys);
   const headers = { "content-type": "application/json", "user-agent": USER_AGENT, "x-countersign-delivery": entry.delivery_id };
   return post(url, entry.payload, headers, deps, signal);
 }

@@ -46,12 +46,12 @@ export function hasEmailRoutes(s: NotificationSettings): boolean {
   return !!s.email && (s.email.recipients.length > 0 || Object.keys(s.email.policies ?? {}).length > 0);
 }
 
-/** The settings as rows, Slack URLs sealed to their row. */
-export function settingsToRows(s: NotificationSettings, sealingKey: Buffer | undefined): ChannelRow[] {
+/** The settings as rows, Slack URLs sealed to their row with `sealKey` (the tenant's webhook key, or the vault's). */
+export function settingsToRows(s: NotificationSettings, sealKey: Buffer | undefined): ChannelRow[] {
   const rows: ChannelRow[] = [];
   const slack = (policy_id: string | null, target: string, kinds: NotificationKind[]) => {
     const id = newId("nch");
-    rows.push({ id, kind: "slack", policy_id, slack_url: sealSecret(target, channelBinding(id), sealingKey), email_recipients: null, notify: kinds });
+    rows.push({ id, kind: "slack", policy_id, slack_url: sealSecret(target, channelBinding(id), sealKey), email_recipients: null, notify: kinds });
   };
   const email = (policy_id: string | null, to: string[], kinds: NotificationKind[]) => {
     rows.push({ id: newId("nch"), kind: "email", policy_id, slack_url: null, email_recipients: [...new Set(to)], notify: kinds });
@@ -84,12 +84,13 @@ export interface NotificationSettingsView {
   email: { recipients: string[]; policies: Record<string, string[]>; notify: NotificationKind[] } | null;
 }
 
-export function rowsToView(rows: ChannelRow[], sealingKey: Buffer | undefined): NotificationSettingsView {
+/** `openKeys`: the tenant's webhook keys, then the vault's (TenantKeys.sealingKeysFor). */
+export function rowsToView(rows: ChannelRow[], openKeys: readonly Buffer[]): NotificationSettingsView {
   const view: NotificationSettingsView = { slack: null, email: null };
   for (const r of rows) {
     if (r.kind === "slack") {
       view.slack ??= { webhook_url: null, policies: {}, notify: r.notify };
-      const shown = redactUrl(openSecret(r.slack_url!, channelBinding(r.id), sealingKey));
+      const shown = redactUrl(openSecret(r.slack_url!, channelBinding(r.id), openKeys));
       if (r.policy_id === null) view.slack.webhook_url = shown;
       else view.slack.policies[r.policy_id] = shown;
     } else {

@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { newId } from "../tenancy/ids.js";
+import type { TenantKeys } from "../tenancy/tenant-keys.js";
 import { readChannels, replaceChannels } from "./channel-store.js";
 import { deleteEndpoint, getEndpoint, insertEndpoint, listEndpoints, type EndpointView } from "./endpoint-store.js";
 import type { OutboxKind, OutboxStatus, WebhookEventType } from "./events.js";
@@ -35,7 +36,8 @@ export class OutboxAdmin {
     private readonly deps: {
       outbox: Outbox;
       clock: Clock;
-      sealingKey?: Buffer;
+      /** Seals and opens the tenant's webhook secrets and Slack URLs (its webhook key, else the vault's). */
+      tenantKeys: TenantKeys;
       allowPrivateTargets: boolean;
       smtpConfigured: boolean;
     },
@@ -56,7 +58,7 @@ export class OutboxAdmin {
     const endpoint = await insertEndpoint(sql, {
       id,
       url,
-      sealedSecret: sealSecret(secret, endpointBinding(id), this.deps.sealingKey),
+      sealedSecret: sealSecret(secret, endpointBinding(id), this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").seal),
       events: [...new Set(input.events)],
       description: input.description,
       createdAt: this.deps.clock.now(),
@@ -84,8 +86,9 @@ export class OutboxAdmin {
     return { delivery_id: await this.deps.outbox.ping(sql, id), event_type: "ping" };
   }
 
-  async readNotificationSettings(sql: Sql): Promise<NotificationSettingsView> {
-    return rowsToView(await readChannels(sql), this.deps.sealingKey);
+  /** The Slack URLs are opened to be shown redacted, hence the tenant (whose keys seal them). */
+  async readNotificationSettings(sql: Sql, tenantId: string): Promise<NotificationSettingsView> {
+    return rowsToView(await readChannels(sql), this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").open);
   }
 
   async writeNotificationSettings(sql: Sql, tenantId: string, settings: NotificationSettings): Promise<NotificationSettingsView> {
@@ -93,9 +96,9 @@ export class OutboxAdmin {
       throw new AppError("smtp_not_configured", "Email recipients need SMTP_HOST and SMTP_FROM to be set on the vault");
     }
     for (const url of slackUrlsOf(settings)) await this.checkTarget(url);
-    await replaceChannels(sql, settingsToRows(settings, this.deps.sealingKey), this.deps.clock.now());
+    await replaceChannels(sql, settingsToRows(settings, this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").seal), this.deps.clock.now());
     this.deps.outbox.invalidate(tenantId);
-    return this.readNotificationSettings(sql);
+    return this.readNotificationSettings(sql, tenantId);
   }
 
   async listOutbox(sql: Sql, filter: { status?: OutboxStatus; kind?: OutboxKind; limit: number }): Promise<OutboxEntryView[]> {

@@ -136,7 +136,7 @@ export class OutboxWorker {
     const signal = this.abort.signal;
     let result: AttemptResult;
     try {
-      result = await deliver(entry, this.deps.delivery, signal);
+      result = await deliver(tenantId, entry, this.deps.delivery, signal);
     } catch (err) {
       // Stopping: leave the row claimed and pending, as a crash would.
       if (signal.aborted) return;

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { newId } from "../tenancy/ids.js";
+import type { TenantKeys } from "../tenancy/tenant-keys.js";
 import { readChannels } from "./channel-store.js";
 import { emailMessage } from "./email-message.js";
 import { enabledSubscriptions, type EndpointSubscription } from "./endpoint-store.js";
@@ -50,8 +51,11 @@ export class Outbox {
       clock: Clock;
       /** The tenant's pool, for wantsWebhooks (called outside any transaction). */
       tenantSql: (tenantId: string) => Promise<Sql>;
-      /** Seals Slack URLs copied into outbox rows (VAULT_TRANSPORT_KEY_BASE64); without it they are stored as given. */
-      sealingKey?: Buffer;
+      /**
+       * Seals Slack URLs copied into outbox rows and opens the channels' (the tenant's webhook key,
+       * else VAULT_TRANSPORT_KEY_BASE64); without any key they are stored as given.
+       */
+      tenantKeys: TenantKeys;
       cacheTtlMs?: number;
     },
   ) {}
@@ -131,7 +135,7 @@ export class Outbox {
         eventType: kind,
         requestId: request.id,
         endpointId: null,
-        target: slack ? sealSecret(route.slackUrl!, outboxTargetBinding(deliveryId), this.deps.sealingKey) : JSON.stringify(route.recipients),
+        target: slack ? sealSecret(route.slackUrl!, outboxTargetBinding(deliveryId), this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").seal) : JSON.stringify(route.recipients),
         payload: JSON.stringify(slack ? slackMessage(notice) : emailMessage(notice)),
         createdAt,
       });
@@ -156,10 +160,11 @@ export class Outbox {
     // Loaded through the caller's transaction: on PGlite (one session) the pool would wait for it.
     const generation = this.generations.get(tenantId) ?? 0;
     const endpoints = await enabledSubscriptions(sql);
+    const openKeys = this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").open;
     const channels = (await readChannels(sql)).map((c) => ({
       kind: c.kind,
       policyId: c.policy_id,
-      slackUrl: c.slack_url === null ? null : openSecret(c.slack_url, channelBinding(c.id), this.deps.sealingKey),
+      slackUrl: c.slack_url === null ? null : openSecret(c.slack_url, channelBinding(c.id), openKeys),
       recipients: c.email_recipients,
       notify: c.notify,
     }));

@@ -6,18 +6,21 @@ import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.j
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
+import { SignerUnavailableError } from "../tokens/signer.js";
 import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, rulesFor, type ReviewSettingsCache } from "./review-settings.js";
 import type { ClearanceRequest, DecisionFields } from "./clearance-request.js";
 import type { RequestLifecycle } from "./lifecycle.js";
 import { decisionFromVerdict } from "./decisions.js";
 import type { LeaseSweeper } from "./lease-sweeper.js";
-import type { ClearanceQueue, ClearanceJob } from "./queue.js";
+import type { ClearanceQueue, ClearanceJob, JobDelivery, JobOutcome } from "./queue.js";
 import { extraFieldNames, type ClearanceRequestBody } from "./request-schema.js";
 import {
   claimRequest,
   countAttempt,
   getRequest,
   getRequestByIdempotencyKey,
+  requeueLease,
+  QUEUED_LEASE_OWNER,
   type NewClearanceRequest,
 } from "./store/request-store.js";
 import { clearanceResponse, type ClearanceResponse } from "./response.js";
@@ -30,7 +33,15 @@ export interface ClearanceSettings {
   syncWaitMs: number;
   highWatermark: number;
   maxJobAttempts: number;
+  /** How long a request published to a shared queue stays the queue's before a sweeper may take it over. */
+  queuedLeaseSeconds: number;
 }
+
+const FINISHED: JobOutcome = { kind: "finished" };
+const UNSIGNED = "The approval could not be signed; sent to human review";
+
+/** How often a waiting reader re-reads a request that another process may decide (a shared queue). */
+const SHARED_QUEUE_POLL_MS = 200;
 
 export interface ClearanceReply {
   httpStatus: 200 | 202;
@@ -72,13 +83,19 @@ export class ClearanceService {
     if (settings.inline) return this.decideInline(principal, sql, row, bodyHash);
 
     const woken = this.deps.waiters.wait(row.id, settings.syncWaitMs);
-    // Leased to this process from the start: a peer takes it over only if this process dies.
-    if (!(await this.deps.lifecycle.open(sql, row, this.deps.leases.lease))) {
+    // In memory: leased to this process from the start, so a peer takes it over only if this process
+    // dies. On a shared queue: leased to the queue, so whichever process receives it may claim it; if
+    // the message is lost, the lease lapses and a sweeper takes the request over.
+    const lease = queue.shared ? this.queuedLease() : this.deps.leases.lease;
+    if (!(await this.deps.lifecycle.open(sql, row, lease))) {
       return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, idempotencyKey!))!, bodyHash);
     }
     const job = { tenantId: principal.tenantId, requestId: row.id };
-    this.deps.leases.hold(job);
-    queue.enqueue(job);
+    if (!queue.shared) this.deps.leases.hold(job);
+    // The row is committed before the message is sent: a failed send loses nothing (the queue then
+    // judges it here, and if this process dies the lease sweeper has it).
+    await queue.publish(job);
+    if (queue.shared) return this.reply(principal, sql, await this.awaitChange(sql, row.id, "processing", settings.syncWaitMs));
     await woken;
     return this.reply(principal, sql, (await getRequest(sql, row.id))!);
   }
@@ -89,15 +106,31 @@ export class ClearanceService {
    * changes another vault process made.
    */
   async status(sql: Sql, principal: Principal, requestId: string, waitMs = 0): Promise<ClearanceReply> {
-    let row = await getRequest(sql, requestId);
+    const row = await getRequest(sql, requestId);
     if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);
-    const initial = row.status;
-    // Slices of at most a second of real waiting each, so the budget holds whatever the clock does.
-    for (let left = waitMs; left > 0 && (initial === "processing" || initial === "pending_review") && row.status === initial; left -= 1000) {
-      await this.deps.waiters.wait(requestId, Math.min(left, 1000));
+    if (row.status !== "processing" && row.status !== "pending_review") return this.reply(principal, sql, row);
+    return this.reply(principal, sql, await this.awaitChange(sql, requestId, row.status, waitMs, row));
+  }
+
+  /**
+   * The request once its status is no longer `initial`, or as it stands after `waitMs`. Woken at once
+   * by this process's own decisions; decisions of other processes are seen by re-reading, every second,
+   * or more often when the shared queue makes that the usual case.
+   */
+  private async awaitChange(sql: Sql, requestId: string, initial: ClearanceRequest["status"], waitMs: number, current?: ClearanceRequest): Promise<ClearanceRequest> {
+    const slice = this.deps.queue.shared ? SHARED_QUEUE_POLL_MS : 1000;
+    let row = current ?? (await getRequest(sql, requestId))!;
+    // Slices of real waiting each, so the budget holds whatever the clock does.
+    for (let left = waitMs; left > 0 && row.status === initial; left -= slice) {
+      await this.deps.waiters.wait(requestId, Math.min(left, slice));
       row = (await getRequest(sql, requestId)) ?? row;
     }
-    return this.reply(principal, sql, row);
+    return row;
+  }
+
+  /** The lease a request published to a shared queue carries until a process claims it. */
+  private queuedLease() {
+    return { owner: QUEUED_LEASE_OWNER, seconds: this.deps.settings.queuedLeaseSeconds };
   }
 
   /**
@@ -105,32 +138,53 @@ export class ClearanceService {
    * ledger event, token and reports commit with it; waiters wake after the commit). The lease stays renewed (LeaseSweeper) while this runs,
    * however long the judge takes, and is let go when the job ends, unless a retry is scheduled.
    */
-  async processJob(job: ClearanceJob): Promise<void> {
-    let retrying = false;
+  async processJob(job: ClearanceJob, delivery?: JobDelivery): Promise<JobOutcome> {
+    const { queue, log } = this.deps;
+    let outcome = FINISHED;
     try {
       const sql = await this.deps.tenantSql(job.tenantId);
       try {
-        await this.decide(job, sql);
+        // A message delivered this often has taken its receivers down with it (each died mid-job):
+        // it is decided as review, never judged again.
+        if (delivery && delivery.receiveCount > delivery.maxReceiveCount) await this.decidePoison(job, sql, delivery);
+        else await this.decide(job, sql);
       } catch (err) {
-        retrying = await this.retryLater(sql, job, err);
+        outcome = await this.retryLater(sql, job, err);
       }
     } catch (err) {
-      // The tenant database could not be opened: the job is let go, its lease lapses, and a later
-      // sweep (in this process or a peer) claims it again.
-      this.deps.log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed: tenant database unavailable");
+      // The tenant database could not be opened: in memory the job is let go, its lease lapses, and a
+      // later sweep (here or in a peer) claims it again; a shared queue delivers the message again.
+      log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed: tenant database unavailable");
+      if (queue.shared) outcome = { kind: "retry", afterMs: 5000 };
     } finally {
-      if (!retrying) this.deps.leases.release(job);
+      // A local retry keeps its lease renewed here; a shared queue's retry was handed back to the queue.
+      if (outcome.kind === "finished" || queue.shared) this.deps.leases.release(job);
     }
+    return outcome;
   }
 
   private async decide(job: ClearanceJob, sql: Sql): Promise<void> {
     // Decided already, or held by another live process: nothing to do here.
     const row = await claimRequest(sql, job.requestId, this.deps.leases.lease);
     if (!row) return;
+    this.deps.leases.hold(job);
     const fields = await this.judge(job.tenantId, sql, row);
     const { lifecycle } = this.deps;
-    const decision = await lifecycle.prepareDecision(row, fields);
+    const decision = await lifecycle.prepareDecision(job.tenantId, row, fields).catch((err) => {
+      // The token key cannot sign: the request fails closed to review (its ledger event is signed by the
+      // ledger key; if that fails too, this throws and the job is retried).
+      if (!(err instanceof SignerUnavailableError) || fields.status !== "approved") throw err;
+      this.deps.log.warn({ requestId: row.id, kid: err.kid }, "signer unavailable: approval sent to review instead");
+      return this.reviewFields(job.tenantId, sql, "signer_unavailable", UNSIGNED).then((review) => lifecycle.prepareDecision(job.tenantId, row, review));
+    });
     await lifecycle.commit(sql, row.id, (tx) => lifecycle.decide(tx, job.tenantId, decision));
+  }
+
+  private async decidePoison(job: ClearanceJob, sql: Sql, delivery: JobDelivery): Promise<void> {
+    const row = await claimRequest(sql, job.requestId, this.deps.leases.lease);
+    if (!row) return;
+    this.deps.log.error({ requestId: job.requestId, tenantId: job.tenantId, ...delivery }, "poison clearance message: sent to review");
+    await this.failClosed(sql, job, "processing_failed", "The request could not be processed after repeated deliveries; sent to human review");
   }
 
   /**
@@ -159,12 +213,21 @@ export class ClearanceService {
   /** Judged in the handler: the decision, its token and its ledger event commit together (group commit). */
   private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRequest, bodyHash: string): Promise<ClearanceReply> {
     const tenantId = principal.tenantId;
-    const decided: NewClearanceRequest = { ...row, ...(await this.judge(tenantId, sql, row)), decided_at: this.deps.clock.now() };
-    const token = decided.status === "approved" ? this.deps.issuer.prepare(decided, tenantId) : null;
+    let decided: NewClearanceRequest = { ...row, ...(await this.judge(tenantId, sql, row)), decided_at: this.deps.clock.now() };
+    let token = decided.status === "approved" ? this.deps.issuer.prepare(decided, tenantId) : null;
     const { lifecycle, issuer } = this.deps;
-    // Both signatures (the ledger receipt and the token) at once, on the thread pool, before the
-    // batch: a batch that rolls back and runs again re-uses them.
-    const [ledger, rendered] = await Promise.all([lifecycle.decidedEvent(decided), token ? issuer.render(token) : null]);
+    // Both signatures (the ledger receipt and the token) at once, before the batch: a batch that rolls
+    // back and runs again re-uses them.
+    const sign = () => Promise.all([lifecycle.decidedEvent(tenantId, decided), token ? issuer.render(token) : null]);
+    const [ledger, rendered] = await sign().catch(async (err) => {
+      // The token key cannot sign: fail closed to review, recorded as such. If the ledger key cannot sign
+      // either, nothing is stored and the client gets 503 signer_unavailable.
+      if (!(err instanceof SignerUnavailableError) || !token) throw err;
+      this.deps.log.warn({ requestId: row.id, kid: err.kid }, "signer unavailable: approval sent to review instead");
+      decided = { ...row, ...(await this.reviewFields(tenantId, sql, "signer_unavailable", UNSIGNED)), decided_at: this.deps.clock.now() };
+      token = null;
+      return sign();
+    });
     const inserted = await lifecycle.commit(sql, decided.id, (tx) => lifecycle.insertDecided(tx, tenantId, decided, token, ledger));
     if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
     return { httpStatus: 200, body: clearanceResponse(decided, rendered, token?.expires_at ?? null) };
@@ -234,21 +297,40 @@ export class ClearanceService {
     };
   }
 
-  /** True when a retry is scheduled (the job stays held, its lease renewed); false when it is finished. */
-  private async retryLater(sql: Sql, job: ClearanceJob, err: unknown): Promise<boolean> {
+  /**
+   * A retry after a backoff, or, out of attempts, the request decided as review. The attempt count is
+   * kept on the row, so it holds across processes. On a shared queue the lease goes back to the queue,
+   * so whichever process receives the message again may claim it.
+   */
+  private async retryLater(sql: Sql, job: ClearanceJob, err: unknown): Promise<JobOutcome> {
     const { log, settings, queue } = this.deps;
     log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed");
     // If even counting fails (database down), keep retrying rather than give up on the request.
     const attempts = await countAttempt(sql, job.requestId).catch(() => 1);
     if (attempts < settings.maxJobAttempts) {
-      setTimeout(() => queue.enqueue(job), Math.min(30_000, 250 * 2 ** attempts)).unref();
-      return true;
+      const afterMs = Math.min(30_000, 250 * 2 ** attempts);
+      if (queue.shared) {
+        await requeueLease(sql, job.requestId, this.deps.leases.lease.owner, settings.queuedLeaseSeconds + afterMs / 1000).catch((e) =>
+          log.warn({ err: e, requestId: job.requestId }, "could not hand the lease back to the queue; it lapses on its own"),
+        );
+      }
+      return { kind: "retry", afterMs };
     }
     // Out of attempts: fail closed to human review rather than leave the client polling forever.
-    const verdict = failClosedVerdict("processing_failed", "The decision could not be completed; sent to human review");
-    // The tenant's rules if they can be read; the defaults otherwise (the database may be the problem).
-    const review = await this.deps.reviewSettings.get(job.tenantId, sql).catch(() => undefined);
-    const fields = decisionFromVerdict(verdict, DEFAULT_MINIMUM_BUCKET, { rules: review?.rules, now: this.deps.clock.now() });
+    await this.failClosed(sql, job, "processing_failed", "The decision could not be completed; sent to human review");
+    return FINISHED;
+  }
+
+  /** A fail-closed review, under the tenant's review rules if they can be read (the database may be the problem). */
+  private async reviewFields(tenantId: string, sql: Sql, reasonCode: string, reason: string): Promise<DecisionFields> {
+    const review = await this.deps.reviewSettings.get(tenantId, sql).catch(() => undefined);
+    return decisionFromVerdict(failClosedVerdict(reasonCode, reason), DEFAULT_MINIMUM_BUCKET, { rules: review?.rules, now: this.deps.clock.now() });
+  }
+
+  /** Decides a request still processing as review. */
+  private async failClosed(sql: Sql, job: ClearanceJob, reasonCode: string, reason: string): Promise<void> {
+    const { log } = this.deps;
+    const fields = await this.reviewFields(job.tenantId, sql, reasonCode, reason);
     const { lifecycle } = this.deps;
     await lifecycle
       .commit(sql, job.requestId, async (tx) => {
@@ -256,12 +338,11 @@ export class ClearanceService {
         // inside the batch rather than read the request twice.)
         const stored = await getRequest(tx, job.requestId);
         if (stored?.status !== "processing") return undefined;
-        return lifecycle.decide(tx, job.tenantId, await lifecycle.prepareDecision(stored, fields));
+        return lifecycle.decide(tx, job.tenantId, await lifecycle.prepareDecision(job.tenantId, stored, fields));
       })
       .catch((e) => log.error({ err: e, requestId: job.requestId }, "could not mark failed request for review"));
     // Whatever happened, a long poll on it re-reads now rather than at its next slice.
     this.deps.waiters.notify(job.requestId);
-    return false;
   }
 }
 

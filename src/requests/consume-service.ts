@@ -43,7 +43,7 @@ export class ConsumeService {
     if (!approvedRequest) throw new AppError("token_not_found", "This tenant never issued a token with this jti");
     const { lifecycle } = this.deps;
     const burn = { jti: claims.jti, consumedBy: principal.keyId, at: now };
-    const ledger = await lifecycle.consumedEvent(approvedRequest, claims.jti, principal.keyId);
+    const ledger = await lifecycle.consumedEvent(principal.tenantId, approvedRequest, claims.jti, principal.keyId);
     // Keyed by jti: two burns of one token in a batch run in turn, and the second finds it burned.
     const burned = await lifecycle.commit(sql, claims.jti, (tx) => lifecycle.consume(tx, principal.tenantId, approvedRequest, burn, ledger));
     if (!burned) {

@@ -91,13 +91,13 @@ export class RequestLifecycle {
   }
 
   /** The ledger event of a decision made as the request arrives (see decidedEvent callers: signed before the batch). */
-  decidedEvent(request: NewClearanceRequest): Promise<PreparedLedgerEvent> {
-    return this.deps.ledger.forClearance(request);
+  decidedEvent(tenantId: string, request: NewClearanceRequest): Promise<PreparedLedgerEvent> {
+    return this.deps.ledger.forClearance(request, tenantId);
   }
 
   /** The `token.minted` event of a re-issue, prepared before its batch. */
-  mintedEvent(request: NewClearanceRequest, ledgerReason: string): Promise<PreparedLedgerEvent> {
-    return this.deps.ledger.prepare(request, "token.minted", ledgerReason);
+  mintedEvent(tenantId: string, request: NewClearanceRequest, ledgerReason: string): Promise<PreparedLedgerEvent> {
+    return this.deps.ledger.prepare(request, "token.minted", ledgerReason, tenantId);
   }
 
   /** A re-issued token for an earlier approval (/mint-token): a new approved request of kind `mint`. */
@@ -109,9 +109,9 @@ export class RequestLifecycle {
    * A queued request's decision as it will be stored, and its ledger event, hashed and signed before
    * the batch (nothing slow runs inside the shared transaction).
    */
-  async prepareDecision(stored: ClearanceRequest, fields: DecisionFields): Promise<PreparedDecision> {
+  async prepareDecision(tenantId: string, stored: ClearanceRequest, fields: DecisionFields): Promise<PreparedDecision> {
     const request: ClearanceRequest = { ...stored, ...fields, decided_at: this.deps.clock.now() };
-    return { request, fields, ledger: await this.deps.ledger.forClearance(request) };
+    return { request, fields, ledger: await this.deps.ledger.forClearance(request, tenantId) };
   }
 
   /**
@@ -148,7 +148,7 @@ export class RequestLifecycle {
     };
     const decided = await applyDecision(tx, request.id, t.from as readonly ClearanceStatus[], fields, this.deps.clock.now());
     if (!decided) return undefined;
-    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason));
+    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason, tenantId));
     if (t.to === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
     await this.deps.outbox.webhookEvent(tx, tenantId, t.webhook, decided, text.webhookExtra);
     await this.changed(tx, tenantId, decided.id);
@@ -157,7 +157,7 @@ export class RequestLifecycle {
 
   /** An approval that does not yet meet the rules: recorded in the ledger, the request stays pending. */
   async recordApproval(tx: Sql, tenantId: string, request: ClearanceRequest, ledgerReason: string): Promise<void> {
-    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(request, "review.vote", ledgerReason));
+    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(request, "review.vote", ledgerReason, tenantId));
     await this.changed(tx, tenantId, request.id);
   }
 
@@ -172,8 +172,8 @@ export class RequestLifecycle {
   }
 
   /** The `token.consumed` event, prepared (hashed and signed) before the burn's transaction. */
-  consumedEvent(approved: ClearanceRequest, jti: string, consumedBy: string): Promise<PreparedLedgerEvent> {
-    return this.deps.ledger.prepare(approved, "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`);
+  consumedEvent(tenantId: string, approved: ClearanceRequest, jti: string, consumedBy: string): Promise<PreparedLedgerEvent> {
+    return this.deps.ledger.prepare(approved, "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`, tenantId);
   }
 
   /**

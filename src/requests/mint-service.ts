@@ -35,13 +35,18 @@ export class MintService {
    * is re-derived from the issued claims for the first answer and every replay alike.
    */
   async mintOnce(sql: Sql, principal: Principal, body: MintTokenBody, bodyHash: string, idempotencyKey?: string) {
-    const answer = await withIdempotency(sql, "mint-token", idempotencyKey, bodyHash, () => this.mint(principal, sql, body, bodyHash));
+    // The token signed before the mint commits: a key that cannot sign leaves nothing stored (503).
+    let signed: { requestId: string; token: string } | undefined;
+    const answer = await withIdempotency(sql, "mint-token", idempotencyKey, bodyHash, () =>
+      this.mint(principal, sql, body, bodyHash, (requestId, token) => (signed = { requestId, token })),
+    );
+    if (signed?.requestId === answer.request_id) return { ...answer, token: signed.token };
     const issued = await tokenForRequest(sql, answer.request_id);
     if (!issued) throw new AppError("request_not_found", `No token for ${answer.request_id}`);
     return { ...answer, token: await this.deps.issuer.render(issued) };
   }
 
-  private async mint(principal: Principal, sql: Sql, body: MintTokenBody, bodyHash: string) {
+  private async mint(principal: Principal, sql: Sql, body: MintTokenBody, bodyHash: string, onSigned: (requestId: string, token: string) => void) {
     const original = await getRequest(sql, body.original_request_id);
     if (!original) throw new AppError("request_not_found", `No clearance request ${body.original_request_id}`);
     await this.assertStillHolds(principal, sql, original, body);
@@ -61,8 +66,12 @@ export class MintService {
     };
     const token = this.deps.issuer.prepare(row, principal.tenantId);
     const { lifecycle } = this.deps;
-    const ledger = await lifecycle.mintedEvent(row, `Token ${token.jti} minted again for the approval of ${original.id}`);
+    const [ledger, rendered] = await Promise.all([
+      lifecycle.mintedEvent(principal.tenantId, row, `Token ${token.jti} minted again for the approval of ${original.id}`),
+      this.deps.issuer.render(token),
+    ]);
     await lifecycle.commit(sql, row.id, (tx) => lifecycle.insertMinted(tx, row, token, ledger));
+    onSigned(row.id, rendered);
     return {
       request_id: row.id,
       token_expires_at: token.expires_at.toISOString(),

@@ -5,11 +5,24 @@ import { AppError } from "../errors.js";
 import { createApiKey, type CreatedKey } from "./api-keys.js";
 import { newTenantId } from "./ids.js";
 import type { TenantDatabases } from "./tenant-databases.js";
+import { TenantSecretsUnavailableError } from "./tenant-secrets.js";
 
 export interface CreatedTenant {
   tenantId: string;
   name: string;
   adminKey: CreatedKey;
+  /** The name of the tenant's bundle in AWS Secrets Manager, for a tenant created with a secret reference. */
+  secretRef?: string;
+  /** Why the tenant's database is not open yet (its bundle cannot be read): it opens on first use once it can. */
+  databasePending?: string;
+}
+
+export interface NewTenant {
+  name: string;
+  dsn?: string;
+  adminKey?: string;
+  /** `--secret-ref [NAME]`: the database is described by that bundle, or by `<TENANT_SECRET_PREFIX>/<tenant_id>` without a name. */
+  secretRef?: { name?: string };
 }
 
 /**
@@ -18,31 +31,34 @@ export interface CreatedTenant {
  * whatever moment a crash picks. The database comes after the commit (CREATE DATABASE cannot run in a
  * transaction) and is idempotent: a crash before it leaves a tenant whose database is made on first use.
  */
-export async function createTenant(
-  control: Sql,
-  tenantDbs: TenantDatabases,
-  args: { name: string; dsn?: string; adminKey?: string },
-): Promise<CreatedTenant> {
+export async function createTenant(control: Sql, tenantDbs: TenantDatabases, args: NewTenant): Promise<CreatedTenant> {
   const tenant = await registerTenant(control, tenantDbs, args);
-  await tenantDbs.get(tenant.tenantId);
+  try {
+    await tenantDbs.get(tenant.tenantId);
+  } catch (err) {
+    // The bundle of `<prefix>/<tenant_id>` can only be written once the id is known: the tenant (and its
+    // admin key, shown once) stands, and its database opens on first use once the bundle is readable.
+    if (!(tenant.secretRef && err instanceof TenantSecretsUnavailableError)) throw err;
+    return { ...tenant, databasePending: err.message };
+  }
   return tenant;
 }
 
 /** The committed half of createTenant: the control row and the admin key, in one transaction. */
-export async function registerTenant(
-  control: Sql,
-  tenantDbs: TenantDatabases,
-  args: { name: string; dsn?: string; adminKey?: string },
-): Promise<CreatedTenant> {
+export async function registerTenant(control: Sql, tenantDbs: TenantDatabases, args: NewTenant): Promise<CreatedTenant> {
   const tenantId = newTenantId();
+  if (args.dsn && args.secretRef) throw new AppError("bad_request", "give --dsn or --secret-ref, not both: a bundle describes the tenant's database");
   const dsnRef = args.dsn ? storedDsnReference(tenantDbs, tenantId, args.dsn) : null;
+  // Only the bundle's name is stored: what it holds is read from Secrets Manager when the tenant is used.
+  const secretRef = args.secretRef ? tenantDbs.secretReference(tenantId, args.secretRef.name) : null;
   const adminKey = await control.transaction(async (tx) => {
     try {
-      await tx.query("INSERT INTO tenants (id, name, db_name, db_dsn_ref) VALUES ($1, $2, $3, $4)", [
+      await tx.query("INSERT INTO tenants (id, name, db_name, db_dsn_ref, tenant_secret_ref) VALUES ($1, $2, $3, $4, $5)", [
         tenantId,
         args.name,
         dsnRef ? null : tenantDbs.dbNameFor(tenantId),
         dsnRef,
+        secretRef,
       ]);
     } catch (err) {
       if (sqlState(err) === UNIQUE_VIOLATION) throw new AppError("bad_request", `A tenant named ${args.name} already exists`);
@@ -50,7 +66,7 @@ export async function registerTenant(
     }
     return createApiKey(tx, { tenantId, scope: "admin", label: "initial admin", rawKey: args.adminKey });
   });
-  return { tenantId, name: args.name, adminKey };
+  return { tenantId, name: args.name, adminKey, ...(secretRef ? { secretRef } : {}) };
 }
 
 /** The DSN as a secret reference (sealed, or the operator's env:/file: reference); never the DSN in clear. */

@@ -20,6 +20,10 @@ export interface Signer {
   readonly kid: string;
   readonly publicJwk: PublicJwk;
   sign(data: Uint8Array): Promise<Uint8Array>;
+  /** Releases a remote key's connections (KMS); a local key holds none. */
+  close?(): void;
+  /** Why a remote key cannot sign right now (its last call failed), for /readyz; a local key has no such state. */
+  degraded?(): string | undefined;
 }
 
 /**

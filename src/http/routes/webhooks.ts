@@ -60,8 +60,8 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   app.get("/notification-settings", { preHandler: authenticate(ctx) }, async (request) => {
-    admin(request, "read notification settings");
-    return outboxAdmin.readNotificationSettings(request.tenantSql);
+    const tenantId = admin(request, "read notification settings");
+    return outboxAdmin.readNotificationSettings(request.tenantSql, tenantId);
   });
 
   app.put("/notification-settings", { preHandler: authenticate(ctx) }, async (request) => {

@@ -37,8 +37,11 @@ export class LlmEvaluator {
     this.client = openAiClient(settings);
   }
 
-  async decide(messages: ChatCompletionMessageParam[], shownChunkIds: Set<string>): Promise<LlmOutcome> {
+  /** `apiKey`: a tenant's own key (its bundle's `llm_api_key`) sent instead of LLM_API_KEY for this call. */
+  async decide(messages: ChatCompletionMessageParam[], shownChunkIds: Set<string>, apiKey?: string): Promise<LlmOutcome> {
     let problem = "";
+    // Request headers come last in the SDK, so this replaces the client's Authorization for this call only.
+    const headers = apiKey ? { Authorization: `Bearer ${apiKey}` } : undefined;
     // EVAL_TIMEOUT_MS bounds the whole decision, retry included: the retry gets what is left.
     const deadline = performance.now() + this.settings.timeoutMs;
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -53,7 +56,7 @@ export class LlmEvaluator {
             temperature: 0,
             response_format: { type: "json_schema", json_schema: { name: "clearance_decision", strict: true, schema: llmAnswerJsonSchema } },
           },
-          { timeout: remaining },
+          { timeout: remaining, headers },
         );
         const message = completion.choices?.[0]?.message;
         if (message?.refusal) return { ok: false, code: "llm_refused", detail: message.refusal.slice(0, 500), attempts: attempt };

@@ -18,16 +18,29 @@ export function isSealed(stored: string): boolean {
   return stored.startsWith(PREFIX);
 }
 
-/** The plaintext JSON; throws LedgerBodyError when the key is missing or the ciphertext was altered. */
-export function openBody(stored: string, eventUuid: string, key: Buffer | undefined): string {
+/**
+ * The plaintext JSON; throws LedgerBodyError when no key is given or the ciphertext was altered.
+ * `keys`: every key the body may be sealed with (a tenant's current and previous keys, the vault's),
+ * tried in order; GCM authentication tells a wrong key, so a key that opens it is the right one.
+ */
+export function openBody(stored: string, eventUuid: string, keys: Buffer | readonly Buffer[] | undefined): string {
   if (!isSealed(stored)) return stored;
-  if (!key) throw new LedgerBodyError("this ledger entry is encrypted and VAULT_TRANSPORT_KEY_BASE64 is not set");
-  try {
-    return open(Buffer.from(stored.slice(PREFIX.length), "base64"), aad(eventUuid), key);
-  } catch (err) {
-    if (!(err instanceof SealedBoxError)) throw err;
-    throw new LedgerBodyError(err.reason === "truncated" ? "encrypted ledger body is truncated" : "encrypted ledger body does not authenticate (wrong key or altered ciphertext)");
+  const candidates = keys === undefined ? [] : Buffer.isBuffer(keys) ? [keys] : keys;
+  if (candidates.length === 0) throw new LedgerBodyError("this ledger entry is encrypted and VAULT_TRANSPORT_KEY_BASE64 is not set");
+  const sealed = Buffer.from(stored.slice(PREFIX.length), "base64");
+  for (const key of candidates) {
+    try {
+      return open(sealed, aad(eventUuid), key);
+    } catch (err) {
+      if (!(err instanceof SealedBoxError)) throw err;
+      if (err.reason === "truncated") throw new LedgerBodyError("encrypted ledger body is truncated");
+    }
   }
+  throw new LedgerBodyError(
+    candidates.length === 1
+      ? "encrypted ledger body does not authenticate (wrong key or altered ciphertext)"
+      : `encrypted ledger body does not authenticate with any of the ${candidates.length} keys tried (wrong keys or altered ciphertext)`,
+  );
 }
 
 function aad(eventUuid: string): string {

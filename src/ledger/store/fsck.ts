@@ -42,7 +42,8 @@ const PAGE = 5000;
 export async function fsckLedger(
   sql: Sql,
   publicKeys: Map<string, Uint8Array>,
-  sealingKey: Buffer | undefined,
+  /** Every key the tenant's bodies may be sealed with, in the order tried (see TenantKeys). */
+  openKeys: Buffer | readonly Buffer[] | undefined,
   anchoredNote?: string,
 ): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
@@ -66,7 +67,7 @@ export async function fsckLedger(
       const index = Number(row.leaf_index);
       if (index !== next) report("tree", `leaf ${next}`, `expected leaf index ${next}, found ${index} (seq ${row.seq}): a gap or a duplicate`);
       next = index + 1;
-      leaves.push(checkEvent(row, keyObjects, sealingKey, report));
+      leaves.push(checkEvent(row, keyObjects, openKeys, report));
       events++;
     }
     // Split at checkpoint sizes so each checkpoint's root is computed from exactly its leaves.
@@ -90,7 +91,7 @@ export async function fsckLedger(
   tilesChecked += await compareRightEdge(sql, tree, report);
 
   const unsequenced = await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ledger_events WHERE leaf_index IS NULL ORDER BY seq`);
-  for (const row of unsequenced) checkEvent(row, keyObjects, sealingKey, report);
+  for (const row of unsequenced) checkEvent(row, keyObjects, openKeys, report);
 
   const [total] = await sql.query<{ n: number }>("SELECT count(*) AS n FROM ledger_events");
   if (Number(total?.n) !== events + unsequenced.length) {
@@ -104,13 +105,13 @@ export async function fsckLedger(
 type Report = (kind: FsckProblem["kind"], where: string, detail: string) => void;
 
 /** Returns the leaf hash re-derived from the body (what the tree must contain), whatever is stored. */
-function checkEvent(row: EventRow, keys: Map<string, KeyObject>, sealingKey: Buffer | undefined, report: Report): Uint8Array {
+function checkEvent(row: EventRow, keys: Map<string, KeyObject>, openKeys: Buffer | readonly Buffer[] | undefined, report: Report): Uint8Array {
   const where = `event seq ${row.seq} (${row.event_uuid})`;
   const committedType = eventTypeOfUuid(row.event_uuid);
   if (committedType !== row.event_type) report("event", where, `event_type ${row.event_type} differs from the type its signed event_uuid commits to (${committedType ?? "none"})`);
   let hash = row.event_hash;
   try {
-    const event = storedEvent(row, sealingKey);
+    const event = storedEvent(row, openKeys);
     if (event.event_uuid !== row.event_uuid || event.request_id !== row.request_id || event.accepted_at !== row.accepted_at) {
       report("event", where, "body does not belong to this row (event_uuid, request_id or accepted_at differ)");
     }

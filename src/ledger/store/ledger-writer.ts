@@ -1,5 +1,6 @@
 import type { Clock } from "../../clock.js";
 import type { Sql } from "../../db/sql.js";
+import type { TenantKeys } from "../../tenancy/tenant-keys.js";
 import type { Signer } from "../../tokens/signer.js";
 import { sealBody } from "../core/body-cipher.js";
 import { eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.js";
@@ -37,11 +38,13 @@ export function ledgerInsertFromSql(offset: number, source: string): string {
 /**
  * Builds the ledger event of every decision. The event is written by the caller, in the same
  * statement or transaction as the decision itself, so a committed decision is a committed event.
+ * The body is sealed with the tenant's ledger key (its bundle's `ledger_transport_key_base64`) or
+ * else the vault's (VAULT_TRANSPORT_KEY_BASE64); hence the tenant id on every method.
  */
 export class LedgerWriter {
   constructor(
     private readonly signer: Signer,
-    private readonly sealingKey: Buffer | undefined,
+    private readonly keys: TenantKeys,
     private readonly clock: Clock,
   ) {}
 
@@ -50,11 +53,12 @@ export class LedgerWriter {
   }
 
   /** The event recording a clearance decision (approved, denied or sent to review). */
-  forClearance(row: DecidedRequest): Promise<PreparedLedgerEvent> {
-    return this.prepare(row, clearanceEventType(row.status));
+  forClearance(row: DecidedRequest, tenantId: string): Promise<PreparedLedgerEvent> {
+    return this.prepare(row, clearanceEventType(row.status), undefined, tenantId);
   }
 
-  async prepare(row: DecidedRequest, type: LedgerEventType, reason?: string): Promise<PreparedLedgerEvent> {
+  /** `reason` replaces the request's own reason in the event (votes, mints, consumes). */
+  async prepare(row: DecidedRequest, type: LedgerEventType, reason: string | undefined, tenantId: string): Promise<PreparedLedgerEvent> {
     const event = ledgerEventFor(row, type, this.clock.now(), reason);
     const hash = eventHash(event);
     const leaf = Buffer.from(leafHash(Buffer.from(hash, "hex"))).toString("hex");
@@ -67,7 +71,7 @@ export class LedgerWriter {
       receipt_key_id: this.signer.kid,
     });
     const signature = Buffer.from(await this.signer.sign(receipt)).toString("base64url");
-    const body = sealBody(JSON.stringify(event), event.event_uuid, this.sealingKey);
+    const body = sealBody(JSON.stringify(event), event.event_uuid, this.keys.sealingKeysFor(tenantId, "ledger").seal);
     return {
       event,
       type,

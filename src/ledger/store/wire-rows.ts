@@ -68,9 +68,13 @@ export interface EventRow {
 export const EVENT_COLUMNS =
   "seq, event_uuid, event_type, request_id, accepted_at, canonical_version, body, event_hash, leaf_hash, receipt_key_id, receipt_signature, leaf_index";
 
-/** The stored event body, decrypted. Throws LedgerBodyError when it cannot be opened. */
-export function storedEvent(row: Pick<EventRow, "body" | "event_uuid">, sealingKey: Buffer | undefined): LedgerEvent {
-  return JSON.parse(openBody(row.body, row.event_uuid, sealingKey)) as LedgerEvent;
+/**
+ * The stored event body, decrypted with the first of `openKeys` that authenticates it (the tenant's
+ * keys, then the vault's: TenantKeys.sealingKeysFor(tenantId, "ledger").open). Throws
+ * LedgerBodyError when it cannot be opened.
+ */
+export function storedEvent(row: Pick<EventRow, "body" | "event_uuid">, openKeys: Buffer | readonly Buffer[] | undefined): LedgerEvent {
+  return JSON.parse(openBody(row.body, row.event_uuid, openKeys)) as LedgerEvent;
 }
 
 /**

@@ -5,7 +5,16 @@
 export interface EmbeddingProvider {
   /** The configured model, recorded with every chunk; a change of model is detected by comparing it. */
   readonly model: string;
-  embed(texts: string[]): Promise<Embedded>;
+  embed(texts: string[], opts?: EmbedOptions): Promise<Embedded>;
+}
+
+export interface EmbedOptions {
+  /**
+   * The key to send on this call instead of the provider's own (a tenant's bundle's
+   * `embedding_api_key`, so its calls are billed to and limited by its account). Only providers
+   * that send a key use it; the offline model needs none.
+   */
+  apiKey?: string;
 }
 
 /** The vectors and the model that really produced them (a remote judge may use another model). */

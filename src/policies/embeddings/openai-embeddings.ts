@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { outboundFailureOf } from "../../http-client/bounded-fetch.js";
-import { EmbeddingUnavailableError, embedInBatches, normalize, type Embedded, type EmbeddingProvider } from "./embedding-provider.js";
+import { EmbeddingUnavailableError, embedInBatches, normalize, type EmbedOptions, type Embedded, type EmbeddingProvider } from "./embedding-provider.js";
 import { openAiClient, providerModelName, type OpenAiSettings } from "../../http-client/openai-client.js";
 
 /**
@@ -17,11 +17,13 @@ export class OpenAiEmbeddings implements EmbeddingProvider {
     this.client = openAiClient(settings);
   }
 
-  async embed(texts: string[]): Promise<Embedded> {
+  async embed(texts: string[], opts: EmbedOptions = {}): Promise<Embedded> {
     if (texts.length === 0) return { model: this.model, vectors: [] };
+    // A tenant's key replaces the client's for this call only (the SDK applies request headers last).
+    const headers = opts.apiKey ? { Authorization: `Bearer ${opts.apiKey}` } : undefined;
     const vectors = await embedInBatches(texts, 128, async (batch) => {
       try {
-        const res = await this.client.embeddings.create({ model: providerModelName(this.model), input: batch, encoding_format: "float" });
+        const res = await this.client.embeddings.create({ model: providerModelName(this.model), input: batch, encoding_format: "float" }, { headers });
         return [...res.data].sort((a, b) => a.index - b.index).map((d) => normalize(d.embedding));
       } catch (err) {
         if (err instanceof EmbeddingUnavailableError) throw err;

@@ -166,11 +166,27 @@ export async function claimRequest(sql: Sql, id: string, lease: Lease): Promise<
   const rows = await sql.query<ClearanceRow>(
     `UPDATE clearance_requests SET lease_owner = $2, lease_expires_at = ${leaseExpiry("$3")}
      WHERE id = $1 AND status = 'processing'
-       AND (lease_owner = $2 OR lease_expires_at IS NULL OR lease_expires_at < now())
+       AND (lease_owner = $2 OR lease_owner = '${QUEUED_LEASE_OWNER}' OR lease_expires_at IS NULL OR lease_expires_at < now())
      RETURNING *`,
     [id, lease.owner, lease.seconds],
   );
   return first(rows);
+}
+
+/**
+ * The owner of a request published to a shared queue (SQS) and not yet claimed: any process that
+ * receives its message may claim it at once; a sweeper takes it over only once this lease lapses
+ * (the message was lost, or the process died between the commit and the send).
+ */
+export const QUEUED_LEASE_OWNER = "queue";
+
+/** Hands a request this process holds back to the shared queue (a retry the queue will deliver again). */
+export async function requeueLease(sql: Sql, id: string, owner: string, seconds: number): Promise<void> {
+  await sql.query(
+    `UPDATE clearance_requests SET lease_owner = '${QUEUED_LEASE_OWNER}', lease_expires_at = ${leaseExpiry("$3")}
+     WHERE id = $1 AND lease_owner = $2 AND status = 'processing'`,
+    [id, owner, seconds],
+  );
 }
 
 /**

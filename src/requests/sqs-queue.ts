@@ -1,0 +1,325 @@
+import { createHash } from "node:crypto";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+  type Message,
+} from "@aws-sdk/client-sqs";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { AwsClientConfig } from "../config/aws.js";
+import { ConfigError } from "../config/config-error.js";
+import type { SqsQueueConfig } from "../config/config.js";
+import { MemoryClearanceQueue, type ClearanceJob, type ClearanceQueue, type JobHandler, type QueueStatus } from "./queue.js";
+import { queueMetrics } from "./queue-metrics.js";
+
+/** The message body: the request's address, nothing of its content (that stays in the tenant's database). */
+const messageSchema = z.strictObject({ v: z.literal(1), tenant_id: z.string().min(1).max(64), request_id: z.string().min(1).max(128) });
+
+/** SQS calls other than the long poll: bounded, so a hung endpoint never holds a request handler. */
+const CALL_TIMEOUT_MS = 5000;
+/** How often the shared queue's approximate depth is read for admission control and /readyz. */
+const DEPTH_POLL_MS = 1000;
+
+export interface SqsQueueDeps {
+  aws: AwsClientConfig;
+  /** Where the client connects, for start-up errors. */
+  endpoint: string;
+  workers: number;
+  log: Logger;
+  stopGraceMs?: number;
+}
+
+/**
+ * The clearance queue on SQS FIFO, shared by every vault replica. A request's row is committed
+ * (leased to the queue) before its message is sent; whichever replica receives the message claims
+ * the row, judges it while extending the message's visibility, and deletes the message only after
+ * the decision commits. A message delivered again finds the request decided (the transition is
+ * guarded) or claimed by a live process, and is deleted. A failed send is judged in the sending
+ * process instead, so an SQS outage slows nothing down and loses nothing.
+ *
+ * MessageGroupId is a tenant shard: FIFO hands out one message per group at a time, so shards are
+ * the parallelism, and one tenant's slow judge holds only its own shards.
+ */
+export class SqsClearanceQueue implements ClearanceQueue {
+  readonly shared = true;
+  /** Jobs this process holds itself: take-overs by the lease sweeper, and requests whose send failed. */
+  private readonly local: MemoryClearanceQueue;
+  private handler?: JobHandler;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private inFlight = 0;
+  private readonly receipts = new Set<string>();
+  private slotWaiters: (() => void)[] = [];
+  private sharedDepth?: number;
+  private lagMs?: number;
+  private degraded?: string;
+  private depthTimer?: NodeJS.Timeout;
+  private pollers: Promise<void>[] = [];
+
+  private constructor(
+    private readonly client: SQSClient,
+    private readonly config: SqsQueueConfig,
+    /** Deliveries after which a message is poison: the redrive policy's, one short of the DLQ, or ours. */
+    private readonly maxReceiveCount: number,
+    private readonly deps: SqsQueueDeps,
+  ) {
+    this.local = new MemoryClearanceQueue(deps.workers, deps.stopGraceMs);
+  }
+
+  /** Connects and checks the queue (reachable, FIFO); a failure stops start-up naming the variable and the endpoint. */
+  static async open(config: SqsQueueConfig, deps: SqsQueueDeps): Promise<SqsClearanceQueue> {
+    const client = new SQSClient({
+      ...deps.aws,
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: CALL_TIMEOUT_MS, requestTimeout: (config.waitTimeSeconds + 5) * 1000, throwOnRequestTimeout: true },
+    });
+    const where = `VAULT_CLEARANCE_SQS_QUEUE_URL: the queue ${config.queueUrl} at ${deps.endpoint}`;
+    let attributes: Record<string, string>;
+    try {
+      const out = await client.send(
+        new GetQueueAttributesCommand({ QueueUrl: config.queueUrl, AttributeNames: ["FifoQueue", "RedrivePolicy"] }),
+        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
+      );
+      attributes = out.Attributes ?? {};
+    } catch (err) {
+      client.destroy();
+      throw new ConfigError(`Invalid configuration:\n  ${where} cannot be reached (${describe(err)})`);
+    }
+    if (attributes.FifoQueue !== "true") {
+      client.destroy();
+      throw new ConfigError(`Invalid configuration:\n  ${where} is not a FIFO queue (its name must end in .fifo, created with FifoQueue=true)`);
+    }
+    const redrive = parseRedrive(attributes.RedrivePolicy);
+    const queue = new SqsClearanceQueue(client, config, redrive ? Math.max(1, redrive - 1) : config.maxReceiveCount, deps);
+    await queue.refreshDepth();
+    return queue;
+  }
+
+  depth(): number {
+    return (this.sharedDepth ?? 0) + this.local.depth();
+  }
+
+  async publish(job: ClearanceJob): Promise<"local" | "shared"> {
+    const body = JSON.stringify({ v: 1, tenant_id: job.tenantId, request_id: job.requestId });
+    try {
+      await this.client.send(
+        new SendMessageCommand({
+          QueueUrl: this.config.queueUrl,
+          MessageBody: body,
+          MessageGroupId: groupFor(job, this.config.groupShards),
+          MessageDeduplicationId: job.requestId,
+        }),
+        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
+      );
+      return "shared";
+    } catch (err) {
+      this.failed("send", err);
+      this.local.enqueue(job);
+      return "local";
+    }
+  }
+
+  enqueue(job: ClearanceJob): void {
+    this.local.enqueue(job);
+  }
+
+  start(handler: JobHandler): void {
+    if (this.handler) return;
+    this.handler = handler;
+    this.local.start(handler);
+    const pollers = Math.min(4, Math.max(1, Math.ceil(this.deps.workers / 10)));
+    for (let i = 0; i < pollers; i++) this.pollers.push(this.poll());
+    this.depthTimer = setInterval(() => void this.refreshDepth(), DEPTH_POLL_MS);
+    this.depthTimer.unref();
+  }
+
+  async drain(): Promise<void> {
+    await this.local.drain();
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.depthTimer);
+    this.abort.abort();
+    await Promise.allSettled(this.pollers);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise((resolve) => (timer = setTimeout(resolve, this.deps.stopGraceMs ?? 5000)));
+    await Promise.race([Promise.all([this.drain(), this.local.stop()]), grace]);
+    clearTimeout(timer);
+    // Messages still being worked on go back to the queue at once, for a peer, rather than after their timeout.
+    await Promise.allSettled([...this.receipts].map((receipt) => this.setVisibility(receipt, 0)));
+    this.client.destroy();
+  }
+
+  status(): QueueStatus {
+    return {
+      kind: "sqs",
+      local_depth: this.local.depth(),
+      in_flight: this.inFlight + this.local.status().in_flight,
+      ...(this.sharedDepth !== undefined ? { approximate_depth: this.sharedDepth } : {}),
+      ...(this.lagMs !== undefined ? { lag_ms: this.lagMs } : {}),
+      ...(this.degraded ? { degraded: this.degraded } : {}),
+    };
+  }
+
+  /** One long-poll loop: receives as many messages as there are free workers, and runs each. */
+  private async poll(): Promise<void> {
+    let backoffMs = 250;
+    while (!this.stopped) {
+      const room = this.deps.workers - this.inFlight;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+        continue;
+      }
+      let messages: Message[];
+      try {
+        const out = await this.client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.config.queueUrl,
+            MaxNumberOfMessages: Math.min(10, room),
+            WaitTimeSeconds: this.config.waitTimeSeconds,
+            VisibilityTimeout: this.config.visibilityTimeoutSeconds,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+          }),
+          { abortSignal: this.abort.signal },
+        );
+        messages = out.Messages ?? [];
+        backoffMs = 250;
+        this.degraded = undefined;
+      } catch (err) {
+        if (this.stopped) return;
+        this.failed("receive", err);
+        await new Promise((resolve) => setTimeout(resolve, backoffMs).unref());
+        backoffMs = Math.min(5000, backoffMs * 2);
+        continue;
+      }
+      for (const message of messages) void this.run(message);
+    }
+  }
+
+  private async run(message: Message): Promise<void> {
+    const receipt = message.ReceiptHandle!;
+    this.inFlight++;
+    this.receipts.add(receipt);
+    queueMetrics.inFlight.set(this.inFlight);
+    // Visibility is extended while the job runs, however long the judge takes.
+    const visibility = this.config.visibilityTimeoutSeconds;
+    const heartbeat = setInterval(() => void this.setVisibility(receipt, visibility), Math.max(500, (visibility * 1000) / 3));
+    heartbeat.unref();
+    try {
+      const parsed = messageSchema.safeParse(parseJson(message.Body));
+      if (!parsed.success) {
+        // Not a message this vault sent: nothing to decide, so it is removed rather than redelivered forever.
+        queueMetrics.poison.inc();
+        this.deps.log.error({ messageId: message.MessageId }, "unreadable clearance message removed from the queue");
+        await this.remove(receipt);
+        return;
+      }
+      const sent = Number(message.Attributes?.SentTimestamp);
+      if (Number.isFinite(sent)) {
+        this.lagMs = Math.max(0, Date.now() - sent);
+        queueMetrics.lag.observe(this.lagMs / 1000);
+      }
+      const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
+      if (receiveCount > this.maxReceiveCount) queueMetrics.poison.inc();
+      const job = { tenantId: parsed.data.tenant_id, requestId: parsed.data.request_id };
+      const outcome = await this.handler!(job, { receiveCount, maxReceiveCount: this.maxReceiveCount }).catch(() => undefined);
+      // Deleted only once the decision committed; a retry comes back after its delay.
+      if (outcome?.kind === "finished") await this.remove(receipt);
+      else if (outcome?.kind === "retry") await this.setVisibility(receipt, Math.ceil(outcome.afterMs / 1000));
+    } finally {
+      clearInterval(heartbeat);
+      this.receipts.delete(receipt);
+      this.inFlight--;
+      queueMetrics.inFlight.set(this.inFlight);
+      for (const wake of this.slotWaiters.splice(0)) wake();
+    }
+  }
+
+  private async remove(receipt: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteMessageCommand({ QueueUrl: this.config.queueUrl, ReceiptHandle: receipt }), {
+        abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+    } catch (err) {
+      // Harmless: the message comes back, finds the request decided, and is deleted then.
+      this.failed("delete", err);
+    }
+  }
+
+  private async setVisibility(receipt: string, seconds: number): Promise<void> {
+    try {
+      await this.client.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl: this.config.queueUrl, ReceiptHandle: receipt, VisibilityTimeout: Math.min(43_200, seconds) }),
+        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
+      );
+    } catch (err) {
+      // If the message becomes visible while still being judged, a peer claims nothing: the row is leased here.
+      this.failed("change_visibility", err);
+    }
+  }
+
+  private async refreshDepth(): Promise<void> {
+    try {
+      const out = await this.client.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: this.config.queueUrl,
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
+      );
+      const a = out.Attributes ?? {};
+      this.sharedDepth = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+      queueMetrics.depth.set({ scope: "shared" }, this.sharedDepth);
+    } catch (err) {
+      // Unknown, not the last value seen: while SQS is unreachable new requests are judged here, and
+      // admission then goes by this process's own depth.
+      this.sharedDepth = undefined;
+      this.failed("get_queue_attributes", err);
+    }
+    queueMetrics.depth.set({ scope: "local" }, this.local.depth());
+  }
+
+  private failed(operation: string, err: unknown): void {
+    queueMetrics.sqsErrors.inc({ operation });
+    this.degraded = `SQS ${operation} failed: ${describe(err)}`;
+    this.deps.log.warn({ operation, error: describe(err) }, "SQS call failed");
+  }
+}
+
+/** The FIFO group of a request: its tenant and one of `shards` slots, fixed by the request id. */
+export function groupFor(job: ClearanceJob, shards: number): string {
+  const slot = createHash("sha256").update(job.requestId).digest().readUInt32BE(0) % shards;
+  return `${job.tenantId}.${slot}`;
+}
+
+function parseRedrive(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  try {
+    const n = Number((JSON.parse(text) as { maxReceiveCount?: unknown }).maxReceiveCount);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? "");
+  } catch {
+    return undefined;
+  }
+}
+
+/** An AWS error by its name and status, never a request's content. */
+function describe(err: unknown): string {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode ? ` HTTP ${e.$metadata.httpStatusCode}` : "";
+  return `${e.name ?? "Error"}${status}: ${(e.message ?? String(err)).slice(0, 200)}`;
+}
