@@ -9,13 +9,14 @@ import { startKmsStandIn } from "../test/helpers/kms-stand-in.js";
 
 const signLatencyMs = Number(process.env.BENCH_KMS_LATENCY_MS ?? "5");
 const sqs = await startFauxqs({ port: 0, logger: false });
-const queue = sqs.createQueue("bench-clearance.fifo", { attributes: { FifoQueue: "true" } });
+// One queue per phase: what a stopped vault left in flight must not reach the next phase's vault.
+const queueUrls = ["a", "b", "c"].map((name) => sqs.createQueue(`bench-clearance-${name}.fifo`, { attributes: { FifoQueue: "true" } }).queueUrl);
 const kms = await startKmsStandIn();
 kms.createKey("bench-token");
 kms.createKey("bench-ledger");
 kms.signLatencyMs = signLatencyMs;
 process.stdout.write(
-  `${JSON.stringify({ sqsEndpoint: `http://127.0.0.1:${sqs.port}`, queueUrl: queue.queueUrl, kmsEndpoint: kms.url, signLatencyMs })}\n`,
+  `${JSON.stringify({ sqsEndpoint: `http://127.0.0.1:${sqs.port}`, queueUrls, kmsEndpoint: kms.url, signLatencyMs })}\n`,
 );
 const stop = async () => {
   await Promise.allSettled([sqs.stop(), kms.close()]);

@@ -26,7 +26,8 @@ export interface ProductionShapeBench {
 
 interface AwsServices {
   sqsEndpoint: string;
-  queueUrl: string;
+  /** Fresh FIFO queues, one per SQS phase. */
+  queueUrls: string[];
   kmsEndpoint: string;
   signLatencyMs: number;
 }
@@ -88,7 +89,7 @@ export async function runProductionShapeBench(bench: ProductionShapeBench, datab
     const sqsEnv = {
       ...queued,
       ...credentials,
-      VAULT_CLEARANCE_SQS_QUEUE_URL: services.queueUrl,
+      VAULT_CLEARANCE_SQS_QUEUE_URL: services.queueUrls[0]!,
       AWS_ENDPOINT_URL_SQS: services.sqsEndpoint,
       VAULT_CLEARANCE_SQS_WAIT_TIME_SECONDS: "1",
     };
@@ -98,7 +99,7 @@ export async function runProductionShapeBench(bench: ProductionShapeBench, datab
       bench,
       `${databasePrefix}_sqs1`,
       `queued path, SQS FIFO (fauxqs), 1 group, ${ONE_GROUP_CONNECTIONS} connections`,
-      { ...sqsEnv, VAULT_CLEARANCE_SQS_FIFO_GROUP_SHARDS: "1" },
+      { ...sqsEnv, VAULT_CLEARANCE_SQS_QUEUE_URL: services.queueUrls[1]!, VAULT_CLEARANCE_SQS_FIFO_GROUP_SHARDS: "1" },
       ONE_GROUP_CONNECTIONS,
     );
     const localKey = await approvedPerSecond(bench, `${databasePrefix}_local`, "local signing key", {});

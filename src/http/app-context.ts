@@ -57,8 +57,13 @@ export interface AppPorts {
   queue: ClearanceQueue;
   judge: FailClosedJudge;
   judgeKind: VaultJudge["kind"];
-  /** Embeds policy text at registration and document upload. */
+  /** Embeds text with the vault's own key, for work that belongs to no tenant. */
   embeddings: EmbeddingProvider;
+  /**
+   * Embeds one tenant's policy text (registration, document upload) with that tenant's own
+   * `embedding_api_key` when its bundle gives one. The tenant's database must be open (authenticate did it).
+   */
+  embeddingsFor(tenantId: string): EmbeddingProvider;
 }
 
 /** The vault's own logic, built on the ports. */

@@ -22,15 +22,19 @@ export class JudgeClient implements Judge {
     return (await this.post("/evaluate", toWireInput(input))) as Verdict;
   }
 
-  /** Embeddings computed by the judge service, so a vault behind it never loads a model itself. */
-  embeddings(configuredModel: string): EmbeddingProvider {
+  /**
+   * Embeddings computed by the judge service, so a vault behind it never loads a model itself.
+   * `tenantId`: the judge embeds with that tenant's own key (its bundle's `embedding_api_key`, which
+   * the judge reads itself: no key crosses this wire); absent, with the judge's EMBEDDING_API_KEY.
+   */
+  embeddings(configuredModel: string, tenantId?: string): EmbeddingProvider {
     return {
       model: configuredModel,
       embed: async (texts: string[]): Promise<Embedded> => {
         // Small batches: each call must finish well inside the judge timeout, and its answer fit the
         // response cap (8 texts of 4096 floats as JSON is about 0.7 MB, under the 1 MiB default).
         const vectors = await embedInBatches(texts, 8, async (batch) => {
-          const answer = await this.embedBatch(batch);
+          const answer = await this.embedBatch(batch, tenantId);
           // Chunks are reused and searched by model name: the two processes must agree on it.
           if (answer.model !== configuredModel) {
             throw new EmbeddingUnavailableError(`the judge embeds with ${answer.model} but this vault's EMBEDDING_MODEL is ${configuredModel}; set the same value on both`);
@@ -42,11 +46,13 @@ export class JudgeClient implements Judge {
     };
   }
 
-  private async embedBatch(texts: string[]): Promise<Embedded> {
+  private async embedBatch(texts: string[], tenantId: string | undefined): Promise<Embedded> {
     let res: { model?: unknown; vectors?: unknown };
     try {
-      res = (await this.post("/embed", { texts })) as typeof res;
+      res = (await this.post("/embed", tenantId === undefined ? { texts } : { texts, tenant_id: tenantId })) as typeof res;
     } catch (err) {
+      // Any failure, the judge's 503 tenant_secrets_unavailable (it cannot read the tenant's bundle)
+      // included: nothing is embedded, so registration answers 503 embedding_unavailable and writes nothing.
       throw new EmbeddingUnavailableError(`judge service could not embed: ${(err as Error).message}`);
     }
     const valid =

@@ -25,22 +25,43 @@ export function createEmbeddingProvider(config: Config, secrets: Pick<Secrets, "
 }
 
 /**
- * The evaluation pipeline as the judge service and the embedded vault both run it. `tenantKeys`:
- * each tenant's own model keys (its Secrets Manager bundle), sent on its calls instead of
- * LLM_API_KEY / EMBEDDING_API_KEY; absent (benchmarks), every call carries the vault's.
+ * Which model keys each tenant's calls carry: its bundle's (TenantKeys), else the vault's. One
+ * instance per process, shared by the judge and by policy-text embedding, so a tenant's key is
+ * used (or warned about, once) the same way everywhere. `tenantKeys` absent (benchmarks): the vault's.
+ */
+export function createModelCredentials(config: Config, tenantKeys: Pick<TenantKeys, "modelKeysFor"> | undefined, log: Logger): ModelCredentials {
+  const { baseUrl: embeddingUrl } = config.embeddings;
+  return new ModelCredentials(tenantKeys, {
+    llm: config.llm !== undefined,
+    remoteEmbeddings: config.embeddings.model !== OFFLINE_MODEL,
+    embeddingsOnLlmEndpoint: !embeddingUrl || embeddingUrl === config.llm?.baseUrl,
+    log,
+  });
+}
+
+/**
+ * `provider` as one tenant uses it: every call carries the tenant's own embedding key (its bundle's
+ * `embedding_api_key`), read at call time, after the caller opened the tenant's database (which
+ * reads the bundle); a tenant without one gets the provider's own key (EMBEDDING_API_KEY).
+ */
+export function tenantEmbeddings(provider: EmbeddingProvider, credentials: ModelCredentials, tenantId: string): EmbeddingProvider {
+  return {
+    model: provider.model,
+    embed: (texts, opts) => provider.embed(texts, { ...opts, apiKey: opts?.apiKey ?? credentials.for(tenantId).embeddingApiKey }),
+  };
+}
+
+/**
+ * The evaluation pipeline as the judge service and the embedded vault both run it. `credentials`:
+ * each tenant's own model keys (createModelCredentials), sent on its calls instead of LLM_API_KEY /
+ * EMBEDDING_API_KEY; absent (benchmarks), every call carries the vault's.
  */
 export function createEvaluationJudge(
   config: Config,
   secrets: Pick<Secrets, "llmApiKey">,
-  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; embeddings: EmbeddingProvider; log: Logger; tenantKeys?: Pick<TenantKeys, "modelKeysFor"> },
+  deps: { tenantSql: (tenantId: string) => Promise<Sql>; policies: PolicyCache; embeddings: EmbeddingProvider; log: Logger; credentials?: ModelCredentials },
 ): EvaluationJudge {
-  const { baseUrl: embeddingUrl } = config.embeddings;
-  const credentials = new ModelCredentials(deps.tenantKeys, {
-    llm: config.llm !== undefined,
-    remoteEmbeddings: config.embeddings.model !== OFFLINE_MODEL,
-    embeddingsOnLlmEndpoint: !embeddingUrl || embeddingUrl === config.llm?.baseUrl,
-    log: deps.log,
-  });
+  const credentials = deps.credentials ?? createModelCredentials(config, undefined, deps.log);
   return new EvaluationJudge({
     credentials,
     tenantSql: deps.tenantSql,
@@ -61,8 +82,14 @@ export function createEvaluationJudge(
 
 export interface VaultJudge {
   judge: Judge;
-  /** What the vault embeds policy text with: its own provider, or the judge service's. */
+  /** What the vault embeds policy text with when no tenant is concerned: its own provider, or the judge service's. */
   embeddings: EmbeddingProvider;
+  /**
+   * What the vault embeds one tenant's policy text with: `embeddings` carrying that tenant's
+   * `embedding_api_key` (in-process), or asking the judge service to use it (remote). The caller
+   * has opened the tenant's database first, which read its bundle.
+   */
+  embeddingsFor(tenantId: string): EmbeddingProvider;
   /** True when judging needs no network I/O, so the vault may decide in the request handler. */
   local: boolean;
   kind: "remote" | "stub" | "in-process";
@@ -81,15 +108,34 @@ export function createVaultJudge(
 ): VaultJudge {
   if (config.judge.url) {
     const client = new JudgeClient(config.judge.url, secrets.judgeApiKey!, config.clearance.judgeTimeoutMs, config.judge.maxResponseBytes);
-    return { judge: client, embeddings: client.embeddings(config.embeddings.model), local: false, kind: "remote", close: async () => {} };
+    const model = config.embeddings.model;
+    return {
+      judge: client,
+      embeddings: client.embeddings(model),
+      embeddingsFor: (tenantId) => client.embeddings(model, tenantId),
+      local: false,
+      kind: "remote",
+      close: async () => {},
+    };
   }
   const embeddings = createEmbeddingProvider(config, secrets);
+  const { tenantKeys, ...rest } = deps;
+  const credentials = createModelCredentials(config, tenantKeys, deps.log);
   if (config.judge.allowStub) {
     deps.log.warn("VAULT_ALLOW_STUB_JUDGE is on: every clearance request goes to human review (development only)");
-    return { judge: new StubJudge(), embeddings, local: true, kind: "stub", close: async () => {} };
+    // The stub judges nothing, but policy text is still embedded: with each tenant's key, as elsewhere.
+    const embeddingsFor = (tenantId: string) => tenantEmbeddings(embeddings, credentials, tenantId);
+    return { judge: new StubJudge(), embeddings, embeddingsFor, local: true, kind: "stub", close: async () => {} };
   }
-  const judge = createEvaluationJudge(config, secrets, { ...deps, embeddings });
-  return { judge, embeddings, local: !config.llm, kind: "in-process", close: () => judge.close() };
+  const judge = createEvaluationJudge(config, secrets, { ...rest, embeddings, credentials });
+  return {
+    judge,
+    embeddings,
+    embeddingsFor: (tenantId) => tenantEmbeddings(embeddings, credentials, tenantId),
+    local: !config.llm,
+    kind: "in-process",
+    close: () => judge.close(),
+  };
 }
 
 /**

@@ -2,10 +2,12 @@ import { z } from "zod";
 import type { JudgeInput } from "./judge.js";
 
 const jsonObject = z.record(z.string(), z.unknown());
+/** A tenant id as the judge takes it on every route; an unknown one is 404 when its database is opened. */
+const tenantId = z.string().min(1).max(200);
 
 /** POST /evaluate body of `countersign judge` (snake_case, like every Countersign API). */
 export const evaluateBodySchema = z.object({
-  tenant_id: z.string().min(1).max(200),
+  tenant_id: tenantId,
   request_id: z.string().min(1).max(200),
   tool: z.string().min(1).max(200),
   args: jsonObject,
@@ -15,7 +17,9 @@ export const evaluateBodySchema = z.object({
   human_principal: z.string().max(1000).nullable(),
 });
 
+/** POST /embed body. `tenant_id`: embed with that tenant's own key (its bundle's `embedding_api_key`). */
 export const embedBodySchema = z.object({
+  tenant_id: tenantId.optional(),
   texts: z
     .array(
       z

@@ -12,7 +12,7 @@ import { RateLimiter } from "../http/rate-limit.js";
 import { createLogger } from "../log.js";
 import { PolicyCache } from "../policies/policy-store.js";
 import type { EmbeddingProvider } from "../policies/embeddings/embedding-provider.js";
-import { checkKnowledge, createEmbeddingProvider, createEvaluationJudge } from "../judge/judge-factory.js";
+import { checkKnowledge, createEmbeddingProvider, createEvaluationJudge, createModelCredentials, tenantEmbeddings } from "../judge/judge-factory.js";
 import type { Judge } from "../judge/judge.js";
 import { metricsRegistry } from "../judge/metrics.js";
 import { embedBodySchema, evaluateBodySchema, fromWireInput } from "../judge/wire.js";
@@ -29,6 +29,13 @@ export interface JudgeServiceDeps {
   apiKey: string;
   judge: Judge;
   embeddings: EmbeddingProvider;
+  /**
+   * POST /embed with `tenant_id`: opens that tenant's database (so its bundle is read: 404 for an
+   * unknown tenant, 503 tenant_secrets_unavailable for an unreadable bundle) and returns `embeddings`
+   * carrying its own key. startJudgeService always gives it; an app built without tenants (tests of
+   * the listener) refuses `tenant_id` rather than embed with a key the tenant did not choose.
+   */
+  embeddingsFor?: (tenantId: string) => Promise<EmbeddingProvider>;
   limiter: RateLimiter;
   log: Logger;
   ready: () => Promise<void>;
@@ -71,10 +78,13 @@ export function buildJudgeServer(deps: JudgeServiceDeps): FastifyInstance {
   app.post("/evaluate", { preHandler: guard }, async (request) => deps.judge.evaluate(fromWireInput(evaluateBodySchema.parse(request.body))));
 
   app.post("/embed", { preHandler: guard }, async (request) => {
-    const { texts } = embedBodySchema.parse(request.body);
+    const { texts, tenant_id } = embedBodySchema.parse(request.body);
+    if (tenant_id !== undefined && !deps.embeddingsFor) throw new AppError("bad_request", "this judge serves no tenants: tenant_id cannot be honoured");
+    // Outside the try: the tenant's own errors (not_found, tenant_secrets_unavailable) keep their codes.
+    const embeddings = tenant_id === undefined ? deps.embeddings : await deps.embeddingsFor!(tenant_id);
     let embedded;
     try {
-      embedded = await deps.embeddings.embed(texts);
+      embedded = await embeddings.embed(texts);
     } catch (err) {
       throw new AppError("embedding_unavailable", `Embedding failed: ${(err as Error).message}`, { retryAfterSeconds: 5 });
     }
@@ -105,8 +115,10 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
     const policies = new PolicyCache(systemClock, config.caches.policyTtlMs);
     const tenantSql = (tenantId: string) => admin.tenantDbs.get(tenantId);
     const embeddings = createEmbeddingProvider(config, admin.secrets);
-    // The tenants' own model keys come from their bundles, read when their databases are opened.
-    const judge = createEvaluationJudge(config, admin.secrets, { tenantSql, policies, embeddings, log, tenantKeys: admin.tenantKeys });
+    // The tenants' own model keys come from their bundles, read when their databases are opened;
+    // one ModelCredentials for evaluation and POST /embed alike.
+    const credentials = createModelCredentials(config, admin.tenantKeys, log);
+    const judge = createEvaluationJudge(config, admin.secrets, { tenantSql, policies, embeddings, log, credentials });
     const knowledgeCheck = checkKnowledge(admin.control, admin.tenantDbs, embeddings.model, log).catch((err) => log.error({ err }, "knowledge check failed"));
     // The allowance is for the whole service, shared evenly by its worker processes.
     const { rps, burst } = config.judgeService.rateLimit;
@@ -116,6 +128,10 @@ export async function startJudgeService(config: Config, workers = 1): Promise<Ru
       apiKey: admin.secrets.judgeServiceApiKey!,
       judge,
       embeddings,
+      embeddingsFor: async (tenantId) => {
+        await tenantSql(tenantId);
+        return tenantEmbeddings(embeddings, credentials, tenantId);
+      },
       limiter,
       log,
       ready: async () => void (await admin.control.query("SELECT 1")),

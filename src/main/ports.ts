@@ -119,6 +119,7 @@ export async function buildPorts(config: Config, admin: AdminContext, overrides:
         judge,
         judgeKind: vaultJudge.kind,
         embeddings: vaultJudge.embeddings,
+        embeddingsFor: vaultJudge.embeddingsFor,
       },
       ledger,
       ledgerLoop,

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
-import { AppError } from "../errors.js";
+import { AppError, isAppError } from "../errors.js";
 import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
@@ -152,6 +152,11 @@ export class ClearanceService {
         outcome = await this.retryLater(sql, job, err);
       }
     } catch (err) {
+      if (isAppError(err) && err.code === "not_found") {
+        // No such tenant (deleted, or a message from another deployment's queue): nothing to decide, ever.
+        log.warn({ requestId: job.requestId, tenantId: job.tenantId }, "clearance job for a tenant that does not exist: dropped");
+        return FINISHED;
+      }
       // The tenant database could not be opened: in memory the job is let go, its lease lapses, and a
       // later sweep (here or in a peer) claims it again; a shared queue delivers the message again.
       log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed: tenant database unavailable");

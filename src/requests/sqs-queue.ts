@@ -1,13 +1,5 @@
 import { createHash } from "node:crypto";
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-  type Message,
-} from "@aws-sdk/client-sqs";
+import type { Message } from "@aws-sdk/client-sqs";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { AwsClientConfig } from "../config/aws.js";
@@ -15,14 +7,14 @@ import { ConfigError } from "../config/config-error.js";
 import type { SqsQueueConfig } from "../config/config.js";
 import { MemoryClearanceQueue, type ClearanceJob, type ClearanceQueue, type JobHandler, type QueueStatus } from "./queue.js";
 import { queueMetrics } from "./queue-metrics.js";
+import { describeSqsError as describe, SqsCalls } from "./sqs-calls.js";
 
 /** The message body: the request's address, nothing of its content (that stays in the tenant's database). */
 const messageSchema = z.strictObject({ v: z.literal(1), tenant_id: z.string().min(1).max(64), request_id: z.string().min(1).max(128) });
 
-/** SQS calls other than the long poll: bounded, so a hung endpoint never holds a request handler. */
-const CALL_TIMEOUT_MS = 5000;
 /** How often the shared queue's approximate depth is read for admission control and /readyz. */
 const DEPTH_POLL_MS = 1000;
+
 
 export interface SqsQueueDeps {
   aws: AwsClientConfig;
@@ -61,7 +53,7 @@ export class SqsClearanceQueue implements ClearanceQueue {
   private pollers: Promise<void>[] = [];
 
   private constructor(
-    private readonly client: SQSClient,
+    private readonly sqs: SqsCalls,
     private readonly config: SqsQueueConfig,
     /** Deliveries after which a message is poison: the redrive policy's, one short of the DLQ, or ours. */
     private readonly maxReceiveCount: number,
@@ -72,29 +64,21 @@ export class SqsClearanceQueue implements ClearanceQueue {
 
   /** Connects and checks the queue (reachable, FIFO); a failure stops start-up naming the variable and the endpoint. */
   static async open(config: SqsQueueConfig, deps: SqsQueueDeps): Promise<SqsClearanceQueue> {
-    const client = new SQSClient({
-      ...deps.aws,
-      maxAttempts: 3,
-      requestHandler: { connectionTimeout: CALL_TIMEOUT_MS, requestTimeout: (config.waitTimeSeconds + 5) * 1000, throwOnRequestTimeout: true },
-    });
+    const sqs = new SqsCalls(deps.aws, config);
     const where = `VAULT_CLEARANCE_SQS_QUEUE_URL: the queue ${config.queueUrl} at ${deps.endpoint}`;
     let attributes: Record<string, string>;
     try {
-      const out = await client.send(
-        new GetQueueAttributesCommand({ QueueUrl: config.queueUrl, AttributeNames: ["FifoQueue", "RedrivePolicy"] }),
-        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
-      );
-      attributes = out.Attributes ?? {};
+      attributes = await sqs.attributes(["FifoQueue", "RedrivePolicy"]);
     } catch (err) {
-      client.destroy();
+      sqs.close();
       throw new ConfigError(`Invalid configuration:\n  ${where} cannot be reached (${describe(err)})`);
     }
     if (attributes.FifoQueue !== "true") {
-      client.destroy();
+      sqs.close();
       throw new ConfigError(`Invalid configuration:\n  ${where} is not a FIFO queue (its name must end in .fifo, created with FifoQueue=true)`);
     }
     const redrive = parseRedrive(attributes.RedrivePolicy);
-    const queue = new SqsClearanceQueue(client, config, redrive ? Math.max(1, redrive - 1) : config.maxReceiveCount, deps);
+    const queue = new SqsClearanceQueue(sqs, config, redrive ? Math.max(1, redrive - 1) : config.maxReceiveCount, deps);
     await queue.refreshDepth();
     return queue;
   }
@@ -105,22 +89,11 @@ export class SqsClearanceQueue implements ClearanceQueue {
 
   async publish(job: ClearanceJob): Promise<"local" | "shared"> {
     const body = JSON.stringify({ v: 1, tenant_id: job.tenantId, request_id: job.requestId });
-    try {
-      await this.client.send(
-        new SendMessageCommand({
-          QueueUrl: this.config.queueUrl,
-          MessageBody: body,
-          MessageGroupId: groupFor(job, this.config.groupShards),
-          MessageDeduplicationId: job.requestId,
-        }),
-        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
-      );
-      return "shared";
-    } catch (err) {
-      this.failed("send", err);
-      this.local.enqueue(job);
-      return "local";
-    }
+    const sent = await this.sqs.send({ body, group: groupFor(job, this.config.groupShards), deduplicationId: job.requestId });
+    if (sent.ok) return "shared";
+    this.failed("send", sent.error);
+    this.local.enqueue(job);
+    return "local";
   }
 
   enqueue(job: ClearanceJob): void {
@@ -154,7 +127,7 @@ export class SqsClearanceQueue implements ClearanceQueue {
     clearTimeout(timer);
     // Messages still being worked on go back to the queue at once, for a peer, rather than after their timeout.
     await Promise.allSettled([...this.receipts].map((receipt) => this.setVisibility(receipt, 0)));
-    this.client.destroy();
+    this.sqs.close();
   }
 
   status(): QueueStatus {
@@ -179,17 +152,7 @@ export class SqsClearanceQueue implements ClearanceQueue {
       }
       let messages: Message[];
       try {
-        const out = await this.client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.config.queueUrl,
-            MaxNumberOfMessages: Math.min(10, room),
-            WaitTimeSeconds: this.config.waitTimeSeconds,
-            VisibilityTimeout: this.config.visibilityTimeoutSeconds,
-            MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
-          }),
-          { abortSignal: this.abort.signal },
-        );
-        messages = out.Messages ?? [];
+        messages = await this.sqs.receive(room, this.abort.signal);
         backoffMs = 250;
         this.degraded = undefined;
       } catch (err) {
@@ -243,22 +206,14 @@ export class SqsClearanceQueue implements ClearanceQueue {
   }
 
   private async remove(receipt: string): Promise<void> {
-    try {
-      await this.client.send(new DeleteMessageCommand({ QueueUrl: this.config.queueUrl, ReceiptHandle: receipt }), {
-        abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-      });
-    } catch (err) {
-      // Harmless: the message comes back, finds the request decided, and is deleted then.
-      this.failed("delete", err);
-    }
+    const removed = await this.sqs.delete(receipt);
+    // Harmless: the message comes back, finds the request decided, and is deleted then.
+    if (!removed.ok) this.failed("delete", removed.error);
   }
 
   private async setVisibility(receipt: string, seconds: number): Promise<void> {
     try {
-      await this.client.send(
-        new ChangeMessageVisibilityCommand({ QueueUrl: this.config.queueUrl, ReceiptHandle: receipt, VisibilityTimeout: Math.min(43_200, seconds) }),
-        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
-      );
+      await this.sqs.setVisibility(receipt, seconds);
     } catch (err) {
       // If the message becomes visible while still being judged, a peer claims nothing: the row is leased here.
       this.failed("change_visibility", err);
@@ -267,14 +222,7 @@ export class SqsClearanceQueue implements ClearanceQueue {
 
   private async refreshDepth(): Promise<void> {
     try {
-      const out = await this.client.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: this.config.queueUrl,
-          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        }),
-        { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
-      );
-      const a = out.Attributes ?? {};
+      const a = await this.sqs.attributes(["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
       this.sharedDepth = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
       queueMetrics.depth.set({ scope: "shared" }, this.sharedDepth);
     } catch (err) {
@@ -287,9 +235,10 @@ export class SqsClearanceQueue implements ClearanceQueue {
   }
 
   private failed(operation: string, err: unknown): void {
+    const error = typeof err === "string" ? err : describe(err);
     queueMetrics.sqsErrors.inc({ operation });
-    this.degraded = `SQS ${operation} failed: ${describe(err)}`;
-    this.deps.log.warn({ operation, error: describe(err) }, "SQS call failed");
+    this.degraded = `SQS ${operation} failed: ${error}`;
+    this.deps.log.warn({ operation, error }, "SQS call failed");
   }
 }
 
@@ -315,11 +264,4 @@ function parseJson(text: string | undefined): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** An AWS error by its name and status, never a request's content. */
-function describe(err: unknown): string {
-  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode ? ` HTTP ${e.$metadata.httpStatusCode}` : "";
-  return `${e.name ?? "Error"}${status}: ${(e.message ?? String(err)).slice(0, 200)}`;
 }

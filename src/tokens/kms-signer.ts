@@ -48,7 +48,15 @@ export async function openKmsSigner(opts: KmsSignerOptions): Promise<KmsSigner> 
     // One retry: a second failure is better answered at once (fail closed) than after more backoff.
     maxAttempts: 2,
     // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
-    requestHandler: { connectionTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: opts.timeoutMs,
+      requestTimeout: opts.timeoutMs,
+      throwOnRequestTimeout: true,
+      // One kept-alive socket per call slot: the SDK's default pool (50 sockets) would cap the concurrency
+      // VAULT_KMS_MAX_IN_FLIGHT allows, and halved the signatures per second in the bench.
+      httpAgent: { keepAlive: true, maxSockets: opts.maxInFlight },
+      httpsAgent: { keepAlive: true, maxSockets: opts.maxInFlight },
+    },
   });
   const answer = await client
     .send(new GetPublicKeyCommand({ KeyId: opts.kmsKeyId }), { abortSignal: AbortSignal.timeout(Math.max(opts.timeoutMs, STARTUP_TIMEOUT_FLOOR_MS)) })

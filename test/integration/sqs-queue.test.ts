@@ -116,6 +116,18 @@ describe("two vaults sharing one SQS FIFO queue", () => {
     expect(metrics + metricsB).toMatch(/countersign_clearance_sqs_poison_total [1-9]/);
   });
 
+  it("a message for a tenant that does not exist is removed, not delivered again forever", async () => {
+    await sqs.client().send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify({ v: 1, tenant_id: "t_00000000000000000000", request_id: "req_gone" }),
+        MessageGroupId: "t_00000000000000000000.0",
+        MessageDeduplicationId: "req_gone",
+      }),
+    );
+    await expect.poll(() => queueCounts(queueUrl), { timeout: 15_000 }).toEqual({ visible: 0, inFlight: 0 });
+  });
+
   it("/readyz and /metrics show the queue: kind, depth, in flight and lag", async () => {
     // The shared depth is read from SQS each second.
     await expect.poll(async () => (await call(a.url, "GET", "/readyz")).body.queue.approximate_depth, { timeout: 10_000 }).toBe(0);

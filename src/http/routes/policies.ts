@@ -65,7 +65,8 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     const sql = request.tenantSql;
     const result = await withIdempotency(sql, "register-policy", idempotencyKeyOf(request), sha256Hex(canonicalJson(request.body)), () =>
       // Warnings are part of the stored answer, so a replay under the same Idempotency-Key repeats them.
-      registerPolicy(sql, doc, ctx.embeddings).then((registered) => ({ ...registered, warnings: policyWarnings(doc) })),
+      // The tenant's own embedding key, when its bundle gives one (authenticate opened its database, reading the bundle).
+      registerPolicy(sql, doc, ctx.embeddingsFor(principal.tenantId)).then((registered) => ({ ...registered, warnings: policyWarnings(doc) })),
     );
     ctx.policies.invalidate(principal.tenantId);
     return result;
@@ -90,7 +91,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
       const sql = request.tenantSql;
       const bodyHash = sha256Hex(canonicalJson({ policy_id, ...doc }));
       const result = await withIdempotency(sql, "policy-document", idempotencyKeyOf(request), bodyHash, () =>
-        addPolicyDocument(sql, ctx.embeddings, policy_id, doc),
+        addPolicyDocument(sql, ctx.embeddingsFor(principal.tenantId), policy_id, doc),
       );
       ctx.policies.invalidate(principal.tenantId);
       return reply.code(result.status === "unchanged" ? 200 : 201).send(result);
