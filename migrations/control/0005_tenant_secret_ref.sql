@@ -5,3 +5,6 @@
 ALTER TABLE tenants ADD COLUMN tenant_secret_ref text;
 -- A bundle describes the database, so a DSN given for the tenant as well would be a second answer.
 ALTER TABLE tenants ADD CONSTRAINT tenants_secret_ref_check CHECK (tenant_secret_ref IS NULL OR db_dsn_ref IS NULL);
+-- One bundle per tenant: two tenants reading one bundle would share a database, and with it each
+-- other's requests, ledger and tokens.
+CREATE UNIQUE INDEX tenants_secret_ref_unique ON tenants (tenant_secret_ref) WHERE tenant_secret_ref IS NOT NULL;

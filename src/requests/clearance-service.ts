@@ -19,7 +19,6 @@ import {
   countAttempt,
   getRequest,
   getRequestByIdempotencyKey,
-  requeueLease,
   QUEUED_LEASE_OWNER,
   type NewClearanceRequest,
 } from "./store/request-store.js";
@@ -49,6 +48,9 @@ export interface ClearanceReply {
 }
 
 export class ClearanceService {
+  /** Requests this process is judging now: one job per request at a time. */
+  private readonly running = new Set<string>();
+
   constructor(
     private readonly deps: {
       tenantSql: (tenantId: string) => Promise<Sql>;
@@ -140,6 +142,10 @@ export class ClearanceService {
    */
   async processJob(job: ClearanceJob, delivery?: JobDelivery): Promise<JobOutcome> {
     const { queue, log } = this.deps;
+    // Already being judged here (a message delivered again while its first delivery still runs, or a
+    // send that timed out but arrived): the running job decides it; this one must not release its lease.
+    if (this.running.has(job.requestId)) return FINISHED;
+    this.running.add(job.requestId);
     let outcome = FINISHED;
     try {
       const sql = await this.deps.tenantSql(job.tenantId);
@@ -160,10 +166,12 @@ export class ClearanceService {
       // The tenant database could not be opened: in memory the job is let go, its lease lapses, and a
       // later sweep (here or in a peer) claims it again; a shared queue delivers the message again.
       log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed: tenant database unavailable");
+      // A shared queue keeps the message (so it counts no extra delivery) and runs the job again here.
       if (queue.shared) outcome = { kind: "retry", afterMs: 5000 };
     } finally {
-      // A local retry keeps its lease renewed here; a shared queue's retry was handed back to the queue.
-      if (outcome.kind === "finished" || queue.shared) this.deps.leases.release(job);
+      this.running.delete(job.requestId);
+      // A retry keeps its lease renewed here (and, on a shared queue, its message invisible) until it runs again.
+      if (outcome.kind === "finished") this.deps.leases.release(job);
     }
     return outcome;
   }
@@ -303,24 +311,16 @@ export class ClearanceService {
   }
 
   /**
-   * A retry after a backoff, or, out of attempts, the request decided as review. The attempt count is
-   * kept on the row, so it holds across processes. On a shared queue the lease goes back to the queue,
-   * so whichever process receives the message again may claim it.
+   * A retry after a backoff, run again by this process (which keeps the lease, and on a shared queue
+   * the message), or, out of attempts, the request decided as review. The attempt count is kept on
+   * the row, so it holds across processes.
    */
   private async retryLater(sql: Sql, job: ClearanceJob, err: unknown): Promise<JobOutcome> {
-    const { log, settings, queue } = this.deps;
+    const { log, settings } = this.deps;
     log.error({ err, requestId: job.requestId, tenantId: job.tenantId }, "clearance job failed");
     // If even counting fails (database down), keep retrying rather than give up on the request.
     const attempts = await countAttempt(sql, job.requestId).catch(() => 1);
-    if (attempts < settings.maxJobAttempts) {
-      const afterMs = Math.min(30_000, 250 * 2 ** attempts);
-      if (queue.shared) {
-        await requeueLease(sql, job.requestId, this.deps.leases.lease.owner, settings.queuedLeaseSeconds + afterMs / 1000).catch((e) =>
-          log.warn({ err: e, requestId: job.requestId }, "could not hand the lease back to the queue; it lapses on its own"),
-        );
-      }
-      return { kind: "retry", afterMs };
-    }
+    if (attempts < settings.maxJobAttempts) return { kind: "retry", afterMs: Math.min(30_000, 250 * 2 ** attempts) };
     // Out of attempts: fail closed to human review rather than leave the client polling forever.
     await this.failClosed(sql, job, "processing_failed", "The decision could not be completed; sent to human review");
     return FINISHED;

@@ -20,6 +20,8 @@ export interface PreparedDecision {
   request: ClearanceRequest;
   fields: DecisionFields;
   ledger: PreparedLedgerEvent;
+  /** An approval's token, already rendered (signed): a key that cannot sign fails here, before anything commits. */
+  token?: IssuedToken;
 }
 
 export interface BatchSettings {
@@ -111,7 +113,10 @@ export class RequestLifecycle {
    */
   async prepareDecision(tenantId: string, stored: ClearanceRequest, fields: DecisionFields): Promise<PreparedDecision> {
     const request: ClearanceRequest = { ...stored, ...fields, decided_at: this.deps.clock.now() };
-    return { request, fields, ledger: await this.deps.ledger.forClearance(request, tenantId) };
+    const token = request.status === "approved" ? this.deps.issuer.prepare(request, tenantId) : undefined;
+    // Both signatures at once; the rendered token is kept by the issuer for the client's first read.
+    const [ledger] = await Promise.all([this.deps.ledger.forClearance(request, tenantId), token ? this.deps.issuer.render(token) : undefined]);
+    return { request, fields, ledger, token };
   }
 
   /**
@@ -122,7 +127,7 @@ export class RequestLifecycle {
     const decided = await applyDecision(tx, decision.request.id, ["processing"], decision.fields, decision.request.decided_at!);
     if (!decided) return undefined;
     await this.deps.ledger.append(tx, decision.ledger);
-    if (decided.status === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
+    if (decided.status === "approved") await this.deps.issuer.store(tx, decision.token ?? this.deps.issuer.prepare(decided, tenantId));
     await this.announce(tx, tenantId, decided);
     return decided;
   }
@@ -149,7 +154,12 @@ export class RequestLifecycle {
     const decided = await applyDecision(tx, request.id, t.from as readonly ClearanceStatus[], fields, this.deps.clock.now());
     if (!decided) return undefined;
     await this.deps.ledger.append(tx, await this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason, tenantId));
-    if (t.to === "approved") await this.deps.issuer.issue(tx, decided, tenantId);
+    if (t.to === "approved") {
+      const token = await this.deps.issuer.issue(tx, decided, tenantId);
+      // Signed now, inside the transaction (a human approval is rare): a key that cannot sign rolls the
+      // approval back (503 signer_unavailable) rather than store one whose token cannot be given out.
+      await this.deps.issuer.render(token);
+    }
     await this.deps.outbox.webhookEvent(tx, tenantId, t.webhook, decided, text.webhookExtra);
     await this.changed(tx, tenantId, decided.id);
     return decided;

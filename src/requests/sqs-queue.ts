@@ -44,6 +44,8 @@ export class SqsClearanceQueue implements ClearanceQueue {
   private stopped = false;
   private readonly abort = new AbortController();
   private inFlight = 0;
+  /** Slots promised to receive calls in progress. */
+  private reserved = 0;
   private readonly receipts = new Set<string>();
   private slotWaiters: (() => void)[] = [];
   private sharedDepth?: number;
@@ -120,6 +122,8 @@ export class SqsClearanceQueue implements ClearanceQueue {
     this.stopped = true;
     clearInterval(this.depthTimer);
     this.abort.abort();
+    // Pollers waiting for a free slot would otherwise wait for a job to end before they see the stop.
+    for (const wake of this.slotWaiters.splice(0)) wake();
     await Promise.allSettled(this.pollers);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise((resolve) => (timer = setTimeout(resolve, this.deps.stopGraceMs ?? 5000)));
@@ -145,11 +149,13 @@ export class SqsClearanceQueue implements ClearanceQueue {
   private async poll(): Promise<void> {
     let backoffMs = 250;
     while (!this.stopped) {
-      const room = this.deps.workers - this.inFlight;
+      // Slots are reserved before the call, so pollers side by side never take more than the workers.
+      const room = Math.min(10, this.deps.workers - this.inFlight - this.reserved);
       if (room <= 0) {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
         continue;
       }
+      this.reserved += room;
       let messages: Message[];
       try {
         messages = await this.sqs.receive(room, this.abort.signal);
@@ -158,12 +164,23 @@ export class SqsClearanceQueue implements ClearanceQueue {
       } catch (err) {
         if (this.stopped) return;
         this.failed("receive", err);
-        await new Promise((resolve) => setTimeout(resolve, backoffMs).unref());
+        await this.pause(backoffMs);
         backoffMs = Math.min(5000, backoffMs * 2);
         continue;
+      } finally {
+        this.reserved -= room;
       }
       for (const message of messages) void this.run(message);
     }
+  }
+
+  /** Waits, cut short by stop(). */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.abort.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    });
   }
 
   private async run(message: Message): Promise<void> {
@@ -192,10 +209,17 @@ export class SqsClearanceQueue implements ClearanceQueue {
       const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
       if (receiveCount > this.maxReceiveCount) queueMetrics.poison.inc();
       const job = { tenantId: parsed.data.tenant_id, requestId: parsed.data.request_id };
-      const outcome = await this.handler!(job, { receiveCount, maxReceiveCount: this.maxReceiveCount }).catch(() => undefined);
-      // Deleted only once the decision committed; a retry comes back after its delay.
+      const delivery = { receiveCount, maxReceiveCount: this.maxReceiveCount };
+      let outcome = await this.handler!(job, delivery).catch(() => undefined);
+      // A retry runs again here, the message kept invisible meanwhile: only deliveries whose receiver
+      // died count towards poison, never the vault's own retries (an outage of a tenant's database).
+      while (outcome?.kind === "retry" && !this.stopped) {
+        await this.pause(outcome.afterMs);
+        if (this.stopped) break;
+        outcome = await this.handler!(job, delivery).catch(() => undefined);
+      }
+      // Deleted only once the decision committed; a job cut short by stop() goes back to the queue.
       if (outcome?.kind === "finished") await this.remove(receipt);
-      else if (outcome?.kind === "retry") await this.setVisibility(receipt, Math.ceil(outcome.afterMs / 1000));
     } finally {
       clearInterval(heartbeat);
       this.receipts.delete(receipt);
@@ -237,7 +261,8 @@ export class SqsClearanceQueue implements ClearanceQueue {
   private failed(operation: string, err: unknown): void {
     const error = typeof err === "string" ? err : describe(err);
     queueMetrics.sqsErrors.inc({ operation });
-    this.degraded = `SQS ${operation} failed: ${error}`;
+    // /readyz is public: it names the call and the error's kind, never AWS's message (ARNs, role names).
+    this.degraded = `SQS ${operation} failed (${error.split(/[:\s]/)[0]})`;
     this.deps.log.warn({ operation, error }, "SQS call failed");
   }
 }

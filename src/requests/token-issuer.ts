@@ -5,8 +5,18 @@ import type { Signer } from "../tokens/signer.js";
 import type { ClearanceRequest } from "./clearance-request.js";
 import { insertToken, tokenForRequest, type IssuedToken } from "./store/token-store.js";
 
+/**
+ * Rendered tokens kept per process: a token is read again by its client (status polls, idempotent
+ * replays), and with a remote key (KMS) each render is a paid, rate-limited call shared by every
+ * tenant. Ed25519 is deterministic, so a kept token is the one a new signature would give. Bounded:
+ * past it the oldest are dropped, and a read of one of those signs again.
+ */
+const RENDERED_TOKENS_KEPT = 20_000;
+
 /** Issues the one A-JWT of an approved request, inside the caller's decision transaction. */
 export class TokenIssuer {
+  private readonly rendered = new Map<string, { token: string; expiresAtMs: number }>();
+
   constructor(
     private readonly signer: Signer,
     private readonly settings: TokenSettings,
@@ -17,6 +27,11 @@ export class TokenIssuer {
     const token = this.prepare(row, tenantId);
     await insertToken(tx, token);
     return token;
+  }
+
+  /** Stores a token prepared (and rendered) before the transaction. */
+  async store(tx: Sql, token: IssuedToken): Promise<void> {
+    await insertToken(tx, token);
   }
 
   /** The token row for an approval, not yet stored (the caller inserts it with its decision). */
@@ -47,9 +62,20 @@ export class TokenIssuer {
     };
   }
 
-  /** The compact token for stored claims; the same string on every read while the key is unchanged. */
-  render(token: IssuedToken): Promise<string> {
-    return signClaims(token.claims, this.signer);
+  /**
+   * The compact token for stored claims; the same string on every read while the key is unchanged.
+   * Rendered before a decision commits, so a key that cannot sign fails the decision, not a later read.
+   */
+  async render(token: IssuedToken): Promise<string> {
+    const kept = this.rendered.get(token.jti);
+    if (kept) {
+      if (kept.expiresAtMs > this.clock.nowMs()) return kept.token;
+      this.rendered.delete(token.jti);
+    }
+    const compact = await signClaims(token.claims, this.signer);
+    if (this.rendered.size >= RENDERED_TOKENS_KEPT) this.rendered.delete(this.rendered.keys().next().value!);
+    this.rendered.set(token.jti, { token: compact, expiresAtMs: token.expires_at.getTime() });
+    return compact;
   }
 
   async forRequest(sql: Sql, row: ClearanceRequest): Promise<{ token: string; expiresAt: Date } | null> {

@@ -66,7 +66,10 @@ export class TenantDatabases {
   secretReference(tenantId: string, name: string | undefined): string {
     if (!this.tenantSecrets) throw new AppError("bad_request", "--secret-ref needs TENANT_SECRET_PREFIX (AWS Secrets Manager) to be set on the vault");
     const ref = name?.trim() || this.tenantSecrets.defaultSecretName(tenantId);
-    if (!/^[A-Za-z0-9/_+=.@:-]{1,2048}$/.test(ref)) throw new AppError("bad_request", "a secret reference must be a Secrets Manager name or ARN (A-Z a-z 0-9 / _ + = . @ : -)");
+    if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(ref)) throw new AppError("bad_request", "a secret reference must be a Secrets Manager name (A-Z a-z 0-9 / _ + = . @ -)");
+    if (!this.tenantSecrets.isUnderPrefix(ref)) {
+      throw new AppError("bad_request", `a secret reference must name a secret under TENANT_SECRET_PREFIX (${this.tenantSecrets.defaultSecretName("<name>").replace(/<name>$/, "")}...)`);
+    }
     return ref;
   }
 

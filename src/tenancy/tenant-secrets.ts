@@ -97,6 +97,14 @@ export class TenantSecrets {
     private readonly opts: { prefix: string; cacheTtlMs: number; now?: () => number },
   ) {}
 
+  /**
+   * True for a secret name under TENANT_SECRET_PREFIX: the only bundles a tenant may be given, so the
+   * vault's IAM grant can stop at the prefix and no tenant can be pointed at another deployment's secrets.
+   */
+  isUnderPrefix(name: string): boolean {
+    return name.startsWith(`${this.opts.prefix}/`) && name.length > this.opts.prefix.length + 1;
+  }
+
   /** The bundle a tenant created with a bare `--secret-ref` uses: `<prefix>/<tenant_id>`. */
   defaultSecretName(tenantId: string): string {
     return `${this.opts.prefix}/${tenantId}`;

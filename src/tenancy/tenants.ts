@@ -61,6 +61,9 @@ export async function registerTenant(control: Sql, tenantDbs: TenantDatabases, a
         secretRef,
       ]);
     } catch (err) {
+      if (sqlState(err) === UNIQUE_VIOLATION && (err as { constraint?: string }).constraint === "tenants_secret_ref_unique") {
+        throw new AppError("bad_request", `The secret ${secretRef} is already another tenant's bundle; each tenant needs its own`);
+      }
       if (sqlState(err) === UNIQUE_VIOLATION) throw new AppError("bad_request", `A tenant named ${args.name} already exists`);
       throw err;
     }

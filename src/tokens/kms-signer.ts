@@ -138,8 +138,10 @@ export class KmsSigner implements Signer {
       this.counts.failures++;
       const cause = deadline.aborted ? `timed out after ${this.opts.timeoutMs} ms` : describeError(err);
       kmsSignatures.inc({ kid: this.kid, outcome: "failed" });
-      this.lastFailure = `KMS signing with key "${this.kid}" failed while ${stage}: ${cause}`;
-      throw new SignerUnavailableError(this.lastFailure, this.kid);
+      const message = `KMS signing with key "${this.kid}" failed while ${stage}: ${cause}`;
+      // What /readyz (public) shows: the stage and the error's kind, never AWS's message (ARNs, roles).
+      this.lastFailure = `KMS signing with key "${this.kid}" failed while ${stage} (${deadline.aborted ? "timeout" : errorKind(err)})`;
+      throw new SignerUnavailableError(message, this.kid);
     } finally {
       clearTimeout(timer);
     }
@@ -150,7 +152,7 @@ export class KmsSigner implements Signer {
     return { ...this.counts, inFlight: this.slots.busy, waiting: this.slots.waiting };
   }
 
-  /** Why signing fails right now (the last call failed), or undefined when it works. */
+  /** Why signing fails right now (the last call failed; cleared by the next success), or undefined when it works. */
   degraded(): string | undefined {
     return this.lastFailure;
   }
@@ -171,6 +173,13 @@ const kmsSignatures = new Counter({
 function verifies(data: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
   // The callback form runs on libuv's thread pool, off the event loop, like LocalSigner's signing.
   return new Promise((resolve) => verify(null, data, key, signature, (err, ok) => resolve(!err && ok)));
+}
+
+/** An error's kind: the SDK's exception name or the network code, for public status. */
+function errorKind(err: unknown): string {
+  if (!(err instanceof Error)) return "error";
+  const code = (err as { code?: unknown }).code;
+  return err.name === "Error" && typeof code === "string" ? code : err.name;
 }
 
 /** An SDK or network error as "Name: message" (KMS messages name keys, never key material). */

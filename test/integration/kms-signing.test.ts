@@ -169,3 +169,79 @@ describe("tokens and ledger signed by AWS KMS (the KMS stand-in)", () => {
     }
   });
 });
+
+describe("a failing token key on the queued path and on human approvals (the KMS stand-in)", () => {
+  let kms: KmsStandIn;
+  let db: TestDatabase;
+  let v: TestVault;
+  let agent: string;
+  let reviewer: string;
+  const tokenSigns = () => kms.signRequests.filter((r) => r.KeyId === "token-q").length;
+  const status = async (id: string) => (await call(v.url, "GET", `/clearance-status/${id}`, { key: agent })).body;
+
+  beforeAll(async () => {
+    kms = await startKmsStandIn();
+    kms.createKey("token-q");
+    kms.createKey("ledger-q");
+    db = newDatabase("postgres");
+    v = await startTestVault(db, {
+      env: { ...kmsEnv("kms-q", "token-q", "ledger-q", kms.url), VAULT_CLEARANCE_MODE: "queued", VAULT_CLEARANCE_SYNC_WAIT_MS: "10000" },
+    });
+    agent = await newKey(v, "agent");
+    reviewer = await newKey(v, "reviewer");
+    expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundPolicy })).status).toBe(200);
+  });
+  afterAll(async () => {
+    await v?.close();
+    await db?.drop();
+    await kms?.close();
+  });
+
+  it("a queued approval whose token cannot be signed is stored as review, with no token, and stays so after recovery", async () => {
+    kms.disabledKeys.add("token-q");
+    let id: string;
+    try {
+      const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 20 } } });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ status: "pending_review", reason_code: "signer_unavailable", token: null });
+      id = res.body.request_id;
+      // /readyz names the failing key and the error's kind, never the service's message (it names ARNs).
+      const ready = await call(v.url, "GET", "/readyz");
+      expect(ready.body.degraded.join(" ")).toMatch(/signing: KMS signing with key "kms-q" failed while calling KMS Sign \(DisabledException\)/);
+      expect(JSON.stringify(ready.body)).not.toContain("arn:aws:kms");
+    } finally {
+      kms.disabledKeys.clear();
+    }
+    const sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
+    expect(await sql.query("SELECT 1 FROM issued_tokens WHERE request_id = $1", [id])).toEqual([]);
+    expect(await status(id)).toMatchObject({ status: "pending_review", token: null });
+  });
+
+  it("signs an approval's token once: reading it again does not call KMS", async () => {
+    const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 30 } } });
+    expect(res.body.status).toBe("approved");
+    const signs = tokenSigns();
+    for (let i = 0; i < 5; i++) expect((await status(res.body.request_id)).token).toBe(res.body.token);
+    expect(tokenSigns()).toBe(signs);
+  });
+
+  it("a human approval whose token cannot be signed is refused with 503 and changes nothing; it succeeds after recovery", async () => {
+    const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 500 } } });
+    expect(res.body.status).toBe("pending_review");
+    const id: string = res.body.request_id;
+    const approve = () => call(v.url, "POST", `/reviews/${id}/decision`, { key: reviewer, body: { approved: true, review_reason: "checked" } });
+    kms.disabledKeys.add("token-q");
+    try {
+      const refused = await approve();
+      expect(refused.status).toBe(503);
+      expect(refused.body.code).toBe("signer_unavailable");
+    } finally {
+      kms.disabledKeys.clear();
+    }
+    expect(await status(id)).toMatchObject({ status: "pending_review", token: null });
+    expect((await approve()).status).toBe(200);
+    const approved = await status(id);
+    expect(approved.status).toBe("approved");
+    await verifyLikeSdk(v.url, approved.token);
+  });
+});

@@ -7,6 +7,7 @@ import type { Sql } from "../../src/db/sql.js";
 import { createTenant } from "../../src/tenancy/tenants.js";
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from "../helpers/secrets-manager-stand-in.js";
 import { call, newKey, newPgDatabase, PG_SERVER, refundPolicy, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
+import { failure } from "../helpers/rejection.js";
 
 /**
  * Tenants whose database is described by a bundle in AWS Secrets Manager (TENANT_SECRET_PREFIX,
@@ -152,9 +153,9 @@ describe("tenant bundles in AWS Secrets Manager", () => {
   });
 
   it("database_password goes into the vault's own DSN for a tenant created with a named secret", async () => {
-    const beta = await createTenant(v.vault.ctx.control, v.vault.ctx.tenantDbs, { name: "beta", secretRef: { name: "custom/beta-bundle" } });
-    expect(beta).toMatchObject({ secretRef: "custom/beta-bundle", databasePending: expect.stringContaining("does not exist") });
-    sm.put("custom/beta-bundle", { database_password: passwords.beta });
+    const beta = await createTenant(v.vault.ctx.control, v.vault.ctx.tenantDbs, { name: "beta", secretRef: { name: `${PREFIX}/beta-bundle` } });
+    expect(beta).toMatchObject({ secretRef: `${PREFIX}/beta-bundle`, databasePending: expect.stringContaining("does not exist") });
+    sm.put(`${PREFIX}/beta-bundle`, { database_password: passwords.beta });
     const sql = await v.vault.ctx.tenantDbs.get(beta.tenantId);
     const [where] = await sql.query<{ d: string }>("SELECT current_database() AS d");
     expect(where!.d).toBe(v.vault.ctx.tenantDbs.dbNameFor(beta.tenantId));
@@ -164,8 +165,8 @@ describe("tenant bundles in AWS Secrets Manager", () => {
   });
 
   it("a bundle whose credentials the database refuses is 503 tenant_secrets_unavailable, not a 500", async () => {
-    const delta = await createTenant(v.vault.ctx.control, v.vault.ctx.tenantDbs, { name: "delta", secretRef: { name: "custom/delta" } });
-    sm.put("custom/delta", { database_url: dsnFor(`cs_sec_${suffix}_nobody`, "pw-nobody") });
+    const delta = await createTenant(v.vault.ctx.control, v.vault.ctx.tenantDbs, { name: "delta", secretRef: { name: `${PREFIX}/delta` } });
+    sm.put(`${PREFIX}/delta`, { database_url: dsnFor(`cs_sec_${suffix}_nobody`, "pw-nobody") });
     const res = await call(v.url, "POST", "/register-policy", { key: delta.adminKey.apiKey, body: refundPolicy });
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ code: "tenant_secrets_unavailable" });
@@ -186,5 +187,15 @@ describe("tenant bundles in AWS Secrets Manager", () => {
       createTenant(v.vault.ctx.control, v.vault.ctx.tenantDbs, { name: "gamma", dsn: dsnFor(roles.a, passwords.a), secretRef: {} }),
     ).rejects.toMatchObject({ code: "bad_request" });
     expect(await v.vault.ctx.control.query("SELECT 1 FROM tenants WHERE name = 'gamma'")).toHaveLength(0);
+  });
+
+  it("refuses a bundle outside TENANT_SECRET_PREFIX, and one another tenant already uses", async () => {
+    const outside = await failure(createTenant(v.vault.ctx.control, v.vault.ctx.tenantDbs, { name: "epsilon", secretRef: { name: "other-app/prod-db" } }));
+    expect(outside).toMatchObject({ code: "bad_request" });
+    expect(outside.message).toContain(`under TENANT_SECRET_PREFIX (${PREFIX}/...)`);
+    const taken = await failure(createTenant(v.vault.ctx.control, v.vault.ctx.tenantDbs, { name: "zeta", secretRef: { name: `${PREFIX}/beta-bundle` } }));
+    expect(taken).toMatchObject({ code: "bad_request" });
+    expect(taken.message).toContain("is already another tenant's bundle");
+    expect(await v.vault.ctx.control.query("SELECT 1 FROM tenants WHERE name IN ('epsilon', 'zeta')")).toHaveLength(0);
   });
 });

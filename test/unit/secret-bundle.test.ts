@@ -7,18 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/config-error.js";
 import { applySecretBundle } from "../../src/config/secret-bundle.js";
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from "../helpers/secrets-manager-stand-in.js";
+import { failure } from "../helpers/rejection.js";
 
 const run = promisify(execFile);
 
-/** The rejection of a promise, so a test can look at its message. */
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 let sm: SecretsManagerStandIn;
 beforeAll(async () => {

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "../../src/config/config.js";
 import { dsnHasPassword, StoredSecrets } from "../../src/tenancy/stored-secrets.js";
 import { adminSecretNames, loadSecrets } from "../../src/config/secrets.js";
 import { EnvSecretsProvider, SecretUnresolvedError } from "../../src/config/secrets-provider.js";
+import { failure } from "../helpers/rejection.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "cs-secrets-"));
 const secretFile = (name: string, text: string) => {
@@ -15,15 +16,6 @@ const secretFile = (name: string, text: string) => {
   return file;
 };
 
-/** The rejection of a promise, so a test can look at its message. */
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("EnvSecretsProvider", () => {
   const provider = new EnvSecretsProvider({ LLM_API_KEY: "sk-live-123", BLANK: "  " });

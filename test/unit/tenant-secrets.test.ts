@@ -5,15 +5,8 @@ import { secretsManagerClient } from "../../src/config/secret-bundle.js";
 import { AppError } from "../../src/errors.js";
 import { TenantSecrets, TenantSecretsUnavailableError } from "../../src/tenancy/tenant-secrets.js";
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from "../helpers/secrets-manager-stand-in.js";
+import { failure } from "../helpers/rejection.js";
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 let sm: SecretsManagerStandIn;
 let clock = 0;

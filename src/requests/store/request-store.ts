@@ -180,14 +180,6 @@ export async function claimRequest(sql: Sql, id: string, lease: Lease): Promise<
  */
 export const QUEUED_LEASE_OWNER = "queue";
 
-/** Hands a request this process holds back to the shared queue (a retry the queue will deliver again). */
-export async function requeueLease(sql: Sql, id: string, owner: string, seconds: number): Promise<void> {
-  await sql.query(
-    `UPDATE clearance_requests SET lease_owner = '${QUEUED_LEASE_OWNER}', lease_expires_at = ${leaseExpiry("$3")}
-     WHERE id = $1 AND lease_owner = $2 AND status = 'processing'`,
-    [id, owner, seconds],
-  );
-}
 
 /**
  * Claims up to `limit` undecided requests whose lease lapsed (their process died) or that nobody
