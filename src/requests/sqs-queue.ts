@@ -190,14 +190,20 @@ export class SqsClearanceQueue implements ClearanceQueue {
     queueMetrics.inFlight.set(this.inFlight);
     // Visibility is extended while the job runs, however long the judge takes.
     const visibility = this.config.visibilityTimeoutSeconds;
-    const heartbeat = setInterval(() => void this.setVisibility(receipt, visibility), Math.max(500, (visibility * 1000) / 3));
+    let ended = false;
+    const heartbeat = setInterval(() => void this.setVisibility(receipt, visibility, () => ended), Math.max(500, (visibility * 1000) / 3));
     heartbeat.unref();
+    const end = () => {
+      ended = true;
+      clearInterval(heartbeat);
+    };
     try {
       const parsed = messageSchema.safeParse(parseJson(message.Body));
       if (!parsed.success) {
         // Not a message this vault sent: nothing to decide, so it is removed rather than redelivered forever.
         queueMetrics.poison.inc();
         this.deps.log.error({ messageId: message.MessageId }, "unreadable clearance message removed from the queue");
+        end();
         await this.remove(receipt);
         return;
       }
@@ -219,9 +225,10 @@ export class SqsClearanceQueue implements ClearanceQueue {
         outcome = await this.handler!(job, delivery).catch(() => undefined);
       }
       // Deleted only once the decision committed; a job cut short by stop() goes back to the queue.
+      end();
       if (outcome?.kind === "finished") await this.remove(receipt);
     } finally {
-      clearInterval(heartbeat);
+      end();
       this.receipts.delete(receipt);
       this.inFlight--;
       queueMetrics.inFlight.set(this.inFlight);
@@ -235,10 +242,12 @@ export class SqsClearanceQueue implements ClearanceQueue {
     if (!removed.ok) this.failed("delete", removed.error);
   }
 
-  private async setVisibility(receipt: string, seconds: number): Promise<void> {
+  /** `ended`: the job finished while the call was on its way; its answer (the message is gone) is no failure. */
+  private async setVisibility(receipt: string, seconds: number, ended?: () => boolean): Promise<void> {
     try {
       await this.sqs.setVisibility(receipt, seconds);
     } catch (err) {
+      if (ended?.()) return;
       // If the message becomes visible while still being judged, a peer claims nothing: the row is leased here.
       this.failed("change_visibility", err);
     }

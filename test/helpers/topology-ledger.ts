@@ -3,6 +3,7 @@
  * anchored in the S3 bucket (its C2SP signature, against the ledger key the JWKS publishes), a proof
  * bundle (the repository's offline verifier), and `countersign ledger fsck` run as an operator runs it.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseVerifierKey } from "../../src/ledger/core/signed-note.js";
 import { openCheckpoint } from "../../src/ledger/core/tlog-checkpoint.js";
 import { trustedKeysFromJwks, verifyProofBundle, type BundleCheck } from "../../src/ledger/verify/bundle-verifier.js";
@@ -14,6 +15,17 @@ export interface AnchoredCheckpoint {
   rootHex: string;
   origin: string;
   signedBy: string[];
+}
+
+/** Polls `read` (the bucket's checkpoint object) until it covers `size` leaves or `ms` pass; returns the last note read. */
+export async function waitForAnchoredNote(read: () => Promise<string | undefined>, size: number, ms: number): Promise<string | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const note = await read();
+    // A checkpoint note: origin, tree size, root hash, a blank line, signatures.
+    if ((note && Number(note.split("\n")[1]) >= size) || Date.now() > deadline) return note;
+    await sleep(250);
+  }
 }
 
 /**
