@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
  * A secret reference names where a secret lives, never the secret itself, so it can sit in config,
  * logs and the control database: `env:NAME` (a variable of the environment the vault was started
  * with), `file:/path` (a mounted secret file), and the stored forms of src/config/secret-seal.ts
- * (`sealed:...`, `dsn:...`). Issue "production shape" adds AWS Secrets Manager behind the same port.
+ * (`sealed:...`, `dsn:...`), and `aws-secretsmanager:<name>` (src/config/secrets-manager-provider.ts).
  */
 export type SecretReference = string;
 
@@ -24,6 +24,8 @@ export function describeReference(reference: SecretReference): string {
   const scheme = schemeOf(reference);
   if (scheme === "env") return `environment variable ${reference.slice(4)}`;
   if (scheme === "file") return `secret file ${reference.slice(5)}`;
+  // A secret's name is no secret (the IAM policy and the logs name it too).
+  if (scheme === "aws-secretsmanager") return `AWS Secrets Manager secret ${reference.slice(scheme.length + 1)}`;
   // The rest of any other reference may hold a credential (a sealed value, a DSN): only the scheme is shown.
   return scheme ? `a ${scheme}: reference` : "a reference with no scheme";
 }

@@ -10,6 +10,7 @@ import { TenantDatabases } from "../tenancy/tenant-databases.js";
 import { TenantSecrets } from "../tenancy/tenant-secrets.js";
 import { BundleTenantKeys, type TenantKeys } from "../tenancy/tenant-keys.js";
 import { secretsManagerClient } from "../config/secret-bundle.js";
+import { SecretsManagerProvider } from "../config/secrets-manager-provider.js";
 
 export async function openControlDatabase(config: Config): Promise<Database> {
   const target = config.database;
@@ -50,7 +51,10 @@ export async function openAdminContext(config: Config): Promise<AdminContext> {
   // TENANT_SECRET_PREFIX: tenants created with --secret-ref read their database from a bundle in AWS Secrets
   // Manager (read when first used, no call at start-up). Without it nothing changes: no client is made.
   const tenantSecrets = config.tenantSecrets
-    ? new TenantSecrets(secretsManagerClient(config.aws), { prefix: config.tenantSecrets.prefix, cacheTtlMs: config.tenantSecrets.cacheTtlMs })
+    ? new TenantSecrets(new SecretsManagerProvider(secretsManagerClient(config.aws)), {
+        prefix: config.tenantSecrets.prefix,
+        cacheTtlMs: config.tenantSecrets.cacheTtlMs,
+      })
     : undefined;
   const stored = new StoredSecrets(config.secretsProvider, secrets.sealingKey);
   const tenantDbs = new TenantDatabases(control, config.database, config.pools.tenantMax, stored, tenantSecrets);

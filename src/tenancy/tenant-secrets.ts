@@ -1,6 +1,7 @@
-import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod";
-import { parseSecretObject, readSecretString, SecretReadError } from "../config/secret-bundle.js";
+import { parseSecretObject, SecretReadError } from "../config/secret-bundle.js";
+import { secretsManagerReference, type SecretsManagerProvider } from "../config/secrets-manager-provider.js";
+import { SecretUnresolvedError } from "../config/secrets-provider.js";
 import { AppError } from "../errors.js";
 
 /** How long a client is told to wait before asking again when a tenant's bundle cannot be read. */
@@ -48,8 +49,6 @@ export const tenantBundleSchema = z
 /** A tenant's bundle, parsed. Held in memory only; never logged, never written anywhere. */
 export interface TenantBundle {
   secretName: string;
-  /** Secrets Manager's VersionId: a rotation gives a new one. */
-  versionId?: string;
   database?: { url: string } | { user?: string; password: string };
   ledgerTransportKey?: Buffer;
   /** Retired ledger keys, newest first: they open old bodies, never seal new ones. */
@@ -93,7 +92,8 @@ export class TenantSecrets {
   private readonly lastRead = new Map<string, TenantBundle>();
 
   constructor(
-    private readonly client: SecretsManagerClient,
+    /** Where bundles are read: AWS Secrets Manager behind the SecretsProvider port. */
+    private readonly provider: SecretsManagerProvider,
     private readonly opts: { prefix: string; cacheTtlMs: number; now?: () => number },
   ) {}
 
@@ -165,15 +165,15 @@ export class TenantSecrets {
   close(): void {
     this.cache.clear();
     this.lastRead.clear();
-    this.client.destroy();
+    this.provider.close();
   }
 
   private async read(tenantId: string, secretName: string): Promise<TenantBundle> {
     try {
-      const { text, versionId } = await readSecretString(this.client, secretName);
-      return toBundle(secretName, versionId, parseSecretObject(text));
+      const text = await this.provider.resolve(secretsManagerReference(secretName));
+      return toBundle(secretName, parseSecretObject(text));
     } catch (err) {
-      if (err instanceof SecretReadError) throw new TenantSecretsUnavailableError(tenantId, secretName, err.reason);
+      if (err instanceof SecretReadError || err instanceof SecretUnresolvedError) throw new TenantSecretsUnavailableError(tenantId, secretName, err instanceof SecretReadError ? err.reason : err.message);
       throw err;
     }
   }
@@ -183,7 +183,7 @@ export class TenantSecrets {
   }
 }
 
-function toBundle(secretName: string, versionId: string | undefined, object: Record<string, unknown>): TenantBundle {
+function toBundle(secretName: string, object: Record<string, unknown>): TenantBundle {
   const parsed = tenantBundleSchema.safeParse(object);
   if (!parsed.success) {
     // zod's messages and paths name fields and expectations, never the input's values.
@@ -196,7 +196,6 @@ function toBundle(secretName: string, versionId: string | undefined, object: Rec
   const key = (v: string | undefined) => (v === undefined ? undefined : Buffer.from(v.trim(), "base64"));
   return {
     secretName,
-    versionId,
     database: b.database_url ? { url: b.database_url } : b.database_password ? { user: b.database_user, password: b.database_password } : undefined,
     ledgerTransportKey: key(b.ledger_transport_key_base64),
     previousLedgerTransportKeys: (b.previous_ledger_transport_keys_base64 ?? []).map((v) => key(v)!),

@@ -8,6 +8,7 @@ import { openBody, sealBody } from "../../src/ledger/core/body-cipher.js";
 import { BundleTenantKeys } from "../../src/tenancy/tenant-keys.js";
 import { TenantSecrets, TenantSecretsUnavailableError } from "../../src/tenancy/tenant-secrets.js";
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from "../helpers/secrets-manager-stand-in.js";
+import { SecretsManagerProvider } from "../../src/config/secrets-manager-provider.js";
 
 /** TenantKeys over real TenantSecrets (SDK against the Secrets Manager stand-in). */
 let sm: SecretsManagerStandIn;
@@ -19,7 +20,7 @@ const b64 = (k: Buffer) => k.toString("base64");
 
 beforeAll(async () => {
   sm = await startSecretsManagerStandIn();
-  secrets = new TenantSecrets(secretsManagerClient(new AwsSettings(sm.env)), { prefix: "tk/tenants", cacheTtlMs: 1000, now: () => clock });
+  secrets = new TenantSecrets(new SecretsManagerProvider(secretsManagerClient(new AwsSettings(sm.env))), { prefix: "tk/tenants", cacheTtlMs: 1000, now: () => clock });
 });
 afterAll(async () => {
   secrets?.close();

@@ -6,6 +6,8 @@ import { AppError } from "../../src/errors.js";
 import { TenantSecrets, TenantSecretsUnavailableError } from "../../src/tenancy/tenant-secrets.js";
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from "../helpers/secrets-manager-stand-in.js";
 import { failure } from "../helpers/rejection.js";
+import { SecretsManagerProvider } from "../../src/config/secrets-manager-provider.js";
+import { describeReference, SecretUnresolvedError } from "../../src/config/secrets-provider.js";
 
 
 let sm: SecretsManagerStandIn;
@@ -16,7 +18,7 @@ const reads = () => sm.server.calls.filter((c) => c === "secretsmanager.GetSecre
 
 beforeAll(async () => {
   sm = await startSecretsManagerStandIn();
-  secrets = new TenantSecrets(secretsManagerClient(new AwsSettings(sm.env)), { prefix: "cs/tenants", cacheTtlMs: 1000, now: () => clock });
+  secrets = new TenantSecrets(new SecretsManagerProvider(secretsManagerClient(new AwsSettings(sm.env))), { prefix: "cs/tenants", cacheTtlMs: 1000, now: () => clock });
 });
 afterAll(async () => {
   secrets?.close();
@@ -38,7 +40,7 @@ describe("TenantSecrets", () => {
     expect(b.database).toEqual({ url: "postgres://acme:pw@db.internal:5432/acme" });
     expect(b.ledgerTransportKey).toEqual(Buffer.from(ledger, "base64"));
     expect(b.webhookSealingKey?.length).toBe(32);
-    expect(b).toMatchObject({ llmApiKey: "sk-llm", embeddingApiKey: "sk-emb", versionId: expect.any(String) });
+    expect(b).toMatchObject({ llmApiKey: "sk-llm", embeddingApiKey: "sk-emb" });
   });
 
   it("puts database_password (and database_user) into the vault's own DSN for the tenant", async () => {
@@ -86,7 +88,6 @@ describe("TenantSecrets", () => {
     clock += 2;
     const rotated = await secrets.bundle("t_rot", "rot");
     expect(rotated.database).toEqual({ url: "postgres://h/two" });
-    expect(rotated.versionId).not.toBe(a.versionId);
     expect(reads() - before).toBe(2);
   });
 
@@ -112,5 +113,21 @@ describe("TenantSecrets", () => {
     sm.remove("outage");
     clock += 1001;
     expect((await failure(secrets.bundle("t_out", "outage"))).message).toContain("does not exist");
+  });
+});
+
+describe("SecretsManagerProvider (the SecretsProvider port on AWS Secrets Manager)", () => {
+  it("resolves aws-secretsmanager: references to the SecretString, and refuses other schemes and missing secrets by name only", async () => {
+    const provider = new SecretsManagerProvider(secretsManagerClient(new AwsSettings(sm.env)));
+    try {
+      sm.put("port/plain", { a: "b" });
+      expect(JSON.parse(await provider.resolve("aws-secretsmanager:port/plain"))).toEqual({ a: "b" });
+      await expect(provider.resolve("env:HOME")).rejects.toThrow(SecretUnresolvedError);
+      const missing = await failure(provider.resolve("aws-secretsmanager:port/missing"));
+      expect(missing).toBeInstanceOf(SecretUnresolvedError);
+      expect(describeReference("aws-secretsmanager:port/missing")).toBe("AWS Secrets Manager secret port/missing");
+    } finally {
+      provider.close();
+    }
   });
 });
