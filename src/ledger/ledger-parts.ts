@@ -52,7 +52,8 @@ export async function createLedgerParts(
   await deps.keys.register(ledgerSigner, "ledger");
   const tenantKeys = deps.tenantKeys ?? new BundleTenantKeys(deps.sealingKey, tenantDbs.tenantSecrets);
   const ledger = new LedgerWriter(ledgerSigner, tenantKeys, clock);
-  const anchorStore = deps.anchorStore ?? (await createAnchorStore(config.ledger.anchor));
+  // Static credentials from the config's environment (AWS_ACCESS_KEY_ID...), else the SDK's default chain.
+  const anchorStore = deps.anchorStore ?? (await createAnchorStore(config.ledger.anchor, { credentials: config.aws.clientConfig("s3").credentials }));
   deps.onAnchorStore(anchorStore);
   // Start-up refuses an anchor store that cannot hold the ledger (e.g. a bucket without versioning).
   await anchorStore.checkReady();

@@ -25,7 +25,7 @@ export async function runLedgerFsck(ctx: AdminContext, tenantId: string, json: b
 
 /** The newest checkpoint the anchor store holds for the tenant; unreadable anchors are reported, not fatal. */
 async function readAnchoredNote(ctx: AdminContext, tenantId: string): Promise<string | undefined> {
-  const store = await createAnchorStore(ctx.config.ledger.anchor);
+  const store = await createAnchorStore(ctx.config.ledger.anchor, { credentials: ctx.config.aws.clientConfig("s3").credentials });
   try {
     const bytes = await store.get(tenantId, "checkpoint");
     return bytes ? Buffer.from(bytes).toString("utf8") : undefined;

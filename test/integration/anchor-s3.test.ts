@@ -171,7 +171,7 @@ describe("S3 start-up checks", () => {
     const endpoint = `http://127.0.0.1:${await freePort()}`;
     const started = Date.now();
     const check = s3Store({ endpoint }, 500).checkReady();
-    await expect(check).rejects.toThrow(new RegExp(`^VAULT_LEDGER_ANCHOR_ENDPOINT: cannot reach ${endpoint} for anchor bucket ${SHARED} \\(HeadBucket: .*ECONNREFUSED`));
+    await expect(check).rejects.toThrow(new RegExp(`^AWS_ENDPOINT_URL_S3: cannot reach ${endpoint} for anchor bucket ${SHARED} \\(HeadBucket: .*ECONNREFUSED`));
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
@@ -181,7 +181,7 @@ describe("S3 start-up checks", () => {
       const started = Date.now();
       const check = s3Store({ endpoint: silent.endpoint }, 300).checkReady();
       await expect(check).rejects.toBeInstanceOf(AnchorConfigError);
-      await expect(check).rejects.toThrow(/^VAULT_LEDGER_ANCHOR_ENDPOINT: cannot reach .* \(HeadBucket: TimeoutError/);
+      await expect(check).rejects.toThrow(/^AWS_ENDPOINT_URL_S3: cannot reach .* \(HeadBucket: TimeoutError/);
       // 3 attempts of 300 ms plus retry backoff; without a timeout this would hang until the test timed out.
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {

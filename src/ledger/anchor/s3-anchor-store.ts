@@ -20,9 +20,9 @@ import { describeS3Error, httpStatusOf, renderBucketName } from "./s3-bucket-nam
 export type S3AnchorConfig = Extract<AnchorConfig, { kind: "s3" }>;
 
 export interface S3AnchorStoreOptions {
-  /** Tests only (s3rver's fixed keys). Production leaves this unset: the SDK's default provider chain reads
-   * AWS_ACCESS_KEY_ID / AWS_PROFILE / web identity / the instance role. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Static credentials from the config's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
+   * src/config/aws.ts). Unset: the SDK's default provider chain (AWS_PROFILE, web identity, the instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Connection and whole-request timeout per attempt (the SDK makes up to 3 attempts). Default 10 s. */
   timeoutMs?: number;
 }
@@ -193,7 +193,7 @@ export class S3AnchorStore implements AnchorStore {
     }
     if (status === undefined) {
       const where = this.config.endpoint ?? `the S3 endpoint of region ${this.config.region}`;
-      return `VAULT_LEDGER_ANCHOR_ENDPOINT: cannot reach ${where} for anchor bucket ${bucket} (${why}); check VAULT_LEDGER_ANCHOR_ENDPOINT, VAULT_LEDGER_ANCHOR_REGION and the network`;
+      return `AWS_ENDPOINT_URL_S3: cannot reach ${where} for anchor bucket ${bucket} (${why}); check AWS_ENDPOINT_URL_S3 (or VAULT_LEDGER_ANCHOR_ENDPOINT), VAULT_LEDGER_ANCHOR_REGION and the network`;
     }
     if (status === 404) return `${this.bucketVar}: anchor bucket ${bucket} does not exist (${why}); create it (with versioning) or fix ${this.bucketVar}`;
     if (status === 403) {
