@@ -166,9 +166,13 @@ function decisionSection(review, onDecided) {
       await decide(review.request_id, approved, reason.value.trim());
       await onDecided(approved);
     } catch (err) {
-      notice(error, err instanceof ApiError ? err.describe() : String(err));
+      const message = err instanceof ApiError ? err.describe() : String(err);
+      notice(error, message);
+      // A stream event may have re-rendered the page while the vote was on its way: say it there too.
+      const live = document.getElementById("decision-error");
+      if (live && live !== error) notice(live, message);
       approve.disabled = deny.disabled = false;
-      error.focus?.();
+      (live ?? error).focus?.();
     }
   });
   return section("decision-title", "Your decision", warning, form);
@@ -207,14 +211,21 @@ export class DetailView {
     }
   }
 
-  /** A stream event for the open request: reload it, keeping what the reviewer typed. */
+  /**
+   * A stream event for the open request: reload it, keeping what the reviewer typed and the answer
+   * to their last vote (an event that arrives just after a refused vote must not hide the refusal).
+   */
   async apply(review) {
     if (review.request_id !== this.id || !this.review) return;
     const typed = document.getElementById("decision-reason")?.value;
+    const shownError = document.getElementById("decision-error");
+    const refusal = shownError && !shownError.hidden ? shownError.textContent : "";
     const hadFocus = document.activeElement?.id;
     await this.load();
     const area = document.getElementById("decision-reason");
     if (area && typed) area.value = typed;
+    const error = document.getElementById("decision-error");
+    if (error && refusal) notice(error, refusal);
     if (hadFocus) document.getElementById(hadFocus)?.focus();
   }
 

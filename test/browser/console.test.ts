@@ -209,6 +209,7 @@ describe("reviewer console in headless chromium", () => {
     const rita = await openPage(DESKTOP);
     await signIn(rita, reviewerKey);
     await rita.goto(`${v.url}/console/#/reviews/${hers.body.request_id}`);
+    await rita.getByRole("heading", { name: "stripe_refund · Pending review" }).waitFor();
     await rita.getByRole("button", { name: "Approve" }).click();
     await rita.locator("#decision-error").waitFor();
     expect(await rita.locator("#decision-error").textContent()).toContain(errorCatalog.principal_approval_forbidden.title);
