@@ -14,6 +14,7 @@ import { reviewerRoutes } from "./routes/reviewers.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { webhookRoutes } from "./routes/webhooks.js";
+import { recordHttpMetrics } from "./http-metrics.js";
 
 /**
  * Builds the vault's HTTP app from a context. It never listens: entrypoints and tests decide that.
@@ -42,6 +43,7 @@ export async function buildServer(
     });
   }
   registerJsonParser(app);
+  recordHttpMetrics(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, "not_found", `No route ${request.method} ${request.url.split("?")[0]}`));
   healthRoutes(app, ctx);

@@ -11,6 +11,7 @@ import { burnTokenWithLedger, type IssuedToken } from "./store/token-store.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
 import type { DecisionWaiters } from "./waiters.js";
+import { decisionMetrics } from "./decision-metrics.js";
 
 /** How long a batch waits on another transaction's row lock before its units commit one by one. */
 const BATCH_LOCK_TIMEOUT_MS = 2000;
@@ -105,6 +106,7 @@ export class RequestLifecycle {
   /** A re-issued token for an earlier approval (/mint-token): a new approved request of kind `mint`. */
   async insertMinted(tx: Sql, request: NewClearanceRequest, token: IssuedToken, ledger: PreparedLedgerEvent): Promise<void> {
     await insertRequestWithToken(tx, request, token, ledger);
+    tx.onCommit(() => decisionMetrics.minted());
   }
 
   /**
@@ -162,6 +164,7 @@ export class RequestLifecycle {
     }
     await this.deps.outbox.webhookEvent(tx, tenantId, t.webhook, decided, text.webhookExtra);
     await this.changed(tx, tenantId, decided.id);
+    tx.onCommit(() => decisionMetrics.finished(decided));
     return decided;
   }
 
@@ -177,7 +180,10 @@ export class RequestLifecycle {
    */
   async consume(tx: Sql, tenantId: string, approved: ClearanceRequest, burn: { jti: string; consumedBy: string; at: Date }, ledger: PreparedLedgerEvent): Promise<boolean> {
     const burned = await burnTokenWithLedger(tx, burn.jti, burn.consumedBy, burn.at, ledger);
-    if (burned) await this.deps.outbox.webhookEvent(tx, tenantId, "token.consumed", approved, { jti: burn.jti, consumed_by: burn.consumedBy });
+    if (burned) {
+      await this.deps.outbox.webhookEvent(tx, tenantId, "token.consumed", approved, { jti: burn.jti, consumed_by: burn.consumedBy });
+      tx.onCommit(() => decisionMetrics.consumed());
+    }
     return burned;
   }
 
@@ -215,6 +221,7 @@ export class RequestLifecycle {
 
   /** What a new decision tells the outside world: webhooks, and for a review the feed and a review request. */
   private async announce(tx: Sql, tenantId: string, request: ClearanceRequest): Promise<void> {
+    tx.onCommit(() => decisionMetrics.judged(request));
     const outbox = this.deps.outbox;
     await outbox.webhookEvent(tx, tenantId, "request.submitted", request);
     const type: WebhookEventType | undefined =
