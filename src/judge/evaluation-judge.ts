@@ -17,7 +17,7 @@ import {
 import { failClosedVerdict, type EvidenceChunk, type Judge, type JudgeInput, type Verdict } from "./judge.js";
 import type { LlmEvaluator } from "./llm/llm-evaluator.js";
 import { judgeMessages } from "./llm/prompt.js";
-import { judgeMetrics } from "./metrics.js";
+import { judgeMetrics, timedStep } from "./metrics.js";
 import type { ModelCredentials } from "./model-credentials.js";
 import type { PolicyRetriever, RetrievedChunk } from "./retrieval.js";
 
@@ -51,7 +51,7 @@ export class EvaluationJudge implements Judge {
     const applicable = applicablePolicies(all, input.tool, input.context.policy_id);
     if (applicable.length === 0) return noApplicablePolicy(all, input.tool, input.context.policy_id);
 
-    const run = await this.deps.conditions.evaluate(expressionsOf(applicable), conditionInputFor(input), input.tenantId);
+    const run = await timedStep("conditions", () => this.deps.conditions.evaluate(expressionsOf(applicable), conditionInputFor(input), input.tenantId));
     if (run.kind !== "done") {
       judgeMetrics.failClosed.inc({ reason: run.kind === "timeout" ? "condition_timeout" : "condition_unavailable" });
       return unevaluatedVerdict(run, applicable);
@@ -67,7 +67,9 @@ export class EvaluationJudge implements Judge {
     const keys = this.deps.credentials.for(input.tenantId);
     let retrieved: RetrievedChunk[];
     try {
-      retrieved = await this.deps.retriever.retrieve(input.tenantId, sql, open.map((o) => o.policy.versionId), requestQuery(input), keys.embeddingApiKey);
+      retrieved = await timedStep("retrieval", () =>
+        this.deps.retriever.retrieve(input.tenantId, sql, open.map((o) => o.policy.versionId), requestQuery(input), keys.embeddingApiKey),
+      );
     } catch (err) {
       this.deps.log.error({ err, requestId: input.requestId, tenantId: input.tenantId }, "policy retrieval failed");
       // Without an LLM a deny never depended on the evidence: it stands (deny beats review).
@@ -102,7 +104,7 @@ export class EvaluationJudge implements Judge {
   ): Promise<Verdict> {
     const llm = this.deps.llm!;
     const policiesInForce = open.map((o) => ({ policy_id: o.policy.policyId, policy_version_id: o.policy.versionId, default_decision: o.policy.doc.default_decision }));
-    const outcome = await llm.decide(judgeMessages(input, policiesInForce, retrieved), new Set(retrieved.map((c) => c.id)), apiKey);
+    const outcome = await timedStep("llm", () => llm.decide(judgeMessages(input, policiesInForce, retrieved), new Set(retrieved.map((c) => c.id)), apiKey));
     const trace = { ...baseTrace, steps: ["conditions", "retrieval", "llm"], llm_model: llm.settings.model, llm_attempts: outcome.attempts };
     const common = { applied_policies: appliedPolicies(applicable), matched_condition_ids: [], evidence_chunks: evidence };
     if (!outcome.ok) {

@@ -66,5 +66,8 @@ describe("GET /metrics", () => {
     expect(delta('countersign_tokens_issued_total{source="judge"}')).toBe(1);
     expect(delta('countersign_tokens_issued_total{source="review"}')).toBe(1);
     expect(delta("countersign_tokens_consumed_total")).toBe(1);
+    // Every request's conditions ran; none needed retrieval (a condition settled each one).
+    expect(delta('countersign_judge_step_seconds_count{step="conditions"}')).toBe(3);
+    expect(delta('countersign_judge_step_seconds_count{step="retrieval"}')).toBe(0);
   });
 });
