@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { AwsSettings } from "./aws.js";
 import { ConfigError } from "./config-error.js";
+import { loadConfig, type Config } from "./config.js";
 
 export type EnvMap = Record<string, string | undefined>;
 
@@ -108,4 +109,12 @@ function errorName(err: unknown): string {
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.message ? `${errorName(err)}: ${err.message.slice(0, 300)}` : errorName(err);
+}
+
+/**
+ * The configuration of every command that reads one (serve, judge, the admin commands): the process
+ * environment, with the AWS_SECRET_NAME bundle from Secrets Manager merged over it when that is set.
+ */
+export async function loadStartupConfig(env: EnvMap = process.env): Promise<Config> {
+  return loadConfig(await applySecretBundle(env));
 }

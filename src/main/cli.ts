@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../config/config.js";
-import { applySecretBundle } from "../config/secret-bundle.js";
+import { ConfigError } from "../config/config.js";
+import { loadStartupConfig } from "../config/secret-bundle.js";
 import { SecretUnresolvedError } from "../config/secrets-provider.js";
 import { openAdminContext, type AdminContext } from "./context.js";
 import { DirectoryInUseError } from "../db/pglite-database.js";
@@ -52,16 +52,8 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-/**
- * The configuration of every command that reads one (serve, judge, the admin commands): the
- * environment, with the AWS_SECRET_NAME bundle from Secrets Manager merged over it when that is set.
- */
-async function readConfig(): Promise<Config> {
-  return loadConfig(await applySecretBundle(process.env));
-}
-
 async function withContext<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
-  const ctx = await openAdminContext(await readConfig());
+  const ctx = await openAdminContext(await loadStartupConfig());
   try {
     return await fn(ctx);
   } finally {
@@ -74,7 +66,7 @@ function print(json: boolean, value: object, text: string) {
 }
 
 async function serve() {
-  const config = await readConfig();
+  const config = await loadStartupConfig();
   const vault = await startVault(config);
   vault.ctx.log.info({ url: vault.url }, "countersign vault listening");
   exitOnSignals({ graceMs: config.shutdown.graceMs, log: vault.ctx.log, close: () => vault.close() });
@@ -115,7 +107,7 @@ async function main(argv: string[]) {
     case "serve":
       return serve();
     case "judge":
-      return runJudge(await readConfig());
+      return runJudge(await loadStartupConfig());
     case "policies reembed":
       return withContext((ctx) => reembed(ctx, values.tenant, json));
     case "ledger fsck":

@@ -66,7 +66,7 @@ export async function buildPorts(config: Config, admin: AdminContext, overrides:
   // that fails on an unreachable queue leaves nothing behind.
   let queue: ClearanceQueue;
   try {
-    queue = overrides.queue ?? (await openClearanceQueue(config, log));
+    queue = overrides.queue ?? (await openClearanceQueue(config, log, clock));
   } catch (err) {
     kms.token?.close?.();
     kms.ledger?.close?.();
@@ -162,10 +162,10 @@ async function openKmsSigners(config: Config, overrides: ContextOverrides): Prom
 }
 
 /** SQS FIFO when VAULT_CLEARANCE_SQS_QUEUE_URL is set (checked now: reachable and FIFO), else in memory. */
-async function openClearanceQueue(config: Config, log: Logger): Promise<ClearanceQueue> {
+async function openClearanceQueue(config: Config, log: Logger, clock: Clock): Promise<ClearanceQueue> {
   const { sqs, workers } = config.clearance;
   if (!sqs) return new MemoryClearanceQueue(workers);
-  return SqsClearanceQueue.open(sqs, { aws: config.aws.clientConfig("sqs"), endpoint: config.aws.describeEndpoint("sqs"), workers, log });
+  return SqsClearanceQueue.open(sqs, { aws: config.aws.clientConfig("sqs"), endpoint: config.aws.describeEndpoint("sqs"), workers, log, clock });
 }
 
 /** Says at start-up, before the server refuses connections under load, when the pools cannot fit it. */

@@ -2,10 +2,9 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError, isAppError } from "../errors.js";
-import { failClosedVerdict, type Judge, type JudgeInput } from "../judge/judge.js";
+import { failClosedVerdict, type Judge } from "../judge/judge.js";
 import type { Principal } from "../tenancy/api-keys.js";
-import { newRequestId } from "../tenancy/ids.js";
-import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
+import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
 import { SignerUnavailableError } from "../tokens/signer.js";
 import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, rulesFor, type ReviewSettingsCache } from "./review-settings.js";
 import type { ClearanceRequest, DecisionFields } from "./clearance-request.js";
@@ -13,7 +12,7 @@ import type { RequestLifecycle } from "./lifecycle.js";
 import { decisionFromVerdict } from "./decisions.js";
 import type { LeaseSweeper } from "./lease-sweeper.js";
 import type { ClearanceQueue, ClearanceJob, JobDelivery, JobOutcome } from "./queue.js";
-import { extraFieldNames, type ClearanceRequestBody } from "./request-schema.js";
+import type { ClearanceRequestBody } from "./request-schema.js";
 import {
   claimRequest,
   countAttempt,
@@ -22,6 +21,7 @@ import {
   QUEUED_LEASE_OWNER,
   type NewClearanceRequest,
 } from "./store/request-store.js";
+import { judgeInput, newClearanceRow } from "./new-clearance-row.js";
 import { clearanceResponse, type ClearanceResponse } from "./response.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import type { DecisionWaiters } from "./waiters.js";
@@ -81,7 +81,7 @@ export class ClearanceService {
         retryAfterSeconds: 1,
       });
     }
-    const row = this.newRow(principal, body, bodyHash, idempotencyKey);
+    const row = newClearanceRow(principal, body, { bodyHash, idempotencyKey, now: this.deps.clock.now() });
     if (settings.inline) return this.decideInline(principal, sql, row, bodyHash);
 
     const woken = this.deps.waiters.wait(row.id, settings.syncWaitMs);
@@ -270,46 +270,6 @@ export class ClearanceService {
     return this.reply(principal, sql, existing);
   }
 
-  private newRow(principal: Principal, body: ClearanceRequestBody, bodyHash: string, idempotencyKey?: string): NewClearanceRequest {
-    const extras: Record<string, unknown> = {};
-    for (const name of extraFieldNames) if (body[name] !== undefined) extras[name] = body[name];
-    return {
-      id: newRequestId(),
-      kind: "clearance",
-      idempotency_key: idempotencyKey ?? null,
-      body_hash: bodyHash,
-      api_key_id: principal.keyId,
-      tool_name: body.tool_name,
-      tool_args: body.tool_args,
-      tool_args_hash: toolArgsHash(body.tool_args),
-      agent_id: body.agent_id,
-      session_id: body.session_id,
-      human_principal: body.human_principal ?? null,
-      parent_jti: body.parent_jti ?? null,
-      context: body.context,
-      extras,
-      status: "processing",
-      decision_status: null,
-      reason: "",
-      reason_code: null,
-      confidence_bucket: "none",
-      policy_id: null,
-      policy_version_id: null,
-      policy_content_hash: null,
-      applied_policies: [],
-      matched_condition_ids: [],
-      minimum_confidence_bucket: DEFAULT_MINIMUM_BUCKET,
-      citations: [],
-      evidence_chunks: [],
-      judge_trace: {},
-      review_rules: null,
-      expires_at: null,
-      original_request_id: null,
-      created_at: this.deps.clock.now(),
-      decided_at: null,
-    };
-  }
-
   /**
    * A retry after a backoff, run again by this process (which keeps the lease, and on a shared queue
    * the message), or, out of attempts, the request decided as review. The attempt count is kept on
@@ -349,17 +309,4 @@ export class ClearanceService {
     // Whatever happened, a long poll on it re-reads now rather than at its next slice.
     this.deps.waiters.notify(job.requestId);
   }
-}
-
-function judgeInput(tenantId: string, row: NewClearanceRequest): JudgeInput {
-  return {
-    tenantId,
-    requestId: row.id,
-    tool: row.tool_name,
-    args: row.tool_args,
-    context: row.context,
-    agentId: row.agent_id,
-    sessionId: row.session_id,
-    humanPrincipal: row.human_principal,
-  };
 }

@@ -1,16 +1,13 @@
-import { createHash } from "node:crypto";
 import type { Message } from "@aws-sdk/client-sqs";
 import type { Logger } from "pino";
-import { z } from "zod";
+import type { Clock } from "../clock.js";
 import type { AwsClientConfig } from "../config/aws.js";
 import { ConfigError } from "../config/config-error.js";
 import type { SqsQueueConfig } from "../config/config.js";
 import { MemoryClearanceQueue, type ClearanceJob, type ClearanceQueue, type JobHandler, type QueueStatus } from "./queue.js";
 import { queueMetrics } from "./queue-metrics.js";
 import { describeSqsError as describe, SqsCalls } from "./sqs-calls.js";
-
-/** The message body: the request's address, nothing of its content (that stays in the tenant's database). */
-const messageSchema = z.strictObject({ v: z.literal(1), tenant_id: z.string().min(1).max(64), request_id: z.string().min(1).max(128) });
+import { jobOf, messageFor, parseRedrive } from "./sqs-messages.js";
 
 /** How often the shared queue's approximate depth is read for admission control and /readyz. */
 const DEPTH_POLL_MS = 1000;
@@ -22,6 +19,8 @@ export interface SqsQueueDeps {
   endpoint: string;
   workers: number;
   log: Logger;
+  /** Message lag is measured against it (SQS stamps the send time). */
+  clock: Clock;
   stopGraceMs?: number;
 }
 
@@ -90,8 +89,7 @@ export class SqsClearanceQueue implements ClearanceQueue {
   }
 
   async publish(job: ClearanceJob): Promise<"local" | "shared"> {
-    const body = JSON.stringify({ v: 1, tenant_id: job.tenantId, request_id: job.requestId });
-    const sent = await this.sqs.send({ body, group: groupFor(job, this.config.groupShards), deduplicationId: job.requestId });
+    const sent = await this.sqs.send(messageFor(job, this.config.groupShards));
     if (sent.ok) return "shared";
     this.failed("send", sent.error);
     this.local.enqueue(job);
@@ -198,8 +196,8 @@ export class SqsClearanceQueue implements ClearanceQueue {
       clearInterval(heartbeat);
     };
     try {
-      const parsed = messageSchema.safeParse(parseJson(message.Body));
-      if (!parsed.success) {
+      const job = jobOf(message.Body);
+      if (!job) {
         // Not a message this vault sent: nothing to decide, so it is removed rather than redelivered forever.
         queueMetrics.poison.inc();
         this.deps.log.error({ messageId: message.MessageId }, "unreadable clearance message removed from the queue");
@@ -209,12 +207,11 @@ export class SqsClearanceQueue implements ClearanceQueue {
       }
       const sent = Number(message.Attributes?.SentTimestamp);
       if (Number.isFinite(sent)) {
-        this.lagMs = Math.max(0, Date.now() - sent);
+        this.lagMs = Math.max(0, this.deps.clock.nowMs() - sent);
         queueMetrics.lag.observe(this.lagMs / 1000);
       }
       const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
       if (receiveCount > this.maxReceiveCount) queueMetrics.poison.inc();
-      const job = { tenantId: parsed.data.tenant_id, requestId: parsed.data.request_id };
       const delivery = { receiveCount, maxReceiveCount: this.maxReceiveCount };
       let outcome = await this.handler!(job, delivery).catch(() => undefined);
       // A retry runs again here, the message kept invisible meanwhile: only deliveries whose receiver
@@ -273,29 +270,5 @@ export class SqsClearanceQueue implements ClearanceQueue {
     // /readyz is public: it names the call and the error's kind, never AWS's message (ARNs, role names).
     this.degraded = `SQS ${operation} failed (${error.split(/[:\s]/)[0]})`;
     this.deps.log.warn({ operation, error }, "SQS call failed");
-  }
-}
-
-/** The FIFO group of a request: its tenant and one of `shards` slots, fixed by the request id. */
-export function groupFor(job: ClearanceJob, shards: number): string {
-  const slot = createHash("sha256").update(job.requestId).digest().readUInt32BE(0) % shards;
-  return `${job.tenantId}.${slot}`;
-}
-
-function parseRedrive(text: string | undefined): number | undefined {
-  if (!text) return undefined;
-  try {
-    const n = Number((JSON.parse(text) as { maxReceiveCount?: unknown }).maxReceiveCount);
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseJson(text: string | undefined): unknown {
-  try {
-    return JSON.parse(text ?? "");
-  } catch {
-    return undefined;
   }
 }

@@ -36,7 +36,19 @@ export interface AwsJsonServer {
 }
 
 export async function startAwsJsonServer(handlers: Record<string, AwsJsonHandler>, opts: { port?: number } = {}): Promise<AwsJsonServer> {
-  const state = { calls: [] as string[], latencyMs: 0, failWith: undefined as AwsJsonServer["failWith"], dropConnections: false };
+  // The knobs are plain fields of the returned object: a test sets them, each request reads them.
+  const state: AwsJsonServer = {
+    url: "",
+    calls: [],
+    latencyMs: 0,
+    failWith: undefined,
+    dropConnections: false,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
   const server: Server = createServer(async (req, res) => {
     const target = String(req.headers["x-amz-target"] ?? "");
     state.calls.push(target);
@@ -68,34 +80,8 @@ export async function startAwsJsonServer(handlers: Record<string, AwsJsonHandler
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  const result: AwsJsonServer = {
-    url: `http://127.0.0.1:${port}`,
-    calls: state.calls,
-    get latencyMs() {
-      return state.latencyMs;
-    },
-    set latencyMs(ms: number) {
-      state.latencyMs = ms;
-    },
-    get failWith() {
-      return state.failWith;
-    },
-    set failWith(f) {
-      state.failWith = f;
-    },
-    get dropConnections() {
-      return state.dropConnections;
-    },
-    set dropConnections(d: boolean) {
-      state.dropConnections = d;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return result;
+  state.url = `http://127.0.0.1:${port}`;
+  return state;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

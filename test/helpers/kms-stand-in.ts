@@ -44,7 +44,8 @@ const ACCOUNT = "111122223333";
 export async function startKmsStandIn(opts: { region?: string; port?: number } = {}): Promise<KmsStandIn> {
   const region = opts.region ?? "us-east-1";
   const keys = new Map<string, StandInKey>();
-  const state = { tamper: "none" as KmsStandIn["tamper"], signLatencyMs: 0, inFlight: 0, peak: 0 };
+  // The knobs and counters are plain fields of the returned object (`standIn`), read by each request.
+  const state = { tamper: "none" as KmsStandIn["tamper"], signLatencyMs: 0, signsInFlight: 0, peakSignsInFlight: 0 };
   const signRequests: Record<string, unknown>[] = [];
   const disabledKeys = new Set<string>();
 
@@ -70,8 +71,8 @@ export async function startKmsStandIn(opts: { region?: string; port?: number } =
       },
       "TrentService.Sign": async (input) => {
         signRequests.push(input);
-        state.inFlight++;
-        state.peak = Math.max(state.peak, state.inFlight);
+        state.signsInFlight++;
+        state.peakSignsInFlight = Math.max(state.peakSignsInFlight, state.signsInFlight);
         try {
           if (state.signLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, state.signLatencyMs));
           const key = find(input);
@@ -88,17 +89,17 @@ export async function startKmsStandIn(opts: { region?: string; port?: number } =
           if (state.tamper === "truncate") signature = signature.subarray(0, 63);
           return { KeyId: key.arn, Signature: signature.toString("base64"), SigningAlgorithm: "ED25519_SHA_512" };
         } finally {
-          state.inFlight--;
+          state.signsInFlight--;
         }
       },
     },
     { port: opts.port },
   );
 
-  return {
+  return Object.assign(state, {
     server,
     url: server.url,
-    createKey(keyId, report = {}) {
+    createKey(keyId: string, report: Parameters<KmsStandIn["createKey"]>[1] = {}) {
       const { privateKey, publicKey } = generateKeyPairSync("ed25519");
       const arn = `arn:aws:kms:${region}:${ACCOUNT}:key/${keyId}`;
       keys.set(keyId, {
@@ -112,26 +113,8 @@ export async function startKmsStandIn(opts: { region?: string; port?: number } =
       });
       return { keyId, arn, publicKey };
     },
-    get tamper() {
-      return state.tamper;
-    },
-    set tamper(t) {
-      state.tamper = t;
-    },
-    get signLatencyMs() {
-      return state.signLatencyMs;
-    },
-    set signLatencyMs(ms: number) {
-      state.signLatencyMs = ms;
-    },
-    get signsInFlight() {
-      return state.inFlight;
-    },
-    get peakSignsInFlight() {
-      return state.peak;
-    },
     signRequests,
     disabledKeys,
     close: () => server.close(),
-  };
+  });
 }

@@ -18,6 +18,7 @@ import { SqsClearanceQueue } from "../../src/requests/sqs-queue.js";
 import { verifyLikeSdk } from "../helpers/sdk-checks.js";
 import { sqsEnv, startSqs, type SqsTestServer } from "../helpers/sqs-test-server.js";
 import { call, freePort, newKey, newPgDatabase, refundPolicy, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
+import { systemClock } from "../../src/clock.js";
 
 const queued = {
   VAULT_CLEARANCE_MODE: "queued",
@@ -158,6 +159,7 @@ describe("SqsClearanceQueue deliveries", () => {
       endpoint: sqs.endpoint,
       workers: 2,
       log: pino({ level: "silent" }),
+      clock: systemClock,
     });
     try {
       expect(await queue.publish({ tenantId: "t_poison", requestId: "req_poison" })).toBe("shared");
@@ -185,7 +187,7 @@ describe("SqsClearanceQueue deliveries", () => {
   it("a job that outlasts the visibility timeout keeps its message invisible: delivered once", async () => {
     const queueUrl = sqs.fifoQueue();
     const config = loadConfig({ ...sqsEnv(sqs.endpoint, queueUrl), VAULT_CLEARANCE_SQS_WAIT_TIME_SECONDS: "1", VAULT_CLEARANCE_SQS_VISIBILITY_TIMEOUT_SECONDS: "2" });
-    const queue = await SqsClearanceQueue.open(config.clearance.sqs!, { aws: config.aws.clientConfig("sqs"), endpoint: sqs.endpoint, workers: 2, log: pino({ level: "silent" }) });
+    const queue = await SqsClearanceQueue.open(config.clearance.sqs!, { aws: config.aws.clientConfig("sqs"), endpoint: sqs.endpoint, workers: 2, log: pino({ level: "silent" }), clock: systemClock });
     try {
       await queue.publish({ tenantId: "t_slow", requestId: "req_slow" });
       const deliveries: number[] = [];
@@ -208,7 +210,7 @@ describe("SqsClearanceQueue deliveries", () => {
   it("a retry runs again in the same receiver after its delay, the message kept: no extra delivery is counted", async () => {
     const queueUrl = sqs.fifoQueue();
     const config = loadConfig({ ...sqsEnv(sqs.endpoint, queueUrl), VAULT_CLEARANCE_SQS_WAIT_TIME_SECONDS: "1" });
-    const queue = await SqsClearanceQueue.open(config.clearance.sqs!, { aws: config.aws.clientConfig("sqs"), endpoint: sqs.endpoint, workers: 2, log: pino({ level: "silent" }) });
+    const queue = await SqsClearanceQueue.open(config.clearance.sqs!, { aws: config.aws.clientConfig("sqs"), endpoint: sqs.endpoint, workers: 2, log: pino({ level: "silent" }), clock: systemClock });
     try {
       await queue.publish({ tenantId: "t_retry", requestId: "req_retry" });
       const counts: number[] = [];
