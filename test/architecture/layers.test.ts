@@ -25,7 +25,7 @@ import {
  */
 const RULES: LayerRules = {
   layers: ["config", "shared", "db", "http-client", "tenancy", "tokens", "ledger", "policies", "judge", "requests", "reviews", "outbox", "http", "main"],
-  sharedFiles: ["clock.ts", "errors.ts", "log.ts", "metrics.ts", "ttl-cache.ts", "private-files.ts", "sealed-box.ts"],
+  sharedFiles: ["clock.ts", "errors.ts", "log.ts", "metrics.ts", "ttl-cache.ts", "private-files.ts", "sealed-box.ts", "version.ts"],
 };
 const VERIFY = "src/ledger/verify/";
 const VERIFY_MAY_IMPORT = ["src/ledger/core/"];
