@@ -23,6 +23,10 @@
  * Issue 13's production-shape figures (production-shape.ts) end the full run: approved decisions
  * through SQS FIFO (fauxqs) next to the in-memory queue, and with KMS signing (a stand-in answering
  * after 5 ms) next to the local key. BENCH_ONLY=production runs only those.
+ *
+ * Issue 14's start-up figures (start-time.ts): `countersign serve` on embedded PGlite, cold first start
+ * and restart until /healthz and /readyz answer, next to importing PGlite and opening an empty database
+ * in the same run. BENCH_ONLY=start-time runs only those (BENCH_START_REPS repetitions, default 5).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -39,6 +43,7 @@ import { startMinimalService } from "./minimal-phase.js";
 import type { ServerProcess } from "./server-process.js";
 import { failed, figures, merge, row, type PhaseStats } from "./stats.js";
 import { productionShapePhases, productionShapeRows, productionShapeSummary, type ProductionShapeBench } from "./production-shape.js";
+import { runStartTimeBench, startTimeRows, startTimeSummary } from "./start-time.js";
 import { buildVault, createDatabase, dropDatabases, serverVersion, startVault, withDatabase, type VaultProcess } from "./vault.js";
 
 const serverUrl = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
@@ -304,8 +309,22 @@ async function productionOnly(): Promise<number> {
   return problems.length > 0 ? 1 : 0;
 }
 
+/** Issue 14: start-up time of the built vault on embedded PGlite, next to PGlite's own (start-time.ts). */
+async function startTimeOnly(): Promise<number> {
+  await prepareVault();
+  const root = vaultBuild?.root ?? fileURLToPath(new URL("..", import.meta.url));
+  const reps = Number(process.env.BENCH_START_REPS ?? 5);
+  const f = await runStartTimeBench({ root, reps, log });
+  const summary = startTimeSummary(f);
+  process.stdout.write(["", `Countersign start-time bench (embedded PGlite, ${availableParallelism()} CPUs, vault ${vaultBuild ? `at ${vaultBuild.rev}` : "of the working tree"})`, ...startTimeRows(f), ""].join("\n"));
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-start-time", at: new Date().toISOString(), cpus: availableParallelism(), startTime: summary })}\n`);
+  const met = [summary.coldHealthz, summary.coldReadyz, summary.restartHealthz, summary.restartReadyz].every((x) => x.met) && summary.modelLoadedAtStart === 0;
+  return met ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   if (only === "production") return productionOnly();
+  if (only === "start-time") return startTimeOnly();
   if (only === "decisions") return decisionsOnly(["postgres", "pglite"]);
   if (only === "decisions-pg") return decisionsOnly(["postgres"]);
   if (only === "decisions-pglite") return decisionsOnly(["pglite"]);

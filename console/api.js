@@ -70,8 +70,10 @@ export const getSession = () => api("GET", "/console/session");
 export const signIn = (apiKey) => api("POST", "/console/session", { api_key: apiKey });
 export const signOut = () => api("DELETE", "/console/session");
 
-export function listReviews(status, cursor, limit = 50) {
+/** `decidedBy`: "review" (the vault's default), "automatic" or "any"; left out, the vault's default applies. */
+export function listReviews(status, cursor, limit = 50, decidedBy) {
   const q = new URLSearchParams({ status, limit: String(limit) });
+  if (decidedBy) q.set("decided_by", decidedBy);
   if (cursor) q.set("cursor", cursor);
   return api("GET", `/reviews?${q}`);
 }
@@ -88,4 +90,15 @@ export const listDeadDeliveries = () => api("GET", "/outbox?status=dead&limit=10
 export const retryDelivery = (deliveryId) => api("POST", `/outbox/${encodeURIComponent(deliveryId)}/retry`);
 
 /** Reviewers and admins: the tenant's current policies, each with its default decision and warnings. */
-export const listPolicies = () => api("GET", "/policies");
+export function listPolicies({ cursor, includeRetired = false } = {}) {
+  const q = new URLSearchParams({ limit: "100" });
+  if (includeRetired) q.set("include_retired", "true");
+  if (cursor) q.set("cursor", cursor);
+  return api("GET", `/policies?${q}`);
+}
+
+/** One policy's current version in full: conditions, rules, tools, documents, content hash. */
+export const getPolicy = (policyId) => api("GET", `/policies/${encodeURIComponent(policyId)}`);
+export const listPolicyVersions = (policyId) => api("GET", `/policies/${encodeURIComponent(policyId)}/versions`);
+/** The changes a version made: a unified diff against the version before it. */
+export const policyDiff = (policyId, toVersion) => api("GET", `/policies/${encodeURIComponent(policyId)}/diff?${new URLSearchParams({ to: String(toVersion) })}`);

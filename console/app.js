@@ -1,13 +1,15 @@
-// Entry point: session check, hash routing (#/queue, #/history, #/policies, #/outbox, #/reviews/<id>), the live stream.
+// Entry point: session check, hash routing (#/queue, #/history, #/policies, #/policies/<id>, #/outbox, #/reviews/<id>), the live stream.
 import { ApiError, getSession, setUnauthorizedHandler, signIn, signOut } from "./api.js";
 import { DetailView } from "./detail.js";
 import { byId, fill, notice } from "./dom.js";
 import { HistoryView, QueueView, tickTimes } from "./lists.js";
 import { LiveReviews } from "./live.js";
 import { OutboxView } from "./outbox.js";
-import { PoliciesView } from "./policies.js";
+import { PoliciesView, PolicyView } from "./policies.js";
 
-const views = ["signin", "queue", "history", "policies", "outbox", "detail"];
+const views = ["signin", "queue", "history", "policies", "policy", "outbox", "detail"];
+/** The nav entry a view belongs to: a policy's page is under Policies. */
+const navOf = { policy: "policies" };
 let session = null;
 
 const announcer = byId("announcer");
@@ -30,6 +32,7 @@ const history = new HistoryView();
 const detail = new DetailView({ announce });
 const outbox = new OutboxView({ announce });
 const policies = new PoliciesView();
+const policy = new PolicyView({ policies });
 
 /** Admins see dead deliveries (GET /outbox is admin-only); the count shows in the nav. */
 async function refreshOutboxCount() {
@@ -58,25 +61,35 @@ const live = new LiveReviews({
 function showView(name, focus = true) {
   for (const v of views) byId(`view-${v}`).hidden = v !== name;
   for (const a of document.querySelectorAll("[data-nav]")) {
-    if (a.dataset.nav === name) a.setAttribute("aria-current", "page");
+    if (a.dataset.nav === (navOf[name] ?? name)) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   // Move focus to the new view's heading so keyboard and screen-reader users land on the change.
   if (focus) byId(`${name === "signin" ? "signin" : name}-title`).focus();
 }
 
+/** The id in a hash like #/reviews/<id>, decoded (or as written when it is not valid percent-encoding). */
+function idIn(pattern, hash) {
+  const match = pattern.exec(hash);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return match[1];
+  }
+}
+
 /** Shows the view the hash names. Focus moves to its heading except on the first load. */
 async function route(focus = true) {
   if (!session) return showView("signin", focus);
   const hash = location.hash || "#/queue";
-  const match = /^#\/reviews\/(.+)$/.exec(hash);
-  if (match) {
-    let id;
-    try {
-      id = decodeURIComponent(match[1]);
-    } catch {
-      id = match[1];
-    }
+  const id = idIn(/^#\/reviews\/(.+)$/, hash);
+  const policyId = idIn(/^#\/policies\/(.+)$/, hash);
+  if (policyId !== null) {
+    showView("policy", false);
+    await policy.show(policyId);
+    if (focus) byId("policy-title").focus();
+  } else if (id !== null) {
     showView("detail", false);
     await detail.show(id);
     if (focus) byId("detail-title").focus();
@@ -114,7 +127,7 @@ function signedOut() {
   live.stop();
   queue.clear();
   // Nothing of the last reviewer's data stays in the page for whoever signs in next.
-  for (const id of ["detail-body", "history-list", "policies-list", "outbox-list"]) fill(byId(id));
+  for (const id of ["detail-body", "history-list", "policies-list", "policy-body", "outbox-list"]) fill(byId(id));
   byId("whoami").hidden = true;
   byId("nav").hidden = true;
   showView("signin");

@@ -1,5 +1,5 @@
 // The request detail page: everything a reviewer needs to decide without looking anything up, the
-// vote form, and the ledger proof status.
+// judge's reason and the reviewers' votes kept apart, the vote form, and the ledger proof status.
 import { ApiError, decide, getReview, proofBundle } from "./api.js";
 import { byId, fill, h, notice } from "./dom.js";
 import { ageText, approvalsText, dateText, expiryText, isExpired, prettyJson, statusOf, text } from "./format.js";
@@ -53,9 +53,9 @@ function evidenceList(review) {
   );
 }
 
+/** The review's progress: approvals against the request's rules (the votes themselves are in the Review section). */
 function approvalsSection(review) {
   const a = review.approvals ?? { received: 0, required: 1, groups: [] };
-  const votes = Array.isArray(review.votes_detail) ? review.votes_detail : [];
   return section(
     "approvals-title",
     "Approvals",
@@ -73,24 +73,65 @@ function approvalsSection(review) {
           a.groups.map((g) => h("li", {}, `Group ${text(g.name)}: ${g.received ?? 0} of ${g.required ?? 1}`)),
         )
       : null,
-    votes.length
-      ? h(
-          "ul",
-          { class: "votes", "aria-label": "Votes" },
-          votes.map((v) =>
-            h(
-              "li",
-              {},
-              h("span", { class: `badge ${v.approved ? "badge-approved" : "badge-denied"}` }, v.approved ? "Approved" : "Denied"),
-              " by ",
-              h("strong", {}, text(v.reviewer_name, v.reviewer_id)),
-              ` · ${dateText(v.created_at)}`,
-              v.reason ? h("p", { class: "vote-reason" }, v.reason) : null,
-            ),
-          ),
-        )
-      : h("p", { class: "empty" }, "No votes yet."),
   );
+}
+
+/**
+ * Who voted, as people read it: a reviewer's name and email, or a key's label (with its id) or
+ * "API key <id>" for a key with no reviewer behind it. The vault works the name out.
+ */
+function voter(v) {
+  const name = h("strong", { class: "voter-name" }, text(v.reviewer_name, v.api_key_id ?? v.reviewer_id));
+  if (v.voter_kind === "api_key") return [name, v.api_key_label ? h("span", { class: "hint" }, ` (API key ${text(v.api_key_id)})`) : null];
+  return [name, v.reviewer_email ? h("span", { class: "hint voter-email" }, ` <${v.reviewer_email}>`) : null];
+}
+
+function voteItem(v) {
+  return h(
+    "li",
+    {},
+    h("span", { class: `badge ${v.approved ? "badge-approved" : "badge-denied"}` }, v.approved ? "Approved" : "Denied"),
+    " by ",
+    voter(v),
+    h("span", { class: "hint" }, ` · ${dateText(v.created_at)}`),
+    h("p", { class: "vote-reason" }, v.reason ? v.reason : h("span", { class: "empty" }, "No reason given.")),
+  );
+}
+
+/** The votes, each with its own reason, then the final decision they led to: never mixed with the judge's reason. */
+function reviewSection(r) {
+  const votes = Array.isArray(r.votes_detail) ? r.votes_detail : [];
+  const pending = r.status === "pending_review" || r.status === "processing";
+  return section(
+    "review-title",
+    "Review",
+    votes.length ? h("ul", { class: "votes", "aria-label": "Votes" }, votes.map(voteItem)) : h("p", { class: "empty" }, "No votes yet."),
+    h("h3", { id: "final-decision-title" }, "Final decision"),
+    pending
+      ? h("p", { class: "empty" }, `Not decided yet: ${approvalsText(r.approvals)} so far.`)
+      : h(
+          "div",
+          { role: "group", "aria-labelledby": "final-decision-title", id: "final-decision" },
+          facts([
+            ["Outcome", statusBadge(r)],
+            ["Reason", text(r.reason, "No reason given")],
+            ["Reason code", r.reason_code ? code(r.reason_code) : null],
+            ["Decided", dateText(r.decided_at)],
+          ]),
+        ),
+  );
+}
+
+/** Reason codes a review (or its expiry, or the agent's cancel) writes over the judge's. */
+const REVIEW_CODES = new Set(["review_approved", "review_denied", "review_expired", "cancelled_by_agent"]);
+
+/** The judge's reason as it recorded it; a reviewer's decision replaces the request's reason, never this one. */
+function judgeReasonText(r) {
+  if (r.judge_reason) return r.judge_reason;
+  if (r.status === "processing") return "The judge has not decided yet.";
+  // Older vaults send no judge_reason: the request's reason is the judge's only when no review decided it.
+  if (r.judge_reason === undefined && r.decided_by !== "review") return text(r.reason);
+  return "No reason from the judge is recorded for this request.";
 }
 
 /**
@@ -232,6 +273,9 @@ export class DetailView {
   render(r) {
     const status = statusOf(r);
     const pending = r.status === "pending_review";
+    const automatic = r.decided_by === "automatic";
+    // Older vaults send no decided_by: votes or review rules mean a review.
+    const reviewed = r.decided_by === "review" || (r.decided_by === undefined && (pending || (Array.isArray(r.votes_detail) && r.votes_detail.length > 0)));
     byId("detail-title").textContent = `${text(r.tool_name)} · ${status.label}`;
     fill(
       byId("detail-body"),
@@ -258,10 +302,12 @@ export class DetailView {
           ),
           section(
             "judge-title",
-            "Why it needs a human",
+            automatic ? "How it was decided" : "Why it needs a human",
+            automatic ? h("p", { class: "hint" }, "Decided by the policy's conditions or the judge, without review.") : null,
             facts([
-              ["Judge's reason", text(r.reason)],
-              ["Reason code", r.reason_code ? code(r.reason_code) : null],
+              ["Judge's reason", h("span", { id: "judge-reason" }, judgeReasonText(r))],
+              // Once a review decided, the request's reason code is the review's: shown under Final decision.
+              ["Reason code", r.reason_code && !REVIEW_CODES.has(r.reason_code) ? code(r.reason_code) : null],
               // policy_default_decision is that of the version that judged this request, not today's.
               ["Policy", r.policy_id ? h("div", {}, code(r.policy_id), r.policy_default_decision === "approve" ? defaultApproveWarning("detail-policy-warning") : null) : "no policy"],
               ["Confidence", text(r.confidence_bucket)],
@@ -270,6 +316,7 @@ export class DetailView {
             h("h3", {}, "Policy evidence"),
             evidenceList(r),
           ),
+          reviewed ? reviewSection(r) : null,
         ),
         h(
           "div",
@@ -286,7 +333,7 @@ export class DetailView {
               ["Outcome", pending ? null : text(r.decision_status)],
             ]),
           ),
-          approvalsSection(r),
+          automatic ? null : approvalsSection(r),
           ledgerSection(r, this.proofShown),
         ),
       ),

@@ -1,9 +1,12 @@
-// The pending queue (kept live by the stream) and the history of decided requests.
+// The pending queue (kept live by the stream) and the history of decided requests, reviewed or not.
 import { ApiError, listReviews } from "./api.js";
 import { byId, fill, h, notice } from "./dom.js";
 import { ageText, approvalsText, dateText, expiryText, isExpired, statusOf, text } from "./format.js";
 
 const reviewHref = (id) => `#/reviews/${encodeURIComponent(id)}`;
+
+/** How the request was decided: by reviewers, or by the policy's conditions or the judge alone. */
+const decidedByLabels = { review: "Reviewed", automatic: "Decided automatically" };
 
 export function statusBadge(review) {
   const s = statusOf(review);
@@ -30,6 +33,7 @@ function reviewItem(review, { live }) {
       review.human_principal ? h("li", {}, "For ", h("strong", {}, review.human_principal)) : null,
       review.policy_id ? h("li", {}, "Policy ", h("strong", {}, review.policy_id)) : null,
       pending ? h("li", {}, approvalsText(review.approvals)) : h("li", {}, `Decided ${dateText(review.decided_at)}`),
+      !pending && review.decided_by ? h("li", { class: "decided-by" }, decidedByLabels[review.decided_by] ?? text(review.decided_by)) : null,
       h("li", { "data-age": review.created_at }, ageText(review.created_at)),
       pending && live
         ? h("li", { "data-expires": review.expires_at ?? "", class: isExpired(review.expires_at) ? "urgent" : null }, expiryText(review.expires_at))
@@ -140,16 +144,22 @@ export class HistoryView {
     this.cursor = null;
     this.list = byId("history-list");
     this.select = byId("history-status");
+    this.decidedBy = byId("history-decided-by");
     this.select.addEventListener("change", () => this.load());
+    this.decidedBy.addEventListener("change", () => this.load());
+    this.seq = 0;
     byId("history-refresh").addEventListener("click", () => this.load());
     byId("history-more").addEventListener("click", () => this.load(this.cursor));
   }
 
   async load(cursor = null) {
     const error = byId("history-error");
+    // Only the newest load is shown: a filter changed twice quickly must not end on the older answer.
+    const seq = ++this.seq;
     this.list.setAttribute("aria-busy", "true");
     try {
-      const page = await listReviews(this.select.value, cursor, 50);
+      const page = await listReviews(this.select.value, cursor, 50, this.decidedBy.value);
+      if (seq !== this.seq) return;
       const items = page.reviews.map((r) => reviewItem(r, { live: false }));
       if (cursor) this.list.append(...items);
       else fill(this.list, items);
@@ -157,11 +167,13 @@ export class HistoryView {
       notice(error, "");
       byId("history-empty").hidden = this.list.childElementCount > 0;
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) return;
+      if (seq !== this.seq || (err instanceof ApiError && err.status === 401)) return;
       notice(error, `Could not load the history. ${err instanceof ApiError ? err.describe() : String(err)}`);
     } finally {
-      this.list.removeAttribute("aria-busy");
-      byId("history-more").hidden = !this.cursor;
+      if (seq === this.seq) {
+        this.list.removeAttribute("aria-busy");
+        byId("history-more").hidden = !this.cursor;
+      }
     }
   }
 

@@ -24,6 +24,10 @@ export const errorCatalog = {
   already_voted: { status: 409, title: "This reviewer has already voted on this request" },
   reviewer_exists: { status: 409, title: "A reviewer with this email already exists" },
   reviewer_not_found: { status: 404, title: "No active reviewer with this id in this tenant" },
+  // API keys managed over HTTP (src/http/routes/keys.ts).
+  api_key_not_found: { status: 404, title: "No active API key with this id in this tenant" },
+  policy_retired: { status: 409, title: "The policy is retired" },
+  last_admin_key: { status: 409, title: "Revoking this key would leave the tenant without an admin key" },
   not_found: { status: 404, title: "Not found" },
   request_timeout: { status: 408, title: "Request timed out" },
   request_not_found: { status: 404, title: "Clearance request not found" },
@@ -31,6 +35,8 @@ export const errorCatalog = {
   webhook_not_found: { status: 404, title: "Webhook endpoint not found" },
   outbox_entry_not_found: { status: 404, title: "Outbox entry not found" },
   document_not_found: { status: 404, title: "Policy document not found" },
+  // Policy management (issue 14): GET /policies/{id}/versions/{version} and /diff name a version that does not exist.
+  policy_version_not_found: { status: 404, title: "Policy version not found" },
   token_not_found: { status: 404, title: "Token was never issued by this tenant" },
   ledger_event_not_found: { status: 404, title: "No ledger event for this request" },
   checkpoint_not_found: { status: 404, title: "Ledger checkpoint not found" },
@@ -52,6 +58,8 @@ export const errorCatalog = {
   embedding_unavailable: { status: 503, title: "Embedding model unavailable" },
   tenant_secrets_unavailable: { status: 503, title: "This tenant's secrets cannot be read right now" },
   signer_unavailable: { status: 503, title: "The signing key service is unavailable" },
+  // Schema versioning (issue 14): a tenant's database holds migrations of a newer Countersign (src/db/migrate.ts).
+  schema_too_new: { status: 503, title: "This data was written by a newer Countersign" },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, restrictUmask, tightenTree } from "../private-files.js";
@@ -36,9 +36,7 @@ export class PgliteDatabase implements Database {
   ) {}
 
   static async open(dataDir: string): Promise<PgliteDatabase> {
-    // pgvector ships with the embedded engine, so retrieval on a laptop uses the HNSW index too.
-    const options = { extensions: { vector } };
-    if (dataDir === "memory://") return new PgliteDatabase(await PGlite.create(dataDir, options), null);
+    if (dataDir === "memory://") return new PgliteDatabase(await createCluster(dataDir, true), null);
     // Database files are the vault's alone (0700/0600): the umask covers the files Postgres creates
     // later, the sweep the ones PGlite writes with its own modes (see private-files.ts).
     restrictUmask();
@@ -46,7 +44,8 @@ export class PgliteDatabase implements Database {
     const lockFile = takeDirectoryLock(dataDir);
     let pglite: PGlite;
     try {
-      pglite = await PGlite.create(dataDir, options);
+      // Empty: a new database (a directory left half-made by a crash is PGlite's to deal with, as before).
+      pglite = await createCluster(dataDir, readdirSync(dataDir).length === 0);
     } catch (err) {
       rmSync(lockFile, { force: true });
       throw err;
@@ -89,6 +88,43 @@ export class PgliteDatabase implements Database {
       if (this.lockFile) rmSync(this.lockFile, { force: true });
     }
   }
+}
+
+/**
+ * A fresh cluster (initdb's output, before any migration) as a tarball, kept for a minute after the
+ * last use. initdb is most of a new PGlite database's cost (2-4 s of WASM on the main thread); unpacking
+ * this takes ~0.5 s. A first start creates two databases back to back (control, then tenant
+ * "default"), and tests many: the first pays initdb, the ones soon after reuse its output. Held in
+ * memory only (~40 MB), never written anywhere, and dropped when idle.
+ */
+let freshCluster: { tarball: Blob; dropTimer: NodeJS.Timeout } | undefined;
+const FRESH_CLUSTER_KEEP_MS = 60_000;
+
+function keepFreshCluster(tarball: Blob): void {
+  if (freshCluster) clearTimeout(freshCluster.dropTimer);
+  const dropTimer = setTimeout(() => (freshCluster = undefined), FRESH_CLUSTER_KEEP_MS);
+  dropTimer.unref();
+  freshCluster = { tarball, dropTimer };
+}
+
+/** Opens a cluster, or creates one in an empty directory (`isNew`): unpacked from a kept fresh cluster when there is one. */
+async function createCluster(dataDir: string, isNew: boolean): Promise<PGlite> {
+  // pgvector ships with the embedded engine, so retrieval on a laptop uses the HNSW index too.
+  const options = { extensions: { vector } };
+  if (!isNew) return PGlite.create(dataDir, options);
+  const template = freshCluster?.tarball;
+  if (template) {
+    keepFreshCluster(template);
+    return PGlite.create(dataDir, { ...options, loadDataDir: template });
+  }
+  const pglite = await PGlite.create(dataDir, options);
+  // Dumped before the caller runs anything: the tarball holds initdb's output and nothing of ours.
+  try {
+    keepFreshCluster(await pglite.dumpDataDir("none"));
+  } catch {
+    // Only an optimisation: the next new database runs initdb itself.
+  }
+  return pglite;
 }
 
 export class DirectoryInUseError extends Error {}

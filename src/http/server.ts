@@ -11,10 +11,13 @@ import { healthRoutes } from "./routes/health.js";
 import { ledgerRoutes } from "./routes/ledger.js";
 import { policyRoutes } from "./routes/policies.js";
 import { reviewerRoutes } from "./routes/reviewers.js";
+import { keyRoutes } from "./routes/keys.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { recordHttpMetrics } from "./http-metrics.js";
+import { registerOpenApi } from "./openapi/document.js";
+import { rootRoutes } from "./routes/root.js";
 
 /**
  * Builds the vault's HTTP app from a context. It never listens: entrypoints and tests decide that.
@@ -46,11 +49,16 @@ export async function buildServer(
   recordHttpMetrics(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, "not_found", `No route ${request.method} ${request.url.split("?")[0]}`));
+  // After the error handlers, which the docs plugin's routes take, and before every route: the
+  // document and the route registry see only the routes registered after it.
+  await registerOpenApi(app);
+  rootRoutes(app);
   healthRoutes(app, ctx);
   clearanceRoutes(app, ctx);
   reviewRoutes(app, ctx);
   webhookRoutes(app, ctx);
   reviewerRoutes(app, ctx);
+  keyRoutes(app, ctx);
   tokenRoutes(app, ctx);
   policyRoutes(app, ctx);
   ledgerRoutes(app, ctx);

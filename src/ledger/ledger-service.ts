@@ -16,6 +16,7 @@ import {
   consistencyPlan,
   findEvent,
   firstAndLatestCheckpoints,
+  judgeEvent,
   inclusionPlan,
   proofsFromTiles,
   inclusionPath,
@@ -111,6 +112,22 @@ export class LedgerService {
    */
   async requestLedgerStatus(sql: Sql, requestId: string): Promise<RequestLedgerStatus> {
     return requestLedgerStatus(sql, requestId);
+  }
+
+  /**
+   * The judge's reason as its clearance.* event recorded it: a reviewer's decision later replaces the
+   * request's own reason, and the review console shows both. Null when the judge never decided (a
+   * reviewer denied first) or the body cannot be opened (a display, so it must not fail the page).
+   */
+  async judgeReason({ tenantId, sql }: TenantLedger, requestId: string): Promise<string | null> {
+    const row = await judgeEvent(sql, requestId);
+    if (!row) return null;
+    try {
+      return storedEvent(row, this.deps.tenantKeys.sealingKeysFor(tenantId, "ledger").open).reason;
+    } catch (err) {
+      if (err instanceof LedgerBodyError) return null;
+      throw err;
+    }
   }
 
   async latestNote({ sql }: TenantLedger): Promise<string> {

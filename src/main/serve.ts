@@ -4,7 +4,7 @@ import { createContext, startWorkers, type AppContext, type ContextOverrides } f
 import { listenEarly } from "../http/early-listener.js";
 import { buildServer } from "../http/server.js";
 import { bootstrapDefaultTenant } from "./bootstrap.js";
-import { checkDataDir } from "./data-dir.js";
+import { checkDataDir, markDataDir } from "./data-dir.js";
 
 export interface RunningVault {
   ctx: AppContext;
@@ -15,8 +15,9 @@ export interface RunningVault {
 
 /**
  * Starts a vault. The order is what makes a failed start leave nothing behind: the data directory is
- * checked and the port is bound before the context creates any database, tenant or key; requests that
- * arrive meanwhile get 503 not_ready. Then the first-start tenant, workers and recovery, then the app.
+ * checked (its permissions, and its format: a newer one is refused) and the port is bound before the
+ * context creates any database, tenant or key; requests that arrive meanwhile get 503 not_ready. Then
+ * the data directory's marker, the first-start tenant, workers and recovery, then the app.
  */
 export async function startVault(config: Config, overrides: ContextOverrides = {}): Promise<RunningVault> {
   checkDataDir(config);
@@ -29,6 +30,8 @@ export async function startVault(config: Config, overrides: ContextOverrides = {
     throw err;
   }
   try {
+    // The control database now has this binary's schema: say which data format the directory holds.
+    markDataDir(config);
     const boot = await bootstrapDefaultTenant(ctx);
     if (boot.created) {
       if (boot.printed && config.bootstrap.printKey) {
@@ -52,8 +55,15 @@ export async function startVault(config: Config, overrides: ContextOverrides = {
     }
     const recovered = await startWorkers(ctx);
     if (recovered > 0) ctx.log.info({ recovered }, "re-enqueued unfinished clearance requests");
-    const app = await buildServer(ctx, (handler) => listener.attach(handler));
+    // Requests keep getting 503 not_ready until the app is ready: Fastify may not see a request while
+    // its plugins (the OpenAPI document among them) are still loading.
+    let handler: Parameters<typeof listener.attach>[0] | undefined;
+    const app = await buildServer(ctx, (h) => {
+      handler = h;
+      return listener.server;
+    });
     await app.ready();
+    listener.attach(handler!);
     const started = ctx;
     return {
       ctx: started,

@@ -118,7 +118,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     mint: new MintService({ policies, reviewSettings, issuer, lifecycle, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
     consume: new ConsumeService({ keys, settings: tokenSettings, lifecycle, clock }),
     reviews: new ReviewService({ clearance, lifecycle, clock }),
-    reviewReader: new ReviewReader({ clock, ledger: ledgerService }),
+    reviewReader: new ReviewReader({ clock, ledger: ledgerService, control }),
     reviewBus,
     reviewSweeper: new ReviewSweeper({ tenantIds, tenantSql, lifecycle, clock, log, intervalMs: config.reviews.sweepIntervalMs }),
     outbox,

@@ -6,6 +6,7 @@ import { sha256Hex } from "../tokens/canonical-json.js";
 import { copyChunks, embedChunks, ensureVectorIndex, insertChunks } from "./policy-chunks.js";
 import { insertVersion, lockCurrentVersion, readCurrentVersion, type CurrentVersion } from "./policy-store.js";
 import { documentChunks, versionContent, type DocumentRef } from "./policy-text.js";
+import { isRetired } from "./policy-status.js";
 
 export interface NewDocument {
   title: string;
@@ -32,6 +33,15 @@ function requireCurrent(current: CurrentVersion | undefined, policyId: string): 
   return current;
 }
 
+/** Changing a retired policy's documents would make versions that nobody can see decide: refused until it is registered again. */
+function requireActive(current: CurrentVersion | undefined, policyId: string): CurrentVersion {
+  const found = requireCurrent(current, policyId);
+  if (isRetired(found.content)) {
+    throw new AppError("policy_retired", `Policy ${policyId} is retired; register it again (POST /register-policy) before changing its documents`);
+  }
+  return found;
+}
+
 /**
  * Attaches a document to a policy as a NEW version: the version's content hash then commits to the
  * document, so a decision's policy_content_hash pins exactly which text it was judged against.
@@ -46,12 +56,12 @@ export async function addPolicyDocument(sql: Sql, embeddings: EmbeddingProvider,
   const ref: DocumentRef = { document_id: documentId, title: doc.title, media_type: doc.media_type, content_hash: `sha256:${sha256Hex(doc.content)}` };
   // A retried upload (a client that timed out while this one was embedding) attaches nothing new;
   // checked before embedding to save the work, and again under the lock to be sure.
-  const before = requireCurrent(await readCurrentVersion(sql, policyId), policyId);
+  const before = requireActive(await readCurrentVersion(sql, policyId), policyId);
   const known = await alreadyAttached(sql, before, ref);
   if (known) return known;
   const embedded = await embedChunks(sql, embeddings, chunks);
   const change = await sql.transaction(async (tx) => {
-    const current = requireCurrent(await lockCurrentVersion(tx, policyId), policyId);
+    const current = requireActive(await lockCurrentVersion(tx, policyId), policyId);
     const again = await alreadyAttached(tx, current, ref);
     if (again) return again;
     await tx.query("INSERT INTO policy_documents (id, policy_id, title, media_type, content, content_hash) VALUES ($1, $2, $3, $4, $5, $6)", [
@@ -83,7 +93,7 @@ async function alreadyAttached(sql: Sql, current: CurrentVersion, ref: DocumentR
 /** Detaches a document: a new version without it. Older versions (and their evidence) keep it. */
 export async function removePolicyDocument(sql: Sql, policyId: string, documentId: string): Promise<DocumentChange> {
   return sql.transaction(async (tx) => {
-    const current = requireCurrent(await lockCurrentVersion(tx, policyId), policyId);
+    const current = requireActive(await lockCurrentVersion(tx, policyId), policyId);
     const refs = current.content.documents ?? [];
     if (!refs.some((r) => r.document_id === documentId)) {
       throw new AppError("document_not_found", `Policy ${policyId} has no document ${documentId}`);

@@ -8,6 +8,7 @@ import { compileCondition, ConditionCompileError, type CompiledCondition } from 
 import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import { copyChunks, embedChunks, ensureVectorIndex, insertChunks, retireChunks } from "./policy-chunks.js";
 import type { Condition, PolicyDocument } from "./policy-schema.js";
+import { isRetired, type StoredContent } from "./policy-status.js";
 import { policyTextChunks, versionContent, type PolicyContent } from "./policy-text.js";
 
 export interface RegisteredPolicy {
@@ -48,7 +49,7 @@ export function policyContentHash(canonical: string): string {
 export interface CurrentVersion {
   id: string;
   version: number;
-  content: PolicyContent;
+  content: StoredContent;
   content_hash: string;
 }
 
@@ -67,11 +68,11 @@ export async function readCurrentVersion(sql: Sql, policyId: string): Promise<Cu
       [policyId],
     )
   )[0];
-  return row && { ...row, content: JSON.parse(row.content) as PolicyContent };
+  return row && { ...row, content: JSON.parse(row.content) as StoredContent };
 }
 
 /** Writes a new version of a policy and makes it current. The caller holds lockCurrentVersion. */
-export async function insertVersion(tx: Sql, content: PolicyContent, current: CurrentVersion | undefined): Promise<RegisteredPolicy> {
+export async function insertVersion(tx: Sql, content: StoredContent, current: CurrentVersion | undefined): Promise<RegisteredPolicy> {
   const canonical = canonicalJson(content);
   const contentHash = policyContentHash(canonical);
   const version = (current?.version ?? 0) + 1;
@@ -106,6 +107,9 @@ export async function registerPolicy(sql: Sql, doc: PolicyDocument, embeddings: 
   const ownChunks = await embedChunks(sql, embeddings, policyTextChunks(doc));
   const result = await sql.transaction(async (tx) => {
     const current = await lockCurrentVersion(tx, doc.policy_id);
+    // Documents carry over a retirement too (the retired version keeps them and their chunks), so
+    // retiring and re-registering a policy gives it back as it was. The new content has no retired
+    // marker (the schema cannot carry one), so its hash differs and it is a new, active version.
     const content = versionContent(doc, current?.content.documents ?? []);
     if (current && current.content_hash === policyContentHash(canonicalJson(content))) {
       return {
@@ -131,9 +135,12 @@ async function loadActive(sql: Sql): Promise<ActivePolicy[]> {
     `SELECT p.policy_id, v.id, v.version, v.content, v.content_hash
        FROM policies p JOIN policy_versions v ON v.id = p.current_version_id ORDER BY p.policy_id`,
   );
-  return rows.map((r) => {
-    const doc = JSON.parse(r.content) as PolicyContent;
-    return { policyId: r.policy_id, versionId: r.id, version: r.version, contentHash: r.content_hash, doc, conditions: compileAll(doc) };
+  // A retired policy never decides: it is not in the judge's list at all, so neither tool coverage
+  // nor a context.policy_id naming it can make it apply (the judge answers policy_not_found).
+  return rows.flatMap((r) => {
+    const doc = JSON.parse(r.content) as StoredContent;
+    if (isRetired(doc)) return [];
+    return [{ policyId: r.policy_id, versionId: r.id, version: r.version, contentHash: r.content_hash, doc, conditions: compileAll(doc) }];
   });
 }
 
@@ -173,29 +180,3 @@ export function applicablePolicies(policies: ActivePolicy[], tool: string, conte
   return policies.filter((p) => coversTool(p, tool));
 }
 
-export interface PolicyListing {
-  policyId: string;
-  versionId: string;
-  version: number;
-  registeredAt: Date;
-  doc: PolicyContent;
-}
-
-/**
- * The current version of each policy, read straight from the database (GET /policies). Not the
- * PolicyCache: a listing must show what was just registered in any process, and it needs neither
- * compiled conditions nor their cost.
- */
-export async function listCurrentPolicies(sql: Sql): Promise<PolicyListing[]> {
-  const rows = await sql.query<{ policy_id: string; id: string; version: number; content: string; created_at: Date | string }>(
-    `SELECT p.policy_id, v.id, v.version, v.content, v.created_at
-       FROM policies p JOIN policy_versions v ON v.id = p.current_version_id ORDER BY p.policy_id`,
-  );
-  return rows.map((r) => ({
-    policyId: r.policy_id,
-    versionId: r.id,
-    version: Number(r.version),
-    registeredAt: new Date(r.created_at),
-    doc: JSON.parse(r.content) as PolicyContent,
-  }));
-}

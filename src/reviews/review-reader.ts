@@ -4,10 +4,11 @@ import { AppError } from "../errors.js";
 import type { LedgerService } from "../ledger/ledger-service.js";
 import type { ClearanceRequest } from "../requests/clearance-request.js";
 import { getRequest, getRequestWithPolicyDefault } from "../requests/store/request-store.js";
+import { TRANSITIONS } from "../requests/transitions.js";
 import { listReviews, type ReviewFilter } from "../requests/store/review-listing.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { voterOf } from "../tenancy/reviewers.js";
-import { votesFor } from "./review-queries.js";
+import { recordedVotesFor, votesFor, votingKeys } from "./review-queries.js";
 import { reviewDetail, reviewSummary, viewerRights } from "./review-views.js";
 
 /** GET /reviews and GET /reviews/{id}: the queue, the history, and one request in full. */
@@ -15,8 +16,10 @@ export class ReviewReader {
   constructor(
     private readonly deps: {
       clock: Clock;
-      /** Where a request's ledger events stand: the ledger owns that rule. */
-      ledger: Pick<LedgerService, "requestLedgerStatus">;
+      /** Where a request's ledger events stand, and the judge's reason as recorded: the ledger owns both. */
+      ledger: Pick<LedgerService, "requestLedgerStatus" | "judgeReason">;
+      /** The control database: the labels of keys that voted without a reviewer identity. */
+      control: Sql;
     },
   ) {}
 
@@ -35,11 +38,25 @@ export class ReviewReader {
 
   async detail(sql: Sql, principal: Principal, requestId: string) {
     const row = found(await getRequestWithPolicyDefault(sql, requestId), requestId);
-    const votes = (await votesFor(sql, [row.id])).get(row.id) ?? [];
-    const ledger = await this.deps.ledger.requestLedgerStatus(sql, row.id);
-    return reviewDetail(row, votes, this.deps.clock.now(), viewerRights(row, votes, voterOf(principal), principal.keyId), ledger, row.policy_default_decision);
+    const votes = await recordedVotesFor(sql, row.id);
+    const [ledger, judgeReason, keys] = await Promise.all([
+      this.deps.ledger.requestLedgerStatus(sql, row.id),
+      this.judgeReason(sql, principal.tenantId, row),
+      votingKeys(this.deps.control, principal.tenantId, votes.filter((v) => !v.has_identity).map((v) => v.api_key_id)),
+    ]);
+    const viewer = viewerRights(row, votes, voterOf(principal), principal.keyId);
+    return reviewDetail(row, votes, this.deps.clock.now(), viewer, ledger, { policyDefaultDecision: row.policy_default_decision, judgeReason, keys });
+  }
+
+  /** The row keeps the judge's reason until a review transition replaces it; then the ledger's clearance event still holds it. */
+  private async judgeReason(sql: Sql, tenantId: string, row: ClearanceRequest): Promise<string | null> {
+    if (REPLACES_REASON.has(row.reason_code ?? "")) return this.deps.ledger.judgeReason({ tenantId, sql }, row.id);
+    return row.status === "processing" ? null : row.reason;
   }
 }
+
+/** Reason codes of the transitions that write their own reason over the judge's. */
+const REPLACES_REASON = new Set<string>(Object.values(TRANSITIONS).map((t) => t.reasonCode));
 
 function found<T extends ClearanceRequest>(row: T | undefined, requestId: string): T {
   if (!row) throw new AppError("request_not_found", `No clearance request ${requestId}`);

@@ -29,6 +29,9 @@ export interface CreatedKey {
   scope: Scope;
   /** The raw key: returned once, never stored. */
   apiKey: string;
+  label: string;
+  keyPrefix: string;
+  createdAt: Date;
 }
 
 export function hashApiKey(raw: string): string {
@@ -45,16 +48,39 @@ export async function createApiKey(
 ): Promise<CreatedKey> {
   const apiKey = args.rawKey ?? generateRawKey();
   const id = newApiKeyId();
-  await sql.query(
-    "INSERT INTO api_keys (id, tenant_id, scope, label, key_prefix, key_hash, reviewer_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    [id, args.tenantId, args.scope, args.label ?? "", apiKey.slice(0, 8), hashApiKey(apiKey), args.reviewerId ?? null],
+  const label = args.label ?? "";
+  const keyPrefix = apiKey.slice(0, 8);
+  const rows = await sql.query<{ created_at: Date }>(
+    "INSERT INTO api_keys (id, tenant_id, scope, label, key_prefix, key_hash, reviewer_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at",
+    [id, args.tenantId, args.scope, label, keyPrefix, hashApiKey(apiKey), args.reviewerId ?? null],
   );
-  return { id, tenantId: args.tenantId, scope: args.scope, apiKey };
+  return { id, tenantId: args.tenantId, scope: args.scope, apiKey, label, keyPrefix, createdAt: rows[0]!.created_at };
 }
 
 export async function revokeApiKey(sql: Sql, keyId: string): Promise<boolean> {
   const rows = await sql.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id", [keyId]);
   return rows.length === 1;
+}
+
+export type TenantRevokeResult = "revoked" | "not_found" | "last_admin";
+
+/**
+ * Revokes one of a tenant's active keys, refusing to revoke its last active admin key: nobody could
+ * then manage the tenant over HTTP. The tenant's row is locked, so two concurrent revocations of its
+ * last two admin keys cannot both pass the count.
+ */
+export async function revokeTenantApiKey(control: Sql, tenantId: string, keyId: string): Promise<TenantRevokeResult> {
+  return control.transaction(async (tx) => {
+    await tx.query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", [tenantId]);
+    const key = (await tx.query<{ scope: Scope }>("SELECT scope FROM api_keys WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL", [keyId, tenantId]))[0];
+    if (!key) return "not_found";
+    if (key.scope === "admin") {
+      const admins = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND scope = 'admin' AND revoked_at IS NULL", [tenantId]);
+      if (Number(admins[0]?.n ?? 0) <= 1) return "last_admin";
+    }
+    await tx.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND tenant_id = $2", [keyId, tenantId]);
+    return "revoked";
+  });
 }
 
 export interface ApiKeyListing {
@@ -81,7 +107,8 @@ export async function listApiKeys(sql: Sql, tenantId: string): Promise<ApiKeyLis
  */
 export class ApiKeyAuthenticator {
   // Holds the pending lookup too, so a burst of requests with one key makes one query.
-  private readonly cache = new Map<string, { principal: Promise<Principal | null>; until: number }>();
+  // keyId is filled in when the lookup resolves, so forgetKey() can find a revoked key's entry.
+  private readonly cache = new Map<string, { principal: Promise<Principal | null>; until: number; keyId?: string }>();
   private static readonly maxEntries = 10_000;
 
   constructor(
@@ -97,7 +124,9 @@ export class ApiKeyAuthenticator {
     const now = this.clock.nowMs();
     let entry = this.cache.get(hash);
     if (!entry || entry.until <= now) {
-      entry = { principal: this.lookup(hash), until: now + this.ttlMs };
+      const fresh: { principal: Promise<Principal | null>; until: number; keyId?: string } = { principal: this.lookup(hash), until: now + this.ttlMs };
+      fresh.principal.then((p) => (fresh.keyId = p?.keyId), () => {});
+      entry = fresh;
       if (this.ttlMs > 0) {
         if (this.cache.size >= ApiKeyAuthenticator.maxEntries) this.cache.clear();
         this.cache.set(hash, entry);
@@ -113,6 +142,15 @@ export class ApiKeyAuthenticator {
       throw new AppError("unauthorized", "Unknown or revoked API key");
     }
     return principal;
+  }
+
+  /**
+   * Drops a revoked key from this process's cache, so the revocation takes effect here at once (other
+   * processes see it within the cache TTL). Lookups still in flight may have read the key before the
+   * revocation: they are dropped too, and simply run again.
+   */
+  forgetKey(keyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.keyId === undefined || entry.keyId === keyId) this.cache.delete(hash);
   }
 
   private async lookup(hash: string): Promise<Principal | null> {

@@ -152,7 +152,7 @@ export class TenantDatabases {
   private async openTenant(loc: TenantLocation, described: BundleDsn | undefined): Promise<Database> {
     const db = await this.connect(loc, described);
     try {
-      await migrate(db, "tenant");
+      await migrate(db, "tenant", `the database of tenant ${loc.id}`);
     } catch (err) {
       await db.close().catch(() => {});
       // Credentials from a bundle that the server refuses (28P01 bad password, 28000 no such role): the bundle is at fault, 503 as unreadable.

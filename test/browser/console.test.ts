@@ -2,7 +2,9 @@
  * The reviewer console in a real browser (issue 6, Must show 3): Debian's headless chromium driven by
  * playwright-core against a real vault on PGlite. A reviewer signs in, sees a new pending request
  * arrive over SSE without a reload, approves it, and the agent's long-poll turns approved with a
- * token. Screenshots of the desktop and phone layouts go to test-results/.
+ * token. Issue 14: the judge's reason and the reviewer's stay apart, votes name the person (or the
+ * key's label), and the history shows requests decided without review, filterable. Screenshots of
+ * the desktop and phone layouts go to test-results/.
  */
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -10,6 +12,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCatalog } from "../../src/errors.js";
 import { claimDue, insertEntry, recordOutcome } from "../../src/outbox/outbox-store.js";
+import { createApiKey } from "../../src/tenancy/api-keys.js";
 import { call, newKey, newPgliteDir, refundPolicy, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 import { launchChromium, pngSize } from "./chromium.js";
 
@@ -170,7 +173,18 @@ describe("reviewer console in headless chromium", () => {
     expect(answer.body.token).toMatch(/^eyJ/);
     const votes = await body.getByRole("list", { name: "Votes" }).textContent();
     expect(votes).toContain("Rita Reviewer");
+    expect(votes).toContain("<rita@example.com>");
     expect(votes).toContain("Order checked: parcel lost in transit");
+    // The judge's reason stays the judge's: the reviewer's is with the vote and the final decision.
+    expect(await body.locator("#judge-reason").textContent()).toBe("Refunds over $100 need a human");
+    expect(await body.getByRole("region", { name: "Why it needs a human" }).textContent()).not.toContain("Order checked");
+    const review = body.getByRole("region", { name: "Review" });
+    const final = await review.getByRole("group", { name: "Final decision" }).textContent();
+    expect(final).toContain("Approved");
+    expect(final).toContain("Order checked: parcel lost in transit");
+    expect(final).toContain("review_approved");
+    // Read in order: the judge's reasoning, then the review that decided.
+    expect(await inPage(page, 'document.getElementById("judge-title").compareDocumentPosition(document.getElementById("review-title")) & Node.DOCUMENT_POSITION_FOLLOWING')).toBeTruthy();
     // The stream took it out of the queue.
     await expect.poll(() => page.locator("#queue-count").textContent()).toBe("0");
     expect(await page.locator(`#queue-list [data-request-id="${id}"]`).count()).toBe(0);
@@ -186,6 +200,73 @@ describe("reviewer console in headless chromium", () => {
     await row.waitFor();
     expect(await row.textContent()).toContain("Approved");
     await screenshot(page, "console-desktop-history.png", DESKTOP, 1);
+  });
+
+  it("names each voter: the reviewer's name and email, or the key's label, never 'reviewer key key_…'", async () => {
+    const labelled = await createApiKey(v.vault.ctx.control, { tenantId: v.tenantId, scope: "reviewer", label: "Ops rota key" });
+    const bare = await createApiKey(v.vault.ctx.control, { tenantId: v.tenantId, scope: "reviewer" });
+    const byLabel = (await clear(910)).body.request_id as string;
+    const byBare = (await clear(920)).body.request_id as string;
+    for (const [id, key] of [[byLabel, labelled.apiKey], [byBare, bare.apiKey]] as const) {
+      expect((await call(v.url, "POST", `/reviews/${id}/decision`, { key, body: { approved: false, review_reason: "Duplicate of ZD-48212" } })).body.status).toBe("denied");
+    }
+    const page = await openPage(DESKTOP);
+    await signIn(page, reviewerKey);
+    await page.goto(`${v.url}/console/#/reviews/${byLabel}`);
+    await page.getByRole("heading", { name: "stripe_refund · Denied" }).waitFor();
+    const labelVotes = await page.getByRole("list", { name: "Votes" }).textContent();
+    expect(labelVotes).toContain("Ops rota key");
+    expect(labelVotes).toContain(`(API key ${labelled.id})`);
+    expect(labelVotes).toContain("Duplicate of ZD-48212");
+    expect(labelVotes).not.toContain("reviewer key");
+    expect(await page.locator("#judge-reason").textContent()).toBe("Refunds over $100 need a human");
+
+    await page.goto(`${v.url}/console/#/reviews/${byBare}`);
+    await page.locator(`#proof-result[data-request-id="${byBare}"]`).waitFor({ state: "attached" });
+    const bareVotes = await page.getByRole("list", { name: "Votes" }).textContent();
+    expect(bareVotes).toContain(`API key ${bare.id}`);
+    expect(bareVotes).not.toContain("reviewer key");
+  });
+
+  it("shows requests decided without review in the history, filterable by who decided and by status", async () => {
+    const small = (await clear(50)).body;
+    const large = (await clear(5000)).body;
+    expect([small.status, large.status]).toEqual(["approved", "denied"]);
+    const reviewed = (await clear(930)).body.request_id as string;
+    await call(v.url, "POST", `/reviews/${reviewed}/decision`, { key: reviewerKey, body: { approved: false } });
+
+    const page = await openPage(DESKTOP);
+    await signIn(page, reviewerKey);
+    await page.getByRole("link", { name: "History" }).click();
+    const item = (id: string) => page.locator(`#history-list [data-request-id="${id}"]`);
+    await item(small.request_id).waitFor();
+    expect(await page.getByLabel("Decided", { exact: true }).inputValue()).toBe("any");
+    expect(await item(small.request_id).textContent()).toContain("Decided automatically");
+    expect(await item(large.request_id).textContent()).toContain("Decided automatically");
+    expect(await item(reviewed).textContent()).toContain("Reviewed");
+
+    await page.getByLabel("Decided", { exact: true }).selectOption({ label: "By review" });
+    await expect.poll(() => item(small.request_id).count()).toBe(0);
+    expect(await item(reviewed).count()).toBe(1);
+
+    await page.getByLabel("Decided", { exact: true }).selectOption({ label: "Automatically" });
+    await item(small.request_id).waitFor();
+    expect(await item(large.request_id).count()).toBe(1);
+    expect(await item(reviewed).count()).toBe(0);
+
+    await page.getByLabel("Status", { exact: true }).selectOption({ label: "Denied" });
+    await expect.poll(() => item(small.request_id).count()).toBe(0);
+    expect(await item(large.request_id).count()).toBe(1);
+    await screenshot(page, "console-desktop-history-automatic.png", DESKTOP, 1);
+
+    // An automatic decision has no review: the judge's reason and the outcome, no votes.
+    await item(large.request_id).getByRole("link").click();
+    await page.getByRole("heading", { name: "stripe_refund · Denied" }).waitFor();
+    const how = await page.getByRole("region", { name: "How it was decided" }).textContent();
+    expect(how).toContain("Amount exceeds $1000 limit");
+    expect(how).toContain("without review");
+    expect(await page.getByRole("region", { name: "Review" }).count()).toBe(0);
+    expect(await page.getByRole("region", { name: "Approvals" }).count()).toBe(0);
   });
 
   it("shows the problem's title when the server refuses a self-approval or a principal's approval", async () => {

@@ -31,13 +31,16 @@ describe("GET /policies", () => {
   it("lists the current version of each policy, with a default_approve warning only where the default approves", async () => {
     const res = await call(v.url, "GET", "/policies", { key: v.adminKey });
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body)).toEqual(["policies"]);
+    expect(Object.keys(res.body)).toEqual(["policies", "next_cursor"]);
+    expect(res.body.next_cursor).toBeNull();
     const listed = byPolicy(res.body);
     expect(Object.keys(listed).sort()).toEqual(["lenient-wires", "refund-policy"]);
     expect(listed["refund-policy"]).toEqual({
       policy_id: "refund-policy",
       policy_version_id: expect.stringMatching(/^pv_/),
       version: 1,
+      status: "active",
+      content_hash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
       description: refundPolicy.description,
       tools: ["stripe_refund"],
       default_decision: "review",
@@ -93,7 +96,7 @@ describe("GET /policies", () => {
 
   it("shows each tenant only its own policies", async () => {
     const other = await newTenant(v, `policy-list-${Date.now()}`);
-    expect((await call(v.url, "GET", "/policies", { key: other.adminKey })).body).toEqual({ policies: [] });
+    expect((await call(v.url, "GET", "/policies", { key: other.adminKey })).body).toEqual({ policies: [], next_cursor: null });
     await call(v.url, "POST", "/register-policy", { key: other.adminKey, body: { ...lenientPolicy, policy_id: "other-tenant-only" } });
     const theirs = (await call(v.url, "GET", "/policies", { key: other.adminKey })).body.policies.map((p: Listed) => p.policy_id);
     expect(theirs).toEqual(["other-tenant-only"]);

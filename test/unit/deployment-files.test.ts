@@ -220,3 +220,18 @@ describe("deployment files", () => {
     expect(proxy).toContain('"max_size":1048576');
   });
 });
+
+describe("Dockerfile", () => {
+  // package.json's `prepare` builds with tsc: during `npm ci` it would run before src is copied (build
+  // stage) or without tsc at all (runtime stage, --omit=dev). Both stages skip scripts; the build stage builds once.
+  it("installs without lifecycle scripts in both stages and builds once, after src is copied", () => {
+    const lines = readFileSync(path.resolve("Dockerfile"), "utf8").split("\n");
+    const installs = lines.filter((l) => /^RUN npm ci\b/.test(l));
+    expect(installs).toHaveLength(2);
+    for (const l of installs) expect(l).toContain("--ignore-scripts");
+    expect(installs[1]).toContain("--omit=dev");
+    const build = lines.findIndex((l) => l.trim() === "RUN npm run build");
+    expect(build).toBeGreaterThan(lines.findIndex((l) => l.startsWith("COPY src ")));
+    expect(build).toBeLessThan(lines.findIndex((l) => l.startsWith("FROM ") && l.includes("AS runtime")));
+  });
+});

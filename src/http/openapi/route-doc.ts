@@ -21,6 +21,8 @@ export interface RouteDoc {
   bodyMediaTypes?: readonly string[];
   /** Success answers by status; error answers (problem+json) are added from `errors`. */
   responses: Record<number, ResponseDoc>;
+  /** Honours an Idempotency-Key header (adds the header parameter and 422 idempotency_key_reused). */
+  idempotencyKey?: boolean;
   /** Error codes (src/errors.ts) this route can answer with, beyond the common ones. */
   errors?: readonly string[];
   /** Left out of the document (static assets): the coverage test accepts only these as undocumented. */

@@ -3,6 +3,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { documented } from "../openapi/route-doc.js";
 
 /**
  * The reviewer console: a handful of static files served from memory. The folder sits at the package
@@ -51,6 +53,16 @@ export function loadConsoleAssets(dir = consoleRoot): Map<string, Asset> {
   return assets;
 }
 
+const consoleDoc = documented({
+  summary: "The reviewer console (an HTML page)",
+  description:
+    "Reviewers sign in with their API key; the page then uses a session cookie. Static files, served from memory with a strict " +
+    "Content-Security-Policy and an ETag (`If-None-Match` answers 304).",
+  tags: ["console"],
+  auth: "none",
+  responses: { 200: { description: "The console's page.", mediaType: "text/html; charset=utf-8", schema: z.string(), example: "<!doctype html>\n<html lang=\"en\">…</html>" } },
+});
+
 /** GET /console (and /console/, by the router's ignoreTrailingSlash) plus /console/<file>, one route per known file. */
 export function consoleRoutes(app: FastifyInstance, assets = loadConsoleAssets()) {
   const serve = (asset: Asset) => async (request: FastifyRequest, reply: FastifyReply) => {
@@ -59,6 +71,8 @@ export function consoleRoutes(app: FastifyInstance, assets = loadConsoleAssets()
     return reply.type(asset.type).send(asset.body);
   };
   const index = assets.get("index.html")!;
-  app.get("/console", serve(index));
-  for (const [name, asset] of assets) app.get(`/console/${name}`, serve(asset));
+  app.get("/console", { config: consoleDoc }, serve(index));
+  // The page's own files: part of the console, not of the API.
+  const hidden = documented({ ...consoleDoc.openapi, hidden: true });
+  for (const [name, asset] of assets) app.get(`/console/${name}`, { config: hidden }, serve(asset));
 }

@@ -4,13 +4,27 @@ import type { AppContext } from "../app-context.js";
 import { AppError } from "../../errors.js";
 import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
 import { policyWarnings, registerPolicySchema } from "../../policies/policy-schema.js";
-import { listCurrentPolicies, registerPolicy, type PolicyListing } from "../../policies/policy-store.js";
+import { registerPolicy } from "../../policies/policy-store.js";
 import { reviewRulesSchema } from "../../requests/review-rules.js";
 import { readReviewSettings, reviewSettingsSchema, rulesFor, settingsView, writePolicyReviewRules, writeReviewSettings } from "../../requests/review-settings.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { withIdempotency } from "../../tenancy/idempotency.js";
 import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";
 import { authenticate, idempotencyKeyOf, principalOf } from "../auth.js";
+import { documented } from "../openapi/route-doc.js";
+import {
+  documentChangeExample,
+  documentChangeSchema,
+  documentListExample,
+  documentListSchema,
+  policyRegisteredExample,
+  policyRegisteredSchema,
+  policyReviewRulesExample,
+  policyReviewRulesSchema,
+  reviewSettingsViewExample,
+  reviewSettingsViewSchema,
+} from "../openapi/schemas/policies.js";
+import { policyManagementRoutes, policyParams } from "./policy-management.js";
 
 const MAX_DOCUMENT_CHARS = 512 * 1024;
 const documentText = z
@@ -22,7 +36,6 @@ const documentBodySchema = z.strictObject({
   content: documentText,
   media_type: z.enum(["text/markdown", "text/plain"]).default("text/markdown"),
 });
-const policyParams = z.object({ policy_id: z.string().min(1).max(128) });
 const documentParams = policyParams.extend({ document_id: z.string().min(1).max(100) });
 const policyQuery = z.object({ policy_id: z.string().min(1).max(128).optional() });
 const titleQuery = z.object({ title: z.string().trim().min(1).max(300).default("Untitled document") });
@@ -36,20 +49,89 @@ function documentOf(request: FastifyRequest): NewDocument {
   return { title: titleQuery.parse(request.query).title, media_type, content: documentText.parse(request.body) };
 }
 
-/** One entry of GET /policies: what a reviewer needs to judge requests against it, plus its warnings. */
-function policyView(p: PolicyListing) {
-  return {
-    policy_id: p.policyId,
-    policy_version_id: p.versionId,
-    version: p.version,
-    description: p.doc.description ?? "",
-    tools: p.doc.tools ?? [],
-    default_decision: p.doc.default_decision ?? "review",
-    condition_count: (p.doc.conditions ?? []).length,
-    registered_at: p.registeredAt.toISOString(),
-    warnings: policyWarnings(p.doc),
-  };
-}
+const COMMON_ERRORS = ["insufficient_scope", "tenant_secrets_unavailable"];
+const settingsAnswer = z.union([reviewSettingsViewSchema, policyReviewRulesSchema]);
+
+const registerDoc = documented({
+  summary: "Register a policy (a new version when its content changed)",
+  description:
+    "Idempotent by content: the same content answers `unchanged` with the current version. Conditions are CEL and are compiled here; one that does not compile is a 400 naming it. Registering a retired policy id makes a new active version. Honours Idempotency-Key.",
+  tags: ["policies"],
+  auth: ["admin"],
+  body: registerPolicySchema,
+  bodyExample: {
+    policy_id: "refund-policy",
+    description: "Refunds of customer payments",
+    rules: ["Refunds over $1000 are never issued by agents"],
+    tools: ["stripe_refund"],
+    conditions: [{ id: "too-large", when: "args.amount > 1000", decision: "deny", reason: "Amount exceeds $1000 limit" }],
+    default_decision: "review",
+  },
+  responses: { 200: { description: "The registered (or unchanged) version, with warnings about it", schema: policyRegisteredSchema, example: policyRegisteredExample } },
+  errors: ["validation_failed", "invalid_condition", "idempotency_key_reused", "embedding_unavailable", ...COMMON_ERRORS],
+});
+const addDocumentDoc = documented({
+  summary: "Attach a document to a policy (a new version)",
+  description: "JSON {title, content, media_type}, or the markdown / plain text itself with ?title=. The same document again answers 200 `unchanged`. Honours Idempotency-Key.",
+  tags: ["policies"],
+  auth: ["admin"],
+  params: policyParams,
+  query: titleQuery,
+  body: documentBodySchema,
+  bodyExample: { title: "Refund handbook", content: "# Refunds\n\nRefunds over $1000 need a manager.", media_type: "text/markdown" },
+  bodyMediaTypes: ["application/json", "text/markdown", "text/plain"],
+  responses: {
+    200: { description: "Already attached: nothing changed", schema: documentChangeSchema, example: { ...documentChangeExample, status: "unchanged" } },
+    201: { description: "Attached, as a new version", schema: documentChangeSchema, example: documentChangeExample },
+  },
+  errors: ["validation_failed", "policy_not_found", "policy_retired", "idempotency_key_reused", "embedding_unavailable", "unsupported_media_type", ...COMMON_ERRORS],
+});
+const listDocumentsDoc = documented({
+  summary: "List the documents of a policy's current version",
+  tags: ["policies"],
+  auth: ["admin"],
+  params: policyParams,
+  responses: { 200: { description: "The documents, with their chunk counts", schema: documentListSchema, example: documentListExample } },
+  errors: ["validation_failed", "policy_not_found", ...COMMON_ERRORS],
+});
+const removeDocumentDoc = documented({
+  summary: "Detach a document from a policy (a new version)",
+  description: "Older versions, and the evidence of decisions made under them, keep the document.",
+  tags: ["policies"],
+  auth: ["admin"],
+  params: documentParams,
+  responses: { 200: { description: "The new version without the document", schema: documentChangeSchema, example: { ...documentChangeExample, chunks: 0, embedding_model: null } } },
+  errors: ["validation_failed", "policy_not_found", "policy_retired", "document_not_found", ...COMMON_ERRORS],
+});
+const readSettingsDoc = documented({
+  summary: "Read review settings (the tenant's, or one policy's rules)",
+  description: "Without policy_id: the confidence threshold, the default review rules and every policy override. With it: the rules that policy's requests are reviewed by, and where they come from.",
+  tags: ["policies"],
+  auth: ["admin", "reviewer"],
+  query: policyQuery,
+  responses: { 200: { description: "The settings", schema: settingsAnswer, example: reviewSettingsViewExample } },
+  errors: ["validation_failed", ...COMMON_ERRORS],
+});
+const writeSettingsDoc = documented({
+  summary: "Replace review settings (the tenant's, or one policy's rules)",
+  description: "Without policy_id the body is the tenant settings (threshold and rules); with it, that policy's review rules.",
+  tags: ["policies"],
+  auth: ["admin"],
+  query: policyQuery,
+  body: z.union([reviewSettingsSchema, reviewRulesSchema]),
+  bodyExample: { minimum_confidence_bucket: "high", approvals_required: 1 },
+  responses: { 200: { description: "The settings now in force", schema: settingsAnswer, example: policyReviewRulesExample } },
+  errors: ["validation_failed", ...COMMON_ERRORS],
+});
+const resetSettingsDoc = documented({
+  summary: "Remove a policy's review rules override",
+  description: "The policy's requests are then reviewed by the tenant's rules. Needs ?policy_id=.",
+  tags: ["policies"],
+  auth: ["admin"],
+  query: policyQuery,
+  responses: { 200: { description: "The rules now in force for the policy", schema: policyReviewRulesSchema, example: { ...policyReviewRulesExample, source: "tenant", approvals_required: 1 } } },
+  errors: ["bad_request", "validation_failed", ...COMMON_ERRORS],
+});
 
 export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   // Admin only: an agent that could rewrite its own policy would approve itself.
@@ -59,7 +141,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     return principal;
   };
 
-  app.post("/register-policy", { preHandler: authenticate(ctx) }, async (request) => {
+  app.post("/register-policy", { preHandler: authenticate(ctx), config: registerDoc }, async (request) => {
     const principal = admin(request, "register policies");
     const doc = registerPolicySchema.parse(request.body);
     const sql = request.tenantSql;
@@ -72,19 +154,13 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     return result;
   });
 
-  // Reviewers read it too (as GET /review-settings): they judge requests against these policies.
-  app.get("/policies", { preHandler: authenticate(ctx) }, async (request) => {
-    const principal = principalOf(request);
-    requireScope(principal, ["admin", "reviewer"], "list policies");
-    const policies = await listCurrentPolicies(request.tenantSql);
-    return { policies: policies.map(policyView) };
-  });
+  policyManagementRoutes(app, ctx);
 
   // Markdown and plain-text bodies are accepted here only; every other endpoint takes JSON alone.
   app.register(async (documents) => {
     documents.addContentTypeParser(["text/markdown", "text/plain"], { parseAs: "string" }, (_request, body, done) => done(null, body));
 
-    documents.post("/policies/:policy_id/documents", { preHandler: authenticate(ctx) }, async (request, reply) => {
+    documents.post("/policies/:policy_id/documents", { preHandler: authenticate(ctx), config: addDocumentDoc }, async (request, reply) => {
       const principal = admin(request, "attach policy documents");
       const { policy_id } = policyParams.parse(request.params);
       const doc = documentOf(request);
@@ -98,13 +174,13 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     });
   });
 
-  app.get("/policies/:policy_id/documents", { preHandler: authenticate(ctx) }, async (request) => {
+  app.get("/policies/:policy_id/documents", { preHandler: authenticate(ctx), config: listDocumentsDoc }, async (request) => {
     admin(request, "list policy documents");
     const { policy_id } = policyParams.parse(request.params);
     return listPolicyDocuments(request.tenantSql, policy_id);
   });
 
-  app.delete("/policies/:policy_id/documents/:document_id", { preHandler: authenticate(ctx) }, async (request) => {
+  app.delete("/policies/:policy_id/documents/:document_id", { preHandler: authenticate(ctx), config: removeDocumentDoc }, async (request) => {
     const principal = admin(request, "remove policy documents");
     const { policy_id, document_id } = documentParams.parse(request.params);
     const result = await removePolicyDocument(request.tenantSql, policy_id, document_id);
@@ -113,7 +189,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   // Without policy_id: the tenant's threshold and default rules. With it: that policy's override.
-  app.get("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
+  app.get("/review-settings", { preHandler: authenticate(ctx), config: readSettingsDoc }, async (request) => {
     const principal = principalOf(request);
     requireScope(principal, ["admin", "reviewer"], "read review settings");
     const { policy_id } = policyQuery.parse(request.query);
@@ -122,7 +198,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     return { policy_id, source: settings.policies[policy_id] ? "policy" : "tenant", ...rulesFor(settings, policy_id) };
   });
 
-  app.put("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
+  app.put("/review-settings", { preHandler: authenticate(ctx), config: writeSettingsDoc }, async (request) => {
     const principal = admin(request, "change review settings");
     const { policy_id } = policyQuery.parse(request.query);
     const sql = request.tenantSql;
@@ -133,7 +209,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     return policy_id ? { policy_id, source: "policy", ...rulesFor(result, policy_id) } : settingsView(result);
   });
 
-  app.delete("/review-settings", { preHandler: authenticate(ctx) }, async (request) => {
+  app.delete("/review-settings", { preHandler: authenticate(ctx), config: resetSettingsDoc }, async (request) => {
     const principal = admin(request, "change review settings");
     const { policy_id } = policyQuery.parse(request.query);
     if (!policy_id) throw new AppError("bad_request", "DELETE /review-settings needs ?policy_id= (the tenant settings can only be replaced)");

@@ -2,21 +2,92 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { reviewDecisionSchema } from "../../requests/request-schema.js";
 import type { AppContext } from "../app-context.js";
+import { decidedByQuery } from "../../reviews/review-queries.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, principalOf } from "../auth.js";
 import { queryInteger } from "../query.js";
 import { requestIdParams } from "./clearance.js";
+import { documented } from "../openapi/route-doc.js";
+import {
+  reviewDecisionResponseExample,
+  reviewDecisionResponseSchema,
+  reviewDetailExample,
+  reviewDetailSchema,
+  reviewListExample,
+  reviewListSchema,
+  reviewStreamExample,
+  reviewStreamSchema,
+} from "../openapi/schemas/reviews.js";
 
+// The descriptions are for the OpenAPI document only; they change nothing in parsing.
 const listQuery = z.object({
-  status: z.enum(["pending", "approved", "denied", "expired", "all"]).default("pending"),
+  status: z.enum(["pending", "approved", "denied", "expired", "all"]).default("pending").describe("pending: the queue, oldest first; the others: the history, most recently decided first. expired: denied because no one decided in time."),
+  decided_by: decidedByQuery.describe("review (default): requests that went to review; automatic: decided by the conditions or the judge alone; any: both."),
   policy_id: z.string().min(1).max(128).optional(),
   tool_name: z.string().min(1).max(256).optional(),
   agent_id: z.string().min(1).max(256).optional(),
-  limit: queryInteger(1, 200).default(50),
-  cursor: z.string().min(1).max(500).optional(),
+  limit: queryInteger(1, 200).default(50).describe("Page size, 1-200 (default 50)."),
+  cursor: z.string().min(1).max(500).optional().describe("The next_cursor of the previous page."),
 });
 
 const HEARTBEAT_MS = 15_000;
+
+// Every route here opens the tenant's database, hence tenant_secrets_unavailable.
+const listDoc = documented({
+  summary: "List reviews: the pending queue, or the decided history",
+  description:
+    "Pending reviews oldest first; decided ones most recently decided first. By default only requests that went to review; `decided_by` adds those the conditions or the judge decided alone. Keyset pagination: pass `next_cursor` back as `cursor`.",
+  tags: ["reviews"],
+  auth: ["reviewer", "admin"],
+  query: listQuery,
+  responses: { 200: { description: "One page of review summaries", schema: reviewListSchema, example: reviewListExample } },
+  errors: ["validation_failed", "insufficient_scope", "tenant_secrets_unavailable"],
+});
+
+const streamDoc = documented({
+  summary: "Follow reviews live (server-sent events)",
+  description:
+    "An `event: review` whose `data` is the review's summary (as in GET /reviews) each time a review is created or changes, in any vault process; a `: ping` comment every 15 s keeps proxies from closing the stream.",
+  tags: ["reviews"],
+  auth: ["reviewer", "admin"],
+  responses: { 200: { description: "The event stream; it stays open", schema: reviewStreamSchema, example: reviewStreamExample, mediaType: "text/event-stream" } },
+  errors: ["insufficient_scope", "tenant_secrets_unavailable"],
+});
+
+const detailDoc = documented({
+  summary: "Read one review in full",
+  description: "Everything a reviewer needs to decide: arguments, context, evidence, rules, votes, what the caller may do, and the request's place in the ledger.",
+  tags: ["reviews"],
+  auth: ["reviewer", "admin"],
+  params: requestIdParams,
+  responses: { 200: { description: "The request as a review", schema: reviewDetailSchema, example: reviewDetailExample } },
+  errors: ["validation_failed", "insufficient_scope", "request_not_found", "tenant_secrets_unavailable"],
+});
+
+const decisionDoc = documented({
+  summary: "Approve or deny a pending request",
+  description:
+    "One vote per reviewer. Any deny ends the request; approvals count until its rules are met. The key that submitted the request, and its human principal, may not approve it. An agent key may only cancel a request (approved: false).",
+  tags: ["reviews"],
+  auth: ["reviewer", "admin", "agent"],
+  params: requestIdParams,
+  body: reviewDecisionSchema,
+  bodyExample: { approved: true, review_reason: "Order checked against the ticket" },
+  responses: { 200: { description: "The clearance answer after the vote, with the review's progress", schema: reviewDecisionResponseSchema, example: reviewDecisionResponseExample } },
+  errors: [
+    "validation_failed",
+    "insufficient_scope",
+    "csrf_header_missing",
+    "request_not_found",
+    "request_not_pending",
+    "reviewer_not_eligible",
+    "self_approval_forbidden",
+    "principal_approval_forbidden",
+    "already_voted",
+    "signer_unavailable",
+    "tenant_secrets_unavailable",
+  ],
+});
 
 /** The reviewer workflow: the queue and history, one request in full, votes, and a live feed. */
 export function reviewRoutes(app: FastifyInstance, ctx: AppContext) {
@@ -32,23 +103,23 @@ export function reviewRoutes(app: FastifyInstance, ctx: AppContext) {
     return principal;
   };
 
-  app.get("/reviews", { preHandler }, async (request) => {
+  app.get("/reviews", { preHandler, config: listDoc }, async (request) => {
     reviewer(request, "list reviews");
     return ctx.reviewReader.list(request.tenantSql, listQuery.parse(request.query));
   });
 
-  app.get("/reviews/stream", { preHandler }, async (request, reply) => {
+  app.get("/reviews/stream", { preHandler, config: streamDoc }, async (request, reply) => {
     const principal = reviewer(request, "follow reviews");
     await stream(ctx, principal.tenantId, request, reply, streams);
   });
 
-  app.get("/reviews/:request_id", { preHandler }, async (request) => {
+  app.get("/reviews/:request_id", { preHandler, config: detailDoc }, async (request) => {
     const principal = reviewer(request, "read a review");
     const { request_id } = requestIdParams.parse(request.params);
     return ctx.reviewReader.detail(request.tenantSql, principal, request_id);
   });
 
-  app.post("/reviews/:request_id/decision", { preHandler }, async (request) => {
+  app.post("/reviews/:request_id/decision", { preHandler, config: decisionDoc }, async (request) => {
     const { request_id } = requestIdParams.parse(request.params);
     const body = reviewDecisionSchema.parse(request.body);
     return (await ctx.reviews.decide(request.tenantSql, principalOf(request), request_id, body.approved, body.review_reason)).body;

@@ -47,6 +47,16 @@ export async function findEvent(sql: Sql, requestId: string | undefined, eventUu
   return rows[0];
 }
 
+/** The request's first clearance.* event: the judge's decision as it was recorded, before any review. */
+export async function judgeEvent(sql: Sql, requestId: string): Promise<EventRow | undefined> {
+  const rows = await sql.query<EventRow>(
+    `SELECT ${prefixed(EVENT_COLUMNS)}, NULL AS checkpoint_id FROM ledger_events e
+      WHERE e.request_id = $1 AND e.event_type LIKE 'clearance.%' ORDER BY e.seq LIMIT 1`,
+    [requestId],
+  );
+  return rows[0];
+}
+
 function notFound(requestId: string | undefined, eventUuid: string | undefined): string {
   if (requestId === undefined) return `No ledger event with event_uuid ${eventUuid}`;
   return `No ledger event for request ${requestId}${eventUuid ? ` with event_uuid ${eventUuid}` : ""}`;

@@ -6,6 +6,8 @@
 export interface VaultApi {
   /** Where the command runs, for messages: a URL, or "the database in ./data (no vault running)". */
   readonly target: string;
+  /** A local session's temporary admin key (revoked when the command ends), left out of key listings. */
+  readonly sessionKeyId?: string;
   request<T = unknown>(
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,

@@ -3,12 +3,18 @@ import { AppError } from "../../errors.js";
 import type { ClearanceRequest } from "../clearance-request.js";
 import { toRequest, type ClearanceRow } from "./request-store.js";
 
-/** GET /reviews: requests that went to review, as a queue (pending) or a history (decided). */
+/** GET /reviews: requests that went to review, as a queue (pending) or a history (decided), and on request those decided without review. */
 
 export type ReviewStatusFilter = "pending" | "approved" | "denied" | "expired" | "all";
 
+/** Who decided: `review` (requests that went to review), `automatic` (conditions or the judge alone), `any`. */
+export const DECIDED_BY = ["review", "automatic", "any"] as const;
+export type DecidedBy = (typeof DECIDED_BY)[number];
+
 export interface ReviewFilter {
   status: ReviewStatusFilter;
+  /** Absent: `review`, as before the history could show automatic decisions. */
+  decided_by?: DecidedBy;
   policy_id?: string;
   tool_name?: string;
   agent_id?: string;
@@ -19,6 +25,9 @@ export interface ReviewFilter {
 
 // A request "went to review" when it has review rules (set when it became pending) or votes.
 const REVIEWED = "(r.review_rules IS NOT NULL OR EXISTS (SELECT 1 FROM review_decisions d WHERE d.request_id = r.id))";
+// Decided without review: approved or denied by the conditions or the judge alone (never one still processing).
+const AUTOMATIC = `(r.status IN ('approved', 'denied') AND NOT ${REVIEWED})`;
+const DECIDED_BY_CONDITION: Record<DecidedBy, string> = { review: REVIEWED, automatic: AUTOMATIC, any: `(r.status IN ('approved', 'denied') OR ${REVIEWED})` };
 
 const STATUS_CONDITION: Record<ReviewStatusFilter, string> = {
   pending: "r.status = 'pending_review'",
@@ -35,7 +44,7 @@ const STATUS_CONDITION: Record<ReviewStatusFilter, string> = {
 export async function listReviews(sql: Sql, f: ReviewFilter): Promise<{ rows: ClearanceRequest[]; next_cursor: string | null }> {
   const ascending = f.status === "pending";
   const params: unknown[] = [f.limit + 1];
-  const where = [REVIEWED, STATUS_CONDITION[f.status]];
+  const where = [DECIDED_BY_CONDITION[f.decided_by ?? "review"], STATUS_CONDITION[f.status]];
   for (const [column, value] of [["policy_id", f.policy_id], ["tool_name", f.tool_name], ["agent_id", f.agent_id]] as const) {
     if (value !== undefined) {
       params.push(value);

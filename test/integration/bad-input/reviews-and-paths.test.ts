@@ -119,7 +119,7 @@ describe("routing", () => {
   it.each([
     ["GET", "/nope", undefined],
     ["POST", "/nope", { a: 1 }],
-    ["GET", "/", undefined],
+    ["GET", "/index.html", undefined],
     ["GET", "/REQUEST-CLEARANCE", undefined],
     ["GET", "/.well-known/", undefined],
     ["GET", "/reviews/x/decision/extra", undefined],

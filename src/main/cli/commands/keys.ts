@@ -1,0 +1,74 @@
+import { Command, Option } from "commander";
+import { scopes } from "../../../tenancy/api-keys.js";
+import { print } from "../output.js";
+import { withVault } from "../vault-session.js";
+import { TENANT_OPTION_TEXT, vaultOptionsOf } from "../vault-options.js";
+import { withExamples } from "../help.js";
+
+interface CreatedKey { api_key_id: string; tenant_id: string; scope: string; label: string; key_prefix: string; created_at: string; api_key: string }
+interface ListedKey { api_key_id: string; scope: string; label: string; key_prefix: string; created_at: string; revoked_at: string | null }
+
+const WHERE = "Talks to the running vault (--url/--api-key, COUNTERSIGN_URL/COUNTERSIGN_API_KEY, or one on 127.0.0.1:VAULT_PORT), else to the database directly.";
+
+/** `countersign keys ...`: through the vault's /keys API (src/http/routes/keys.ts), so it works while the vault runs. */
+export function keysCommand(): Command {
+  const keys = new Command("keys").summary("create, list and revoke API keys").description(`Create, list and revoke a tenant's API keys. ${WHERE}`);
+
+  const create = new Command("create")
+    .summary("create an API key (shown once)")
+    .description("Create an agent, reviewer or admin API key; prints the raw key once (only its hash is stored)")
+    .addOption(new Option("--scope <scope>", "what the key may do").choices(scopes).makeOptionMandatory())
+    .option("--label <text>", "a note to tell keys apart in listings")
+    .option("--tenant <id>", TENANT_OPTION_TEXT)
+    .option("--json", "print the result as JSON")
+    .action(async (opts: { scope: string; label?: string; json?: boolean }, command: Command) =>
+      withVault(vaultOptionsOf(command), async (vault) => {
+        const key = await vault.request<CreatedKey>("POST", "/keys", { body: { scope: opts.scope, ...(opts.label !== undefined ? { label: opts.label } : {}) } });
+        print(opts.json, key, `api_key_id: ${key.api_key_id}\napi_key:    ${key.api_key}   (${key.scope}; shown once)`);
+      }),
+    );
+  withExamples(create, [
+    "countersign keys create --scope agent --label billing-agent",
+    "COUNTERSIGN_URL=http://127.0.0.1:8000 COUNTERSIGN_API_KEY=csk_... countersign keys create --scope reviewer --json",
+    "countersign keys create --tenant t_5d2c9e41a07b3f8c6e12 --scope admin   # no vault running",
+  ]);
+
+  const list = new Command("list")
+    .summary("list the tenant's keys")
+    .description(
+      "List the tenant's keys (active and revoked) with their 8-character prefixes; never a raw key or a hash. " +
+        'Each command run with no vault (over the database) leaves its temporary admin key in the list, revoked, labelled "countersign CLI session (temporary)".',
+    )
+    .option("--tenant <id>", TENANT_OPTION_TEXT)
+    .option("--json", "print the result as JSON")
+    .action(async (opts: { json?: boolean }, command: Command) =>
+      withVault(vaultOptionsOf(command), async (vault) => {
+        const listed = await vault.request<{ keys: ListedKey[] }>("GET", "/keys");
+        // A local session's own temporary key is an artefact of this command, not one of the tenant's keys.
+        const rows = listed.keys.filter((k) => k.api_key_id !== vault.sessionKeyId);
+        print(
+          opts.json,
+          { keys: rows },
+          rows.map((k) => `${k.api_key_id}  ${k.scope.padEnd(8)} ${k.key_prefix}…  ${k.revoked_at ? "revoked" : "active "}  ${k.label}`.trimEnd()).join("\n") || "(no keys)",
+        );
+      }),
+    );
+  withExamples(list, ["countersign keys list", "countersign keys list --json --url https://vault.example.com --api-key csk_..."]);
+
+  const revoke = new Command("revoke")
+    .summary("revoke a key")
+    .description("Revoke a key: refused at once by the vault that revoked it, by other vault processes within VAULT_API_KEY_CACHE_TTL_MS. The tenant's last active admin key cannot be revoked.")
+    .argument("<key_id>", "the key's id (api_key_id, key_...)")
+    .option("--tenant <id>", TENANT_OPTION_TEXT)
+    .option("--json", "print the result as JSON")
+    .action(async (keyId: string, opts: { json?: boolean }, command: Command) =>
+      withVault(vaultOptionsOf(command), async (vault) => {
+        const done = await vault.request<{ api_key_id: string; revoked: true }>("DELETE", `/keys/${encodeURIComponent(keyId)}`);
+        print(opts.json, done, `revoked ${done.api_key_id}`);
+      }),
+    );
+  withExamples(revoke, ["countersign keys revoke key_3f9a1c0d5b7e2a64"]);
+
+  keys.addCommand(create).addCommand(list).addCommand(revoke);
+  return withExamples(keys, ["countersign keys create --scope agent", "countersign keys list", "countersign keys revoke key_3f9a1c0d5b7e2a64"]);
+}

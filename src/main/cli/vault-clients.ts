@@ -1,0 +1,95 @@
+import type { FastifyInstance } from "fastify";
+import { CommandError, UsageError } from "./cli-errors.js";
+import { VaultApiError, type VaultApi } from "./vault-api.js";
+
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** A remote vault answers within this, or the command fails (a hung vault must not hang the CLI). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+function pathWithQuery(path: string, query: Query | undefined): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.set(k, String(v));
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+/** A 2xx answer's JSON, or the problem+json turned into a VaultApiError. */
+function answerOf<T>(status: number, text: string): T {
+  let body: unknown = undefined;
+  try {
+    body = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  if (status >= 200 && status < 300) return body as T;
+  const problem = typeof body === "object" && body !== null ? (body as { code?: unknown; detail?: unknown; title?: unknown }) : {};
+  const code = typeof problem.code === "string" ? problem.code : "http_error";
+  const detail = typeof problem.detail === "string" ? problem.detail : typeof problem.title === "string" ? problem.title : String(text).slice(0, 200) || `HTTP ${status}`;
+  throw new VaultApiError(status, code, detail, body);
+}
+
+/** A running vault's API over HTTP(S), authenticated with X-Vault-API-Key. Redirects are refused, never followed with the key. */
+export class RemoteVault implements VaultApi {
+  private constructor(
+    readonly target: string,
+    private readonly apiKey: string,
+  ) {}
+
+  static at(url: string, apiKey: string): RemoteVault {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`--url ${url}: not a URL (for example http://127.0.0.1:8000)`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`--url ${url}: use an http:// or https:// URL`);
+    return new RemoteVault(parsed.toString().replace(/\/+$/, ""), apiKey);
+  }
+
+  async request<T = unknown>(method: Method, path: string, opts: { body?: unknown; query?: Query } = {}): Promise<T> {
+    const headers: Record<string, string> = { "x-vault-api-key": this.apiKey, accept: "application/json, application/problem+json" };
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(this.target + pathWithQuery(path, opts.query), {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        redirect: "manual",
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      throw new CommandError(`cannot reach the vault at ${this.target}: ${cause}`);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new CommandError(`the vault at ${this.target} answered with a redirect to ${res.headers.get("location") ?? "(no location)"}: pass the vault's own URL with --url`);
+    }
+    return answerOf<T>(res.status, await res.text());
+  }
+}
+
+/** A vault app built in-process over the database (no vault running), reached with app.inject. */
+export class InjectedVault implements VaultApi {
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly apiKey: string,
+    readonly sessionKeyId: string,
+    readonly target: string,
+  ) {}
+
+  async request<T = unknown>(method: Method, path: string, opts: { body?: unknown; query?: Query } = {}): Promise<T> {
+    const headers: Record<string, string> = { "x-vault-api-key": this.apiKey };
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const res = await this.app.inject({
+      method,
+      url: pathWithQuery(path, opts.query),
+      headers,
+      payload: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
+    return answerOf<T>(res.statusCode, res.body);
+  }
+}
