@@ -1,22 +1,12 @@
 // The request detail page: everything a reviewer needs to decide without looking anything up, the
 // judge's reason and the reviewers' votes kept apart, the vote form, and the ledger proof status.
 import { ApiError, decide, getReview, proofBundle } from "./api.js";
-import { byId, fill, h, notice } from "./dom.js";
+import { byId, facts, fill, h, notice, section } from "./dom.js";
 import { ageText, approvalsText, dateText, expiryText, isExpired, prettyJson, statusOf, text } from "./format.js";
 import { statusBadge } from "./lists.js";
 import { verifyBundleInclusion } from "./merkle.js";
 import { defaultApproveWarning } from "./policies.js";
 
-const section = (id, title, ...body) => h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...body);
-
-/** A definition list from [term, value] pairs; null values are skipped. */
-function facts(pairs) {
-  return h(
-    "dl",
-    { class: "facts-grid" },
-    pairs.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
-  );
-}
 
 const code = (value) => h("code", {}, text(value));
 const jsonBlock = (label, value) => h("pre", { class: "json", tabindex: "0", "aria-label": label }, prettyJson(value));

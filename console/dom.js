@@ -43,3 +43,15 @@ export function notice(el, message) {
   el.textContent = message ?? "";
   el.hidden = !message;
 }
+
+/** A card with a labelled heading: the pages' sections. */
+export const section = (id, title, ...body) => h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...body);
+
+/** A definition list from [term, value] pairs; null values are skipped. */
+export function facts(pairs) {
+  return h(
+    "dl",
+    { class: "facts-grid" },
+    pairs.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
+  );
+}

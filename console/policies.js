@@ -3,7 +3,7 @@
 // out, because a request nobody wrote a condition for is then approved with a token without any
 // human seeing it (issue 11, item 1).
 import { ApiError, getPolicy, listPolicies, listPolicyVersions, policyDiff } from "./api.js";
-import { byId, fill, h, notice } from "./dom.js";
+import { byId, facts, fill, h, notice, section } from "./dom.js";
 import { dateText, text } from "./format.js";
 
 const defaultLabels = { approve: "Default: approve", review: "Default: review", deny: "Default: deny" };
@@ -89,15 +89,6 @@ export class PoliciesView {
   }
 }
 
-const section = (id, title, ...body) => h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...body);
-
-function facts(pairs) {
-  return h(
-    "dl",
-    { class: "facts-grid" },
-    pairs.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
-  );
-}
 
 /** A table with a caption (its accessible name) and column headers, scrolled sideways on its own on a phone. */
 function table(caption, headers, rows) {

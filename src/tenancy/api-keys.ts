@@ -65,6 +65,13 @@ export async function revokeApiKey(sql: Sql, keyId: string): Promise<boolean> {
 export type TenantRevokeResult = "revoked" | "not_found" | "last_admin";
 
 /**
+ * The label of the admin key the CLI makes for itself when no vault runs (src/main/cli/vault-session.ts).
+ * Such a key dies with the command, so it never counts as the tenant's remaining admin key; POST /keys
+ * refuses the label, so a real key cannot be mistaken for one.
+ */
+export const CLI_SESSION_KEY_LABEL = "countersign CLI session (temporary)";
+
+/**
  * Revokes one of a tenant's active keys, refusing to revoke its last active admin key: nobody could
  * then manage the tenant over HTTP. The tenant's row is locked, so two concurrent revocations of its
  * last two admin keys cannot both pass the count.
@@ -75,7 +82,10 @@ export async function revokeTenantApiKey(control: Sql, tenantId: string, keyId: 
     const key = (await tx.query<{ scope: Scope }>("SELECT scope FROM api_keys WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL", [keyId, tenantId]))[0];
     if (!key) return "not_found";
     if (key.scope === "admin") {
-      const admins = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND scope = 'admin' AND revoked_at IS NULL", [tenantId]);
+      const admins = await tx.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND scope = 'admin' AND revoked_at IS NULL AND label <> $2",
+        [tenantId, CLI_SESSION_KEY_LABEL],
+      );
       if (Number(admins[0]?.n ?? 0) <= 1) return "last_admin";
     }
     await tx.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND tenant_id = $2", [keyId, tenantId]);

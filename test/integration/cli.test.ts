@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -248,6 +250,31 @@ describe("countersign CLI on an embedded data directory", () => {
 });
 
 describe("countersign CLI with no vault running on an embedded data directory (local mode)", () => {
+  it("never sends the API key to another service that answers {\"status\":\"ok\"} on the vault's default port", async () => {
+    const seen: (string | undefined)[] = [];
+    const impostor = http.createServer((req, res) => {
+      seen.push(req.headers["x-vault-api-key"] as string | undefined);
+      res.setHeader("content-type", "application/json");
+      res.end('{"status":"ok"}');
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, "127.0.0.1", resolve));
+    const port = (impostor.address() as AddressInfo).port;
+    const db = newDatabaseDir();
+    try {
+      const env = { DATABASE_URL: db.url, VAULT_PORT: String(port), COUNTERSIGN_API_KEY: "csk_not_for_strangers" };
+      expect((await runCli(["tenants", "create", "solo", "--json"], env)).code).toBe(0);
+      // Not a Countersign vault: the command runs over the database instead, and the key stays home.
+      const out = await runCli(["keys", "list", "--json"], env);
+      expect(out.code, out.stderr).toBe(0);
+      expect(JSON.parse(out.stdout).keys.length).toBeGreaterThan(0);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.filter((k) => k !== undefined)).toEqual([]);
+    } finally {
+      impostor.close();
+      await db.drop();
+    }
+  });
+
   it("creates, lists and revokes keys over the database, with a temporary admin key revoked at the end", async () => {
     const db = newDatabaseDir();
     const env = { DATABASE_URL: db.url, VAULT_PORT: String(await freePort()) };
@@ -259,13 +286,13 @@ describe("countersign CLI with no vault running on an embedded data directory (l
       expect(key).toMatchObject({ tenant_id: tenant.tenant_id, scope: "reviewer", api_key: expect.stringMatching(/^csk_/) });
       const revoked = await runCli(["keys", "revoke", key.api_key_id], env);
       expect([revoked.code, revoked.stdout]).toEqual([0, `revoked ${key.api_key_id}\n`]);
+      // The CLI's own temporary admin key does not count: the tenant would be left without one when the command ends.
       const last = await runCli(["keys", "revoke", tenant.api_key_id], env);
-      expect(last.code).toBe(0); // the session's own admin key still counts: over the database, a new admin key can always be made
+      expect([last.code, last.stderr]).toEqual([1, expect.stringContaining("last active admin key")]);
       const listed = JSON.parse((await runCli(["keys", "list", "--json"], env)).stdout);
       expect(listed.keys.map((k: { api_key_id: string; revoked_at: string | null }) => [k.api_key_id, k.revoked_at !== null])).toEqual(
-        expect.arrayContaining([[tenant.api_key_id, true], [key.api_key_id, true]]),
+        expect.arrayContaining([[tenant.api_key_id, false], [key.api_key_id, true]]),
       );
-      expect(listed.keys.filter((k: { revoked_at: string | null }) => k.revoked_at === null)).toEqual([]);
     } finally {
       await db.drop();
     }

@@ -177,9 +177,13 @@ describe("countersign policies", () => {
     expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining("a version is a positive integer")]);
   });
 
-  it("apply without --dry-run registers what it planned (no terminal: no question asked)", async () => {
+  it("apply without a terminal needs --yes; with it, registers what it planned", async () => {
     const file = path.join(dir({ "late.yaml": "policy_id: late\ntools: [late_tool]\ndefault_decision: deny\n" }), "late.yaml");
-    const run = await cli("apply", "-f", file);
+    const refused = await cli("apply", "-f", file);
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining("pass --yes")]);
+    expect(refused.stdout).toContain(`+ create     late  (${file})`);
+    expect((await call(v.url, "GET", "/policies/late", { key: v.adminKey })).status).toBe(404);
+    const run = await cli("apply", "-f", file, "--yes");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`+ create     late  (${file})`);
     expect(run.stdout).toMatch(/\ncreated late \(v1, sha256:[0-9a-f]{64}\)\n$/);

@@ -1,14 +1,19 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { AppContext } from "../app-context.js";
-import { createApiKey, listApiKeys, requireScope, revokeTenantApiKey, scopes } from "../../tenancy/api-keys.js";
+import { CLI_SESSION_KEY_LABEL, createApiKey, listApiKeys, requireScope, revokeTenantApiKey, scopes } from "../../tenancy/api-keys.js";
 import { AppError } from "../../errors.js";
 import { authenticate, principalOf } from "../auth.js";
 import { documented } from "../openapi/route-doc.js";
 
 const createKeyBody = z.strictObject({
   scope: z.enum(scopes),
-  label: z.string().trim().max(200).optional(),
+  label: z
+    .string()
+    .trim()
+    .max(200)
+    .refine((l) => l !== CLI_SESSION_KEY_LABEL, "this label is reserved for the CLI's own temporary keys")
+    .optional(),
 });
 const keyParams = z.object({ api_key_id: z.string().min(1).max(100) });
 

@@ -54,6 +54,11 @@ async function reportError(err: unknown): Promise<number> {
     if (err.code === "commander.help") return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return EXIT.usage;
   }
+  // Ctrl-C at a confirmation prompt: the user's choice, not a failure to explain.
+  if (err instanceof Error && err.name === "AbortError") {
+    process.stderr.write("countersign: cancelled\n");
+    return EXIT.failure;
+  }
   if (err instanceof UsageError) {
     process.stderr.write(`countersign: ${err.message}\n`);
     return EXIT.usage;

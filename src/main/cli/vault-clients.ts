@@ -45,6 +45,8 @@ export class RemoteVault implements VaultApi {
       throw new UsageError(`--url ${url}: not a URL (for example http://127.0.0.1:8000)`);
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`--url ${url}: use an http:// or https:// URL`);
+    // The URL is shown in messages (`target`), so it must carry no password; the vault takes only the API key anyway.
+    if (parsed.username || parsed.password) throw new UsageError("--url: remove the user:password@ part (the vault authenticates with --api-key)");
     return new RemoteVault(parsed.toString().replace(/\/+$/, ""), apiKey);
   }
 

@@ -1,6 +1,6 @@
 import type { Config } from "../../config/config.js";
 import type { Sql } from "../../db/sql.js";
-import { createApiKey, revokeApiKey } from "../../tenancy/api-keys.js";
+import { CLI_SESSION_KEY_LABEL, createApiKey, revokeApiKey } from "../../tenancy/api-keys.js";
 import type { AdminContext } from "../admin-context.js";
 import { CommandError, UsageError } from "./cli-errors.js";
 import { InjectedVault, RemoteVault } from "./vault-clients.js";
@@ -79,12 +79,21 @@ function localVaultUrl(): string | undefined {
   return Number.isInteger(port) && port > 0 && port < 65536 ? `http://127.0.0.1:${port}` : undefined;
 }
 
+/**
+ * Whether a Countersign vault answers at `base`: its /healthz (status and version) and its GET /
+ * (name "Countersign"). A generic {"status":"ok"} is not enough: the API key must not go to another
+ * local service that happens to listen on the vault's default port.
+ */
 async function answersHealthz(base: string): Promise<boolean> {
+  const get = async (path: string) => {
+    const res = await fetch(`${base}${path}`, { redirect: "manual", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    return res.status === 200 ? body : undefined;
+  };
   try {
-    const res = await fetch(`${base}/healthz`, { redirect: "manual", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    // The vault's own answer, not just any 200: another local service on that port must not get the API key by accident.
-    const body = (await res.json().catch(() => undefined)) as { status?: unknown } | undefined;
-    return res.status === 200 && body?.status === "ok";
+    const health = await get("/healthz");
+    if (health?.status !== "ok" || typeof health.version !== "string") return false;
+    return (await get("/"))?.name === "Countersign";
   } catch {
     return false;
   }
@@ -123,10 +132,18 @@ async function withLocalVault<T>(tenant: string | undefined, probed: string | un
     const app = await buildServer(ctx);
     try {
       const tenantId = await chooseTenant(ctx.control, tenant);
-      const session = await createApiKey(ctx.control, { tenantId, scope: "admin", label: "countersign CLI session (temporary)" });
+      const session = await createApiKey(ctx.control, { tenantId, scope: "admin", label: CLI_SESSION_KEY_LABEL });
+      // Ctrl-C or a TERM mid-command must not leave the key active: revoke it, then exit as the signal would.
+      const onSignal = (signal: NodeJS.Signals) => {
+        void revokeApiKey(ctx.control, session.id).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
       try {
         return await fn(new InjectedVault(app, session.apiKey, session.id, describeDatabase(config)));
       } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
         await revokeApiKey(ctx.control, session.id);
       }
     } finally {

@@ -10,7 +10,15 @@ export type OfflineModelState = "not_loaded" | "loaded";
 interface Pending {
   resolve(vectors: Float32Array[]): void;
   reject(err: Error): void;
+  timer: NodeJS.Timeout;
 }
+
+/**
+ * A task (loading the model included) that takes longer than this is failed and the thread is ended:
+ * a hung model must not hold a registration or a retrieval forever. Generous, because a first load
+ * on a busy machine takes seconds and a batch of long chunks more.
+ */
+const TASK_TIMEOUT_MS = 120_000;
 
 /** From dist/ the compiled .js; from the TypeScript sources (vitest, tsx) a tiny loader that registers tsx. */
 function workerUrl(): URL {
@@ -34,7 +42,14 @@ class OfflineModelThread {
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        reject(new EmbeddingUnavailableError(`offline embedding model gave no answer within ${TASK_TIMEOUT_MS / 1000} s`));
+        // Its other tasks fail through the exit handler; the next embed starts a fresh thread.
+        void worker.terminate();
+      }, TASK_TIMEOUT_MS);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timer });
       worker.ref();
       worker.postMessage({ id, texts } satisfies ModelTask);
     });
@@ -52,6 +67,7 @@ class OfflineModelThread {
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
+      clearTimeout(p.timer);
       if (this.pending.size === 0) worker.unref();
       if ("error" in msg) p.reject(new EmbeddingUnavailableError(`offline embedding model failed: ${msg.error}`));
       else p.resolve(msg.vectors);
@@ -62,6 +78,7 @@ class OfflineModelThread {
       this.state = "not_loaded";
       const failed = [...this.pending.values()];
       this.pending.clear();
+      for (const p of failed) clearTimeout(p.timer);
       for (const p of failed) p.reject(new EmbeddingUnavailableError(`offline embedding model thread ${detail}`));
     };
     worker.on("error", (err) => fail(`failed: ${err.message}`));

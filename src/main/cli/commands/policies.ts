@@ -46,9 +46,12 @@ function vaultCommand(name: string, description: string): Command {
   return new Command(name).description(description).option("--tenant <id>", TENANT_OPTION_TEXT).option("--json", "print the result as JSON");
 }
 
-/** Asked only on a terminal without --yes; scripts and CI (no TTY) apply what they planned. */
+/**
+ * Asked on a terminal without --yes. Without a terminal (a script, CI) there is nobody to ask, and
+ * applying unasked could retire policies (--prune) by surprise: the caller must say --yes.
+ */
 async function confirmed(): Promise<boolean> {
-  if (!process.stdin.isTTY) return true;
+  if (!process.stdin.isTTY) throw new UsageError("not applied: no terminal to confirm the plan on; pass --yes to apply it, or --dry-run to only plan");
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question("Apply these changes? [y/N] ")).trim());
@@ -100,7 +103,7 @@ export function policiesCommand(): Command {
     .requiredOption("-f, --file <path>", "a policy file, or a directory read recursively for *.yaml, *.yml and *.json")
     .option("--dry-run", "show the plan and stop")
     .option("--prune", "also retire active policies that no file names (never done without it)")
-    .option("-y, --yes", "apply without asking (on a terminal it asks first)")
+    .option("-y, --yes", "apply without asking (needed without a terminal; on a terminal it asks first)")
     .action(async (opts: { file: string; dryRun?: boolean; prune?: boolean; yes?: boolean; json?: boolean }, command: Command) =>
       withVault(vaultOptionsOf(command), async (vault) => {
         const plan = await planAction(vault, opts.file, { prune: opts.prune ?? false });
