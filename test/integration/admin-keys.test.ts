@@ -80,7 +80,7 @@ describe("admin API keys over HTTP (POST/GET/DELETE /keys)", () => {
   });
 
   it("answers a bad body with 400 problem+json and refuses an Idempotency-Key rather than store a raw key", async () => {
-    for (const body of [{ scope: "root" }, {}, { scope: "agent", label: "x".repeat(201) }, { scope: "agent", tenant_id: "t_other" }, { scope: "admin", label: "countersign CLI session (temporary)" }]) {
+    for (const body of [{ scope: "root" }, {}, { scope: "agent", label: "x".repeat(201) }, { scope: "agent", tenant_id: "t_other" }, { scope: "admin", label: "countersign CLI session (temporary)" }, { scope: "agent", label: "bot\u001b[2Khidden" }]) {
       const res = await call(v.url, "POST", "/keys", { key: v.adminKey, body });
       expect([res.status, res.body.code], JSON.stringify(body)).toEqual([400, "validation_failed"]);
       expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);

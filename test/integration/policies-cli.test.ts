@@ -116,6 +116,25 @@ describe("countersign policies", () => {
     expect(await current("refund-policy")).toMatchObject({ status: "active", version: 4 });
   });
 
+  it("stops, without overwriting, when a planned policy changed in the vault after the plan", async () => {
+    const drifting = { policy_id: "drifting", tools: ["drift_tool"], default_decision: "deny" };
+    expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: drifting })).status).toBe(200);
+    const files = dir({ "drifting.yaml": YAML.stringify({ ...drifting, default_decision: "review" }), "fresh.yaml": "policy_id: fresh-after-drift\n" });
+    const plan = await planAction(api, files, { prune: false });
+    expect(plan.steps.map((s) => [s.action, s.policy_id])).toEqual([["change", "drifting"], ["create", "fresh-after-drift"]]);
+    // Someone else registers a new version between the plan and its application.
+    expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: { ...drifting, description: "edited elsewhere" } })).body.version).toBe(2);
+    const err = await applyPlan(api, plan).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandError);
+    expect((err as Error).message).toBe(
+      "change drifting stopped: the policy changed since the plan (planned at v1, active; now v2, active); nothing was applied before it. Run apply again to plan anew",
+    );
+    expect(await current("drifting")).toMatchObject({ version: 2, description: "edited elsewhere", default_decision: "deny" });
+    expect((await call(v.url, "GET", "/policies/fresh-after-drift", { key: v.adminKey })).status).toBe(404);
+    // The other tests list the tenant's active policies.
+    expect((await call(v.url, "DELETE", "/policies/drifting", { key: v.adminKey })).status).toBe(200);
+  });
+
   it("refuses a policy id given by two files, naming both", async () => {
     const files = dir({ "a.yaml": "policy_id: twice\n", "b.json": '{"policy_id":"twice"}' });
     const err = await planAction(api, files, { prune: false }).catch((e: unknown) => e);

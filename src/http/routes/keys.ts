@@ -12,6 +12,8 @@ const createKeyBody = z.strictObject({
     .string()
     .trim()
     .max(200)
+    // Labels are printed by `countersign keys list`: no escape sequences for someone else's terminal.
+    .regex(/^\P{Cc}*$/u, "control characters are not allowed")
     .refine((l) => l !== CLI_SESSION_KEY_LABEL, "this label is reserved for the CLI's own temporary keys")
     .optional(),
 });

@@ -140,10 +140,31 @@ export function planValue(plan: Plan) {
 export interface AppliedStep { policy_id: string; action: PlanStep["action"]; status: string; version: number; content_hash: string }
 
 /** Carries the plan out in its order. A failure stops it, saying what was applied before. */
+/** What the plan assumed of the policy, or why the vault no longer matches it (someone changed it since). */
+async function driftSincePlan(vault: VaultApi, step: Exclude<PlanStep, { action: "unchanged" }>): Promise<string | null> {
+  let now: PolicyDetail | null;
+  try {
+    now = await vault.request<PolicyDetail>("GET", policyPath(step.policy_id));
+  } catch (err) {
+    if (!(err instanceof VaultApiError) || err.code !== "policy_not_found") throw err;
+    now = null;
+  }
+  const seen = now ? `v${now.version}, ${now.status}` : "absent";
+  if (step.action === "create") {
+    const expected = step.reactivates ? now?.status === "retired" : now === null;
+    return expected ? null : `planned as ${step.reactivates ? "retired" : "absent"}, now ${seen}`;
+  }
+  return now?.status === "active" && now.version === step.version ? null : `planned at v${step.version}, active; now ${seen}`;
+}
+
 export async function applyPlan(vault: VaultApi, plan: Plan): Promise<Printed<{ applied: AppliedStep[] }>> {
   const applied: AppliedStep[] = [];
+  const doneSoFar = () => (applied.length > 0 ? `applied before it: ${applied.map((a) => `${a.action} ${a.policy_id}`).join(", ")}` : "nothing was applied before it");
   for (const step of plan.steps) {
     if (step.action === "unchanged") continue;
+    // The plan was shown (and perhaps confirmed) a while ago: a policy someone changed since is not overwritten blindly.
+    const drift = await driftSincePlan(vault, step);
+    if (drift) throw new CommandError(`${step.action} ${step.policy_id} stopped: the policy changed since the plan (${drift}); ${doneSoFar()}. Run apply again to plan anew`);
     try {
       if (step.action === "retire") {
         const r = await vault.request<RetireAnswer>("DELETE", policyPath(step.policy_id));
@@ -154,8 +175,7 @@ export async function applyPlan(vault: VaultApi, plan: Plan): Promise<Printed<{ 
       }
     } catch (err) {
       if (!(err instanceof VaultApiError)) throw err;
-      const done = applied.length > 0 ? `applied before it: ${applied.map((a) => `${a.action} ${a.policy_id}`).join(", ")}` : "nothing was applied before it";
-      throw new CommandError(`${step.action} ${step.policy_id} failed: ${err.message}; ${done}`);
+      throw new CommandError(`${step.action} ${step.policy_id} failed: ${err.message}; ${doneSoFar()}`);
     }
   }
   const lines = applied.map((a) => `${a.action === "retire" ? "retired" : a.status === "unchanged" ? "unchanged" : a.action === "create" ? "created" : "changed"} ${a.policy_id} (v${a.version}, ${a.content_hash})`);

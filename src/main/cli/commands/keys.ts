@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { scopes } from "../../../tenancy/api-keys.js";
-import { print } from "../output.js";
+import { print, terminalSafe } from "../output.js";
 import { withVault } from "../vault-session.js";
 import { TENANT_OPTION_TEXT, vaultOptionsOf } from "../vault-options.js";
 import { withExamples } from "../help.js";
@@ -49,7 +49,7 @@ export function keysCommand(): Command {
         print(
           opts.json,
           { keys: rows },
-          rows.map((k) => `${k.api_key_id}  ${k.scope.padEnd(8)} ${k.key_prefix}…  ${k.revoked_at ? "revoked" : "active "}  ${k.label}`.trimEnd()).join("\n") || "(no keys)",
+          rows.map((k) => `${k.api_key_id}  ${k.scope.padEnd(8)} ${k.key_prefix}…  ${k.revoked_at ? "revoked" : "active "}  ${terminalSafe(k.label)}`.trimEnd()).join("\n") || "(no keys)",
         );
       }),
     );

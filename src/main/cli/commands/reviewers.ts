@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { print } from "../output.js";
+import { print, terminalSafe } from "../output.js";
 import { withVault } from "../vault-session.js";
 import { TENANT_OPTION_TEXT, vaultOptionsOf } from "../vault-options.js";
 import { withExamples } from "../help.js";
@@ -38,7 +38,7 @@ export function reviewersCommand(): Command {
     .action(async (opts: { json?: boolean }, command: Command) =>
       withVault(vaultOptionsOf(command), async (vault) => {
         const { reviewers: rows } = await vault.request<{ reviewers: Reviewer[] }>("GET", "/reviewers");
-        print(opts.json, { reviewers: rows }, rows.map((r) => `${r.id}  ${r.name} <${r.email}>  ${r.groups.join(",")}${r.disabled_at ? "  disabled" : ""}`).join("\n") || "(no reviewers)");
+        print(opts.json, { reviewers: rows }, rows.map((r) => `${r.id}  ${terminalSafe(r.name)} <${terminalSafe(r.email)}>  ${terminalSafe(r.groups.join(","))}${r.disabled_at ? "  disabled" : ""}`).join("\n") || "(no reviewers)");
       }),
     );
   withExamples(list, ["countersign reviewers list --json"]);
