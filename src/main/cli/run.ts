@@ -1,4 +1,5 @@
 import { CommanderError } from "commander";
+import { cliEnvironment } from "../../config/cli-environment.js";
 import { CommandError, EXIT, UsageError } from "./cli-errors.js";
 import { buildProgram } from "./program.js";
 import { VaultApiError } from "./vault-api.js";
@@ -67,7 +68,7 @@ async function reportError(err: unknown): Promise<number> {
     process.stderr.write(`countersign: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
-  const debug = process.env.COUNTERSIGN_DEBUG === "1";
+  const { debug } = cliEnvironment();
   const text = err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err);
   process.stderr.write(`countersign: ${text}\n${debug ? "" : "(set COUNTERSIGN_DEBUG=1 to see the stack trace)\n"}`);
   return EXIT.failure;

@@ -1,3 +1,4 @@
+import { cliEnvironment } from "../../config/cli-environment.js";
 import type { Config } from "../../config/config.js";
 import type { Sql } from "../../db/sql.js";
 import { CLI_SESSION_KEY_LABEL, createApiKey, revokeApiKey } from "../../tenancy/api-keys.js";
@@ -34,13 +35,15 @@ const PROBE_TIMEOUT_MS = 500;
  * The embedded database (PGlite) has one writer, so this order is what lets the CLI work while the vault runs.
  */
 export async function withVault<T>(opts: VaultOptions, fn: (vault: VaultApi) => Promise<T>): Promise<T> {
-  const url = opts.url ?? nonEmpty(process.env.COUNTERSIGN_URL);
-  const apiKey = opts.apiKey ?? nonEmpty(process.env.COUNTERSIGN_API_KEY);
+  const env = cliEnvironment();
+  const url = opts.url ?? env.url;
+  const apiKey = opts.apiKey ?? env.apiKey;
   if (url) {
     if (!apiKey) throw new UsageError(`${url}: pass --api-key or set COUNTERSIGN_API_KEY (an admin key of the tenant)`);
     return fn(await checkedTenant(RemoteVault.at(url, apiKey), opts.tenant));
   }
-  const probed = localVaultUrl();
+  // Where a vault on this machine listens by default; none when VAULT_PORT is 0 (a random port: nothing to probe).
+  const probed = env.localVaultPort === undefined ? undefined : `http://127.0.0.1:${env.localVaultPort}`;
   if (probed && (await answersHealthz(probed))) {
     if (!apiKey) throw new UsageError(`a vault is running at ${probed}: pass --api-key or set COUNTERSIGN_API_KEY (the admin key printed at first start)`);
     return fn(await checkedTenant(RemoteVault.at(probed, apiKey), opts.tenant));
@@ -69,15 +72,6 @@ export async function withAdminContext<T>(fn: (ctx: AdminContext) => Promise<T>)
   }
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === "" ? undefined : value;
-}
-
-/** Where a vault on this machine listens by default; undefined when VAULT_PORT is 0 (a random port: nothing to probe). */
-function localVaultUrl(): string | undefined {
-  const port = Number(nonEmpty(process.env.VAULT_PORT) ?? 8000);
-  return Number.isInteger(port) && port > 0 && port < 65536 ? `http://127.0.0.1:${port}` : undefined;
-}
 
 /**
  * Whether a Countersign vault answers at `base`: its /healthz (status and version) and its GET /
