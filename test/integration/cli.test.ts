@@ -71,6 +71,44 @@ describe("countersign CLI usage: help, version, exit codes", () => {
     expect(fsck.stdout).toContain("--tenant <id>");
   });
 
+  it("refuses a vault URL that redirects or answers without end, and never follows the redirect with the key", async () => {
+    const elsewhere: (string | undefined)[] = [];
+    const target = http.createServer((req, res) => {
+      elsewhere.push(req.headers["x-vault-api-key"] as string | undefined);
+      res.end("{}");
+    });
+    const server = http.createServer((req, res) => {
+      if (req.url === "/keys") {
+        res.writeHead(302, { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}/keys` }).end();
+        return;
+      }
+      // Any other path: an answer bigger than the CLI accepts (16 MiB), streamed.
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(1024 * 1024, 32);
+      let sent = 0;
+      const more = () => {
+        while (sent < 20 && res.write(chunk)) sent++;
+        if (sent < 20) res.once("drain", more);
+        else res.end();
+      };
+      more();
+    });
+    for (const s of [target, server]) await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const redirected = await runCli(["keys", "list", "--url", url, "--api-key", "csk_not_for_strangers"]);
+      expect([redirected.code, redirected.stderr]).toEqual([1, `countersign: the vault at ${url} answered with a redirect: pass the vault's own URL with --url\n`]);
+      expect(elsewhere).toEqual([]);
+      const huge = await runCli(["policies", "list", "--url", url, "--api-key", "csk_x"]);
+      expect(huge.code).toBe(1);
+      expect(huge.stderr).toBe(`countersign: the vault's answer was refused: ${url}/policies: answer larger than 16777216 bytes refused\n`);
+      expect(huge.stderr).not.toMatch(STACK_LINE);
+    } finally {
+      target.close();
+      server.close();
+    }
+  });
+
   it("user errors print one line and exit 1 (failure) or 2 (usage), without a stack trace", async () => {
     const unreachable = `http://127.0.0.1:${await freePort()}`;
     const down = await runCli(["keys", "list", "--url", unreachable, "--api-key", "csk_x"]);

@@ -1,12 +1,16 @@
 import type { FastifyInstance } from "fastify";
+import { boundedFetch, OutboundHttpError, type OutboundLimits } from "../../http-client/bounded-fetch.js";
 import { CommandError, UsageError } from "./cli-errors.js";
 import { VaultApiError, type VaultApi } from "./vault-api.js";
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
 type Query = Record<string, string | number | boolean | undefined>;
 
-/** A remote vault answers within this, or the command fails (a hung vault must not hang the CLI). */
-const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * A remote vault answers within 30 s and 16 MiB (a page of 200 policies is far below), or the command
+ * fails: a hung or endless answer must not hang the CLI. Redirects are refused, never followed with the key.
+ */
+const REMOTE_LIMITS: OutboundLimits = { timeoutMs: 30_000, maxResponseBytes: 16 * 1024 * 1024 };
 
 function pathWithQuery(path: string, query: Query | undefined): string {
   const params = new URLSearchParams();
@@ -53,24 +57,23 @@ export class RemoteVault implements VaultApi {
   async request<T = unknown>(method: Method, path: string, opts: { body?: unknown; query?: Query } = {}): Promise<T> {
     const headers: Record<string, string> = { "x-vault-api-key": this.apiKey, accept: "application/json, application/problem+json" };
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    let res: Response;
     try {
-      res = await fetch(this.target + pathWithQuery(path, opts.query), {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        redirect: "manual",
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
+      const res = await boundedFetch(
+        this.target + pathWithQuery(path, opts.query),
+        { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) },
+        REMOTE_LIMITS,
+      );
+      return answerOf<T>(res.status, await res.text());
     } catch (err) {
+      if (err instanceof VaultApiError) throw err;
+      if (err instanceof OutboundHttpError && err.reason === "redirect") {
+        throw new CommandError(`the vault at ${this.target} answered with a redirect: pass the vault's own URL with --url`);
+      }
+      // Too large or too slow: the message names the URL and the limit.
+      if (err instanceof OutboundHttpError) throw new CommandError(`the vault's answer was refused: ${err.message}`);
       const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
       throw new CommandError(`cannot reach the vault at ${this.target}: ${cause}`);
     }
-    if (res.status >= 300 && res.status < 400) {
-      await res.body?.cancel();
-      throw new CommandError(`the vault at ${this.target} answered with a redirect to ${res.headers.get("location") ?? "(no location)"}: pass the vault's own URL with --url`);
-    }
-    return answerOf<T>(res.status, await res.text());
   }
 }
 

@@ -1,4 +1,5 @@
 import { cliEnvironment } from "../../config/cli-environment.js";
+import { boundedFetch } from "../../http-client/bounded-fetch.js";
 import type { Config } from "../../config/config.js";
 import type { Sql } from "../../db/sql.js";
 import { CLI_SESSION_KEY_LABEL, createApiKey, revokeApiKey } from "../../tenancy/api-keys.js";
@@ -80,7 +81,7 @@ export async function withAdminContext<T>(fn: (ctx: AdminContext) => Promise<T>)
  */
 async function answersHealthz(base: string): Promise<boolean> {
   const get = async (path: string) => {
-    const res = await fetch(`${base}${path}`, { redirect: "manual", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const res = await boundedFetch(`${base}${path}`, undefined, { timeoutMs: PROBE_TIMEOUT_MS, maxResponseBytes: 64 * 1024 });
     const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
     return res.status === 200 ? body : undefined;
   };
