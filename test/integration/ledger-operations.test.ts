@@ -111,7 +111,11 @@ describe("anchoring to S3 (s3rver)", () => {
       const metrics = (await call(v.url, "GET", "/metrics")).body as string;
       expect(metrics).toMatch(new RegExp(`countersign_ledger_anchor_lag_seconds\\{tenant="${v.tenantId}"\\} [0-9.]+`));
       expect(metrics).toMatch(/countersign_ledger_anchor_export_failures_total [1-9]/);
-      const [cp] = (await call(v.url, "GET", "/ledger/checkpoints?order=desc&limit=1", { key: agent })).body.checkpoints;
+      // The newest checkpoint may be made after the failure above and not be tried yet (pending): wait for its own failed try.
+      const cp = await until("the newest checkpoint's failed export", async () => {
+        const [newest] = (await call(v.url, "GET", "/ledger/checkpoints?order=desc&limit=1", { key: agent })).body.checkpoints;
+        return newest?.export_status === "pending" ? undefined : newest;
+      });
       expect(cp.export_status).toBe("failed");
       expect(cp.exported_at).toBeUndefined();
 
