@@ -27,6 +27,13 @@
  * Issue 14's start-up figures (start-time.ts): `countersign serve` on embedded PGlite, cold first start
  * and restart until /healthz and /readyz answer, next to importing PGlite and opening an empty database
  * in the same run. BENCH_ONLY=start-time runs only those (BENCH_START_REPS repetitions, default 5).
+ *
+ * Issue 15's gateway figures (gateway.ts): the upstream called directly, the vault's /consume-token alone,
+ * and the full `countersign gateway` path, in the same run, at one connection and under load.
+ * BENCH_ONLY=gateway runs only those.
+ * Issue 15's MCP gateway figures (mcp-gateway.ts): tools/call directly to an upstream MCP server, the
+ * vault's own clearance + consume + execution report, and tools/call through `countersign mcp-gateway`,
+ * in the same run. BENCH_ONLY=mcp-gateway runs only those.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -60,6 +67,8 @@ const runLedgerBench: typeof import("./ledger-bench.js").runLedgerBench = async 
 const runJudgeBench: typeof import("./judge-bench.js").runJudgeBench = async (...a) => (await import("./judge-bench.js")).runJudgeBench(...a);
 const runProductionShape: typeof import("./production-shape.js").runProductionShapeBench = async (...a) => (await import("./production-shape.js")).runProductionShapeBench(...a);
 const runHostileCelBench: typeof import("./hostile-cel.js").runHostileCelBench = async (...a) => (await import("./hostile-cel.js")).runHostileCelBench(...a);
+const runGatewayBench: typeof import("./gateway.js").runGatewayBench = async (...a) => (await import("./gateway.js")).runGatewayBench(...a);
+const runMcpGatewayBench: typeof import("./mcp-gateway.js").runMcpGatewayBench = async (...a) => (await import("./mcp-gateway.js")).runMcpGatewayBench(...a);
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
@@ -322,7 +331,30 @@ async function startTimeOnly(): Promise<number> {
   return met ? 0 : 1;
 }
 
+/** Issue 15: the token gateway's added latency and throughput, next to the upstream and the vault's consume (gateway.ts). */
+async function gatewayOnly(): Promise<number> {
+  await prepareVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const gateway = await runGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  process.stdout.write(["", `Countersign gateway bench (real PostgreSQL ${await serverVersion(serverUrl)}, ${availableParallelism()} CPUs)`, ...gateway.rows, ""].join("\n"));
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-gateway", at: new Date().toISOString(), cpus: availableParallelism(), gateway: gateway.summary })}\n`);
+  return 0;
+}
+
+/** Issue 15: the MCP gateway's added latency and calls/s, next to the upstream and the vault's own calls (mcp-gateway.ts). */
+async function mcpGatewayOnly(): Promise<number> {
+  await prepareVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const mcp = await runMcpGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const problems = Object.entries(mcp.phases).filter(([, s]) => failed(s)).map(([name, s]) => `${name}: ${describeProblems(s)}`);
+  process.stdout.write(["", `Countersign MCP gateway bench (real PostgreSQL ${await serverVersion(serverUrl)}, ${availableParallelism()} CPUs)`, ...mcp.rows, ...problems.map((p) => `ERROR ${p}`), ""].join("\n"));
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-mcp-gateway", at: new Date().toISOString(), cpus: availableParallelism(), mcpGateway: mcp.summary, errors: problems })}\n`);
+  return problems.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
+  if (only === "gateway") return gatewayOnly();
+  if (only === "mcp-gateway") return mcpGatewayOnly();
   if (only === "production") return productionOnly();
   if (only === "start-time") return startTimeOnly();
   if (only === "decisions") return decisionsOnly(["postgres", "pglite"]);
@@ -390,6 +422,8 @@ async function main(): Promise<number> {
   const ledger = only === "vault" ? undefined : await runLedgerBench(serverUrl, ledgerDb, log);
   const judge = only === "vault" ? undefined : await runJudgeBench(serverUrl, judgeDb, log);
   const hostile = only === "vault" ? undefined : await runHostileCelBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const gateway = only === "vault" ? undefined : await runGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const mcpGateway = only === "vault" ? undefined : await runMcpGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const production = await runProductionShape(productionBench, `${controlDb}_prod`);
   const benchSeconds = (performance.now() - started) / 1000;
 
@@ -447,6 +481,8 @@ async function main(): Promise<number> {
     ...(ledger?.rows ?? []),
     ...(judge?.rows ?? []),
     ...(hostile?.rows ?? []),
+    ...(gateway?.rows ?? []),
+    ...(mcpGateway?.rows ?? []),
     ...productionShapeRows(production),
     ...problems.map((p) => `ERROR ${p}`),
     "",
@@ -470,6 +506,8 @@ async function main(): Promise<number> {
     ledger: ledger?.summary,
     judge: judge?.summary,
     hostileCel: hostile?.summary,
+    gateway: gateway?.summary,
+    mcpGateway: mcpGateway?.summary,
     productionShape: productionShapeSummary(production),
     errors: problems,
     benchSeconds: +benchSeconds.toFixed(1),

@@ -89,6 +89,15 @@ export const proofBundle = (id) => api("GET", `/ledger/proof/bundle?${new URLSea
 export const listDeadDeliveries = () => api("GET", "/outbox?status=dead&limit=100");
 export const retryDelivery = (deliveryId) => api("POST", `/outbox/${encodeURIComponent(deliveryId)}/retry`);
 
+/** Reviewers and admins: tokens burned longer ago than the vault's timeout and never reported, newest first. */
+export function listUnreported(cursor) {
+  const q = new URLSearchParams({ limit: "50" });
+  if (cursor) q.set("cursor", cursor);
+  return api("GET", `/tokens/unreported?${q}`);
+}
+/** Closes a lost consume as outcome "unknown" with the reviewer's note (a token.executed ledger event). */
+export const closeUnreported = (jti, note) => api("POST", `/tokens/${encodeURIComponent(jti)}/execution/close`, { note });
+
 /** Reviewers and admins: the tenant's current policies, each with its default decision and warnings. */
 export function listPolicies({ cursor, includeRetired = false } = {}) {
   const q = new URLSearchParams({ limit: "100" });

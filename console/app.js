@@ -1,4 +1,4 @@
-// Entry point: session check, hash routing (#/queue, #/history, #/policies, #/policies/<id>, #/outbox, #/reviews/<id>), the live stream.
+// Entry point: session check, hash routing (#/queue, #/history, #/policies, #/policies/<id>, #/outbox, #/unreported, #/reviews/<id>), the live stream.
 import { ApiError, getSession, setUnauthorizedHandler, signIn, signOut } from "./api.js";
 import { DetailView } from "./detail.js";
 import { byId, fill, notice } from "./dom.js";
@@ -6,8 +6,9 @@ import { HistoryView, QueueView, tickTimes } from "./lists.js";
 import { LiveReviews } from "./live.js";
 import { OutboxView } from "./outbox.js";
 import { PoliciesView, PolicyView } from "./policies.js";
+import { UnreportedView } from "./unreported.js";
 
-const views = ["signin", "queue", "history", "policies", "policy", "outbox", "detail"];
+const views = ["signin", "queue", "history", "policies", "policy", "outbox", "unreported", "detail"];
 /** The nav entry a view belongs to: a policy's page is under Policies. */
 const navOf = { policy: "policies" };
 let session = null;
@@ -31,6 +32,7 @@ const queue = new QueueView({
 const history = new HistoryView();
 const detail = new DetailView({ announce });
 const outbox = new OutboxView({ announce });
+const unreported = new UnreportedView({ announce });
 const policies = new PoliciesView();
 const policy = new PolicyView({ policies });
 
@@ -96,6 +98,9 @@ async function route(focus = true) {
   } else if (hash === "#/outbox" && session.scope === "admin") {
     showView("outbox", focus);
     await refreshOutboxCount();
+  } else if (hash === "#/unreported") {
+    showView("unreported", focus);
+    await unreported.load();
   } else if (hash === "#/policies") {
     showView("policies", focus);
     await policies.load();
@@ -127,7 +132,7 @@ function signedOut() {
   live.stop();
   queue.clear();
   // Nothing of the last reviewer's data stays in the page for whoever signs in next.
-  for (const id of ["detail-body", "history-list", "policies-list", "policy-body", "outbox-list"]) fill(byId(id));
+  for (const id of ["detail-body", "history-list", "policies-list", "policy-body", "outbox-list", "unreported-list"]) fill(byId(id));
   byId("whoami").hidden = true;
   byId("nav").hidden = true;
   showView("signin");

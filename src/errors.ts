@@ -21,6 +21,8 @@ export const errorCatalog = {
   principal_approval_forbidden: { status: 403, title: "The human principal of a request cannot approve it" },
   reviewer_not_eligible: { status: 403, title: "This reviewer may not review this request" },
   csrf_header_missing: { status: 403, title: "Console requests that change state need the X-Countersign-Console header" },
+  // The MCP gateway's /mcp (issue 15): a browser page's Origin that is not in http.allowed_origins.
+  origin_not_allowed: { status: 403, title: "Requests from this Origin are not allowed" },
   already_voted: { status: 409, title: "This reviewer has already voted on this request" },
   reviewer_exists: { status: 409, title: "A reviewer with this email already exists" },
   reviewer_not_found: { status: 404, title: "No active reviewer with this id in this tenant" },
@@ -38,10 +40,21 @@ export const errorCatalog = {
   // Policy management (issue 14): GET /policies/{id}/versions/{version} and /diff name a version that does not exist.
   policy_version_not_found: { status: 404, title: "Policy version not found" },
   token_not_found: { status: 404, title: "Token was never issued by this tenant" },
+  // Per-tenant token keys (/tenants/{tenant_id}/keys/...): another tenant's id looks like an unknown one.
+  tenant_not_found: { status: 404, title: "No such tenant for this API key" },
+  tenant_key_rotation_unsupported: { status: 409, title: "Tenant token keys cannot be rotated with this signer backend" },
+  // Rotations are limited so one tenant cannot bloat the shared JWKS; a rotation that lost a database race twice answers 503.
+  rotation_too_frequent: { status: 429, title: "The tenant's token key was rotated too recently" },
+  tenant_key_rotation_busy: { status: 503, title: "The tenant's token key could not be rotated now; retry" },
   ledger_event_not_found: { status: 404, title: "No ledger event for this request" },
   checkpoint_not_found: { status: 404, title: "Ledger checkpoint not found" },
   ledger_empty: { status: 404, title: "The ledger has no checkpoint yet" },
   token_already_consumed: { status: 409, title: "Token already consumed" },
+  // Execution reports (POST /tokens/{jti}/execution, issue 15).
+  token_not_consumed: { status: 409, title: "Token has not been consumed" },
+  execution_already_reported: { status: 409, title: "A different execution report exists for this token" },
+  not_token_consumer: { status: 403, title: "Only the API key that consumed this token (or an admin key) may report its execution" },
+  execution_report_not_overdue: { status: 409, title: "The token's consumer may still report its execution: it is not yet overdue" },
   request_not_pending: { status: 409, title: "Request is not awaiting a decision" },
   approval_not_reusable: { status: 409, title: "Remembered approval no longer holds" },
   payload_too_large: { status: 413, title: "Request body too large" },

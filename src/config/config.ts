@@ -53,6 +53,8 @@ export interface Config {
     sqs?: SqsQueueConfig;
     judgeTimeoutMs: number;
     mintMaxAgeSeconds: number;
+    /** A burn with no execution report after this long is a lost consume (GET /tokens/unreported). */
+    executionReportTimeoutSeconds: number;
   };
   /** Policy condition evaluation: worker threads with a per-request time budget (src/policies/cel-pool.ts). */
   cel: { timeoutMs: number; workers: number };
@@ -193,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batch: { max: e.VAULT_DECISION_BATCH_MAX, waitMs: e.VAULT_DECISION_BATCH_WAIT_MS },
       judgeTimeoutMs: e.VAULT_JUDGE_TIMEOUT_MS,
       mintMaxAgeSeconds: e.VAULT_MINT_MAX_AGE_SECONDS,
+      executionReportTimeoutSeconds: e.VAULT_EXECUTION_REPORT_TIMEOUT_SECONDS,
     },
     cel: { timeoutMs: e.VAULT_CEL_TIMEOUT_MS, workers: e.VAULT_CEL_WORKERS },
     argsBudget: { maxNodes: e.VAULT_MAX_ARGS_NODES, maxArrayLength: e.VAULT_MAX_ARRAY_LENGTH },

@@ -151,6 +151,9 @@ export const vaultSection: EnvDocSection = {
     VAULT_MINT_MAX_AGE_SECONDS: {
       meaning: "How old a policy-decided approval may be and still be re-issued by `/mint-token`.",
     },
+    VAULT_EXECUTION_REPORT_TIMEOUT_SECONDS: {
+      meaning: "Lost-consume recovery (0 to 2592000): a token burned this long ago with no execution report (`POST /tokens/{jti}/execution`) is listed by `GET /tokens/unreported` and in the console's \"Burned, never reported\" list.",
+    },
     VAULT_JUDGE_TIMEOUT_MS: {
       meaning: "Time one evaluation may take, in process or remote (10-600000); after it the request goes to review (`judge_timeout`). Also bounds each call to a remote judge's `/embed`.",
     },

@@ -133,6 +133,8 @@ export const envSchema = z.object({
   VAULT_DECISION_BATCH_WAIT_MS: int(2, 0, 1000),
   // How old a policy-decided approval may be and still be re-issued by /mint-token.
   VAULT_MINT_MAX_AGE_SECONDS: int(300, 1, 30 * 86_400),
+  // Lost-consume recovery: a burn with no execution report after this long is listed (GET /tokens/unreported).
+  VAULT_EXECUTION_REPORT_TIMEOUT_SECONDS: int(300, 0, 30 * 86_400),
   VAULT_JUDGE_TIMEOUT_MS: int(10_000, 10, 600_000),
   // Policy conditions (CEL) run in worker threads (src/policies/cel-pool.ts) with a hard time budget per
   // request; over it the request goes to review with condition_timeout. See docs/concepts.md, "How a decision is made".

@@ -16,6 +16,7 @@ import type { EmbeddingProvider } from "../policies/embeddings/embedding-provide
 import type { PolicyCache } from "../policies/policy-store.js";
 import type { ClearanceService } from "../requests/clearance-service.js";
 import type { ConsumeService } from "../requests/consume-service.js";
+import type { ExecutionService } from "../requests/execution-service.js";
 import type { LeaseSweeper } from "../requests/lease-sweeper.js";
 import type { RequestLifecycle } from "../requests/lifecycle.js";
 import type { MintService } from "../requests/mint-service.js";
@@ -31,6 +32,7 @@ import type { ConsoleSessions } from "../tenancy/console-sessions.js";
 import type { TenantDatabases } from "../tenancy/tenant-databases.js";
 import type { KeyRegistry } from "../tokens/key-registry.js";
 import type { Signer } from "../tokens/signer.js";
+import type { TenantTokenKeys } from "../tokens/tenant-token-keys.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 /**
@@ -53,6 +55,8 @@ export interface AppPorts {
   /** Signs ledger receipts and checkpoints; published in the JWKS with purpose "ledger". */
   ledgerSigner: Signer;
   keys: KeyRegistry;
+  /** Which key signs each tenant's tokens; rotation and the tenant key sets (src/tokens/tenant-token-keys.ts). */
+  tenantTokenKeys: TenantTokenKeys;
   anchorStore: AnchorStore;
   queue: ClearanceQueue;
   judge: FailClosedJudge;
@@ -87,6 +91,8 @@ export interface AppServices {
   clearance: ClearanceService;
   mint: MintService;
   consume: ConsumeService;
+  /** Execution reports of burned tokens, and lost-consume recovery. */
+  execution: ExecutionService;
   reviews: ReviewService;
   reviewReader: ReviewReader;
   /** Live review changes for SSE consoles and long polls. */

@@ -24,6 +24,8 @@ import {
   ledgerOrigin,
   listCheckpoints,
   listEvents,
+  MAX_REQUEST_EVENTS,
+  requestEvents,
   requestLedgerStatus,
   type RequestLedgerStatus,
 } from "./store/ledger-proofs.js";
@@ -79,23 +81,31 @@ export class LedgerService {
    * signatures. The C2SP note of the same tree head rides along for tlog tooling.
    */
   async bundle({ tenantId, sql }: TenantLedger, requestId: string | undefined, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
-    // Three round trips whatever the tree size: the event, both checkpoints, and every tile both proofs touch.
+    // Four round trips whatever the tree size: the event, the request's other events, both checkpoints,
+    // and every tile the proofs touch.
     const row = await this.sequencedEvent(tenantId, sql, requestId, eventUuid);
+    const others = await this.sequencedRequestEvents(tenantId, sql, row.request_id, row.event_uuid);
     const { first, latest } = await firstAndLatestCheckpoints(sql, Number(row.checkpoint_id));
     if (!latest) throw this.pending(row);
     const leaf = Number(row.leaf_index);
     const size = Number(latest.tree_size);
     const plans = first ? [inclusionPlan(leaf, size), consistencyPlan(Number(first.tree_size), size)] : [inclusionPlan(leaf, size)];
-    const [inclusionPath, consistencyPath] = await proofsFromTiles(sql, plans, size, { scope: tenantId, tiles: this.tiles });
+    const paths = await proofsFromTiles(sql, [...plans, ...others.map((e) => inclusionPlan(Number(e.leaf_index), size))], size, { scope: tenantId, tiles: this.tiles });
+    const [inclusionPath, consistencyPath] = paths;
+    const otherPaths = paths.slice(plans.length);
     const bundle: ProofBundleWire = {
       event: this.entry(tenantId, row, redact),
       inclusion: { ...this.inclusionFields(row, latest), path: inclusionPath! },
-      keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id, first?.signer_key_id ?? latest.signer_key_id]),
+      keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id, first?.signer_key_id ?? latest.signer_key_id, ...others.map((e) => e.receipt_key_id)]),
     };
     // §2.11: consistency is omitted, never null, when the event's first checkpoint is the newest.
     if (first) bundle.consistency = { from_checkpoint: checkpointWire(first), to_checkpoint: checkpointWire(latest), path: consistencyPath! };
     bundle.c2sp_checkpoint = latest.note;
     bundle.c2sp_verifier_key = await this.checkpointKey({ tenantId, sql });
+    // The request's other events, proven in the same tree head: one bundle shows approval, burn and execution.
+    if (others.length > 0) {
+      bundle.request_events = others.map((e, i) => ({ event: this.entry(tenantId, e, redact), inclusion: { ...this.inclusionFields(e, latest), path: otherPaths[i]! } }));
+    }
     return bundle;
   }
 
@@ -193,6 +203,26 @@ export class LedgerService {
     }
     if (row.checkpoint_id === null) throw this.pending(row);
     return row;
+  }
+
+  /**
+   * The request's events other than `except` (the bundle's own event) that a checkpoint covers, at
+   * most MAX_REQUEST_EVENTS, in write order, sequencing on demand once when a
+   * newer one (the burn or execution just recorded) is not yet covered; one still waiting is left out.
+   */
+  private async sequencedRequestEvents(tenantId: string, sql: Sql, requestId: string, except: string): Promise<EventRow[]> {
+    let rows = await requestEvents(sql, requestId);
+    if (rows.some((r) => r.checkpoint_id === null)) {
+      await this.deps.loop.sequenceNow(tenantId, ON_DEMAND_WAIT_MS).catch((err) => {
+        if (!(err instanceof SequencerBusyError)) throw err;
+      });
+      rows = await requestEvents(sql, requestId);
+    }
+    const covered = rows.filter((r) => r.checkpoint_id !== null && r.event_uuid !== except);
+    // Over the cap, votes go first: the approval, burn and execution are what a bundle is asked to prove.
+    const votes = covered.filter((r) => r.event_type === "review.vote");
+    const kept = new Set([...covered.filter((r) => r.event_type !== "review.vote"), ...votes].slice(0, MAX_REQUEST_EVENTS));
+    return covered.filter((r) => kept.has(r));
   }
 
   /** The event and the newest checkpoint, sequencing on demand once if the event is not yet covered. */

@@ -17,6 +17,7 @@ import { MemoryClearanceQueue, type ClearanceQueue } from "../requests/queue.js"
 import { SqsClearanceQueue } from "../requests/sqs-queue.js";
 import { KeyRegistry } from "../tokens/key-registry.js";
 import { openKmsSigner, type KmsSigner } from "../tokens/kms-signer.js";
+import { TENANT_KEY_MARGIN_SECONDS, TenantTokenKeys } from "../tokens/tenant-token-keys.js";
 import { loadLocalSigner, LocalSigner, parseEd25519PrivateKey, type Signer } from "../tokens/signer.js";
 import type { AdminContext } from "./admin-context.js";
 
@@ -80,8 +81,10 @@ export async function buildPorts(config: Config, admin: AdminContext, overrides:
         : secrets.signingKey
           ? { signer: new LocalSigner(config.signer.keyId, parseEd25519PrivateKey(secrets.signingKey.text, secrets.signingKey.source)), generated: false }
           : loadLocalSigner({ keyId: config.signer.keyId, dataDir: config.dataDir });
-    const keys = new KeyRegistry(control, clock);
+    // A retired tenant token key stays published until the last token it signed has expired.
+    const keys = new KeyRegistry(control, clock, config.jwt.ttlSeconds + TENANT_KEY_MARGIN_SECONDS);
     await keys.register(loaded.signer);
+    const tenantTokenKeys = new TenantTokenKeys(loaded.signer, keys, clock);
     const { ledgerSigner, ledger, anchorStore, ledgerLoop } = await createLedgerParts(config, {
       sealingKey: secrets.sealingKey,
       tenantKeys: admin.tenantKeys,
@@ -114,6 +117,7 @@ export async function buildPorts(config: Config, admin: AdminContext, overrides:
         signerGenerated: loaded.generated,
         ledgerSigner,
         keys,
+        tenantTokenKeys,
         anchorStore,
         queue,
         judge,

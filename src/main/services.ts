@@ -8,6 +8,7 @@ import { defaultOutboxSettings, OutboxWorker } from "../outbox/outbox-worker.js"
 import { batchMetrics } from "../requests/batch-metrics.js";
 import { ClearanceService } from "../requests/clearance-service.js";
 import { ConsumeService } from "../requests/consume-service.js";
+import { ExecutionService } from "../requests/execution-service.js";
 import { LeaseSweeper, newLeaseOwner } from "../requests/lease-sweeper.js";
 import { RequestLifecycle } from "../requests/lifecycle.js";
 import { MintService } from "../requests/mint-service.js";
@@ -63,7 +64,7 @@ export function buildServices(built: BuiltPorts): AppServices {
   });
   const reviewBus = new ReviewBus(tenantSql, log);
   const consoleUrl = (requestId: string) => `${config.http.publicUrl}/console/#/reviews/${encodeURIComponent(requestId)}`;
-  const issuer = new TokenIssuer(ports.signer, tokenSettings, clock);
+  const issuer = new TokenIssuer(ports.tenantTokenKeys, tokenSettings, clock);
   const lifecycle = new RequestLifecycle({
     ledger,
     issuer,
@@ -117,6 +118,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     clearance,
     mint: new MintService({ policies, reviewSettings, issuer, lifecycle, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
     consume: new ConsumeService({ keys, settings: tokenSettings, lifecycle, clock }),
+    execution: new ExecutionService({ lifecycle, clock, reportTimeoutSeconds: config.clearance.executionReportTimeoutSeconds }),
     reviews: new ReviewService({ clearance, lifecycle, clock }),
     reviewReader: new ReviewReader({ clock, ledger: ledgerService, control }),
     reviewBus,

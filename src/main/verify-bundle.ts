@@ -78,6 +78,10 @@ async function pickKeys(bundle: unknown, opts: VerifyBundleCliOptions): Promise<
 
 export function formatReport(report: BundleReport): string {
   const lines = [`keys: ${report.keySource}`];
+  // The events the bundle proves, in tree order (its own and the request's others: approval, burn,
+  // execution). Only when every check passed: a failed bundle proves none of what its events say.
+  if (report.ok) for (const e of report.events ?? []) lines.push(`event leaf ${e.leaf_index}: ${e.event_type ?? "untyped"} ${e.event_uuid} (${e.summary})`);
+  else if (report.events?.length) lines.push(`events: ${report.events.length} not listed: verification failed, so what they say is not proven`);
   for (const note of report.notes) lines.push(note === BUNDLE_KEYS_NOTE ? `WARNING: ${note}` : `note: ${note}`);
   for (const c of report.checks) lines.push(c.ok ? `ok   ${c.name}${c.detail ? ` (${c.detail})` : ""}` : `FAIL ${c.name}: ${c.detail}`);
   const failed = report.checks.filter((c) => !c.ok).length;

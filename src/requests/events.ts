@@ -14,6 +14,7 @@ export const webhookEventTypes = [
   "request.expired",
   "request.cancelled",
   "token.consumed",
+  "token.executed",
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 

@@ -8,6 +8,9 @@ import { ReviewBus } from "./review-bus.js";
 import { rulesOf } from "./review-rules.js";
 import { applyDecision, insertLeasedRequest, insertRequest, insertRequestWithToken, markDueReminders, type Lease, type NewClearanceRequest } from "./store/request-store.js";
 import { burnTokenWithLedger, type IssuedToken } from "./store/token-store.js";
+import { executionEvidence, executionReason, executionWebhookData } from "./execution-event.js";
+import { recordExecutionWithLedger, type ExecutionRecord } from "./store/execution-store.js";
+import type { EventLink } from "../ledger/store/ledger-proofs.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
 import type { DecisionWaiters } from "./waiters.js";
@@ -190,6 +193,29 @@ export class RequestLifecycle {
   /** The `token.consumed` event, prepared (hashed and signed) before the burn's transaction. */
   consumedEvent(tenantId: string, approved: ClearanceRequest, jti: string, consumedBy: string): Promise<PreparedLedgerEvent> {
     return this.deps.ledger.prepare(approved, "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`, tenantId);
+  }
+
+  /**
+   * Records what a burned token's action did, with its `token.executed` event, in one statement: the
+   * event exists iff the report was stored. False when the jti already has a report (or was never
+   * burned). Callers commit it keyed by jti, so two reports of one token in a batch run in turn.
+   */
+  async execute(tx: Sql, tenantId: string, approved: ClearanceRequest, record: ExecutionRecord, ledger: PreparedLedgerEvent): Promise<boolean> {
+    const stored = await recordExecutionWithLedger(tx, record, ledger);
+    if (stored) {
+      await this.deps.outbox.webhookEvent(tx, tenantId, "token.executed", approved, executionWebhookData(record));
+    }
+    return stored;
+  }
+
+  /**
+   * The `token.executed` event, prepared before the report's transaction. It names the approval and
+   * the burn it follows by their event uuids and hashes (`links`: the request's events so far), so
+   * one bundle of the request proves approved, consumed once, executed.
+   */
+  executedEvent(tenantId: string, approved: ClearanceRequest, record: ExecutionRecord, links: readonly EventLink[]): Promise<PreparedLedgerEvent> {
+    const chunk = executionEvidence(record, links);
+    return this.deps.ledger.prepare({ ...approved, evidence_chunks: [chunk] }, "token.executed", executionReason(record), tenantId);
   }
 
   /**

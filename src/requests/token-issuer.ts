@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { newClaims, signClaims, type TokenSettings } from "../tokens/a-jwt.js";
-import type { Signer } from "../tokens/signer.js";
+import type { TenantTokenKeys } from "../tokens/tenant-token-keys.js";
 import type { ClearanceRequest } from "./clearance-request.js";
 import { insertToken, tokenForRequest, type IssuedToken } from "./store/token-store.js";
 
@@ -18,7 +18,8 @@ export class TokenIssuer {
   private readonly rendered = new Map<string, { token: string; expiresAtMs: number }>();
 
   constructor(
-    private readonly signer: Signer,
+    /** Each tenant's token key (src/tokens/tenant-token-keys.ts); the vault key itself with a KMS backend. */
+    private readonly keys: TenantTokenKeys,
     private readonly settings: TokenSettings,
     private readonly clock: Clock,
   ) {}
@@ -53,7 +54,7 @@ export class TokenIssuer {
     return {
       jti: claims.jti,
       request_id: row.id,
-      kid: this.signer.kid,
+      kid: this.keys.currentKid(tenantId),
       claims: JSON.stringify(claims),
       issued_at: new Date(claims.iat * 1000),
       expires_at: new Date(claims.exp * 1000),
@@ -63,7 +64,7 @@ export class TokenIssuer {
   }
 
   /**
-   * The compact token for stored claims; the same string on every read while the key is unchanged.
+   * The compact token for stored claims; the same string on every read (signed by the key its row names).
    * Rendered before a decision commits, so a key that cannot sign fails the decision, not a later read.
    */
   async render(token: IssuedToken): Promise<string> {
@@ -72,7 +73,10 @@ export class TokenIssuer {
       if (kept.expiresAtMs > this.clock.nowMs()) return kept.token;
       this.rendered.delete(token.jti);
     }
-    const compact = await signClaims(token.claims, this.signer);
+    // The key of the row's kid, not necessarily the current one: a token issued before a rotation
+    // re-renders to the same string. The kid is published before the first signature with it.
+    const tenantId = (JSON.parse(token.claims) as { tenant_id: string }).tenant_id;
+    const compact = await signClaims(token.claims, await this.keys.signerFor(token.kid, tenantId, token.expires_at));
     if (this.rendered.size >= RENDERED_TOKENS_KEPT) this.rendered.delete(this.rendered.keys().next().value!);
     this.rendered.set(token.jti, { token: compact, expiresAtMs: token.expires_at.getTime() });
     return compact;

@@ -1,33 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import type { Clock } from "../clock.js";
 import { AppError } from "../errors.js";
+import type { ClearanceClaims, TokenSettings } from "./claims.js";
 import type { KeyRegistry } from "./key-registry.js";
 import type { Signer } from "./signer.js";
+import { verifyToken } from "./token-verifier.js";
 
-export interface ClearanceClaims {
-  iss: string;
-  aud: string;
-  sub: "clearance";
-  iat: number;
-  exp: number;
-  jti: string;
-  tool: string;
-  tool_args_hash: string;
-  agent_id: string;
-  session_id: string;
-  policy_id: string;
-  decision: "yes";
-  request_id: string;
-  tenant_id: string;
-  parent_jti?: string;
-}
-
-export interface TokenSettings {
-  issuer: string;
-  audience: string;
-  ttlSeconds: number;
-}
+export type { ClearanceClaims, TokenSettings } from "./claims.js";
 
 export interface MintInput {
   tool: string;
@@ -74,37 +53,24 @@ export async function signClaims(claimsJson: string, signer: Signer): Promise<st
   return `${signingInput}.${Buffer.from(await signer.sign(Buffer.from(signingInput, "ascii"))).toString("base64url")}`;
 }
 
-/** Verifies an A-JWT: algorithm pinned to EdDSA, key from the registry by kid, iss/aud/sub/exp checked. */
+/**
+ * Verifies an A-JWT for a tenant (src/tokens/token-verifier.ts, the checks /verify/token answers
+ * with), as an error: EdDSA only, a key the tenant's tokens may carry, iss/aud/sub/exp checked with no
+ * skew past `exp` (the SDK allows none), and a token of another tenant refused as such.
+ */
 export async function verifyClearanceToken(
   token: string,
   keys: KeyRegistry,
   settings: TokenSettings,
   clock: Clock,
+  tenantId?: string,
 ): Promise<ClearanceClaims> {
-  let kid: string | undefined;
-  try {
-    kid = decodeProtectedHeader(token).kid;
-  } catch {
-    throw new AppError("token_invalid", "Token is not a compact JWS");
-  }
-  const key = await keys.verificationKey(kid);
-  if (!key) throw new AppError("token_invalid", `Token kid ${JSON.stringify(kid ?? null)} is not a key of this vault`);
-  let payload: JWTPayload;
-  try {
-    ({ payload } = await jwtVerify(token, key, {
-      algorithms: ["EdDSA"],
-      issuer: settings.issuer,
-      audience: settings.audience,
-      subject: "clearance",
-      requiredClaims: ["exp", "jti"],
-      currentDate: clock.now(),
-    }));
-  } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) throw new AppError("token_expired", "Token has expired");
-    throw new AppError("token_invalid", `Token rejected: ${err instanceof Error ? err.message : "invalid"}`);
-  }
-  for (const claim of ["jti", "tool", "tool_args_hash", "request_id", "tenant_id"] as const) {
-    if (typeof payload[claim] !== "string") throw new AppError("token_invalid", `Token lacks the ${claim} claim`);
-  }
-  return payload as unknown as ClearanceClaims;
+  const result = await verifyToken(token, { keys, settings, clock }, { callerTenantId: tenantId, expirySkewSeconds: 0, issuedSkewSeconds: CONSUME_ISSUED_SKEW_SECONDS });
+  if (result.valid) return result.claims;
+  if (result.code === "tenant_mismatch") throw new AppError("tenant_mismatch", "This token was issued to another tenant");
+  if (result.code === "expired") throw new AppError("token_expired", "Token has expired");
+  throw new AppError("token_invalid", `Token rejected (${result.code}): ${result.reason}`);
 }
+
+/** A token minted by another vault process whose clock runs slightly ahead is still accepted. */
+const CONSUME_ISSUED_SKEW_SECONDS = 30;

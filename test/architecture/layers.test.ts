@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import ts from "typescript";
 import {
   buildGraph,
   climbs,
@@ -215,5 +216,70 @@ describe("the layers of src/ (docs/architecture.md)", () => {
     const doc = readFileSync(path.join(ROOT, "docs/architecture.md"), "utf8");
     expect(doc).toContain(RULES.layers.join(" → "));
     for (const file of RULES.sharedFiles) expect(doc).toContain(file);
+  });
+});
+
+/**
+ * countersign/sdk runs in Node and in edge runtimes (fetch and WebCrypto only). So src/sdk/ imports
+ * only itself and the ledger's pure verifier (src/ledger/verify/, src/ledger/core/), and nothing it
+ * reaches, however deep, imports a node: module or a package other than jose, zod and @noble (all run on
+ * WebCrypto / plain JS), or uses Node's Buffer or process globals (the ledger core finds node:crypto
+ * through globalThis, src/ledger/core/crypto.ts, and falls back to plain JavaScript).
+ */
+describe("the SDK's runtime-neutral path (src/sdk/)", () => {
+  const SDK = "src/sdk/";
+  const SDK_MAY_IMPORT = ["src/ledger/verify/", "src/ledger/core/"];
+  const SDK_PACKAGES = ["jose", "zod", "@noble/hashes", "@noble/curves"];
+  const { sources } = readSourceTree(ROOT);
+  const graph = buildGraph(sources);
+  const reached = (() => {
+    const seen = new Set(graph.files.filter((f) => f.startsWith(SDK)));
+    for (const queue = [...seen]; queue.length > 0; ) {
+      const from = queue.pop()!;
+      for (const e of graph.edges) if (e.from === from && !seen.has(e.to)) queue.push(e.to), seen.add(e.to);
+    }
+    return [...seen].sort();
+  })();
+  /** Free uses of a Node-only global (not `x.Buffer` or `{ Buffer: 1 }`), as "file:line name". */
+  const nodeGlobals = (file: string, source: string): string[] => {
+    const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+    const found: string[] = [];
+    const visit = (node: ts.Node): void => {
+      if (ts.isIdentifier(node) && (node.text === "Buffer" || node.text === "process" || node.text === "require")) {
+        const parent = node.parent;
+        const isMemberName = (ts.isPropertyAccessExpression(parent) && parent.name === node) || (ts.isPropertySignature(parent) && parent.name === node) || (ts.isPropertyAssignment(parent) && parent.name === node);
+        if (!isMemberName) found.push(`${file}:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1} ${node.text}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+    return found;
+  };
+
+  it("reads the SDK and follows it into the ledger verifier (so the checks below cannot pass on nothing)", () => {
+    expect(reached).toContain("src/sdk/index.ts");
+    expect(reached).toContain("src/ledger/verify/bundle-verifier.ts");
+    expect(reached).toContain("src/ledger/core/merkle.ts");
+  });
+
+  it("imports only src/sdk/, src/ledger/verify/ and src/ledger/core/, directly and through them", () => {
+    expect(importsLeaving(graph, SDK, SDK_MAY_IMPORT)).toEqual([]);
+    expect(reachedOutside(graph, SDK, SDK_MAY_IMPORT)).toEqual([]);
+  });
+
+  it("reaches no node: module and no package but jose, zod and @noble", () => {
+    const packages = reached.flatMap((f) =>
+      importsOf(f, sources.get(f)!)
+        .filter((i) => !i.specifier.startsWith("."))
+        .filter((i) => !SDK_PACKAGES.some((p) => i.specifier === p || i.specifier.startsWith(`${p}/`)))
+        .map((i) => `${f}:${i.line} ${i.kind} "${i.specifier}"`),
+    );
+    expect(packages).toEqual([]);
+  });
+
+  it("uses no Node-only global (Buffer, process, require) in any file it reaches", () => {
+    expect(reached.flatMap((f) => nodeGlobals(f, sources.get(f)!))).toEqual([]);
+    // The scanner does find one (so the line above cannot pass on nothing).
+    expect(nodeGlobals("x.ts", 'const b = Buffer.from("a"); const o = { Buffer: 1 }; x.process;')).toEqual(["x.ts:1 Buffer"]);
   });
 });

@@ -13,6 +13,7 @@
  * anything outside the profile is refused with a typed error rather than coerced into bytes the
  * SDK would encode differently.
  */
+import { concatBytes, utf8 } from "./bytes.js";
 import { LedgerError } from "./ledger-error.js";
 
 /**
@@ -44,7 +45,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 export function encodeCbor(value: unknown, maxDepth: number = MAX_CBOR_DEPTH): Uint8Array {
   const out: Uint8Array[] = [];
   encodeValue(out, value, false, 0, maxDepth);
-  return Buffer.concat(out);
+  return concatBytes(out);
 }
 
 /**
@@ -132,7 +133,7 @@ function encodeText(out: Uint8Array[], text: string): void {
   // A lone surrogate has no UTF-8 form; TextEncoder (the SDK) and Buffer would both turn it into
   // U+FFFD, so two different stored strings would share one hash. Refused instead.
   if (LONE_SURROGATE.test(text)) throw new LedgerError("lone_surrogate", "string contains a lone UTF-16 surrogate");
-  const bytes = Buffer.from(text, "utf8");
+  const bytes = utf8(text);
   out.push(head(MAJOR_TEXT, bytes.length), bytes);
 }
 

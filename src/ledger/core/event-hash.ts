@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { toHex, utf8 } from "./bytes.js";
+import { sha256 } from "./crypto.js";
 import { encodeCbor, JsonSubtree, MAX_CBOR_DEPTH } from "./cbor.js";
 import { LedgerError } from "./ledger-error.js";
 
@@ -49,8 +50,8 @@ export interface LedgerEvent {
   classifier_confidence_bucket?: ConfidenceBucket | null;
 }
 
-const EVENT_PREFIX = Buffer.from("ledgix.audit.event.v1\0", "ascii"); // §4.2: "v1" for every canonical version
-const CHECKPOINT_PREFIX = Buffer.from("ledgix.audit.checkpoint.v1\0", "ascii"); // §4.5
+const EVENT_PREFIX = utf8("ledgix.audit.event.v1\0"); // §4.2: "v1" for every canonical version
+const CHECKPOINT_PREFIX = utf8("ledgix.audit.checkpoint.v1\0"); // §4.5
 const HEX32 = /^[0-9a-f]{64}$/; // §4: the SDK compares lowercase hex as strings
 
 /** §4.2 payload bytes (the CBOR map, without the domain prefix), for `event.canonical_version`. */
@@ -206,7 +207,7 @@ export function checkpointHash(payload: Uint8Array): string {
 }
 
 function sha256Hex(prefix: Uint8Array, payload: Uint8Array): string {
-  return createHash("sha256").update(prefix).update(payload).digest("hex");
+  return toHex(sha256(prefix, payload));
 }
 
 function invalid(message: string): never {

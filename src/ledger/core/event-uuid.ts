@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { LEDGER_EVENT_TYPES, type LedgerEventType } from "./wire.js";
 
 /**
@@ -14,7 +13,8 @@ export function eventUuidFor(type: LedgerEventType): string {
   if (code < 0 || code > 15) throw new Error(`no uuid code for event type ${type}`);
   // randomUUID draws from a cached entropy pool (randomBytes per call costs a syscall on the hot
   // path); it already has the RFC 9562 variant, so only the version nibble and the code change.
-  const v4 = randomUUID();
+  // The WebCrypto global (Node's is the same function as node:crypto's): this file is on the SDK's path.
+  const v4 = globalThis.crypto.randomUUID();
   return `${v4.slice(0, 14)}8${code.toString(16)}${v4.slice(16)}`;
 }
 

@@ -1,4 +1,6 @@
 import { canonicalJson, sha256Hex } from "../../tokens/canonical-json.js";
+// The vault builds events here: make sure the core hashes with node:crypto (see node-crypto.ts).
+import "./node-crypto.js";
 import type { ConfidenceBucket, JsonObject, LedgerEvent } from "./event-hash.js";
 import { eventUuidFor } from "./event-uuid.js";
 import type { LedgerEventType } from "./wire.js";
@@ -49,7 +51,7 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
   const matched = row.matched_condition_ids;
   // The protocol's own derivation (§4.2 "legacy fallback"): approved_pending_review counts as approved,
   // so every verifier that derives the flag from decision_status agrees with the stored one.
-  const approved = type === "token.minted" || type === "token.consumed" || row.decision_status === "approved" || row.decision_status === "approved_pending_review";
+  const approved = type === "token.minted" || type === "token.consumed" || type === "token.executed" || row.decision_status === "approved" || row.decision_status === "approved_pending_review";
   const event: LedgerEvent = {
     // Commits to the event type: see event-uuid.ts.
     event_uuid: eventUuidFor(type),

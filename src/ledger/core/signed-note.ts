@@ -8,7 +8,8 @@
  *  - every signature line from a known key is verified, repeated ones included (Go skips repeats);
  *  - the note has a byte limit on top of the 100-signature limit.
  */
-import { createHash, createPublicKey, verify as edVerify, type KeyObject } from "node:crypto";
+import { bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex, utf8, utf8Length } from "./bytes.js";
+import { ed25519Verify, sha256 } from "./crypto.js";
 import { LedgerError, type LedgerErrorCode } from "./ledger-error.js";
 
 /** signed-note "Signature types": 0x01 = Ed25519. */
@@ -79,10 +80,10 @@ export function isValidKeyName(name: string): boolean {
 }
 
 /** Standard base64 (RFC 4648 §4), padded and canonical, or null. */
-export function decodeBase64Strict(s: string): Buffer | null {
+export function decodeBase64Strict(s: string): Uint8Array | null {
   if (!B64.test(s)) return null;
-  const bytes = Buffer.from(s, "base64");
-  return bytes.toString("base64") === s ? bytes : null;
+  const bytes = fromBase64(s);
+  return bytes && toBase64(bytes) === s ? bytes : null;
 }
 
 function assertName(name: string): void {
@@ -97,20 +98,20 @@ function assertPublicKey(publicKey: Uint8Array): void {
 
 /** signed-note: key ID = SHA-256(key name || 0x0A || type || key)[:4], as 8 hex characters. */
 function keyHash(name: string, typedKey: Uint8Array): string {
-  return createHash("sha256").update(name, "utf8").update(Buffer.of(0x0a)).update(typedKey).digest().subarray(0, 4).toString("hex");
+  return toHex(sha256(utf8(name), Uint8Array.of(0x0a), typedKey).subarray(0, 4));
 }
 
 /** Ed25519 key ID: SHA-256(name || 0x0A || 0x01 || 32-byte public key)[:4], lowercase hex. */
 export function keyId(name: string, publicKey: Uint8Array): string {
   assertName(name);
   assertPublicKey(publicKey);
-  return keyHash(name, Buffer.concat([Buffer.of(SIG_TYPE_ED25519), publicKey]));
+  return keyHash(name, concatBytes([Uint8Array.of(SIG_TYPE_ED25519), publicKey]));
 }
 
 /** "<name>+<hex key ID>+<base64(0x01 || public key)>" (the vkey format of Go's sumdb/note). */
 export function verifierKeyString(name: string, publicKey: Uint8Array): string {
   const id = keyId(name, publicKey);
-  return `${name}+${id}+${Buffer.concat([Buffer.of(SIG_TYPE_ED25519), publicKey]).toString("base64")}`;
+  return `${name}+${id}+${toBase64(concatBytes([Uint8Array.of(SIG_TYPE_ED25519), publicKey]))}`;
 }
 
 /** A verifier for a raw 32-byte Ed25519 public key. */
@@ -132,7 +133,7 @@ function splitPlus(s: string, count: number): string[] | null {
   return parts;
 }
 
-function parseTypedKey(name: string, hexId: string, b64: string, what: string): Buffer {
+function parseTypedKey(name: string, hexId: string, b64: string, what: string): Uint8Array {
   if (!isValidKeyName(name)) throw noteError("invalid_key", `${what}: invalid key name`);
   if (!HEX8.test(hexId)) throw noteError("invalid_key", `${what}: key ID must be 8 hex digits`);
   const key = decodeBase64Strict(b64);
@@ -153,16 +154,10 @@ export function parseVerifierKey(str: string): NoteVerifier {
   return { name, keyId: hexId.toLowerCase(), publicKey: Uint8Array.from(key.subarray(1)) };
 }
 
-// RFC 8410 §4: DER SubjectPublicKeyInfo prefix for Ed25519; the 32 raw key bytes follow.
-const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
-
-function publicKeyObject(raw: Uint8Array): KeyObject {
-  assertPublicKey(raw);
-  try {
-    return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: "der", type: "spki" });
-  } catch {
-    throw noteError("invalid_key", "not a usable Ed25519 public key");
-  }
+/** Ed25519 verification by a raw 32-byte key (crypto.ts: node:crypto where the runtime has it). */
+function verifiesWith(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  assertPublicKey(publicKey);
+  return ed25519Verify(publicKey, message, signature);
 }
 
 // ---- notes ----------------------------------------------------------------------------------------------
@@ -174,17 +169,17 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
  */
 export async function signNote(body: string, name: string, sign: SignFn, publicKey: Uint8Array): Promise<string> {
   if (typeof body !== "string" || !body.endsWith("\n")) throw noteError("invalid_text", "note text must end with a newline");
-  if (Buffer.byteLength(body, "utf8") > MAX_NOTE_BYTES) throw noteError("too_large", `note text over ${MAX_NOTE_BYTES} bytes`);
+  if (utf8Length(body) > MAX_NOTE_BYTES) throw noteError("too_large", `note text over ${MAX_NOTE_BYTES} bytes`);
   const problem = noteTextProblem(body);
   if (problem) throw noteError("invalid_text", `note text ${problem.detail}`);
   const id = keyId(name, publicKey);
-  const message = Buffer.from(body, "utf8");
+  const message = utf8(body);
   const signature = await sign(message);
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw noteError("signer_mismatch", "the signer did not return a 64-byte Ed25519 signature");
-  if (!edVerify(null, message, publicKeyObject(publicKey), signature)) {
+  if (!verifiesWith(publicKey, message, signature)) {
     throw noteError("signer_mismatch", `the signer's signature does not verify with the public key of ${name}+${id}`);
   }
-  return `${body}\n${SIG_PREFIX}${name} ${Buffer.concat([Buffer.from(id, "hex"), signature]).toString("base64")}\n`;
+  return `${body}\n${SIG_PREFIX}${name} ${toBase64(concatBytes([fromHex(id), signature]))}\n`;
 }
 
 export interface OpenNoteOptions {
@@ -209,7 +204,7 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
       throw noteError("invalid_utf8", "note is not valid UTF-8");
     }
   } else if (typeof note === "string") {
-    if (note.length > maxBytes || Buffer.byteLength(note, "utf8") > maxBytes) throw noteError("too_large", `note is over ${maxBytes} bytes`);
+    if (note.length > maxBytes || utf8Length(note) > maxBytes) throw noteError("too_large", `note is over ${maxBytes} bytes`);
     text = note;
   } else {
     throw noteError("malformed_note", "note must be a string or bytes");
@@ -231,11 +226,11 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   for (const v of verifiers) {
     const ref = `${v.name}\n${v.keyId}`;
     const list = byRef.get(ref) ?? [];
-    if (!list.some((o) => Buffer.from(o.publicKey).equals(Buffer.from(v.publicKey)))) list.push(v);
+    if (!list.some((o) => bytesEqual(o.publicKey, v.publicKey))) list.push(v);
     byRef.set(ref, list);
   }
 
-  const message = Buffer.from(body, "utf8");
+  const message = utf8(body);
   const verifiedBy: NoteKeyRef[] = [];
   const unverified: NoteKeyRef[] = [];
   const seenVerified = new Set<string>();
@@ -252,7 +247,7 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
     const sig = decodeBase64Strict(b64);
     if (!sig) throw noteError("malformed_signature_line", `${where}: signature is not standard base64`);
     if (sig.length < 5) throw noteError("malformed_signature_line", `${where}: signature shorter than key ID + 1 byte`);
-    const id = sig.subarray(0, 4).toString("hex");
+    const id = toHex(sig.subarray(0, 4));
     const ref = `${name}\n${id}`;
     const known = byRef.get(ref);
     if (!known) {
@@ -262,7 +257,7 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
     }
     if (known.length > 1) throw noteError("ambiguous_verifier", `${known.length} different known keys are named ${name}+${id}`);
     const raw = sig.subarray(4);
-    if (raw.length !== 64 || !edVerify(null, message, publicKeyObject(known[0]!.publicKey), raw)) {
+    if (raw.length !== 64 || !verifiesWith(known[0]!.publicKey, message, raw)) {
       throw noteError("bad_signature", `${where}: signature by known key ${name}+${id} does not verify`);
     }
     if (!seenVerified.has(ref)) verifiedBy.push({ name, keyId: id });

@@ -4,6 +4,7 @@
  *
  *   <origin>\n<tree size, decimal, no leading zeros>\n<base64 root hash>\n[<extension line>\n...]
  */
+import { toBase64, utf8Length } from "./bytes.js";
 import type { LedgerError } from "./ledger-error.js";
 import {
   decodeBase64Strict,
@@ -62,9 +63,9 @@ export function formatCheckpoint(cp: CheckpointInput): string {
   if (!(cp.rootHash instanceof Uint8Array) || cp.rootHash.length !== HASH_BYTES) throw bad(`root hash must be ${HASH_BYTES} bytes`);
   const extensions = cp.extensions ?? [];
   extensions.forEach((line, i) => checkLine(line, `extension line ${i + 1}`));
-  const lines = [cp.origin, String(cp.size), Buffer.from(cp.rootHash).toString("base64"), ...extensions];
+  const lines = [cp.origin, String(cp.size), toBase64(cp.rootHash), ...extensions];
   const text = lines.join("\n") + "\n";
-  if (Buffer.byteLength(text, "utf8") > MAX_NOTE_BYTES) throw bad(`checkpoint over ${MAX_NOTE_BYTES} bytes`);
+  if (utf8Length(text) > MAX_NOTE_BYTES) throw bad(`checkpoint over ${MAX_NOTE_BYTES} bytes`);
   return text;
 }
 
@@ -76,7 +77,7 @@ export function formatCheckpoint(cp: CheckpointInput): string {
  */
 export function parseCheckpoint(text: string): Checkpoint {
   if (typeof text !== "string") throw bad("checkpoint must be a string");
-  if (text.length > MAX_NOTE_BYTES || Buffer.byteLength(text, "utf8") > MAX_NOTE_BYTES) throw bad(`checkpoint over ${MAX_NOTE_BYTES} bytes`);
+  if (text.length > MAX_NOTE_BYTES || utf8Length(text) > MAX_NOTE_BYTES) throw bad(`checkpoint over ${MAX_NOTE_BYTES} bytes`);
   const problem = noteTextProblem(text);
   if (problem) throw bad(`checkpoint ${problem.detail}`);
   if (!text.endsWith("\n")) throw bad("checkpoint text must end with a newline");

@@ -18,6 +18,7 @@ export const LEDGER_EVENT_TYPES = [
   // Appended, never reordered: the index is the type code signed into every event_uuid (event-uuid.ts).
   "review.vote",
   "review.expired",
+  "token.executed",
 ] as const;
 export type LedgerEventType = (typeof LEDGER_EVENT_TYPES)[number];
 
@@ -123,4 +124,15 @@ export interface ProofBundleWire {
   keys: KeyVersionWire[];
   c2sp_checkpoint?: string;
   c2sp_verifier_key?: string;
+  /**
+   * Ours: the request's other events (approval, votes, burn, execution), each with its inclusion in
+   * the same tree head as `inclusion`, in write order; omitted when there are none. The SDK ignores it.
+   */
+  request_events?: RequestEventProofWire[];
+}
+
+/** One more event of the bundle's request, proven in the bundle's inclusion checkpoint. */
+export interface RequestEventProofWire {
+  event: LedgerEntryWire;
+  inclusion: InclusionProofWire;
 }

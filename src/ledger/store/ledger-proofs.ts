@@ -171,3 +171,37 @@ function prefixed(columns: string): string {
     .map((c) => `e.${c.trim()}`)
     .join(", ");
 }
+
+/** A stored event as another event names it: its uuid (which commits to its type) and its hash. */
+export interface EventLink {
+  event_uuid: string;
+  event_type: string;
+  event_hash: string;
+}
+
+/**
+ * The events of a request that a later event links to, oldest first: uuid, type and hash only (the
+ * columns are plaintext, so no body is opened). For `token.executed`, which names the approval and
+ * the burn it follows.
+ */
+export async function requestEventLinks(sql: Sql, requestId: string): Promise<EventLink[]> {
+  return sql.query<EventLink>("SELECT event_uuid, event_type, event_hash FROM ledger_events WHERE request_id = $1 ORDER BY seq", [requestId]);
+}
+
+/** Most events a bundle carries for its request (votes add up; a request has a handful). */
+export const MAX_REQUEST_EVENTS = 100;
+
+/**
+ * A request's events, each with its first covering checkpoint (null while none covers it): every
+ * event that is not a vote (decisions, approval, burn, execution: a handful), then votes in write
+ * order up to MAX_REQUEST_EVENTS + 1 in all. So a request with hundreds of votes never loses its burn
+ * or execution report from its bundle; only later votes are left out. Returned in write order.
+ */
+export async function requestEvents(sql: Sql, requestId: string): Promise<EventRow[]> {
+  const rows = await sql.query<EventRow>(
+    `SELECT ${prefixed(EVENT_COLUMNS)}, ${FIRST_COVERING} AS checkpoint_id FROM ledger_events e WHERE e.request_id = $1
+      ORDER BY (e.event_type = 'review.vote'), e.seq LIMIT $2`,
+    [requestId, MAX_REQUEST_EVENTS + 1],
+  );
+  return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+}

@@ -6,6 +6,7 @@
  */
 import { allTrustedKeys, decodeBase64Lenient, keysForKid, type TrustedKeys, verifyEd25519 } from "./bundle-verifier-keys.js";
 import type { ParsedBundle, ParsedCheckpoint } from "./bundle-verifier-schema.js";
+import { bytesEqual, fromHex } from "../core/bytes.js";
 import { checkpointHash, checkpointPayload } from "../core/event-hash.js";
 import { LedgerError } from "../core/ledger-error.js";
 import { verifyConsistency, verifyInclusion } from "../core/merkle.js";
@@ -23,11 +24,11 @@ export const fail = (name: string, detail: string): BundleCheck => ({ name, ok: 
 
 /** Hex the schema already validated (lowercase, 64 digits) to its 32 bytes. */
 export function unhex(hex: string): Uint8Array {
-  return new Uint8Array(Buffer.from(hex, "hex"));
+  return fromHex(hex);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
+  return bytesEqual(a, b);
 }
 
 function message(err: unknown): string {

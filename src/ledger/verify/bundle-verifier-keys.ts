@@ -8,7 +8,8 @@
  * - "bundle": the bundle's own `keys[].public_jwk`. Whoever forged the bundle could have put their key
  *   there, so signatures only prove the bundle is internally consistent (integrity), not who signed.
  */
-import { createPublicKey, verify as edVerify } from "node:crypto";
+import { bytesEqual, fromBase64, toBase64Url } from "../core/bytes.js";
+import { ed25519Verify } from "../core/crypto.js";
 import { LedgerError, type LedgerErrorCode } from "../core/ledger-error.js";
 import { parseVerifierKey, type NoteVerifier } from "../core/signed-note.js";
 
@@ -49,19 +50,14 @@ export function decodeBase64Lenient(s: string): Uint8Array | null {
   const unpadded = s.replace(/=+$/, "");
   if (unpadded.length % 4 === 1) return null; // cannot end a base64 text
   if (s.length !== unpadded.length && s.length % 4 !== 0) return null; // padding present but wrong
-  return new Uint8Array(Buffer.from(unpadded.replace(/-/g, "+").replace(/_/g, "/"), "base64"));
+  return fromBase64(unpadded);
 }
 
 /** Pure Ed25519 (RFC 8032) over `data`; false for any malformed key or signature, never throws. */
 export function verifyEd25519(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== ED25519_PUBLIC_BYTES || signature.length !== ED25519_SIGNATURE_BYTES) return false;
-  try {
-    const x = Buffer.from(publicKey).toString("base64url");
-    const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x }, format: "jwk" });
-    return edVerify(null, data, key, signature);
-  } catch {
-    return false;
-  }
+  // crypto.ts: node:crypto where the runtime has it, else plain JavaScript; never throws.
+  return ed25519Verify(publicKey, data, signature);
 }
 
 /** The keys to try for `kid`: the one registered under it, then the any-kid keys. */
@@ -88,14 +84,14 @@ function ed25519FromJwk(jwk: unknown, where: string): Uint8Array | null {
   if ("d" in jwk) throw new LedgerError("private_key", `${where}: contains a private key ("d"); use the public key only`);
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") return null;
   if (typeof jwk.x !== "string" || !JWK_X.test(jwk.x)) throw new LedgerError("bad_jwk", `${where}: "x" must be 43 base64url characters (32 bytes)`);
-  const raw = Buffer.from(jwk.x, "base64url");
+  const raw = fromBase64(jwk.x);
   // Reject x values whose last character carries stray bits: one key, one spelling.
-  if (raw.length !== ED25519_PUBLIC_BYTES || raw.toString("base64url") !== jwk.x) throw new LedgerError("bad_jwk", `${where}: "x" is not canonical base64url`);
-  return new Uint8Array(raw);
+  if (!raw || raw.length !== ED25519_PUBLIC_BYTES || toBase64Url(raw) !== jwk.x) throw new LedgerError("bad_jwk", `${where}: "x" is not canonical base64url`);
+  return raw;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
+  return bytesEqual(a, b);
 }
 
 /** A JWKS document (`{"keys":[...]}`, already JSON-parsed). Keys without a kid cannot be looked up and are skipped. */
@@ -169,7 +165,7 @@ export function trustedKeysFromBundle(bundle: unknown): TrustedKeys {
       if (!bytes) throw new LedgerError("bad_jwk", `${where}: public_jwk is not base64url`);
       let jwk: unknown;
       try {
-        jwk = JSON.parse(Buffer.from(bytes).toString("utf8"));
+        jwk = JSON.parse(new TextDecoder().decode(bytes));
       } catch {
         throw new LedgerError("bad_jwk", `${where}: public_jwk is not JSON`);
       }

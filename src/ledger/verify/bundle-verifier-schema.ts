@@ -103,18 +103,23 @@ const keyVersionSchema = z.object({
   retired_at: z.string().optional(),
 });
 
+const inclusionSchema = z.object({
+  event_uuid: z.string(),
+  request_id: z.string(),
+  event_hash: hex64,
+  leaf_hash: hex64,
+  leaf_index: count,
+  tree_size: count,
+  path: z.array(hex64).max(MAX_PATH).default([]),
+  checkpoint: checkpointSchema,
+});
+
+/** Most request events a bundle may carry (the vault sends at most 100). */
+export const MAX_REQUEST_EVENTS = 100;
+
 export const proofBundleSchema = z.object({
   event: eventSchema,
-  inclusion: z.object({
-    event_uuid: z.string(),
-    request_id: z.string(),
-    event_hash: hex64,
-    leaf_hash: hex64,
-    leaf_index: count,
-    tree_size: count,
-    path: z.array(hex64).max(MAX_PATH).default([]),
-    checkpoint: checkpointSchema,
-  }),
+  inclusion: inclusionSchema,
   // §2.11: omitted, never null (the SDK itself fails on null).
   consistency: z
     .object({
@@ -126,6 +131,8 @@ export const proofBundleSchema = z.object({
   keys: z.array(keyVersionSchema).max(MAX_KEYS).default([]),
   c2sp_checkpoint: z.string().max(MAX_NOTE_BYTES).optional(),
   c2sp_verifier_key: z.string().max(4096).optional(),
+  // Ours: the request's other events, each proven in the same checkpoint as `inclusion`.
+  request_events: z.array(z.object({ event: eventSchema, inclusion: inclusionSchema })).max(MAX_REQUEST_EVENTS).optional(),
 });
 
 export type ParsedBundle = z.infer<typeof proofBundleSchema>;

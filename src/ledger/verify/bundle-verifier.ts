@@ -25,9 +25,11 @@ import {
   unhex,
 } from "./bundle-verifier-checks.js";
 import { decodeBase64Lenient, keysForKid, type KeySource, type TrustedKeys, verifyEd25519 } from "./bundle-verifier-keys.js";
-import { parseProofBundle, type ParsedBundle, type ParsedEvent } from "./bundle-verifier-schema.js";
+import { MAX_REQUEST_EVENTS, parseProofBundle, type ParsedBundle, type ParsedEvent } from "./bundle-verifier-schema.js";
+import { bundleEvents, isExecutionEvent, requestEventChecks, type BundleEventSummary } from "./bundle-verifier-request-events.js";
 import { eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.js";
 import { leafHash } from "../core/merkle.js";
+import { bytesEqual, toHex } from "../core/bytes.js";
 
 export { type BundleCheck } from "./bundle-verifier-checks.js";
 export { isLedgerError, LEDGER_ERROR_CODES, LedgerError, type LedgerErrorCode } from "../core/ledger-error.js";
@@ -47,6 +49,8 @@ export interface BundleReport {
   keySource: KeySource;
   /** What the result does and does not mean (key provenance, parts the bundle did not include). */
   notes: string[];
+  /** The bundle's events in tree order (its own and the request's others); absent when it did not parse. */
+  events?: BundleEventSummary[];
 }
 
 export interface VerifyBundleOptions {
@@ -58,7 +62,7 @@ export const BUNDLE_KEYS_NOTE =
   "keys come from the bundle itself: the signatures prove the bundle is internally consistent (integrity), not who signed it; verify with keys obtained independently (JWKS or a pinned key) to authenticate the log";
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
+  return bytesEqual(a, b);
 }
 
 /** §4.4: rebuild the receipt payload from the event and compare it with the served bytes. */
@@ -101,6 +105,8 @@ function hashedEvent(event: ParsedEvent, intentHash: string): LedgerEvent {
  */
 function eventHashCheck(event: ParsedEvent, options: VerifyBundleOptions): BundleCheck {
   const name = "event hash";
+  // An execution report is its body: accepted redacted, an edited report would pass (request-events).
+  if (isExecutionEvent(event) && !options.requireBody) return eventHashCheck(event, { ...options, requireBody: true });
   let intentHash = event.intent_hash;
   let how = "recomputed from the event body";
   if (event.intent_hash === "") {
@@ -122,9 +128,14 @@ function eventHashCheck(event: ParsedEvent, options: VerifyBundleOptions): Bundl
   return recomputed === event.event_hash ? pass(name, how) : fail(name, `event_hash ${event.event_hash} but the body hashes to ${recomputed}`);
 }
 
+/** The body recomputes to event_hash: a redacted body (nothing committed) is not verified. */
+function bodyVerified(event: ParsedEvent): boolean {
+  return eventHashCheck(event, { requireBody: true }).ok;
+}
+
 /** §4.3: leaf_hash = SHA-256(0x00 || raw32(event_hash)). */
 function leafHashCheck(event: ParsedEvent): BundleCheck {
-  const expected = Buffer.from(leafHash(unhex(event.event_hash))).toString("hex");
+  const expected = toHex(leafHash(unhex(event.event_hash)));
   return expected === event.leaf_hash
     ? pass("leaf hash", "RFC 6962 leaf hash of event_hash")
     : fail("leaf hash", `leaf_hash ${event.leaf_hash} but the leaf hash of event_hash is ${expected}`);
@@ -161,19 +172,31 @@ function eventTypeChecks(event: ParsedBundle["event"], notes: string[]): BundleC
   ];
 }
 
-function runChecks(bundle: ParsedBundle, keys: TrustedKeys, options: VerifyBundleOptions, notes: string[]): BundleCheck[] {
-  const { event, inclusion, consistency } = bundle;
+/** The checks of the bundle's event itself: receipt, hashes, type and its inclusion proof. */
+function eventChecks(bundle: ParsedBundle, keys: TrustedKeys, options: VerifyBundleOptions, notes: string[]): BundleCheck[] {
+  const { event } = bundle;
   const receiptBytes = event.receipt_payload === "" ? null : decodeBase64Lenient(event.receipt_payload);
-  const checks: BundleCheck[] = [
-    pass("shape", "bundle matches the wire schema"),
+  return [
     receiptPayloadCheck(event, receiptBytes),
     receiptSignatureCheck(event, receiptBytes, keys),
     eventHashCheck(event, options),
     leafHashCheck(event),
     ...eventTypeChecks(event, notes),
     inclusionBindingCheck(bundle),
-    ...checkpointChecks("inclusion checkpoint", inclusion.checkpoint, keys),
     inclusionProofCheck(bundle),
+  ];
+}
+
+function runChecks(bundle: ParsedBundle, keys: TrustedKeys, options: VerifyBundleOptions, notes: string[]): BundleCheck[] {
+  const { inclusion, consistency } = bundle;
+  const own = eventChecks(bundle, keys, options, notes);
+  const checks: BundleCheck[] = [
+    pass("shape", "bundle matches the wire schema"),
+    // The inclusion proof (last of `own`) after the checkpoint it leads to, as verifiers report it.
+    ...own.slice(0, -1),
+    ...checkpointChecks("inclusion checkpoint", inclusion.checkpoint, keys),
+    own[own.length - 1]!,
+    ...requestEventChecks(bundle, (sub) => eventChecks(sub, keys, options, notes), bodyVerified),
   ];
   if (consistency) {
     checks.push(
@@ -186,6 +209,11 @@ function runChecks(bundle: ParsedBundle, keys: TrustedKeys, options: VerifyBundl
   } else {
     notes.push("no consistency proof in the bundle: the inclusion checkpoint is the only tree head checked");
   }
+  if ((bundle.request_events?.length ?? 0) >= MAX_REQUEST_EVENTS) {
+    notes.push(
+      `request_events holds ${MAX_REQUEST_EVENTS} events, the most a bundle carries: the request may have more (the vault leaves out later review votes first; the approval, burn and execution report are always included)`,
+    );
+  }
   if (bundle.c2sp_checkpoint !== undefined) checks.push(c2spCheck(bundle, bundle.c2sp_checkpoint, keys));
   else notes.push("no C2SP checkpoint in the bundle");
   return checks;
@@ -195,12 +223,16 @@ function runChecks(bundle: ParsedBundle, keys: TrustedKeys, options: VerifyBundl
 export function verifyProofBundle(bundle: unknown, keys: TrustedKeys, options: VerifyBundleOptions = {}): BundleReport {
   const notes = keyNotes(keys);
   let checks: BundleCheck[];
+  let events: BundleEventSummary[] | undefined;
   try {
     const parsed = parseProofBundle(bundle);
     checks = parsed.ok ? runChecks(parsed.bundle, keys, options, notes) : [fail("shape", parsed.detail)];
+    if (parsed.ok) events = bundleEvents(parsed.bundle, bodyVerified);
   } catch (err) {
     // Only a bug (or an exotic caller-built object) gets here; report it as a failure, never pass.
     checks = [fail("internal", `verification stopped: ${err instanceof Error ? err.message : String(err)}`)];
   }
-  return { ok: checks.length > 0 && checks.every((c) => c.ok), checks, keySource: keys.source, notes };
+  const report: BundleReport = { ok: checks.length > 0 && checks.every((c) => c.ok), checks, keySource: keys.source, notes };
+  if (events) report.events = events;
+  return report;
 }

@@ -8,6 +8,8 @@ import { reviewersCommand } from "./commands/reviewers.js";
 import { ledgerCommand } from "./commands/ledger.js";
 import { verifyBundleCommand } from "./commands/verify-bundle.js";
 import { policiesCommand } from "./commands/policies.js";
+import { mcpGatewayCommand } from "./commands/mcp-gateway.js";
+import { gatewayCommand } from "./commands/gateway.js";
 import { ENVIRONMENT_TEXT, EXIT_CODES_TEXT, withExamples } from "./help.js";
 
 /**
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
     policiesCommand(),
     ledgerCommand(),
     verifyBundleCommand(),
+    gatewayCommand(),
+    mcpGatewayCommand(),
   ]) {
     program.addCommand(command);
   }

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { expect } from "vitest";
 import { LocalSigner, parseEd25519PrivateKey } from "../../../src/tokens/signer.js";
+import { deriveTenantSigner } from "../../../src/tokens/tenant-token-keys.js";
 import { call, newKey, newTenant, refundPolicy, TEST_KEY_BASE64, type HttpResult, type TestVault } from "../../helpers/vault.js";
 import type { Json } from "./hostile-payloads.js";
 import type { ResponseStatusRecorder } from "./problem-assertions.js";
@@ -132,8 +133,9 @@ export class BadInputVault {
     return { ...this.tokenClaims, iat: now, exp: now + 300, jti: randomUUID(), request_id: "req_forged", ...over };
   }
 
-  /** A signer holding the vault's own signing key, for tokens that are validly signed but wrong. */
+  /** A signer holding the tenant's token key (derived from the vault key), for tokens that are validly signed but wrong. */
   vaultSigner(): LocalSigner {
-    return new LocalSigner(this.tokenHeader.kid, parseEd25519PrivateKey(TEST_KEY_BASE64, "test key"));
+    const vaultKey = new LocalSigner("test-key-1", parseEd25519PrivateKey(TEST_KEY_BASE64, "test key"));
+    return deriveTenantSigner(vaultKey, String(this.tokenClaims.tenant_id), 1);
   }
 }

@@ -94,4 +94,8 @@ export const proofBundleSchema = z.object({
   keys: z.array(keyVersionSchema),
   c2sp_checkpoint: z.string().optional().describe("The same tree head as a C2SP signed note."),
   c2sp_verifier_key: z.string().optional().describe("The C2SP verifier key of that note."),
+  request_events: z
+    .array(z.object({ event: ledgerEntrySchema, inclusion: inclusionProofSchema }))
+    .optional()
+    .describe("The request's other events (approval, votes, burn, execution report), each proven in the same checkpoint as `inclusion`, in write order; omitted when there are none."),
 });

@@ -36,6 +36,7 @@ export const jwksSchema = z.object({
       kid: z.string(),
       use: z.literal("sig"),
       alg: z.literal("EdDSA"),
+      tenant_id: z.string().optional().describe("Ours, on a tenant's token key: the only tenant whose tokens it may verify"),
     }),
   ),
 });

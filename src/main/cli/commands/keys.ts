@@ -69,6 +69,25 @@ export function keysCommand(): Command {
     );
   withExamples(revoke, ["countersign keys revoke key_3f9a1c0d5b7e2a64"]);
 
-  keys.addCommand(create).addCommand(list).addCommand(revoke);
+  const rotate = new Command("rotate")
+    .summary("rotate the tenant's token signing key")
+    .description(
+      "Publish the next generation of the tenant's token key (kid <VAULT_KEY_ID>.<tenant>.<n>) and retire the current one: new tokens " +
+        "carry the new kid, issued tokens keep verifying, and the old key stays in the JWKS until they have expired. Not available with " +
+        "VAULT_SIGNER_BACKEND=aws_kms (every tenant's tokens are signed by the KMS key there).",
+    )
+    .option("--tenant <id>", TENANT_OPTION_TEXT)
+    .option("--json", "print the result as JSON")
+    .action(async (opts: { tenant?: string; json?: boolean }, command: Command) =>
+      withVault(vaultOptionsOf(command), async (vault) => {
+        // The key names the tenant when no --tenant is given.
+        const tenantId = opts.tenant ?? (await vault.request<{ tenant_id: string }>("GET", "/console/session")).tenant_id;
+        const done = await vault.request<{ tenant_id: string; kid: string; previous_kid: string | null }>("POST", `/tenants/${encodeURIComponent(tenantId)}/keys/rotate`);
+        print(opts.json, done, `rotated ${done.tenant_id}: new tokens are signed by ${done.kid}${done.previous_kid ? ` (${done.previous_kid} retired)` : ""}`);
+      }),
+    );
+  withExamples(rotate, ["countersign keys rotate --tenant t_5d2c9e41a07b3f8c6e12", "countersign keys rotate --json --url https://vault.example.com --api-key csk_..."]);
+
+  keys.addCommand(create).addCommand(list).addCommand(revoke).addCommand(rotate);
   return withExamples(keys, ["countersign keys create --scope agent", "countersign keys list", "countersign keys revoke key_3f9a1c0d5b7e2a64"]);
 }

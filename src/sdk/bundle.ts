@@ -1,0 +1,53 @@
+import {
+  isLedgerError,
+  TRUSTED_KEYS_ERROR_CODES,
+  trustedKeysFromBundle,
+  trustedKeysFromJwks,
+  trustedKeysFromKeyString,
+  verifyProofBundle,
+  type BundleCheck,
+  type BundleReport,
+  type TrustedKeys,
+} from "../ledger/verify/bundle-verifier.js";
+import { CountersignError } from "./errors.js";
+
+export type { BundleCheck, BundleReport };
+
+/** Which keys to trust for a proof bundle's signatures. Exactly one; see verifyBundle. */
+export interface BundleKeys {
+  /** A JWK set (the vault's /.well-known/jwks.json, obtained independently). */
+  jwks?: unknown;
+  /** A single key: the C2SP verifier key (GET /ledger/checkpoint-key), a base64url Ed25519 key, or a JWK as JSON text. */
+  key?: string;
+  /** Trust the keys the bundle carries: proves integrity only, not who signed (the report says so). */
+  bundleKeys?: boolean;
+}
+
+export interface VerifyBundleOptions {
+  /** Fail the "event hash" check for a redacted event (intent_hash "" and nothing committed). */
+  requireBody?: boolean;
+}
+
+/**
+ * Offline verification of a proof bundle (GET /ledger/proof/bundle) with the ledger's own pure
+ * verifier, the one `countersign verify-bundle` runs: the receipt, event and leaf hashes, the
+ * inclusion proof, each checkpoint's signature and hash chain, the consistency proof and the C2SP
+ * checkpoint note. Never throws for a bad bundle: the report lists every check (`ok` is the verdict).
+ * An unusable key source throws CountersignError `bad_keys`.
+ */
+export function verifyBundleWith(bundle: unknown, keys: BundleKeys, options: VerifyBundleOptions = {}): BundleReport {
+  return verifyProofBundle(bundle, trustedKeys(bundle, keys), options);
+}
+
+function trustedKeys(bundle: unknown, keys: BundleKeys): TrustedKeys {
+  const given = [keys.jwks !== undefined, keys.key !== undefined, keys.bundleKeys === true].filter(Boolean).length;
+  if (given !== 1) throw new CountersignError("bad_keys", "verifyBundle needs exactly one of jwks, key or bundleKeys: true");
+  try {
+    if (keys.jwks !== undefined) return trustedKeysFromJwks(keys.jwks);
+    if (keys.key !== undefined) return trustedKeysFromKeyString(keys.key);
+    return trustedKeysFromBundle(bundle);
+  } catch (err) {
+    if (isLedgerError(err, ...TRUSTED_KEYS_ERROR_CODES)) throw new CountersignError("bad_keys", err.message, { cause: err });
+    throw err;
+  }
+}
