@@ -23,6 +23,8 @@ export const errorCatalog = {
   csrf_header_missing: { status: 403, title: "Console requests that change state need the X-Countersign-Console header" },
   // The MCP gateway's /mcp (issue 15): a browser page's Origin that is not in http.allowed_origins.
   origin_not_allowed: { status: 403, title: "Requests from this Origin are not allowed" },
+  // The MCP gateway's /mcp: a Host header that is not one it serves (DNS rebinding), see http.allowed_hosts.
+  host_not_allowed: { status: 403, title: "Requests for this Host are not allowed" },
   already_voted: { status: 409, title: "This reviewer has already voted on this request" },
   reviewer_exists: { status: 409, title: "A reviewer with this email already exists" },
   reviewer_not_found: { status: 404, title: "No active reviewer with this id in this tenant" },

@@ -61,7 +61,7 @@ export const vaultSection: EnvDocSection = {
       meaning: "KMS `Sign` calls in flight at once per process (1-10000); more wait in order.",
     },
     VAULT_KMS_TIMEOUT_MS: {
-      meaning: "Time one signature may take, waiting for a slot included (10-60000). A KMS error, a timeout or a signature that does not verify never yields a local or missing signature: a clearance approval goes to review (`signer_unavailable`), and when even the ledger key cannot sign, `/request-clearance`, `/mint-token` and `/consume-token` answer `503 signer_unavailable` with nothing stored or burned. Start-up checks both keys (`GetPublicKey`) and exits 1 naming the variable and the endpoint. Rotation: a new `VAULT_KEY_ID` with a new KMS key; old public keys stay in JWKS, so tokens and receipts signed with them still verify.",
+      meaning: "Time one signature may take, waiting for a slot included (10-60000). A KMS error, a timeout or a signature that does not verify never yields a local or missing signature: a clearance approval goes to review (`signer_unavailable`), and when even the ledger key cannot sign, `/request-clearance`, `/mint-token` and `/consume-token` answer `503 signer_unavailable` with nothing stored or burned. Start-up checks both keys (`GetPublicKey`) and exits 1 naming the variable and the endpoint. Rotation: a new `VAULT_KEY_ID` with a new KMS key; the old token key stays in JWKS for the token lifetime + 60 s, and ledger keys stay for good, so receipts signed with them still verify. With KMS every tenant signs with this one key (per-tenant keys need the local key).",
     },
     VAULT_PRIVATE_KEY_FILE: {
       meaning: "File with the Ed25519 private key: PEM (PKCS#8), or base64 of a PKCS#8 DER key, of a 32-byte seed, or of a 64-byte seed‖public key.",
@@ -70,7 +70,7 @@ export const vaultSection: EnvDocSection = {
       meaning: "The same key given inline (any of the formats above). Set at most one of the two. With neither, the key is `<data dir>/keys/<VAULT_KEY_ID>.pem`, generated on first start.",
     },
     VAULT_KEY_ID: {
-      meaning: "`kid` of the signing key (1-64 of `A-Z a-z 0-9 . _ : -`). Start-up fails if this kid is already published with a different key; a new key needs a new kid.",
+      meaning: "`kid` of the signing key (1-64 of `A-Z a-z 0-9 . _ : -`). Start-up fails if this kid is already published with a different key; a new key needs a new kid. With the local key, each tenant signs with its own key derived from this one, kid `<VAULT_KEY_ID>.<tenant_id>` (then `.2`, `.3` after `countersign keys rotate --tenant`). A new `VAULT_KEY_ID` retires the old one and the tenant keys derived from it: they stay published for the token lifetime + 60 s, then tokens signed with them no longer verify.",
     },
     VAULT_JWT_TTL: {
       meaning: "Token lifetime in seconds (1-86400).",

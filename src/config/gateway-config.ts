@@ -68,8 +68,13 @@ const paramSelection = z.union([z.literal("all"), z.array(z.string().min(1).max(
 
 /** Where the tool's arguments come from; none at all means the tool takes `{}`. */
 const argsSpec = z.strictObject({
-  /** true: the JSON body's members are arguments; { into: name }: the whole JSON body is the argument `name`. */
-  body: z.union([z.boolean(), z.strictObject({ into: z.string().min(1).max(128) })]).default(false),
+  /**
+   * true: the JSON body's members are arguments; { into: name }: the whole JSON body is the argument
+   * `name`; "unbound": the body streams to the upstream unapproved (an upload the reviewer does not see),
+   * which must be said in so many words; false (the default): a request with a body is refused, so no
+   * data the approval did not cover reaches the upstream by a route that forgot to bind it.
+   */
+  body: z.union([z.boolean(), z.literal("unbound"), z.strictObject({ into: z.string().min(1).max(128) })]).default(false),
   query: paramSelection.optional(),
   params: paramSelection.optional(),
 });

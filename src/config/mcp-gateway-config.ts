@@ -78,16 +78,26 @@ export const mcpGatewayFileSchema = z.strictObject({
     .strictObject({
       /** Browser origins allowed to call /mcp; a request with any other Origin header is refused (DNS rebinding). */
       allowed_origins: z.array(z.string().min(1)).default([]),
+      /**
+       * Host names (without port) the agent may address /mcp by. Empty: on a loopback address only
+       * localhost, 127.0.0.1 and ::1 (a DNS-rebinding page arrives under its own name and is refused);
+       * on any other address every name.
+       */
+      allowed_hosts: z.array(z.string().min(1).max(253)).default([]),
+      /** The variable holding the bearer token agents must send on /mcp (Authorization: Bearer ...); none: no authentication. */
+      agent_token_env: envName.optional(),
     })
-    .default({ allowed_origins: [] }),
+    .default({ allowed_origins: [], allowed_hosts: [] }),
   limits: z
     .strictObject({
       /** The largest tools/call arguments (as JSON) sent for clearance; larger calls are refused at the gateway. */
       max_args_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
       /** The largest HTTP request body the agent may send to /mcp. */
       max_request_bytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+      /** tools/call of one session in flight at once (each may hold a long poll); more end at once with a tool error. */
+      max_calls_per_session: z.number().int().min(1).max(10_000).default(32),
     })
-    .default({ max_args_bytes: 256 * 1024, max_request_bytes: 4 * 1024 * 1024 }),
+    .default({ max_args_bytes: 256 * 1024, max_request_bytes: 4 * 1024 * 1024, max_calls_per_session: 32 }),
 });
 export type McpGatewayFile = z.infer<typeof mcpGatewayFileSchema>;
 
@@ -107,8 +117,12 @@ export interface McpGatewayConfig {
   upstreams: UpstreamConfig[];
   /** The policy of one prefixed tool name: its entry in `tools`, else `default_tool`, completed by `pending`. */
   policyOf(toolName: string): ToolPolicy;
-  limits: { maxArgsBytes: number; maxRequestBytes: number };
+  limits: { maxArgsBytes: number; maxRequestBytes: number; maxCallsPerSession: number };
   allowedOrigins: string[];
+  /** Lower-case host names allowed in the Host header of /mcp; see http.allowed_hosts. */
+  allowedHosts: string[];
+  /** The bearer token agents must present on /mcp, from the variable http.agent_token_env; undefined: none asked. */
+  agentToken: string | undefined;
   logLevel: McpGatewayFile["log_level"];
 }
 
@@ -128,8 +142,18 @@ export function parseMcpGatewayConfig(text: string, env: NodeJS.ProcessEnv = pro
   const file = parsed.data;
   duplicates(file.upstreams.map((u) => u.name), "upstream name", source);
   duplicates(file.upstreams.map((u) => u.prefix), "upstream prefix", source);
+  overlappingPrefixes(file.upstreams, source);
   const apiKey = env[file.vault.api_key_env];
   if (!apiKey) throw new ConfigError(`${source}: the variable ${file.vault.api_key_env} (vault.api_key_env) is not set`);
+  let agentToken: string | undefined;
+  if (file.http.agent_token_env !== undefined) {
+    agentToken = env[file.http.agent_token_env];
+    // A configured but empty token must not silently turn authentication off.
+    if (!agentToken || agentToken.length < 16) {
+      throw new ConfigError(`${source}: the variable ${file.http.agent_token_env} (http.agent_token_env) is not set or shorter than 16 characters`);
+    }
+    if (agentToken === apiKey) throw new ConfigError(`${source}: http.agent_token_env must not hold the vault API key`);
+  }
   const pending = { mode: file.pending.mode, waitMs: file.pending.wait_seconds * 1000, progressIntervalMs: file.pending.progress_interval_seconds * 1000 };
   const vaultUrl = file.vault.url.replace(/\/+$/, "");
   return {
@@ -151,8 +175,10 @@ export function parseMcpGatewayConfig(text: string, env: NodeJS.ProcessEnv = pro
         waitMs: entry.wait_seconds !== undefined ? entry.wait_seconds * 1000 : pending.waitMs,
       };
     },
-    limits: { maxArgsBytes: file.limits.max_args_bytes, maxRequestBytes: file.limits.max_request_bytes },
+    limits: { maxArgsBytes: file.limits.max_args_bytes, maxRequestBytes: file.limits.max_request_bytes, maxCallsPerSession: file.limits.max_calls_per_session },
     allowedOrigins: file.http.allowed_origins,
+    allowedHosts: file.http.allowed_hosts.map((h) => h.toLowerCase()),
+    agentToken,
     logLevel: file.log_level,
   };
 }
@@ -165,6 +191,22 @@ export function loadMcpGatewayConfig(file: string, env: NodeJS.ProcessEnv = proc
     throw new ConfigError(`cannot read the MCP gateway configuration ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return parseMcpGatewayConfig(text, env, file);
+}
+
+/**
+ * One prefix that starts another ("pay." and "pay.t", or "" next to anything) makes a name's upstream
+ * depend on the longest match: the upstream with the longer prefix could add a tool ("ransfer") and
+ * take over the calls, and the approvals, meant for the other's ("pay.transfer"). So prefixes must not
+ * overlap at all.
+ */
+function overlappingPrefixes(upstreams: { name: string; prefix: string }[], source: string): void {
+  for (const a of upstreams) {
+    for (const b of upstreams) {
+      if (a !== b && a.prefix !== b.prefix && b.prefix.startsWith(a.prefix)) {
+        throw new ConfigError(`${source}: the prefix ${JSON.stringify(a.prefix)} of upstream ${a.name} starts the prefix ${JSON.stringify(b.prefix)} of upstream ${b.name}; prefixes must not overlap`);
+      }
+    }
+  }
 }
 
 function duplicates(values: string[], what: string, source: string): void {

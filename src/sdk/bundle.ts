@@ -36,7 +36,25 @@ export interface VerifyBundleOptions {
  * An unusable key source throws CountersignError `bad_keys`.
  */
 export function verifyBundleWith(bundle: unknown, keys: BundleKeys, options: VerifyBundleOptions = {}): BundleReport {
-  return verifyProofBundle(bundle, trustedKeys(bundle, keys), options);
+  // The verifier reads the bundle's JSON form, as `countersign verify-bundle` reads the file: an
+  // object whose JSON differs from its fields (a toJSON, a Date, a getter) cannot pass here while
+  // the CLI refuses what it serialises to. No JSON form at all (a BigInt, a cycle) fails the shape.
+  let data: unknown;
+  try {
+    data = bundle === undefined ? undefined : JSON.parse(JSON.stringify(bundle));
+  } catch (err) {
+    return { ok: false, checks: [{ name: "shape", ok: false, detail: `bundle has no JSON form: ${err instanceof Error ? err.message : String(err)}` }], keySource: keys.bundleKeys === true ? "bundle" : keys.jwks !== undefined ? "jwks" : "key", notes: [] };
+  }
+  const trusted = trustedKeys(data, { ...keys, ...(keys.jwks !== undefined ? { jwks: jsonForm(keys.jwks) } : {}) });
+  return verifyProofBundle(data, trusted, options);
+}
+
+function jsonForm(value: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value));
+  } catch (err) {
+    throw new CountersignError("bad_keys", `jwks has no JSON form: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 function trustedKeys(bundle: unknown, keys: BundleKeys): TrustedKeys {

@@ -1,5 +1,5 @@
-import { CountersignError, DecisionTimeoutError } from "./errors.js";
-import { send, type Transport } from "./http.js";
+import { BadRequestError, CountersignError, DecisionTimeoutError } from "./errors.js";
+import { send, sleep, type Transport } from "./http.js";
 import { JwksCache } from "./jwks.js";
 import {
   mapClearance,
@@ -39,9 +39,24 @@ export interface CountersignOptions {
 }
 
 const MAX_WAIT_SECONDS = 60;
-const waitParam = (seconds: number | undefined) => Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(seconds ?? 0)));
+/** Long polls that come back open faster than this are spaced out (doubling up to MAX_POLL_BACKOFF_MS). */
+const MIN_POLL_INTERVAL_MS = 500;
+const MAX_POLL_BACKOFF_MS = 5_000;
+const waitParam = (seconds: number | undefined) => (Number.isFinite(seconds) ? Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(seconds!))) : 0);
+const isAbsoluteUrl = (text: string) => {
+  try {
+    return Boolean(new URL(text));
+  } catch {
+    return false;
+  }
+};
 const isOpen = (c: Clearance) => OPEN_STATUSES.includes(c.status);
 const enc = encodeURIComponent;
+
+/** Per-call options of the calls that do not wait. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
 
 /**
  * The Countersign client: clearance requests (long-polled, never slept on), cancel, burn, execution
@@ -55,7 +70,15 @@ export class Countersign {
   private readonly tokenSettings: { issuer: string; audience: string; now: () => number };
 
   constructor(options: CountersignOptions) {
-    if (!options?.baseUrl) throw new CountersignError("invalid_options", "Countersign: baseUrl is required");
+    if (typeof options?.baseUrl !== "string" || !isAbsoluteUrl(options.baseUrl)) throw new CountersignError("invalid_options", "Countersign: baseUrl must be an absolute URL");
+    if (options.apiKey !== undefined && typeof options.apiKey !== "string") throw new CountersignError("invalid_options", "Countersign: apiKey must be a string");
+    for (const name of ["timeoutMs", "jwksMaxAgeMs"] as const) {
+      const value = options[name];
+      // NaN here would make every call time out at once (or the JWKS never expire): refuse it up front.
+      if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value > 0)) {
+        throw new CountersignError("invalid_options", `Countersign: ${name} must be a positive number`);
+      }
+    }
     // Late-bound: a platform fetch installed or wrapped after construction is still the one used.
     const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.transport = { baseUrl: options.baseUrl, apiKey: options.apiKey ?? "", fetch: fetchImpl, timeoutMs: options.timeoutMs ?? 30_000 };
@@ -69,6 +92,11 @@ export class Countersign {
    * the time is up; the clearance is returned either way (check `status`).
    */
   async requestClearance(input: ClearanceInput, options: WaitOptions = {}): Promise<Clearance> {
+    if (typeof input?.tool !== "string" || input.tool === "") throw new BadRequestError("invalid_input", "requestClearance: tool must be a non-empty string");
+    // Checked before the request exists: a NaN wait found after the POST would leave an open request behind an error.
+    if (options.waitSeconds !== undefined && !(Number.isFinite(options.waitSeconds) && options.waitSeconds >= 0)) {
+      throw new BadRequestError("invalid_input", "requestClearance: waitSeconds must be a finite number >= 0");
+    }
     const body: Record<string, unknown> = { tool_name: input.tool, tool_args: input.args ?? {}, agent_id: input.agentId };
     if (input.sessionId !== undefined) body.session_id = input.sessionId;
     if (input.context !== undefined) body.context = input.context;
@@ -102,15 +130,29 @@ export class Countersign {
    * then pending_review) to `onProgress`. DecisionTimeoutError after `timeoutSeconds`.
    */
   async waitForDecision(requestId: string, options: DecisionWaitOptions): Promise<Clearance> {
+    if (typeof options?.timeoutSeconds !== "number" || !Number.isFinite(options.timeoutSeconds) || options.timeoutSeconds < 0) {
+      throw new BadRequestError("invalid_input", "waitForDecision: timeoutSeconds must be a finite number >= 0");
+    }
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     let last = "processing";
+    let quickPolls = 0;
     for (;;) {
       const leftSeconds = Math.ceil((deadline - Date.now()) / 1000);
       if (leftSeconds <= 0) throw new DecisionTimeoutError(requestId, last);
+      const started = Date.now();
       const clearance = await this.clearanceStatus(requestId, { waitSeconds: Math.min(MAX_WAIT_SECONDS, leftSeconds), signal: options.signal });
       if (!isOpen(clearance)) return clearance;
       last = clearance.status;
       options.onProgress?.(clearance);
+      // A vault that honours ?wait= holds an open answer, so a quick open answer is a status change
+      // (processing -> pending_review) or a server (or proxy) that ignores the wait: then back off, or
+      // this loop would hammer the vault. Never past the deadline; an abort ends the pause at once.
+      const elapsed = Date.now() - started;
+      quickPolls = elapsed < MIN_POLL_INTERVAL_MS ? quickPolls + 1 : 0;
+      if (quickPolls > 0) {
+        const pause = Math.min(MAX_POLL_BACKOFF_MS, MIN_POLL_INTERVAL_MS * 2 ** (quickPolls - 1)) - elapsed;
+        await sleep(Math.min(pause, deadline - Date.now()), options.signal);
+      }
     }
   }
 
@@ -118,15 +160,16 @@ export class Countersign {
    * Withdraws an open request. The outcome says what happened: `cancelled`, `already_decided` (it was
    * final before the cancel arrived; `clearance` shows how), or `not_found`.
    */
-  async cancel(requestId: string): Promise<CancelResult> {
+  async cancel(requestId: string, options: CallOptions = {}): Promise<CancelResult> {
     try {
       const answer = await send<Record<string, unknown>>(this.transport, "POST", `/reviews/${enc(requestId)}/decision`, {
         body: { approved: false, review_reason: "cancelled by agent" },
+        signal: options.signal,
       });
       return { outcome: "cancelled", clearance: mapClearance(answer.body, answer.status) };
     } catch (err) {
       if (err instanceof CountersignError && err.code === "request_not_pending") {
-        return { outcome: "already_decided", clearance: await this.clearanceStatus(requestId) };
+        return { outcome: "already_decided", clearance: await this.clearanceStatus(requestId, { signal: options.signal }) };
       }
       if (err instanceof CountersignError && err.code === "request_not_found") return { outcome: "not_found" };
       throw err;
@@ -137,11 +180,12 @@ export class Countersign {
    * Burns the token at the vault (once; a second time is TokenAlreadyConsumedError). With `tool` and
    * `args`, the vault also checks the token is for this tool and these exact arguments.
    */
-  async consume(token: string, expect: { tool?: string; args?: Record<string, unknown> } = {}): Promise<ConsumeResult> {
+  async consume(token: string, expect: { tool?: string; args?: Record<string, unknown> } = {}, options: CallOptions = {}): Promise<ConsumeResult> {
+    if (typeof token !== "string" || token === "") throw new BadRequestError("invalid_input", "consume: token must be a non-empty string");
     const body: Record<string, unknown> = { token };
     if (expect.tool !== undefined) body.tool_name = expect.tool;
     if (expect.args !== undefined) body.tool_args = expect.args;
-    const { body: r } = await send<Record<string, unknown>>(this.transport, "POST", "/consume-token", { body });
+    const { body: r } = await send<Record<string, unknown>>(this.transport, "POST", "/consume-token", { body, signal: options.signal });
     if (r.consumed !== true || typeof r.jti !== "string") throw new CountersignError("invalid_response", "The vault's consume answer has no jti");
     return {
       consumed: true,
@@ -159,7 +203,7 @@ export class Countersign {
    * A fresh token for an earlier approval (the vault's /mint-token). A 409 is ApprovalNotReusableError:
    * the approval no longer holds, ask for a fresh clearance instead of retrying.
    */
-  async mintToken(original: Clearance, input: { tool: string; args?: Record<string, unknown>; agentId: string; sessionId?: string }): Promise<Clearance> {
+  async mintToken(original: Clearance, input: { tool: string; args?: Record<string, unknown>; agentId: string; sessionId?: string }, options: CallOptions = {}): Promise<Clearance> {
     const raw = original.raw;
     const text = (k: string) => (typeof raw[k] === "string" ? (raw[k] as string) : "");
     const body = {
@@ -173,17 +217,19 @@ export class Countersign {
       original_request_id: original.requestId,
     };
     const headers = { "idempotency-key": globalThis.crypto.randomUUID() };
-    const answer = await send<Record<string, unknown>>(this.transport, "POST", "/mint-token", { body, headers });
+    const answer = await send<Record<string, unknown>>(this.transport, "POST", "/mint-token", { body, headers, signal: options.signal });
     return mapClearance({ ...answer.body, reason_code: null }, answer.status);
   }
 
   /** Reports how the action a burned token allowed ended (POST /tokens/{jti}/execution). Idempotent. */
-  async reportExecution(jti: string, report: ExecutionInput): Promise<ExecutionReport> {
+  async reportExecution(jti: string, report: ExecutionInput, options: CallOptions = {}): Promise<ExecutionReport> {
+    if (typeof jti !== "string" || jti === "") throw new BadRequestError("invalid_input", "reportExecution: jti must be a non-empty string");
+    if (typeof report?.durationMs !== "number" || !Number.isFinite(report.durationMs)) throw new BadRequestError("invalid_input", "reportExecution: durationMs must be a finite number");
     const body: Record<string, unknown> = { status: report.status, duration_ms: Math.max(0, Math.round(report.durationMs)) };
     if (report.outcome !== undefined) body.outcome = report.outcome;
     if (report.responseSha256 !== undefined) body.response_sha256 = report.responseSha256;
     if (report.detail !== undefined) body.detail = report.detail;
-    const { body: r } = await send<Record<string, unknown>>(this.transport, "POST", `/tokens/${enc(jti)}/execution`, { body });
+    const { body: r } = await send<Record<string, unknown>>(this.transport, "POST", `/tokens/${enc(jti)}/execution`, { body, signal: options.signal });
     return { jti: typeof r.jti === "string" ? r.jti : jti, replayed: r.replayed === true, raw: r };
   }
 

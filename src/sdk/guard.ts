@@ -1,12 +1,12 @@
 import { canonicalJson, sha256Hex } from "./canonical-json.js";
-import { ClearanceDeniedError, CountersignError, DecisionTimeoutError } from "./errors.js";
+import { BadRequestError, ClearanceDeniedError, CountersignError, DecisionTimeoutError, VaultUnavailableError } from "./errors.js";
 import type { Clearance, ClearanceInput, ConsumeResult, ExecutionInput, ExecutionReport, WaitOptions } from "./types.js";
 
 /** What guard needs of the client (Countersign implements it). */
 export interface GuardClient {
   requestClearance(input: ClearanceInput, options?: WaitOptions): Promise<Clearance>;
   consume(token: string, expect?: { tool?: string; args?: Record<string, unknown> }): Promise<ConsumeResult>;
-  reportExecution(jti: string, report: ExecutionInput): Promise<ExecutionReport>;
+  reportExecution(jti: string, report: ExecutionInput, options?: { signal?: AbortSignal }): Promise<ExecutionReport>;
 }
 
 export interface GuardOptions {
@@ -17,6 +17,12 @@ export interface GuardOptions {
   context?: Record<string, unknown>;
   /** Called when the execution report fails after the tool ran (the tool's result is still returned). */
   onReportError?: (err: unknown) => void;
+  /**
+   * How long the tool's result may wait for its execution report, in ms (default 10 000). The report is
+   * awaited so that a process exiting right after the call does not lose it, but a slow vault does not
+   * hold the result longer than this: past it the report is abandoned and onReportError told.
+   */
+  reportTimeoutMs?: number;
 }
 
 /**
@@ -30,7 +36,14 @@ export function guardTool<A extends Record<string, unknown>, R>(
   fn: (args: A) => R | Promise<R>,
   options: GuardOptions,
 ): (args: A) => Promise<Awaited<R>> {
-  return async (args: A): Promise<Awaited<R>> => {
+  return async (callerArgs: A): Promise<Awaited<R>> => {
+    // One snapshot, taken now, is what is approved, burned and run: the caller's object may change
+    // while the clearance is pending (a burn for the old arguments would then run fn with new ones).
+    // fn gets its own copy, so whatever it does to it changes nothing the vault saw.
+    const args = snapshot(callerArgs);
+    if (options.reportTimeoutMs !== undefined && !(Number.isFinite(options.reportTimeoutMs) && options.reportTimeoutMs > 0)) {
+      throw new BadRequestError("invalid_input", "guard: reportTimeoutMs must be a positive number");
+    }
     const clearance = await cs.requestClearance(
       { tool: toolName, args, agentId: options.agentId, sessionId: options.sessionId, context: options.context },
       { waitSeconds: options.waitSeconds ?? 30 },
@@ -38,14 +51,26 @@ export function guardTool<A extends Record<string, unknown>, R>(
     const approved = requireApproved(clearance);
     const { jti } = await cs.consume(approved.token, { tool: toolName, args });
     const started = Date.now();
+    // The report never replaces fn's outcome: neither its failure nor a throwing onReportError.
+    const reportTimeoutMs = options.reportTimeoutMs ?? 10_000;
     const report = (r: ExecutionInput) =>
-      cs.reportExecution(jti, r).then(
+      cs.reportExecution(jti, r, { signal: AbortSignal.timeout(reportTimeoutMs) }).then(
         () => undefined,
-        (err) => options.onReportError?.(err),
+        (cause) => {
+          const err =
+            cause instanceof CountersignError
+              ? cause
+              : new VaultUnavailableError("report_timeout", `The execution report of ${jti} took longer than ${reportTimeoutMs} ms; abandoned`, { cause });
+          try {
+            options.onReportError?.(err);
+          } catch {
+            // The caller's handler failed; fn's result (or error) still goes back.
+          }
+        },
       );
     let result: Awaited<R>;
     try {
-      result = await fn(args);
+      result = await fn(snapshot(args));
     } catch (err) {
       await report({ status: null, outcome: "error", durationMs: Date.now() - started, detail: errorDetail(err) });
       throw err;
@@ -53,6 +78,16 @@ export function guardTool<A extends Record<string, unknown>, R>(
     await report({ status: null, outcome: "succeeded", durationMs: Date.now() - started, responseSha256: await resultHash(result) });
     return result;
   };
+}
+
+/** A deep copy in JSON form (what the vault hashes); arguments without one are refused before any call. */
+function snapshot<A>(args: A): A {
+  if (args === null || typeof args !== "object" || Array.isArray(args)) throw new BadRequestError("invalid_input", "guard: the tool's arguments must be a JSON object");
+  try {
+    return JSON.parse(JSON.stringify(args)) as A;
+  } catch (err) {
+    throw new BadRequestError("invalid_input", `guard: the tool's arguments have no JSON form: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 async function resultHash(result: unknown): Promise<string | undefined> {

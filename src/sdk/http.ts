@@ -46,6 +46,15 @@ export function joinUrl(baseUrl: string, path: string): string {
  * retries: each caller decides (a retried clearance without an Idempotency-Key would be a new one).
  */
 export async function send<T>(t: Transport, method: string, path: string, options: SendOptions = {}): Promise<VaultAnswer<T>> {
+  // Serialised before the exchange: arguments that have no JSON form (a BigInt, a cycle) are the
+  // caller's bad input, not the vault being down.
+  let payload: string | undefined;
+  try {
+    payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  } catch (err) {
+    throw new BadRequestError("invalid_input", `${method} ${path}: the request body has no JSON form: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (options.signal?.aborted) throw options.signal.reason;
   const timeoutMs = t.timeoutMs + (options.extraTimeoutMs ?? 0);
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -58,7 +67,7 @@ export async function send<T>(t: Transport, method: string, path: string, option
     res = await t.fetch(joinUrl(t.baseUrl, path), {
       method,
       headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body: payload,
       redirect: "manual",
       signal,
     });
@@ -81,6 +90,23 @@ export async function send<T>(t: Transport, method: string, path: string, option
     return { status: res.status, body: body as T, headers: res.headers };
   }
   throw errorFor(method, path, res, body);
+}
+
+/** Resolves after `ms` (at once if <= 0); rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (!(ms > 0)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 async function readBounded(res: Response): Promise<string> {
@@ -123,7 +149,8 @@ export function errorFor(method: string, path: string, res: Response, body: unkn
   const detail = typeof problem?.detail === "string" ? problem.detail : typeof problem?.title === "string" ? problem.title : res.statusText;
   const message = `Vault ${method} ${path} answered ${res.status} ${code}: ${detail}`;
   const details = { status: res.status, problem };
-  if (res.status >= 500) return new VaultUnavailableError(code, message, details);
+  // 408: the vault gave up waiting for the request; like a 5xx it says nothing about the request itself.
+  if (res.status >= 500 || res.status === 408) return new VaultUnavailableError(code, message, details);
   switch (code) {
     case "token_already_consumed":
       return new TokenAlreadyConsumedError(code, message, details);

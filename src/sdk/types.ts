@@ -13,6 +13,7 @@ import { VaultUnavailableError } from "./errors.js";
  */
 export type ClearanceStatus = "processing" | "pending_review" | "approved" | "denied";
 export const OPEN_STATUSES: readonly ClearanceStatus[] = ["processing", "pending_review"];
+const KNOWN_STATUSES: readonly ClearanceStatus[] = [...OPEN_STATUSES, "approved", "denied"];
 
 export interface Clearance {
   requestId: string;
@@ -140,6 +141,10 @@ export function mapClearance(body: Record<string, unknown>, httpStatus: number):
   const str = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
   if (!str("request_id") || !str("status")) {
     throw new VaultUnavailableError("invalid_response", "The vault's clearance answer has no request_id or status", { status: httpStatus });
+  }
+  // A status the SDK does not know is neither open nor final: refuse it rather than guess (fail closed).
+  if (!KNOWN_STATUSES.includes(body.status as ClearanceStatus)) {
+    throw new VaultUnavailableError("invalid_response", `The vault's clearance answer has an unknown status ${JSON.stringify(body.status)}`, { status: httpStatus });
   }
   const clearance: Clearance = {
     requestId: str("request_id") ?? "",

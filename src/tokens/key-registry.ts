@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
+import { FreshRuns, isRaceError, retryOnce } from "./fresh-runs.js";
 import type { PublicJwk, Signer } from "./signer.js";
 
 export class KeyConflictError extends Error {}
@@ -76,15 +77,12 @@ export class KeyRegistry {
 
   /**
    * Publishes the signer's public key; refuses to start if its kid is already bound to another key.
-   * A token key that is the newest vault token key retires every other current token key (other
-   * VAULT_KEY_IDs' vault and tenant keys): after a VAULT_KEY_ID change (a leaked key) they leave the
-   * JWKS once the tokens they signed have expired. A process started with an older VAULT_KEY_ID (a
-   * rolling deploy, a stale shell) retires nothing. `retireOthers: false` for contexts that never issue tokens.
    */
-  async register(signer: Signer, purpose: KeyPurpose = "token", opts: { retireOthers?: boolean } = {}): Promise<void> {
+  async register(signer: Signer, purpose: KeyPurpose = "token"): Promise<void> {
     await this.control.query(
-      "INSERT INTO signing_keys (kid, algorithm, public_jwk, purpose) VALUES ($1, 'EdDSA', $2, $3) ON CONFLICT (kid) DO NOTHING",
-      [signer.kid, JSON.stringify(signer.publicJwk), purpose],
+      // The vault's clock, as for tenant keys: which key came first is compared across them.
+      "INSERT INTO signing_keys (kid, algorithm, public_jwk, purpose, created_at) VALUES ($1, 'EdDSA', $2, $3, $4) ON CONFLICT (kid) DO NOTHING",
+      [signer.kid, JSON.stringify(signer.publicJwk), purpose, this.clock.now()],
     );
     const stored = await this.control.query<StoredKey>(`SELECT ${COLUMNS} FROM signing_keys WHERE kid = $1`, [signer.kid]);
     const row = stored[0];
@@ -93,17 +91,27 @@ export class KeyRegistry {
         `VAULT_KEY_ID: kid "${signer.kid}" is already published with a different public key or purpose; give a new key a new VAULT_KEY_ID`,
       );
     }
-    if (purpose === "token" && opts.retireOthers !== false) {
-      await this.control.query(
-        `UPDATE signing_keys SET retired_at = $2
-          WHERE purpose = 'token' AND retired_at IS NULL
-            AND ((tenant_id IS NOT NULL AND base_kid <> $1) OR (tenant_id IS NULL AND kid <> $1))
-            AND NOT EXISTS (SELECT 1 FROM signing_keys n WHERE n.purpose = 'token' AND n.tenant_id IS NULL
-                            AND n.created_at > (SELECT created_at FROM signing_keys WHERE kid = $1))`,
-        [signer.kid, this.clock.now()],
-      );
-    }
     await this.refresh();
+  }
+
+  /**
+   * Retires every other current token key (other VAULT_KEY_IDs' vault and tenant keys) if `kid` is the
+   * newest vault token key: after a VAULT_KEY_ID change (a leaked key) they leave the JWKS once the
+   * tokens they signed have expired. A process with an older VAULT_KEY_ID (a rolling deploy, a stale
+   * shell) retires nothing. Called by the first token a process signs (TenantTokenKeys), not at
+   * registration: a CLI context over the database registers its key but signs nothing.
+   */
+  async retireOtherTokenKeys(kid: string): Promise<void> {
+    const retired = await this.control.query<{ kid: string }>(
+      `UPDATE signing_keys SET retired_at = $2
+        WHERE purpose = 'token' AND retired_at IS NULL
+          AND ((tenant_id IS NOT NULL AND base_kid <> $1) OR (tenant_id IS NULL AND kid <> $1))
+          AND NOT EXISTS (SELECT 1 FROM signing_keys n WHERE n.purpose = 'token' AND n.tenant_id IS NULL
+                          AND n.created_at > (SELECT created_at FROM signing_keys WHERE kid = $1))
+        RETURNING kid`,
+      [kid, this.clock.now()],
+    );
+    if (retired.length > 0) await this.refresh();
   }
 
   /**
@@ -275,7 +283,7 @@ export class KeyRegistry {
   vaultKeyValidUntil(vaultKey: StoredKey, tenantId: string): Date | undefined {
     let first: Date | undefined;
     for (const k of this.stored) {
-      if (k.tenant_id === tenantId && k.created_at > vaultKey.created_at && (!first || k.created_at < first)) first = k.created_at;
+      if (k.tenant_id === tenantId && k.created_at >= vaultKey.created_at && (!first || k.created_at < first)) first = k.created_at;
     }
     return first;
   }
@@ -314,15 +322,17 @@ export class KeyRegistry {
   }
 
   private syncForUnknownKid(): Promise<void> {
-    this.unknownKidSync ??= (async () => {
-      const wait = this.lastUnknownKidSyncMs + UNKNOWN_KID_SYNC_GAP_MS - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      this.lastUnknownKidSyncMs = performance.now();
+    if (this.unknownKidSync) return this.unknownKidSync;
+    const wait = Math.max(0, this.lastUnknownKidSyncMs + UNKNOWN_KID_SYNC_GAP_MS - performance.now());
+    const pending: Promise<void> = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, wait));
       // Callers from here on wait for the next check: this one may start before what they look for was committed.
       this.unknownKidSync = undefined;
+      this.lastUnknownKidSyncMs = performance.now();
       await this.sync();
     })();
-    return this.unknownKidSync;
+    this.unknownKidSync = pending;
+    return pending;
   }
 
   private async readKid(kid: string): Promise<StoredKey | undefined> {
@@ -344,52 +354,6 @@ export class KeyRegistry {
       this.publicKeys.set(key.kid, imported);
     }
     return imported;
-  }
-}
-
-/**
- * Runs `fn` so that every caller gets a run that started after it called: with none in flight one
- * starts; with one in flight, callers share one follow-up that starts when it ends (never joining a
- * run that may predate what they look for, never more than two queries at a time).
- */
-class FreshRuns {
-  private running: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
-  constructor(private readonly fn: () => Promise<void>) {}
-
-  run(): Promise<void> {
-    if (this.next) return this.next;
-    if (!this.running) return this.start();
-    this.next = this.running
-      .catch(() => {})
-      .then(() => {
-        this.next = undefined;
-        return this.start();
-      });
-    return this.next;
-  }
-
-  private start(): Promise<void> {
-    const run: Promise<void> = this.fn().finally(() => {
-      if (this.running === run) this.running = undefined;
-    });
-    this.running = run;
-    return run;
-  }
-}
-
-/** A deadlock (40P01) or a duplicate kid (23505) from a concurrent writer: the transaction is worth one more try. */
-function isRaceError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "40P01" || code === "23505";
-}
-
-async function retryOnce<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!isRaceError(err)) throw err;
-    return fn();
   }
 }
 

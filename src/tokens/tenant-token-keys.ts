@@ -36,6 +36,7 @@ export interface TenantKeyView {
  */
 export class TenantTokenKeys {
   private readonly signers = new Map<string, LocalSigner>();
+  private retiring: Promise<void> | undefined;
 
   constructor(
     readonly vaultSigner: Signer,
@@ -65,6 +66,7 @@ export class TenantTokenKeys {
    * the signature is refused (SignerUnavailableError: the caller fails closed and the next token gets the new key).
    */
   async signerFor(kid: string, tenantId: string, expiresAt: Date): Promise<Signer> {
+    await this.retireOtherBases();
     const vault = this.vaultSigner;
     if (!(vault instanceof LocalSigner) || kid === vault.kid) return vault;
     let stored = await this.registry.lookup(kid, { fromVault: true });
@@ -88,7 +90,22 @@ export class TenantTokenKeys {
     if (until && until.getTime() < expiresAt.getTime()) {
       throw new SignerUnavailableError(`tenant key ${kid} was retired at ${stored.retired_at?.toISOString()}; a new token needs the current key`, kid);
     }
-    return this.derived(tenantId, stored.generation);
+    const signer = this.derived(tenantId, stored.generation);
+    // The published key must be the one derived here (never sign under a kid whose published key differs).
+    if (stored.public_jwk.x !== signer.publicJwk.x) throw new SignerUnavailableError(`tenant key ${kid} is published with another public key`, kid);
+    return signer;
+  }
+
+  /**
+   * Once per process, before its first signature or rotation: a vault key newer than every other retires
+   * the token keys of older VAULT_KEY_IDs (KeyRegistry.retireOtherTokenKeys). A failure is retried next time.
+   */
+  private retireOtherBases(): Promise<void> {
+    this.retiring ??= this.registry.retireOtherTokenKeys(this.vaultSigner.kid).catch((err: unknown) => {
+      this.retiring = undefined;
+      throw new SignerUnavailableError(`could not retire the keys of older vault keys: ${err instanceof Error ? err.message : String(err)}`, this.vaultSigner.kid);
+    });
+    return this.retiring;
   }
 
   /** Retires the tenant's current key and publishes the next generation. Undefined for an unknown tenant. */
@@ -97,6 +114,7 @@ export class TenantTokenKeys {
     if (!(vault instanceof LocalSigner)) {
       throw new TenantKeyRotationUnsupported("With VAULT_SIGNER_BACKEND=aws_kms every tenant's tokens are signed by the KMS token key: rotate it with a new VAULT_KEY_ID and VAULT_KMS_KEY_ID");
     }
+    await this.retireOtherBases();
     const rotated = await this.registry.rotateTenant(tenantId, vault.kid, (generation) => record(this.derived(tenantId, generation), tenantId, generation, vault.kid));
     return rotated && { retired: rotated.retired, current: rotated.current.kid };
   }

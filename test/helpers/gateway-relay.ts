@@ -9,15 +9,25 @@ import type { AddressInfo } from "node:net";
 export interface SwitchableRelay {
   url: string;
   up: boolean;
-  /** Paths of the requests that reached the vault through the relay. */
+  /** While true, requests are held without an answer (a vault that is up but too slow). */
+  hang: boolean;
+  /** While set, requests whose path starts with it get 200 with this text instead of the vault's answer. */
+  garbage?: { path: string; text: string };
+  /** Paths of the requests that reached the vault through the relay (and of those answered with garbage, prefixed "garbage"). */
   relayed: string[];
   close(): Promise<void>;
 }
 
 export async function startSwitchableRelay(target: string): Promise<SwitchableRelay> {
-  const relay: SwitchableRelay = { url: "", up: true, relayed: [], close: async () => undefined };
+  const relay: SwitchableRelay = { url: "", up: true, hang: false, relayed: [], close: async () => undefined };
   const server = http.createServer((req, res) => {
     if (!relay.up) return void req.socket.destroy();
+    if (relay.hang) return;
+    if (relay.garbage && req.url!.startsWith(relay.garbage.path)) {
+      relay.relayed.push(`garbage ${req.method} ${req.url}`);
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end(relay.garbage.text);
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {

@@ -59,6 +59,12 @@ describe("the gateway's routes file", () => {
     expect(refusal({ ...base, headers: { request: ["Authorization"] } })).toMatch(/never forwarded/);
     expect(refusal({ ...base, headers: { request: ["x-countersign-token"] } })).toMatch(/never forwarded/);
     expect(refusal({ ...base, headers: { response: ["set-cookie"] } })).toMatch(/never forwarded/);
+    // Headers that would make the upstream act on another method or path than the one bound, or let
+    // the client speak for the gateway about where the request came from.
+    for (const h of ["X-HTTP-Method-Override", "x-method-override", "x-original-url", "x-rewrite-url", "x-forwarded-for", "forwarded", "x-real-ip"]) {
+      expect(refusal({ ...base, headers: { request: ["accept", h] } }), h).toMatch(/never forwarded/);
+    }
+    expect(refusal({ ...base, routes: [{ ...base.routes[0], upstream_path: "/v1/../admin/:id" }] })).toMatch(/\. or \.\. segments/);
     expect(refusal({ ...base, routes: [{ ...base.routes[0], path: "/metrics" }] })).toMatch(/gateway's own endpoint/);
     expect(refusal({ ...base, routes: [base.routes[0], { ...base.routes[0], path: "/things/:other" }] })).toMatch(/listed twice/);
     expect(refusal({ ...base, routes: [{ ...base.routes[0], upstream: "nope" }] })).toMatch(/no upstream named nope/);
@@ -102,7 +108,10 @@ describe("SSRF rules for upstreams", () => {
   };
 
   it("refuses to start with a private, loopback, link-local or metadata upstream unless the file allows it", async () => {
-    for (const url of ["http://127.0.0.1:8080", "http://10.1.2.3", "http://169.254.169.254/latest", "http://[::1]:80", "http://localhost:8080", "http://0x7f.1:80"]) {
+    for (const url of ["http://127.0.0.1:8080", "http://10.1.2.3", "http://169.254.169.254/latest", "http://[::1]:80", "http://localhost:8080", "http://0x7f.1:80",
+      // Other spellings of internal addresses: decimal, octal, short, IPv4-mapped/-translated, NAT64, 6to4, ULA, CGNAT.
+      "http://2130706433", "http://0177.0.0.1", "http://127.1", "http://0.0.0.0", "http://[::]", "http://[::ffff:127.0.0.1]", "http://[0:0:0:0:0:ffff:a9fe:a9fe]",
+      "http://[::ffff:0:7f00:1]", "http://[64:ff9b::a9fe:a9fe]", "http://[2002:a9fe:a9fe::1]", "http://[fd00::1]", "http://[fe80::1]", "http://100.64.0.1"]) {
       await expect(build(url, false), url).rejects.toBeInstanceOf(UpstreamForbiddenError);
     }
     await expect(build("ftp://example.com", false)).rejects.toThrow(/scheme ftp/);

@@ -25,7 +25,7 @@ describe("MCP gateway configuration", () => {
     // Not listed: default_tool, gated.
     expect(config.policyOf("pay.echo")).toEqual({ gated: true, pending: "wait", waitMs: 55_000 });
     expect(config.policyOf("constructor")).toEqual({ gated: true, pending: "wait", waitMs: 55_000 });
-    expect(config.limits).toEqual({ maxArgsBytes: 256 * 1024, maxRequestBytes: 4 * 1024 * 1024 });
+    expect(config.limits).toEqual({ maxArgsBytes: 256 * 1024, maxRequestBytes: 4 * 1024 * 1024, maxCallsPerSession: 32 });
   });
 
   it("reads JSON as well, from a file", () => {
@@ -56,6 +56,11 @@ describe("MCP gateway configuration", () => {
     expect(() => parseMcpGatewayConfig(twice, env)).toThrow(/upstream name "payments" is used twice/);
     const samePrefix = example().replace(/^tools:/m, '  - { name: other, transport: http, url: "http://127.0.0.1:9001/mcp", prefix: "pay." }\ntools:');
     expect(() => parseMcpGatewayConfig(samePrefix, env)).toThrow(/upstream prefix "pay." is used twice/);
+    // A prefix that starts another: "pay.t" + "ransfer" would take over "pay.transfer" from the payments upstream.
+    const overlapping = example().replace(/^tools:/m, '  - { name: other, transport: http, url: "http://127.0.0.1:9001/mcp", prefix: "pay.t" }\ntools:');
+    expect(() => parseMcpGatewayConfig(overlapping, env)).toThrow(/the prefix "pay." of upstream payments starts the prefix "pay.t" of upstream other/);
+    const empty = example().replace(/^tools:/m, '  - { name: other, transport: http, url: "http://127.0.0.1:9001/mcp" }\ntools:');
+    expect(() => parseMcpGatewayConfig(empty, env)).toThrow(/prefixes must not overlap/);
     expect(() => loadMcpGatewayConfig(path.join(dir, "missing.yaml"), env)).toThrow(/cannot read the MCP gateway configuration .*ENOENT/);
   });
 

@@ -93,7 +93,7 @@ describe("MCP gateway fails closed", () => {
     const unknown = await brokenVault((_req, res) => json(res, 200, { request_id: "req_x", status: "allowed", token: "x.y.z", tool_name: "pay.transfer" }));
     closers.push(() => unknown.close());
     const third = await gatewayFor(unknown.url);
-    expect(textOf(await transfer(third.agent))).toMatch(/could not clear this call.*unknown clearance status "allowed"/);
+    expect(textOf(await transfer(third.agent))).toMatch(/could not clear this call.*unknown (clearance )?status "allowed"/);
     expect(unknown.hits).toEqual(["POST /request-clearance"]);
     expect(upstream.calls.transfer ?? 0).toBe(0);
   });

@@ -22,6 +22,7 @@ describe("MCP gateway over stdio (CLI), with a stdio upstream", () => {
   let dir: string;
   let runsFile: string;
   let client: Client;
+  let agentKey: string;
 
   const runs = (tool: string) =>
     existsSync(runsFile)
@@ -52,7 +53,7 @@ describe("MCP gateway over stdio (CLI), with a stdio upstream", () => {
             command: process.execPath,
             args: ["--import", "tsx", path.join(ROOT, "test/helpers/mcp-stdio-upstream.ts")],
             cwd: ROOT,
-            env: { MCP_UPSTREAM_RUNS: runsFile },
+            env: { MCP_UPSTREAM_RUNS: runsFile, MCP_UPSTREAM_ENV_FILE: path.join(dir, "child-env.json") },
             prefix: "pay.",
           },
         ],
@@ -62,7 +63,7 @@ describe("MCP gateway over stdio (CLI), with a stdio upstream", () => {
       command: process.execPath,
       args: ["--import", "tsx", path.join(ROOT, "src/main/cli.ts"), "mcp-gateway", "--config", configFile, "--stdio"],
       cwd: ROOT,
-      env: { ...getDefaultEnvironment(), STDIO_TEST_AGENT_KEY: await newKey(v, "agent") },
+      env: { ...getDefaultEnvironment(), STDIO_TEST_AGENT_KEY: (agentKey = await newKey(v, "agent")) },
       stderr: "inherit",
     });
     client = new Client({ name: "stdio-test-agent", version: "1.0.0" });
@@ -90,6 +91,13 @@ describe("MCP gateway over stdio (CLI), with a stdio upstream", () => {
     expect(denied.isError).toBe(true);
     expect(textOf(denied)).toContain("Transfers over 1000 are never made by agents");
     expect(runs("transfer")).toBe(1);
+  });
+
+  it("the upstream child does not inherit the gateway's environment: its vault key never reaches the tool", () => {
+    const childEnv = JSON.parse(readFileSync(path.join(dir, "child-env.json"), "utf8")) as Record<string, string>;
+    expect(childEnv.MCP_UPSTREAM_RUNS).toBe(runsFile);
+    expect(Object.keys(childEnv)).not.toContain("STDIO_TEST_AGENT_KEY");
+    expect(Object.values(childEnv).some((value) => value.includes(agentKey))).toBe(false);
   });
 
   it("the documentation's stdio upstream example is a valid configuration", () => {

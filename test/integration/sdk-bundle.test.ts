@@ -115,4 +115,23 @@ describe.each<Engine>(["postgres", "pglite"])("SDK verifyBundle against verify-b
     expect(report.ok).toBe(false);
     expect(failed(report)).toEqual(["shape"]);
   });
+
+  it("verifies the bundle's JSON form, as verify-bundle reads it: an object whose JSON is a tampered bundle fails both", async () => {
+    const tampered = structuredClone(bundle);
+    tampered.event.tool_args.amount = 7000;
+    // In memory the genuine fields; serialised (what the CLI would read) the tampered ones.
+    const twoFaced = { ...structuredClone(bundle), toJSON: () => tampered };
+    const out = await cli(twoFaced, `two-faced-${engine}`);
+    expect(out.code, out.stderr).toBe(1);
+    const report = await cs.verifyBundle(twoFaced, { jwks });
+    expect(report.ok).toBe(false);
+    expect(failed(report)).toEqual(failed(out.report));
+    // No JSON form at all: a failed report, never a throw.
+    const big = { ...structuredClone(bundle), extra: 1n };
+    expect(verifyBundleWith(big, { jwks })).toMatchObject({ ok: false, checks: [expect.objectContaining({ name: "shape", ok: false })] });
+    // A bundle whose own keys are unusable: the CLI refuses it (exit 2), the SDK fails it.
+    const keyless = structuredClone(bundle);
+    for (const k of Object.keys(keyless)) if (/key|jwks/i.test(k)) delete keyless[k];
+    expect((await cs.verifyBundle(keyless, { bundleKeys: true })).ok).toBe(false);
+  });
 });

@@ -5,11 +5,12 @@
  * identically and stay published until they have expired.
  */
 import { execFile } from "node:child_process";
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { decodeProtectedHeader } from "jose";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { Countersign } from "../../src/sdk/index.js";
@@ -292,6 +293,228 @@ describe("per-tenant token keys across two vault processes on one PostgreSQL", (
       }
       expect(headerOf(token).kid).toBe(`${kid}.3`);
       expect((await call(b.url, "POST", "/consume-token", { key: agent, body: { token } })).status).toBe(200);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A fresh Ed25519 key as VAULT_PRIVATE_KEY_BASE64 (base64 PKCS#8 DER). */
+const newVaultKeyBase64 = () => generateKeyPairSync("ed25519").privateKey.export({ format: "der", type: "pkcs8" }).toString("base64");
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
+
+describe.each<Engine>(["postgres", "pglite"])("tenant key hardening on %s", (engine) => {
+  let db: TestDatabase;
+  let v: TestVault;
+  const clock = new ManualClock(Date.now());
+  let agent: string;
+
+  beforeAll(async () => {
+    db = newDatabase(engine);
+    v = await startTestVault(db, { overrides: { clock } });
+    agent = await newKey(v, "agent");
+    expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundPolicy })).status).toBe(200);
+  });
+  afterAll(async () => {
+    await v?.close();
+    await db?.drop();
+  });
+  const approve = async (key = agent) => {
+    const res = await call(v.url, "POST", "/request-clearance", { key, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } });
+    expect(res.status).toBe(200);
+    return res.body as { request_id: string; status: string; token?: string };
+  };
+
+  it("a first key that cannot be published sends the decision to review (fails closed), never a 500", async () => {
+    const t = await newTenant(v, "unpublishable");
+    expect((await call(v.url, "POST", "/register-policy", { key: t.adminKey, body: refundPolicy })).status).toBe(200);
+    const tAgent = await newKey(v, "agent", t.tenantId);
+    // Another key already holds the tenant's first kid: this vault cannot publish its own under it.
+    const foreign = generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x;
+    await v.vault.ctx.control.query(
+      "INSERT INTO signing_keys (kid, algorithm, public_jwk, purpose, tenant_id, generation, base_kid, created_at) VALUES ($1, 'EdDSA', $2, 'token', $3, 1, 'test-key-1', $4)",
+      [`test-key-1.${t.tenantId}`, JSON.stringify({ kty: "OKP", crv: "Ed25519", x: foreign, kid: `test-key-1.${t.tenantId}`, use: "sig", alg: "EdDSA" }), t.tenantId, clock.now()],
+    );
+    const res = await approve(tAgent);
+    expect(res.status).not.toBe("approved");
+    expect(res.token ?? null).toBeNull();
+    // A tenant whose first generation is held by another kid: its first key cannot be registered at all.
+    const u = await newTenant(v, "unregistrable");
+    expect((await call(v.url, "POST", "/register-policy", { key: u.adminKey, body: refundPolicy })).status).toBe(200);
+    const uAgent = await newKey(v, "agent", u.tenantId);
+    await v.vault.ctx.control.query(
+      "INSERT INTO signing_keys (kid, algorithm, public_jwk, purpose, tenant_id, generation, base_kid, created_at, retired_at) VALUES ($1, 'EdDSA', $2, 'token', $3, 1, 'test-key-1', $4, $4)",
+      [`squatter.${u.tenantId}`, JSON.stringify({ kty: "OKP", crv: "Ed25519", x: foreign, kid: `squatter.${u.tenantId}`, use: "sig", alg: "EdDSA" }), u.tenantId, clock.now()],
+    );
+    const refused = await approve(uAgent);
+    expect(refused.status).not.toBe("approved");
+    expect(refused.token ?? null).toBeNull();
+  });
+
+  it("limits rotations: 429 rotation_too_frequent while 2 retired keys are still published, so the JWKS stays bounded", async () => {
+    const t = await newTenant(v, "rotate-often");
+    const rotate = () => call(v.url, "POST", `/tenants/${t.tenantId}/keys/rotate`, { key: t.adminKey, body: {} });
+    for (let i = 0; i < 3; i++) expect((await rotate()).status).toBe(200);
+    const refused = await rotate();
+    expect([refused.status, refused.body.code]).toEqual([429, "rotation_too_frequent"]);
+    const published = () => call(v.url, "GET", "/.well-known/jwks.json").then((r) => (r.body.keys as { tenant_id?: string }[]).filter((k) => k.tenant_id === t.tenantId).length);
+    expect(await published()).toBe(3);
+    // Once the retired keys have left the JWKS, rotating works again; unpublished keys are not listed.
+    clock.advance((TTL_SECONDS + 61) * 1000);
+    expect((await rotate()).status).toBe(200);
+    expect(await published()).toBe(2);
+  });
+
+  it("verify/token: not_issued for a correctly signed jti the tenant never stored; bounded iat/exp; kids the vault never issues", async () => {
+    const issued = await approve();
+    const claims = claimsOf(issued.token!);
+    expect(headerOf(issued.token!).kid).toBe(`test-key-1.${v.tenantId}`);
+    const signer = deriveTenantSigner(vaultKey(), v.tenantId, 1);
+    const resign = (c: Record<string, unknown>) => signClaims(JSON.stringify(c), signer);
+    const verify = (body: Record<string, unknown>) => call(v.url, "POST", "/verify/token", { key: agent, body });
+    expect((await verify({ token: issued.token })).body.valid).toBe(true);
+    const never = await verify({ token: await resign({ ...claims, jti: "00000000-0000-4000-8000-000000000000" }) });
+    expect([never.status, never.body.valid, never.body.code]).toEqual([200, false, "not_issued"]);
+    for (const [iat, exp] of [[-1e20, 1e12], [claims.iat, 1e20], [claims.iat, (claims.exp as number) + 0.5]]) {
+      const odd = await verify({ token: await resign({ ...claims, iat, exp }) });
+      expect([odd.status, odd.body.code]).toEqual([200, "claims_invalid"]);
+      const consumed = await call(v.url, "POST", "/consume-token", { key: agent, body: { token: await resign({ ...claims, iat, exp }) } });
+      expect([consumed.status, consumed.body.code]).toEqual([401, "token_invalid"]);
+    }
+    const [, p, sig] = issued.token!.split(".") as [string, string, string];
+    const nulKid = `${b64json({ alg: "EdDSA", kid: "test-key-1\u0000x", typ: "JWT" })}.${p}.${sig}`;
+    expect((await verify({ token: nulKid })).body.code).toBe("malformed");
+    const expected = await verify({ token: issued.token, expected_kid: "k\u0000" });
+    expect([expected.status, expected.body.code]).toEqual([200, "unknown_kid"]);
+  });
+
+  it("the vault-level key verifies a tenant's tokens only if issued before the tenant's first own key (+30 s)", async () => {
+    const t = await newTenant(v, "vault-key-window");
+    expect((await call(v.url, "POST", "/register-policy", { key: t.adminKey, body: refundPolicy })).status).toBe(200);
+    const tAgent = await newKey(v, "agent", t.tenantId);
+    const token = (await approve(tAgent)).token!;
+    const claims = claimsOf(token);
+    const byVaultKey = (iat: number) => signClaims(JSON.stringify({ ...claims, iat, exp: iat + TTL_SECONDS }), vaultKey());
+    const verify = async (tok: string) => (await call(v.url, "POST", "/verify/token", { key: tAgent, body: { token: tok } })).body;
+    // Issued before the tenant's first key: accepted (its jti is stored, so the answer is valid).
+    expect(await verify(await byVaultKey((claims.iat as number) - 10))).toMatchObject({ valid: true });
+    clock.advance(120_000);
+    const late = await verify(await byVaultKey(Math.floor(clock.nowMs() / 1000)));
+    expect([late.valid, late.code]).toEqual([false, "unknown_kid"]);
+  });
+});
+
+describe.each<Engine>(["postgres", "pglite"])("a new VAULT_KEY_ID on %s", (engine) => {
+  it("retires the old key's tenant keys: gone from the JWKS and the key set after TTL + margin, its tokens unknown_kid", async () => {
+    const db = newDatabase(engine);
+    const clock = new ManualClock(Date.now());
+    let v: TestVault | undefined;
+    try {
+      v = await startTestVault(db, { overrides: { clock } });
+      const adminKey = v.adminKey;
+      expect((await call(v.url, "POST", "/register-policy", { key: adminKey, body: refundPolicy })).status).toBe(200);
+      const agent = await newKey(v, "agent");
+      const approve = async () => (await call(v!.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } })).body;
+      const old = (await approve()).token as string;
+      const oldKid = `test-key-1.${v.tenantId}`;
+      expect(headerOf(old).kid).toBe(oldKid);
+      const tenantId = v.tenantId;
+      await v.close();
+      v = undefined;
+
+      clock.advance(1_000);
+      v = await startTestVault(db, { adminKey, overrides: { clock }, env: { VAULT_KEY_ID: "test-key-2", VAULT_PRIVATE_KEY_BASE64: newVaultKeyBase64() } });
+      const fresh = (await approve()).token as string;
+      expect(headerOf(fresh).kid).toBe(`test-key-2.${tenantId}`);
+      // Tokens of the old key stay good while they may live.
+      expect((await call(v.url, "POST", "/verify/token", { key: agent, body: { token: old } })).body.valid).toBe(true);
+
+      clock.advance((TTL_SECONDS + 61) * 1000);
+      const kids = ((await call(v.url, "GET", "/.well-known/jwks.json")).body.keys as { kid: string }[]).map((k) => k.kid);
+      expect(kids).not.toContain(oldKid);
+      expect(kids).not.toContain("test-key-1");
+      expect(kids).toContain(`test-key-2.${tenantId}`);
+      const set = (await call(v.url, "GET", `/tenants/${tenantId}/keys/public`, { key: agent })).body.keys as { kid: string }[];
+      expect(set.map((k) => k.kid)).not.toContain(oldKid);
+      // A token signed now with the old tenant key is refused.
+      const forged = await signClaims(JSON.stringify({ ...claimsOf(old), iat: Math.floor(clock.nowMs() / 1000), exp: Math.floor(clock.nowMs() / 1000) + 60 }), deriveTenantSigner(vaultKey(), tenantId, 1));
+      const res = await call(v.url, "POST", "/verify/token", { key: agent, body: { token: forged } });
+      expect([res.body.valid, res.body.code]).toEqual([false, "unknown_kid"]);
+    } finally {
+      await v?.close();
+      await db.drop();
+    }
+  });
+});
+
+describe("tenant key races on PostgreSQL", () => {
+  let db: TestDatabase;
+  let v: TestVault;
+  beforeAll(async () => {
+    db = newPgDatabase();
+    v = await startTestVault(db);
+  });
+  afterAll(async () => {
+    await v?.close();
+    await db?.drop();
+  });
+
+  it("a first key published while a rotation holds the tenant and inserts the same kid: no deadlock, both agree", async () => {
+    const t = await newTenant(v, "deadlock");
+    const first = deriveTenantSigner(vaultKey(), t.tenantId, 1);
+    const rotation = new pg.Client({ connectionString: db.url });
+    await rotation.connect();
+    try {
+      // What a rotation does: lock the tenant's row, then insert the (first) kid.
+      await rotation.query("BEGIN");
+      await rotation.query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", [t.tenantId]);
+      const registering = v.vault.ctx.keys
+        .registerTenantKey({ kid: first.kid, publicJwk: first.publicJwk, tenantId: t.tenantId, generation: 1, baseKid: "test-key-1" })
+        .then(() => "published", (err: unknown) => err);
+      const deadline = Date.now() + 20_000;
+      const waiting = async () =>
+        (await rotation.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n as number;
+      while ((await waiting()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await waiting()).toBeGreaterThan(0);
+      await rotation.query(
+        "INSERT INTO signing_keys (kid, algorithm, public_jwk, purpose, tenant_id, generation, base_kid, created_at) VALUES ($1, 'EdDSA', $2, 'token', $3, 1, 'test-key-1', now())",
+        [first.kid, JSON.stringify(first.publicJwk), t.tenantId],
+      );
+      await rotation.query("COMMIT");
+      expect(await registering).toBe("published");
+    } finally {
+      await rotation.end();
+    }
+  });
+
+  it("concurrent first tokens and rotations of new tenants never answer 500", async () => {
+    for (let i = 0; i < 4; i++) {
+      const t = await newTenant(v, `race-${i}`);
+      expect((await call(v.url, "POST", "/register-policy", { key: t.adminKey, body: refundPolicy })).status).toBe(200);
+      const tAgent = await newKey(v, "agent", t.tenantId);
+      const [clear, rotate] = await Promise.all([
+        call(v.url, "POST", "/request-clearance", { key: tAgent, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } }),
+        call(v.url, "POST", `/tenants/${t.tenantId}/keys/rotate`, { key: t.adminKey, body: {} }),
+      ]);
+      expect(clear.status).toBe(200);
+      expect([200, 503]).toContain(rotate.status);
+    }
+  });
+
+  it("countersign keys rotate over the database with another VAULT_KEY_ID is refused (exit 1) and rotates nothing", async () => {
+    await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundPolicy });
+    const agent = await newKey(v, "agent");
+    await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 5 } } });
+    const before = (await call(v.url, "GET", `/tenants/${v.tenantId}/keys/public`, { key: v.adminKey })).body.keys[0].kid as string;
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "cs-tenant-keys-cli-"));
+    try {
+      const env = { DATABASE_URL: db.url, VAULT_DATA_DIR: dataDir, VAULT_PORT: String(await freePort()), VAULT_PRIVATE_KEY_BASE64: TEST_KEY_BASE64, VAULT_KEY_ID: "test-key-9" };
+      const out = await runCli(["keys", "rotate", "--tenant", v.tenantId], env);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain("VAULT_KEY_ID");
+      const after = (await call(v.url, "GET", `/tenants/${v.tenantId}/keys/public`, { key: v.adminKey })).body.keys as { kid: string; status: string }[];
+      expect(after[0]).toMatchObject({ kid: before, status: "active" });
+      expect(after.map((k) => k.kid).some((k) => k.startsWith("test-key-9"))).toBe(false);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { migrate } from "../../src/db/migrate.js";
 import { PgliteDatabase } from "../../src/db/pglite-database.js";
+import type { Sql } from "../../src/db/sql.js";
 import { newClaims, signClaims } from "../../src/tokens/a-jwt.js";
 import { KeyRegistry } from "../../src/tokens/key-registry.js";
 import { LocalSigner, parseEd25519PrivateKey } from "../../src/tokens/signer.js";
@@ -86,6 +87,89 @@ describe("verifyToken", () => {
       await expect(tenantKeys.signerFor("kid-v.t_a", "t_a", new Date(clock.nowMs() + 300_000))).rejects.toThrow(/retired/);
     } finally {
       clock.set(start);
+    }
+  });
+});
+
+/** The control database with its queries counted, and the summary query's answer held back on demand. */
+function instrumented(db: Sql) {
+  const state = { queries: 0, hold: undefined as Promise<void> | undefined };
+  const sql = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === "query") {
+        return async (text: string, params?: unknown[]) => {
+          state.queries++;
+          const rows = await target.query(text, params);
+          if (state.hold && text.startsWith("SELECT count(*)")) await state.hold;
+          return rows;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as Sql;
+  return { sql, state };
+}
+
+describe("KeyRegistry freshness and cost", () => {
+  const newRegistry = async () => {
+    const db = await PgliteDatabase.open("memory://");
+    await migrate(db, "control");
+    await db.query("INSERT INTO tenants (id, name, db_name) VALUES ('t_a', 't_a', 't_a')");
+    const { sql, state } = instrumented(db);
+    const keys = new KeyRegistry(sql, clock, 360);
+    await keys.register(vault);
+    return { db, keys, state };
+  };
+
+  it("random kids cost at most one query per second per process, however many arrive", async () => {
+    const { db, keys, state } = await newRegistry();
+    const before = state.queries;
+    const kids = Array.from({ length: 200 }, (_, i) => `random-${i}`);
+    expect(await Promise.all(kids.map((kid) => keys.lookup(kid)))).toEqual(kids.map(() => undefined));
+    expect(state.queries - before).toBeLessThanOrEqual(2);
+    // A kid committed since is found by the next unknown-kid check (a second later at most).
+    const other = deriveTenantSigner(vault, "t_a", 1);
+    await db.query(
+      "INSERT INTO signing_keys (kid, algorithm, public_jwk, purpose, tenant_id, generation, base_kid, created_at) VALUES ($1, 'EdDSA', $2, 'token', 't_a', 1, 'kid-v', $3)",
+      [other.kid, JSON.stringify(other.publicJwk), clock.now()],
+    );
+    expect((await keys.lookup(other.kid))?.kid).toBe(other.kid);
+    // A kid the vault never issues (a NUL, too long) is not looked up at all.
+    const n = state.queries;
+    expect(await keys.lookup("kid\u0000")).toBeUndefined();
+    expect(await keys.lookup("k".repeat(201))).toBeUndefined();
+    expect(state.queries).toBe(n);
+  });
+
+  it("a JWKS request never joins a check that started before another process committed a kid", async () => {
+    const { db, keys, state } = await newRegistry();
+    let release!: () => void;
+    state.hold = new Promise((resolve) => (release = resolve));
+    const early = keys.jwks();
+    // Let the first check run its query (it is held after it answered).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Another process publishes a tenant key and hands out a token with it.
+    const other = deriveTenantSigner(vault, "t_a", 1);
+    await db.query(
+      "INSERT INTO signing_keys (kid, algorithm, public_jwk, purpose, tenant_id, generation, base_kid, created_at) VALUES ($1, 'EdDSA', $2, 'token', 't_a', 1, 'kid-v', $3)",
+      [other.kid, JSON.stringify(other.publicJwk), clock.now()],
+    );
+    const late = keys.jwks();
+    state.hold = undefined;
+    release();
+    await early;
+    expect((await late).keys.map((k) => k.kid)).toContain(other.kid);
+  });
+
+  it("bounds iat and exp: a huge or fractional time is claims_invalid, never an exception", async () => {
+    const { keys } = await newRegistry();
+    const tenantKeys = new TenantTokenKeys(vault, keys, clock);
+    const claims = newClaims(input("t_a"), settings, clock);
+    const signer = (await tenantKeys.signerFor(tenantKeys.currentKid("t_a"), "t_a", new Date(claims.exp * 1000))) as LocalSigner;
+    for (const over of [{ exp: -1e20 }, { iat: -1e20 }, { exp: 1e20 }, { exp: claims.exp + 0.5 }]) {
+      const token = await signClaims(JSON.stringify({ ...claims, ...over }), signer);
+      expect((await verifyToken(token, { keys, settings, clock }, expectations)).code).toBe("claims_invalid");
     }
   });
 });

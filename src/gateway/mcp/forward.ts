@@ -52,7 +52,7 @@ export async function burnAndForward(deps: GateDeps, call: Routed, clearance: Cl
 /** A tool the configuration does not gate: forwarded as it is, with no clearance and no report. */
 export async function forwardUngated(deps: GateDeps, call: Routed, ctx: CallContext): Promise<Outcome> {
   const { result, report } = await execute(deps, call, ctx);
-  return { outcome: report.outcome === "error" ? "upstream_error" : "forwarded_ungated", result };
+  return { outcome: report.outcome === "error" ? "upstream_error" : "forwarded_ungated", result: forwardedResult(result, null) };
 }
 
 /**

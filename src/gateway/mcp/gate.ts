@@ -1,6 +1,7 @@
 import type { CallToolRequest, CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { toolArgsHash } from "../../tokens/canonical-json.js";
+import { assertArgsDepth } from "./args-shape.js";
 import type { CallContext, GateDeps } from "./call-context.js";
 import { consoleUrlOf } from "./call-context.js";
 import { burnAndForward, forwardUngated, type Outcome, type Routed } from "./forward.js";
@@ -32,6 +33,8 @@ export async function gateToolCall(deps: GateDeps, params: CallToolRequest["para
 }
 
 async function decide(deps: GateDeps, params: CallToolRequest["params"], ctx: CallContext): Promise<Outcome> {
+  // Before anything walks the arguments recursively (hashing, serializing for the vault or the upstream).
+  assertArgsDepth(params.arguments ?? {});
   const route = deps.upstreams.route(params.name);
   if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
   try {

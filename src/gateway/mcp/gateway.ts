@@ -50,7 +50,7 @@ export async function startMcpGateway(config: McpGatewayConfig, listen: GatewayL
       },
     };
   }
-  const { app, closeSessions } = buildMcpHttpApp(deps);
+  const { app, closeSessions } = buildMcpHttpApp(deps, listen.host);
   await app.listen({ host: listen.host, port: listen.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : listen.port;

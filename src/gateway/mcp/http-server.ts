@@ -3,7 +3,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { errorHandler, sendProblem } from "../../http/problem.js";
+import { errorHandler } from "../../http/problem.js";
+import { agentAccessGuard } from "./agent-access.js";
 import type { GateDeps } from "./call-context.js";
 import { gatewayProbes } from "./probes.js";
 import { createSessionServer } from "./session.js";
@@ -24,11 +25,11 @@ const IDLE_MS = 60 * 60 * 1000;
  * Mcp-Session-Id, plus /healthz, /readyz and /metrics. A request with an Origin header is refused
  * unless that origin is allowed (the spec's DNS-rebinding rule: a web page must not drive the gateway).
  */
-export function buildMcpHttpApp(deps: GateDeps): { app: FastifyInstance; closeSessions(): Promise<void> } {
+export function buildMcpHttpApp(deps: GateDeps, listenHost?: string): { app: FastifyInstance; closeSessions(): Promise<void> } {
   const app = Fastify({ logger: false, bodyLimit: deps.config.limits.maxRequestBytes });
   app.setErrorHandler(errorHandler);
   const sessions = new Map<string, Session>();
-  const allowed = new Set(deps.config.allowedOrigins);
+  const refused = agentAccessGuard(deps.config, listenHost);
 
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -40,8 +41,7 @@ export function buildMcpHttpApp(deps: GateDeps): { app: FastifyInstance; closeSe
     reply.code(status).send({ jsonrpc: "2.0", error: { code: -32000, message }, id: null });
 
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
-    const origin = request.headers.origin;
-    if (origin !== undefined && !allowed.has(origin)) return sendProblem(reply, request, "origin_not_allowed", `origin ${origin} is not allowed`);
+    if (refused(request, reply)) return reply;
     const sid = request.headers["mcp-session-id"];
     let session = typeof sid === "string" ? sessions.get(sid) : undefined;
     if (!session) {

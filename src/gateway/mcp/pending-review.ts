@@ -14,9 +14,32 @@ export async function settleProcessing(deps: GateDeps, clearance: Clearance, ctx
   while (current.status === "processing") {
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
-    current = await deps.vault.clearanceStatus(current.requestId, Math.max(1, Math.min(10, Math.floor(remaining / 1000))), ctx.signal);
+    current = await pacedStatus(deps, current.requestId, Math.max(1, Math.min(10, Math.floor(remaining / 1000))), deadline, ctx.signal);
   }
   return current;
+}
+
+/**
+ * One long-poll round. A vault (or a proxy in front of it) that answers "still undecided" at once
+ * instead of holding the request would otherwise be asked again in a tight loop for the whole wait:
+ * the round then lasts its full length anyway, idle, so the vault is asked at most once per round.
+ */
+async function pacedStatus(deps: GateDeps, id: string, roundSeconds: number, deadline: number, signal: AbortSignal): Promise<Clearance> {
+  const started = Date.now();
+  const answer = await deps.vault.clearanceStatus(id, roundSeconds, signal);
+  const idle = Math.min(started + roundSeconds * 1000, deadline) - Date.now();
+  if (undecided(answer) && idle > 0 && !signal.aborted) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, idle);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+  return answer;
 }
 
 /**
@@ -46,7 +69,7 @@ export async function waitForReview(deps: GateDeps, clearance: Clearance, policy
     const waited = Math.floor((Date.now() - started) / 1000);
     await ctx.progress(waited, totalSeconds, `waiting for a reviewer to decide request ${id} (${url})`);
     const round = Math.max(1, Math.floor(Math.min(deps.config.pending.progressIntervalMs, remaining) / 1000));
-    current = await deps.vault.clearanceStatus(id, round, ctx.signal);
+    current = await pacedStatus(deps, id, round, deadline, ctx.signal);
   }
   // Sent on this call's stream before its result, so the client sees it; clients ignore completions of
   // elicitations they never took (spec 2025-11-25).

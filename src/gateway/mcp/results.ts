@@ -56,8 +56,13 @@ export function upstreamErrorResult(why: string, requestId: string | null): Call
   return toolError(`The tool did not answer: ${why}`, { ...(requestId ? { [META.requestId]: requestId } : {}), [META.status]: "upstream_error" });
 }
 
-/** The upstream's own result, with the request id added to its `_meta` (its content is left as it came). */
+/**
+ * The upstream's own result (its content left as it came), with the request id added to its `_meta`.
+ * `countersign/` keys in the upstream's `_meta` are dropped: only the gateway may say what it cleared,
+ * or an upstream (or an ungated tool) could present its answer as approved under some request id.
+ */
 export function forwardedResult(result: CallToolResult, requestId: string | null): CallToolResult {
-  if (!requestId) return result;
-  return { ...result, _meta: { [META.status]: "approved", ...result._meta, [META.requestId]: requestId } };
+  const own = result._meta ? Object.fromEntries(Object.entries(result._meta).filter(([k]) => !k.startsWith("countersign/"))) : undefined;
+  if (!requestId) return own === undefined ? result : { ...result, _meta: own };
+  return { ...result, _meta: { ...own, [META.status]: "approved", [META.requestId]: requestId } };
 }

@@ -7,6 +7,7 @@ import { VERSION } from "../../version.js";
 import type { CallContext, GateDeps } from "./call-context.js";
 import { gateToolCall } from "./gate.js";
 import { PendingMemory } from "./pending-memory.js";
+import { failedClosedResult } from "./results.js";
 import { listGatedTools } from "./tool-list.js";
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -21,6 +22,8 @@ const anyToolCall = z.looseObject({ method: z.literal("tools/call"), params: z.u
 export function createSessionServer(deps: GateDeps, connectionId: string): { server: Server; pending: PendingMemory } {
   const server = new Server({ name: "countersign-mcp-gateway", version: VERSION }, { capabilities: { tools: {} } });
   const pending = new PendingMemory();
+  // Calls of this session in flight: each may hold a vault long poll and an upstream call for minutes.
+  let inFlight = 0;
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await listGatedTools(deps) }));
   // Registered under a schema that accepts any params: the SDK's own tools/call wrapper then validates
   // against CallToolRequestSchema before this handler runs and answers a malformed call with -32602
@@ -28,7 +31,16 @@ export function createSessionServer(deps: GateDeps, connectionId: string): { ser
   // the gateway had broken. So `raw` is a valid CallToolRequest here.
   server.setRequestHandler(anyToolCall, async (raw, extra) => {
     const request = raw as CallToolRequest;
-    return gateToolCall(deps, request.params, callContext(deps, server, pending, request, extra, connectionId));
+    if (inFlight >= deps.config.limits.maxCallsPerSession) {
+      deps.metrics.calls.inc({ outcome: "not_cleared" });
+      return failedClosedResult(`this session already has ${inFlight} calls in flight (limits.max_calls_per_session); wait for one to end`);
+    }
+    inFlight++;
+    try {
+      return await gateToolCall(deps, request.params, callContext(deps, server, pending, request, extra, connectionId));
+    } finally {
+      inFlight--;
+    }
   });
   return { server, pending };
 }

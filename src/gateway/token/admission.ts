@@ -5,15 +5,21 @@ import { GatewayError } from "./problems.js";
 import type { TokenVault, VerifiedToken } from "./token-vault.js";
 
 /**
- * Everything that happens before a request may reach the upstream, in order: a token is present,
- * it verifies offline, the request's own tool and arguments are the ones it approves, and the vault
- * burns it. Any refusal throws a GatewayError and nothing has been burned, except by the last step,
- * which either burns or throws.
+ * Everything that happens before a request may reach the upstream, in two steps. `authenticate` runs
+ * as the request arrives, before its body is read: a token is present, verifies offline and is for
+ * this route's tool, so a client without one cannot make the gateway buffer bodies. `admit` runs once
+ * the body is in: the request's own arguments are the ones the token approves, and the vault burns
+ * it. Any refusal throws a GatewayError and nothing has been burned, except by the last step, which
+ * either burns or throws.
  */
-export async function admit(request: FastifyRequest, route: GatewayRoute, vault: TokenVault): Promise<VerifiedToken> {
+export async function authenticate(request: FastifyRequest, route: GatewayRoute, vault: TokenVault): Promise<{ token: string; claims: VerifiedToken }> {
   const token = tokenOf(request);
   const claims = await vault.verify(token);
   if (claims.tool !== route.tool) throw new GatewayError("token_binding_mismatch", `the token is for tool ${claims.tool}; this route is tool ${route.tool}`);
+  return { token, claims };
+}
+
+export async function admit(request: FastifyRequest, route: GatewayRoute, vault: TokenVault, { token, claims }: { token: string; claims: VerifiedToken }): Promise<VerifiedToken> {
   const args = extractArguments(route.args, {
     body: request.body instanceof Buffer ? request.body : undefined,
     contentType: request.headers["content-type"],

@@ -1,6 +1,6 @@
 import type { ArgType, GatewayRoute } from "../../config/gateway-config.js";
 import { findDuplicateKey } from "../../tokens/duplicate-keys.js";
-import { findInexactNumber } from "./json-numbers.js";
+import { findInexactNumber, isExactNumber } from "./json-numbers.js";
 import { GatewayError } from "./problems.js";
 
 /**
@@ -27,7 +27,7 @@ export function extractArguments(spec: GatewayRoute["args"], parts: RequestParts
     // not become the object's prototype and drop out of the arguments the binding covers.
     Object.defineProperty(args, name, { value, enumerable: true, writable: true, configurable: true });
   };
-  if (spec.body !== false) {
+  if (spec.body !== false && spec.body !== "unbound") {
     const body = jsonBody(parts);
     if (spec.body === true) {
       if (body === null || typeof body !== "object" || Array.isArray(body)) throw new GatewayError("arguments_invalid", "the JSON body must be an object: its members are the tool's arguments");
@@ -126,7 +126,8 @@ function convert(raw: string, type: ArgType | undefined, name: string, source: s
   }
   // Decimal notation only: "0x10", "1e3", " 5" and "" are refused rather than given a meaning.
   if (!/^-?(0|[1-9]\d*)(\.\d+)?$/.test(raw)) throw fail();
+  // The upstream reads the text; the hash covers the double: they must be the same number.
   const n = Number(raw);
-  if (!Number.isFinite(n) || (type === "integer" && !Number.isSafeInteger(n))) throw fail();
+  if (!isExactNumber(raw) || (type === "integer" && !Number.isSafeInteger(n))) throw fail();
   return n;
 }

@@ -22,14 +22,19 @@ export function findInexactNumber(text: string): string | null {
     if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       NUMBER.lastIndex = i;
       const literal = NUMBER.exec(text)![0];
-      const value = Number(literal);
-      if (!Number.isFinite(value) || decimalOf(literal) !== decimalOf(String(value))) return literal;
+      if (!isExactNumber(literal)) return literal;
       i += literal.length;
       continue;
     }
     i++;
   }
   return null;
+}
+
+/** True when the double JSON.parse (or Number) makes of this decimal literal is the number it writes. */
+export function isExactNumber(literal: string): boolean {
+  const value = Number(literal);
+  return Number.isFinite(value) && decimalOf(literal) === decimalOf(String(value));
 }
 
 /** A decimal in one spelling: sign, significant digits, exponent ("5.0", "5" and "0.5e1" agree). */

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import replyFrom from "@fastify/reply-from";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { GatewayFile, GatewayPassThrough, GatewayRoute } from "../../config/gateway-config.js";
-import { admit } from "./admission.js";
+import { admit, authenticate } from "./admission.js";
 import { bufferedBodies, streamedBodies } from "./bodies.js";
 import type { ExecutionReporter } from "./execution-reporter.js";
 import { forward, type ForwardTarget } from "./forward.js";
@@ -45,15 +45,18 @@ export async function registerUpstream(app: FastifyInstance, upstream: CheckedUp
     // Bodies the binding covers are read before the burn; the others stream through (bodies.ts).
     await scope.register(async (buffered) => {
       bufferedBodies(buffered);
-      for (const route of routes.filter((r) => r.args.body !== false)) tokenRoute(buffered, route, upstream, deps);
+      for (const route of routes.filter((r) => bindsBody(r))) tokenRoute(buffered, route, upstream, deps);
     });
     await scope.register(async (streamed) => {
       streamedBodies(streamed);
-      for (const route of routes.filter((r) => r.args.body === false)) tokenRoute(streamed, route, upstream, deps);
+      for (const route of routes.filter((r) => !bindsBody(r))) tokenRoute(streamed, route, upstream, deps);
       for (const route of deps.file.pass_through.filter((r) => r.upstream === upstream.name)) passThroughRoute(streamed, route, upstream, deps);
     });
   });
 }
+
+const authenticated = new WeakMap<FastifyRequest, Awaited<ReturnType<typeof authenticate>>>();
+const arrivals = new WeakMap<FastifyRequest, number>();
 
 function tokenRoute(scope: FastifyInstance, route: GatewayRoute, upstream: CheckedUpstream, deps: RouteDeps) {
   const label = `${route.method} ${route.path}`;
@@ -62,15 +65,31 @@ function tokenRoute(scope: FastifyInstance, route: GatewayRoute, upstream: Check
     url: route.path,
     bodyLimit: route.max_body_bytes ?? deps.file.max_body_bytes,
     config: { gatewayRoute: label },
+    // Before the body is read (bodies.ts): without a valid token for this tool, nothing is buffered.
+    onRequest: async (request) => {
+      arrivals.set(request, performance.now());
+      if (route.args.body === false && carriesBody(request)) {
+        throw new GatewayError("arguments_invalid", "this route binds no body: a body would reach the upstream without approval (the routes file can say `body: unbound`)");
+      }
+      authenticated.set(request, await authenticate(request, route, deps.vault));
+    },
     handler: async (request, reply) => {
-      const arrived = performance.now();
+      const arrived = arrivals.get(request) ?? performance.now();
       // Worked out before the burn: a path the upstream would refuse must not cost the token.
       const target = targetOf(request, route, upstream, deps.file);
-      const claims = await admit(request, route, deps.vault);
+      const claims = await admit(request, route, deps.vault, authenticated.get(request)!);
       deps.metrics.admission.observe({ route: label }, (performance.now() - arrived) / 1000);
       return forward(request, reply, target, deps, { jti: claims.jti, reporter: deps.reporter });
     },
   });
+}
+
+const bindsBody = (route: GatewayRoute) => route.args.body !== false && route.args.body !== "unbound";
+
+/** A request with a body: a positive Content-Length, or a chunked one (whose length is not known yet). */
+function carriesBody(request: FastifyRequest): boolean {
+  const length = request.headers["content-length"];
+  return request.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 function passThroughRoute(scope: FastifyInstance, route: GatewayPassThrough, upstream: CheckedUpstream, deps: RouteDeps) {

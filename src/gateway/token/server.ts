@@ -61,6 +61,16 @@ export async function buildTokenGateway(config: GatewayConfig, deps: GatewayDeps
     metrics.requests.inc({ route: "unmatched", outcome: "route_not_found" });
     return sendGatewayProblem(reply, request, "route_not_found", `No gateway route for ${request.method} ${request.url.split("?")[0]}; unlisted paths are refused`);
   });
+  // Pipelined requests are handled one after the other. Node hands them to the gateway at once: a
+  // later one could otherwise win the burn, and its answer be lost behind the earlier one's while the
+  // report says it was delivered. Each request on a connection waits for the one before it to end.
+  const previousOn = new WeakMap<object, Promise<void>>();
+  app.addHook("onRequest", async (request, reply) => {
+    const socket = request.raw.socket;
+    const previous = previousOn.get(socket);
+    previousOn.set(socket, new Promise<void>((resolve) => reply.raw.once("close", () => resolve())));
+    if (previous) await previous;
+  });
   app.addHook("onSend", async (request, reply, payload) => {
     const label = (request.routeOptions.config as { gatewayRoute?: string }).gatewayRoute;
     const code = problemCodeOf(reply);

@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { scopes } from "../../../tenancy/api-keys.js";
+import { CommandError } from "../cli-errors.js";
 import { print, terminalSafe } from "../output.js";
 import { withVault } from "../vault-session.js";
 import { TENANT_OPTION_TEXT, vaultOptionsOf } from "../vault-options.js";
@@ -74,7 +75,9 @@ export function keysCommand(): Command {
     .description(
       "Publish the next generation of the tenant's token key (kid <VAULT_KEY_ID>.<tenant>.<n>) and retire the current one: new tokens " +
         "carry the new kid, issued tokens keep verifying, and the old key stays in the JWKS until they have expired. Not available with " +
-        "VAULT_SIGNER_BACKEND=aws_kms (every tenant's tokens are signed by the KMS key there).",
+        "VAULT_SIGNER_BACKEND=aws_kms (every tenant's tokens are signed by the KMS key there). With no vault answering it runs over the " +
+        "database only if this machine's VAULT_KEY_ID is the one the tenant's current key derives from (else exit 1: a rotation under " +
+        "another key would change nothing the running vault signs with).",
     )
     .option("--tenant <id>", TENANT_OPTION_TEXT)
     .option("--json", "print the result as JSON")
@@ -82,6 +85,7 @@ export function keysCommand(): Command {
       withVault(vaultOptionsOf(command), async (vault) => {
         // The key names the tenant when no --tenant is given.
         const tenantId = opts.tenant ?? (await vault.request<{ tenant_id: string }>("GET", "/console/session")).tenant_id;
+        if (vault.sessionKeyId !== undefined) await refuseForeignOfflineRotation(vault, tenantId);
         const done = await vault.request<{ tenant_id: string; kid: string; previous_kid: string | null }>("POST", `/tenants/${encodeURIComponent(tenantId)}/keys/rotate`);
         print(opts.json, done, `rotated ${done.tenant_id}: new tokens are signed by ${done.kid}${done.previous_kid ? ` (${done.previous_kid} retired)` : ""}`);
       }),
@@ -90,4 +94,21 @@ export function keysCommand(): Command {
 
   keys.addCommand(create).addCommand(list).addCommand(revoke).addCommand(rotate);
   return withExamples(keys, ["countersign keys create --scope agent", "countersign keys list", "countersign keys revoke key_3f9a1c0d5b7e2a64"]);
+}
+
+/**
+ * An offline rotation (no vault answered: the vault was built here over the database) derives the next
+ * key from this machine's vault key. Unless the tenant's newest key is current under that same key (its
+ * key set says `active`), the running vault would never sign with the result: refuse, exit 1.
+ */
+async function refuseForeignOfflineRotation(vault: { request<T>(method: "GET", path: string): Promise<T> }, tenantId: string): Promise<void> {
+  const set = await vault.request<{ keys: { kid: string; status: string; created_at: string }[] }>("GET", `/tenants/${encodeURIComponent(tenantId)}/keys/public`);
+  const own = set.keys.filter((k) => k.kid.includes(`.${tenantId}`)).sort((a, b) => b.created_at.localeCompare(a.created_at));
+  if (own[0]?.status === "active") return;
+  throw new CommandError(
+    own.length === 0
+      ? `no vault answered, and tenant ${tenantId} has no token key yet: rotate it through the running vault (--url and --api-key), which creates its first key with its first token`
+      : `no vault answered, and this machine's VAULT_KEY_ID is not the vault key tenant ${tenantId}'s current token key (${own[0]!.kid}) derives from: ` +
+          "a rotation here would change nothing the running vault signs with. Run it against the running vault (--url and --api-key, or COUNTERSIGN_URL/COUNTERSIGN_API_KEY)",
+  );
 }
