@@ -98,11 +98,13 @@ export class JwksCache {
     if (!Array.isArray(body.keys)) throw new TokenVerificationError("jwks_unavailable", "The vault's JWKS has no keys array");
     const next = new Map<string, { x: string; tenantId?: string }>();
     const ambiguous = new Set<string>();
-    for (const jwk of body.keys as (JWK & { tenant_id?: unknown })[]) {
+    for (const jwk of body.keys as (JWK & { tenant_id?: unknown; purpose?: unknown })[]) {
       if (!jwk || typeof jwk !== "object" || typeof jwk.kid !== "string") continue;
       if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string" || "d" in jwk) continue;
       if (jwk.use !== undefined && jwk.use !== "sig") continue;
       if (jwk.alg !== undefined && jwk.alg !== "EdDSA") continue;
+      // The vault marks its ledger keys (receipts, checkpoints): they never verify a token.
+      if (jwk.purpose !== undefined && jwk.purpose !== "token") continue;
       // A tenant_id member that is present but not a tenant id would make a tenant key look global
       // (valid for every tenant): such a key is not trusted at all (fail closed).
       const tenantId = jwk.tenant_id;

@@ -245,7 +245,7 @@ export class KeyRegistry {
    * only when it changed. A kid committed before a token was answered is therefore in every process's
    * JWKS (the SDK fetches it once on an unknown kid, §3.2).
    */
-  async jwks(): Promise<{ keys: (PublicJwk & { tenant_id?: string })[] }> {
+  async jwks(): Promise<{ keys: (PublicJwk & { tenant_id?: string; purpose?: "ledger" })[] }> {
     await this.sync();
     return {
       keys: this.stored
@@ -260,6 +260,9 @@ export class KeyRegistry {
           // Which tenant a tenant key signs for, so an offline verifier (the SDK, the gateway) refuses a
           // token of tenant A under tenant B's key, as the vault does; other JWK readers ignore it.
           ...(k.tenant_id !== null ? { tenant_id: k.tenant_id } : {}),
+          // A ledger key signs receipts and checkpoints, never tokens: said here so that an offline
+          // token verifier refuses a token under it, as the vault does.
+          ...(k.purpose === "ledger" ? { purpose: "ledger" as const } : {}),
         })),
     };
   }

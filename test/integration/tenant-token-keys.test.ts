@@ -90,6 +90,11 @@ describe.each<Engine>(["postgres", "pglite"])("per-tenant token keys on %s", (en
     const sdk = new Countersign({ baseUrl: v.url, apiKey: agentA });
     await expect(sdk.verifyToken(byB)).rejects.toMatchObject({ name: "TokenVerificationError", code: "tenant_mismatch" });
     expect(await sdk.verifyToken(a.token)).toMatchObject({ tenant_id: v.tenantId });
+    // The ledger key is marked as such in the JWKS: a token under it is refused offline as by the vault.
+    expect(jwks.find((k) => k.kid === "test-key-1.ledger")).toMatchObject({ purpose: "ledger" });
+    const byLedgerKey = await signClaims(JSON.stringify(claims), vaultKey().derive("test-key-1.ledger", "ledger signing key v1"));
+    await expect(sdk.verifyToken(byLedgerKey)).rejects.toMatchObject({ name: "TokenVerificationError", code: "unknown_kid" });
+    expect((await call(v.url, "POST", "/consume-token", { key: agentA, body: { token: byLedgerKey } })).status).toBe(401);
     // The real token still burns once.
     expect((await call(v.url, "POST", "/consume-token", { key: agentA, body: { token: a.token } })).status).toBe(200);
   });

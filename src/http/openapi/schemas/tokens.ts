@@ -37,6 +37,7 @@ export const jwksSchema = z.object({
       use: z.literal("sig"),
       alg: z.literal("EdDSA"),
       tenant_id: z.string().optional().describe("Ours, on a tenant's token key: the only tenant whose tokens it may verify"),
+      purpose: z.literal("ledger").optional().describe("Ours, on a ledger key: it signs receipts and checkpoints, never tokens"),
     }),
   ),
 });
