@@ -54,7 +54,7 @@ export function findDuplicateKey(text: string): string | null {
 }
 
 /** Index of the quote closing the string that opens at `start` (the text is well-formed JSON). */
-function stringEnd(text: string, start: number): number {
+export function stringEnd(text: string, start: number): number {
   let q = text.indexOf('"', start + 1);
   for (;;) {
     // A quote is escaped when an odd number of backslashes precede it. Each backslash run ends at a

@@ -6,8 +6,11 @@
  * is refused, as a body that repeats a member name is. Every literal that names exactly the decimal
  * its double prints as (5, 5.0, 1e2, 0.1, 2.5e-3) is accepted.
  *
- * Run only on text JSON.parse accepted. Iterative and linear: strings are skipped with indexOf.
+ * Run only on text JSON.parse accepted. Iterative and linear: strings are skipped with stringEnd (the
+ * duplicate-key scanner's, src/tokens/duplicate-keys.ts).
  */
+import { stringEnd } from "../../tokens/duplicate-keys.js";
+
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 /** The first number literal whose double is not the number it writes, or null. */
@@ -48,12 +51,3 @@ function decimalOf(text: string): string {
   return `${m[1]}${significant}e${exponent}`;
 }
 
-function stringEnd(text: string, start: number): number {
-  let q = text.indexOf('"', start + 1);
-  for (;;) {
-    let backslashes = 0;
-    for (let k = q - 1; text.charCodeAt(k) === 0x5c; k--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-    q = text.indexOf('"', q + 1);
-  }
-}

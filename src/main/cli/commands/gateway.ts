@@ -28,7 +28,7 @@ export function gatewayCommand(): Command {
         import("../../../gateway/token/upstream.js"),
         import("../../shutdown.js"),
       ]);
-      const config = loadGatewayConfig(opts.config, process.env, { port: opts.port, host: opts.host });
+      const config = loadGatewayConfig(opts.config, undefined, { port: opts.port, host: opts.host });
       let running: Awaited<ReturnType<typeof startTokenGateway>>;
       try {
         running = await startTokenGateway(config);
