@@ -34,6 +34,9 @@
  * Issue 15's MCP gateway figures (mcp-gateway.ts): tools/call directly to an upstream MCP server, the
  * vault's own clearance + consume + execution report, and tools/call through `countersign mcp-gateway`,
  * in the same run. BENCH_ONLY=mcp-gateway runs only those.
+ * Issue 16's protocol figures (protocols.ts): StepAuth submit → signed decision/s next to
+ * /request-clearance, and a Sigilum-signed request's cost next to API-key authentication, in the same
+ * run. BENCH_ONLY=protocols runs only those.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -69,6 +72,7 @@ const runProductionShape: typeof import("./production-shape.js").runProductionSh
 const runHostileCelBench: typeof import("./hostile-cel.js").runHostileCelBench = async (...a) => (await import("./hostile-cel.js")).runHostileCelBench(...a);
 const runGatewayBench: typeof import("./gateway.js").runGatewayBench = async (...a) => (await import("./gateway.js")).runGatewayBench(...a);
 const runMcpGatewayBench: typeof import("./mcp-gateway.js").runMcpGatewayBench = async (...a) => (await import("./mcp-gateway.js")).runMcpGatewayBench(...a);
+const runProtocolsBench: typeof import("./protocols.js").runProtocolsBench = async (...a) => (await import("./protocols.js")).runProtocolsBench(...a);
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
@@ -352,7 +356,19 @@ async function mcpGatewayOnly(): Promise<number> {
   return problems.length > 0 ? 1 : 0;
 }
 
+/** Issue 16: StepAuth and signed agent requests next to /request-clearance with an API key (protocols.ts). */
+async function protocolsOnly(): Promise<number> {
+  await prepareVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const result = await runProtocolsBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const problems = Object.entries(result.phases).filter(([, s]) => failed(s)).map(([name, s]) => `${name}: ${describeProblems(s)}`);
+  process.stdout.write(["", `Countersign protocols bench (real PostgreSQL ${await serverVersion(serverUrl)}, ${availableParallelism()} CPUs)`, ...result.rows, ...problems.map((p) => `ERROR ${p}`), ""].join("\n"));
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-protocols", at: new Date().toISOString(), cpus: availableParallelism(), protocols: result.summary, errors: problems })}\n`);
+  return problems.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
+  if (only === "protocols") return protocolsOnly();
   if (only === "gateway") return gatewayOnly();
   if (only === "mcp-gateway") return mcpGatewayOnly();
   if (only === "production") return productionOnly();
@@ -424,6 +440,7 @@ async function main(): Promise<number> {
   const hostile = only === "vault" ? undefined : await runHostileCelBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const gateway = only === "vault" ? undefined : await runGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const mcpGateway = only === "vault" ? undefined : await runMcpGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const protocols = only === "vault" ? undefined : await runProtocolsBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const production = await runProductionShape(productionBench, `${controlDb}_prod`);
   const benchSeconds = (performance.now() - started) / 1000;
 
@@ -483,6 +500,7 @@ async function main(): Promise<number> {
     ...(hostile?.rows ?? []),
     ...(gateway?.rows ?? []),
     ...(mcpGateway?.rows ?? []),
+    ...(protocols?.rows ?? []),
     ...productionShapeRows(production),
     ...problems.map((p) => `ERROR ${p}`),
     "",
@@ -508,6 +526,7 @@ async function main(): Promise<number> {
     hostileCel: hostile?.summary,
     gateway: gateway?.summary,
     mcpGateway: mcpGateway?.summary,
+    protocols: protocols?.summary,
     productionShape: productionShapeSummary(production),
     errors: problems,
     benchSeconds: +benchSeconds.toFixed(1),

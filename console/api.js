@@ -111,3 +111,18 @@ export const getPolicy = (policyId) => api("GET", `/policies/${encodeURIComponen
 export const listPolicyVersions = (policyId) => api("GET", `/policies/${encodeURIComponent(policyId)}/versions`);
 /** The changes a version made: a unified diff against the version before it. */
 export const policyDiff = (policyId, toVersion) => api("GET", `/policies/${encodeURIComponent(policyId)}/diff?${new URLSearchParams({ to: String(toVersion) })}`);
+
+/** Admin only: the StepAuth service providers (SPs) registered with this tenant, and the tenant's hub (design §E). */
+export const listSenders = () => api("GET", "/stepauth/senders");
+export const addSender = (entity, keysets, callbackPattern) => api("POST", "/stepauth/senders", { entity, keysets, callback_pattern: callbackPattern });
+export const removeSender = (id) => api("DELETE", `/stepauth/senders/${encodeURIComponent(id)}`);
+export const getStepAuthHub = () => api("GET", "/stepauth/hub");
+
+/** Reviewers and admins: agents' claims to use a protected service; approve or reject through the claim's review. */
+export function listAgentClaims(status) {
+  // "all" is no status filter; the vault answers the newest 500 (it does not page this listing).
+  const q = new URLSearchParams({ limit: "500" });
+  if (status && status !== "all") q.set("status", status);
+  return api("GET", `/agent-claims?${q}`);
+}
+export const revokeAgentClaim = (claimId, reason) => api("POST", `/v1/claims/${encodeURIComponent(claimId)}/revoke`, reason ? { reason } : {});

@@ -1,4 +1,6 @@
-// Entry point: session check, hash routing (#/queue, #/history, #/policies, #/policies/<id>, #/outbox, #/unreported, #/reviews/<id>), the live stream.
+// Entry point: session check, hash routing (#/queue, #/history, #/policies, #/policies/<id>, #/outbox, #/unreported, #/agent-claims,
+// #/stepauth-senders, #/reviews/<id>), the live stream.
+import { AgentClaimsView } from "./agent-claims.js";
 import { ApiError, getSession, setUnauthorizedHandler, signIn, signOut } from "./api.js";
 import { DetailView } from "./detail.js";
 import { byId, fill, notice } from "./dom.js";
@@ -6,9 +8,10 @@ import { HistoryView, QueueView, tickTimes } from "./lists.js";
 import { LiveReviews } from "./live.js";
 import { OutboxView } from "./outbox.js";
 import { PoliciesView, PolicyView } from "./policies.js";
+import { SendersView } from "./stepauth-senders.js";
 import { UnreportedView } from "./unreported.js";
 
-const views = ["signin", "queue", "history", "policies", "policy", "outbox", "unreported", "detail"];
+const views = ["signin", "queue", "history", "policies", "policy", "outbox", "unreported", "claims", "senders", "detail"];
 /** The nav entry a view belongs to: a policy's page is under Policies. */
 const navOf = { policy: "policies" };
 let session = null;
@@ -33,6 +36,8 @@ const history = new HistoryView();
 const detail = new DetailView({ announce });
 const outbox = new OutboxView({ announce });
 const unreported = new UnreportedView({ announce });
+const claims = new AgentClaimsView({ announce });
+const senders = new SendersView({ announce });
 const policies = new PoliciesView();
 const policy = new PolicyView({ policies });
 
@@ -98,6 +103,12 @@ async function route(focus = true) {
   } else if (hash === "#/outbox" && session.scope === "admin") {
     showView("outbox", focus);
     await refreshOutboxCount();
+  } else if (hash === "#/stepauth-senders" && session.scope === "admin") {
+    showView("senders", focus);
+    await senders.load();
+  } else if (hash === "#/agent-claims") {
+    showView("claims", focus);
+    await claims.load();
   } else if (hash === "#/unreported") {
     showView("unreported", focus);
     await unreported.load();
@@ -120,6 +131,7 @@ function signedIn(info) {
   byId("whoami").hidden = false;
   byId("nav").hidden = false;
   byId("nav-outbox").hidden = info?.scope !== "admin";
+  byId("nav-senders").hidden = info?.scope !== "admin";
   void refreshOutboxCount();
   // The stream's open event loads the queue too (closing the gap between snapshot and stream); this
   // first load does not wait for it, so the queue shows even when the stream cannot connect.
@@ -132,7 +144,7 @@ function signedOut() {
   live.stop();
   queue.clear();
   // Nothing of the last reviewer's data stays in the page for whoever signs in next.
-  for (const id of ["detail-body", "history-list", "policies-list", "policy-body", "outbox-list", "unreported-list"]) fill(byId(id));
+  for (const id of ["detail-body", "history-list", "policies-list", "policy-body", "outbox-list", "unreported-list", "claims-list", "senders-list", "senders-hub"]) fill(byId(id));
   byId("whoami").hidden = true;
   byId("nav").hidden = true;
   showView("signin");

@@ -6,6 +6,7 @@ import { ageText, approvalsText, dateText, expiryText, isExpired, prettyJson, st
 import { statusBadge } from "./lists.js";
 import { verifyBundleInclusion } from "./merkle.js";
 import { defaultApproveWarning } from "./policies.js";
+import { stepAuthSections, stepAuthSummary } from "./stepauth.js";
 
 
 const code = (value) => h("code", {}, text(value));
@@ -269,6 +270,8 @@ export class DetailView {
     byId("detail-title").textContent = `${text(r.tool_name)} · ${status.label}`;
     fill(
       byId("detail-body"),
+      // A StepAuth request's summary comes first: it is what the SP says the action is (issue 16).
+      r.stepauth ? stepAuthSummary(r.stepauth) : null,
       h("p", { class: "detail-sub" }, statusBadge(r), " Request ", code(r.request_id)),
       h(
         "div",
@@ -276,6 +279,7 @@ export class DetailView {
         h(
           "div",
           { class: "detail-main" },
+          r.stepauth ? stepAuthSections(r.stepauth) : null,
           section(
             "action-title",
             "What the agent wants to do",

@@ -75,9 +75,56 @@ export const errorCatalog = {
   signer_unavailable: { status: 503, title: "The signing key service is unavailable" },
   // Schema versioning (issue 14): a tenant's database holds migrations of a newer Countersign (src/db/migrate.ts).
   schema_too_new: { status: 503, title: "This data was written by a newer Countersign" },
+  // StepAuth hub (issue 16, src/stepauth/): the protocol's own codes and statuses (docs/stepauth.md).
+  malformed_request: { status: 400, title: "The StepAuth message is malformed" },
+  invalid_callback_url: { status: 400, title: "The callback URL is not allowed for this sender" },
+  operator_depth_exceeded: { status: 400, title: "The principal's operator chain is deeper than 5" },
+  timestamp_out_of_range: { status: 400, title: "The timestamp is more than 5 minutes from the hub's clock" },
+  unknown_category: { status: 400, title: "The action category is not in the StepAuth registry" },
+  unknown_approver: { status: 400, title: "The approver is not a reviewer, review group or policy of this hub" },
+  approver_set_too_large: { status: 400, title: "The approver would make the review rules too large" },
+  invalid_signature: { status: 401, title: "The envelope's signatures do not verify" },
+  unknown_sender: { status: 401, title: "The sender is not registered with this hub" },
+  wrong_recipient: { status: 403, title: "The message is addressed to another hub or URI" },
+  duplicate_request: { status: 409, title: "This sender already submitted a request with this requestId" },
+  already_decided: { status: 409, title: "The request is already decided" },
+  stepauth_sender_not_found: { status: 404, title: "No StepAuth sender with this id" },
+  stepauth_sender_exists: { status: 409, title: "A StepAuth sender with this entity already exists" },
+  // Load shedding on the StepAuth routes: 503 with Retry-After, since the StepAuth SDKs retry 5xx but not 429.
+  overloaded: { status: 503, title: "The hub is shedding load; retry after Retry-After" },
+  // Agent identity (issue 16, src/agents/): Sigilum's own codes, uppercase as its API sends them
+  // (docs/agent-identity.md). Their problems also carry `error` (the message), as Sigilum's bodies do.
+  SIGNATURE_MISSING: { status: 401, title: "A signed-request header is missing" },
+  SIGNATURE_INVALID: { status: 401, title: "The request signature or agent certificate is invalid" },
+  SIGNATURE_EXPIRED: { status: 401, title: "The signature is too old or from the future" },
+  SIGNATURE_COMPONENTS_INVALID: { status: 401, title: "The signed components are not the Sigilum set" },
+  SIGNATURE_DIGEST_MISMATCH: { status: 401, title: "The content digest does not match the body" },
+  SIGNATURE_NAMESPACE_MISMATCH: { status: 403, title: "The signer's namespace does not match this request" },
+  SIGNATURE_KEY_MISMATCH: { status: 403, title: "The signer's key does not match this request" },
+  SIGNATURE_NONCE_REPLAY: { status: 409, title: "This signature nonce was already used" },
+  NONCE_REPLAY: { status: 409, title: "This claim nonce was already used" },
+  NONCE_STORE_UNAVAILABLE: { status: 503, title: "The nonce store is unavailable" },
+  VALIDATION_ERROR: { status: 400, title: "Request validation failed" },
+  UNAUTHORIZED: { status: 401, title: "A service API key is required" },
+  FORBIDDEN: { status: 403, title: "This key may not act for that service" },
+  NOT_FOUND: { status: 404, title: "No such claim or namespace" },
+  AGENT_NAMESPACE_UNKNOWN: { status: 401, title: "The signer's namespace is not registered with this vault" },
+  AGENT_CLAIM_REQUIRED: { status: 403, title: "The signing key holds no approved claim in its namespace" },
+  AGENT_ID_MISMATCH: { status: 403, title: "agent_id differs from the signer's verified agent id" },
+  CLAIM_NOT_PENDING: { status: 409, title: "The claim is no longer pending" },
+  CLAIM_NOT_APPROVED: { status: 409, title: "Only an approved claim can be revoked" },
+  SERVICE_LIMIT_REACHED: { status: 403, title: "The namespace is connected to the most services it may be" },
+  AGENT_LIMIT_REACHED: { status: 409, title: "The service has the most approved agents of this namespace it may have" },
+  // Agent identity administration (admin API).
+  agent_namespace_taken: { status: 409, title: "This agent namespace is already registered" },
+  protected_service_exists: { status: 409, title: "A protected service with this slug already exists" },
+  protected_service_not_found: { status: 404, title: "No protected service with this slug" },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;
+
+/** The Sigilum codes (uppercase): their problem bodies also carry `error`, the message, as Sigilum's do. */
+export const isSigilumCode = (code: string): boolean => /^[A-Z][A-Z_]*$/.test(code);
 
 export class AppError extends Error {
   readonly status: number;

@@ -25,7 +25,8 @@ export type DatabaseTarget =
   | { kind: "pglite"; dataDir: string };
 
 export interface Config {
-  http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number; publicUrl: string; limits: ListenerLimits };
+  /** publicUrlSet: VAULT_PUBLIC_URL was given (signed requests then rebuild their target URI from it, not from Host). */
+  http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number; publicUrl: string; publicUrlSet: boolean; limits: ListenerLimits };
   shutdown: { graceMs: number };
   reviews: { sweepIntervalMs: number };
   database: DatabaseTarget;
@@ -154,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN,
       maxBodyBytes: e.VAULT_MAX_BODY_BYTES,
       publicUrl: (e.VAULT_PUBLIC_URL ?? `http://${e.VAULT_HOST === "0.0.0.0" ? "localhost" : e.VAULT_HOST}:${e.VAULT_PORT}`).replace(/\/+$/, ""),
+      publicUrlSet: e.VAULT_PUBLIC_URL !== undefined,
       limits: {
         requestTimeoutMs: Math.round(e.VAULT_HTTP_REQUEST_TIMEOUT_SECONDS * 1000),
         // Headers are small: 10 s is plenty for any honest client, and Node requires it <= the request timeout.

@@ -83,7 +83,7 @@ export const vaultSection: EnvDocSection = {
     },
     VAULT_PUBLIC_URL: {
       derivedDefault: "`http://<VAULT_HOST>:<VAULT_PORT>`",
-      meaning: "Where people reach the vault: console links in notifications.",
+      meaning: "Where people reach the vault: console links in notifications. When set, signed agent requests (Sigilum profile) are verified against this origin plus the request's raw path, not the Host header (set it behind a proxy).",
     },
     VAULT_OUTBOX_MAX_ATTEMPTS: {
       meaning: "Delivery attempts before an outbox entry (webhook, Slack, email) is dead.",

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { AgentIdentityServices } from "../agents/agent-identity-services.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/config.js";
 import type { Secrets } from "../config/secrets.js";
@@ -27,6 +28,7 @@ import type { DecisionWaiters } from "../requests/waiters.js";
 import type { ReviewReader } from "../reviews/review-reader.js";
 import type { ReviewService } from "../reviews/review-service.js";
 import type { ReviewSweeper } from "../reviews/review-sweeper.js";
+import type { StepAuth } from "../stepauth/stepauth.js";
 import type { ApiKeyAuthenticator } from "../tenancy/api-keys.js";
 import type { ConsoleSessions } from "../tenancy/console-sessions.js";
 import type { TenantDatabases } from "../tenancy/tenant-databases.js";
@@ -103,8 +105,12 @@ export interface AppServices {
   outbox: Outbox;
   /** Webhook endpoints, notification channels and outbox listings for the admin routes. */
   outboxAdmin: OutboxAdmin;
-  /** Delivers every tenant's outbox (webhooks, Slack, email) in the background. */
+  /** Delivers every tenant's outbox (webhooks, Slack, email, StepAuth callbacks) in the background. */
   outboxWorker: OutboxWorker;
+  /** Countersign as a StepAuth authorizer: SP endpoints, senders, hub keysets (src/stepauth/). */
+  stepauth: StepAuth;
+  /** Agent identity (Sigilum profile): namespaces, signed requests, claims (src/agents/). */
+  agents: AgentIdentityServices;
 }
 
 export interface AppContext extends AppPorts, AppServices {

@@ -17,11 +17,12 @@ declare module "fastify" {
  * on it must also carry X-Countersign-Console, which another site's form or fetch cannot add
  * without a CORS preflight (SameSite=Strict already keeps the cookie off cross-site requests).
  * Last, the tenant's database is opened once for the request (request.tenantSql), after the rate
- * limit so a throttled key costs no tenant lookup. Routes that touch only the control database
+ * limit so a throttled key costs no tenant lookup. Service keys pass only where `serviceKeys` is set.
+ * Routes that touch only the control database
  * (reviewers, the console session) pass `tenantDatabase: false`, so they keep working while a
  * tenant's own database cannot be opened.
  */
-export function authenticate(ctx: AppContext, opts: { tenantDatabase?: boolean } = {}) {
+export function authenticate(ctx: AppContext, opts: { tenantDatabase?: boolean; serviceKeys?: boolean } = {}) {
   const tenantDatabase = opts.tenantDatabase ?? true;
   return async (request: FastifyRequest) => {
     const header = request.headers["x-vault-api-key"];
@@ -35,6 +36,11 @@ export function authenticate(ctx: AppContext, opts: { tenantDatabase?: boolean }
       }
     } else {
       principal = await ctx.auth.authenticate(key);
+    }
+    // A protected service's key is good for the agent-identity routes only (src/http/routes/sigilum.ts),
+    // which say so: everywhere else it is refused, whatever the route's own scope check.
+    if (principal.scope === "service" && !opts.serviceKeys) {
+      throw new AppError("insufficient_scope", "A service key may only call the agent-identity endpoints (/v1/claims, /v1/namespaces/claims)");
     }
     ctx.rateLimiter.check(principal.keyId);
     request.principal = principal;

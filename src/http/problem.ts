@@ -1,16 +1,28 @@
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
-import { AppError, errorCatalog, type ErrorCode } from "../errors.js";
+import { AppError, errorCatalog, isSigilumCode, type ErrorCode } from "../errors.js";
 import { SignerUnavailableError } from "../tokens/signer.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The StepAuth routes: problems also carry `error` (= code) and `message` (= detail), which the StepAuth SDKs read. */
+    stepAuthErrors?: boolean;
+    /** The Sigilum routes (/v1/...): every problem also carries `error` (= detail), which Sigilum clients read. */
+    sigilumErrors?: boolean;
+  }
+}
 
 /** RFC 9457 problem details with a stable machine code. */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
   const { status, title } = errorCatalog[code];
+  const stepAuth = request.routeOptions?.config?.stepAuthErrors === true ? { error: code, message: detail } : {};
+  // Sigilum's body is {error: <message>, code}: a Sigilum code anywhere, or any problem on a Sigilum route.
+  const sigilum = isSigilumCode(code) || request.routeOptions?.config?.sigilumErrors === true ? { error: detail } : {};
   return reply
     .code(status)
     .type("application/problem+json")
-    .send({ type: `urn:countersign:error:${code}`, title, status, detail, code, instance: request.url.split("?")[0], ...extra });
+    .send({ type: `urn:countersign:error:${code}`, title, status, detail, code, instance: request.url.split("?")[0], ...stepAuth, ...sigilum, ...extra });
 }
 
 function fastifyCode(err: FastifyError): ErrorCode | undefined {

@@ -21,6 +21,10 @@ import { webhookRoutes } from "./routes/webhooks.js";
 import { recordHttpMetrics } from "./http-metrics.js";
 import { registerOpenApi } from "./openapi/document.js";
 import { rootRoutes } from "./routes/root.js";
+import { stepAuthAdminRoutes } from "./routes/stepauth-admin.js";
+import { stepAuthRoutes } from "./routes/stepauth.js";
+import { agentAdminRoutes } from "./routes/agent-admin.js";
+import { sigilumRoutes } from "./routes/sigilum.js";
 
 /**
  * Builds the vault's HTTP app from a context. It never listens: entrypoints and tests decide that.
@@ -68,6 +72,10 @@ export async function buildServer(
   tokenExecutionRoutes(app, ctx);
   policyRoutes(app, ctx);
   ledgerRoutes(app, ctx);
+  stepAuthAdminRoutes(app, ctx);
+  stepAuthRoutes(app, ctx);
+  agentAdminRoutes(app, ctx);
+  sigilumRoutes(app, ctx);
   consoleRoutes(app);
   return app;
 }

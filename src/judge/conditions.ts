@@ -3,6 +3,7 @@ import type { CelRun } from "../policies/condition-runner.js";
 import type { CelResult } from "../policies/cel-worker.js";
 import type { RuleDecision } from "../policies/policy-schema.js";
 import type { ActivePolicy } from "../policies/policy-store.js";
+import { UNVERIFIED_AGENT } from "../tenancy/agent-identity.js";
 import { failClosedVerdict, type JudgeInput, type Verdict } from "./judge.js";
 
 // deny beats review beats approve
@@ -27,7 +28,15 @@ export function conditionInputFor(input: JudgeInput): ConditionInput {
     agent_id: input.agentId,
     session_id: input.sessionId,
     human_principal: input.humanPrincipal ?? "",
+    // Unsigned: verified false and empty strings, so `agent.verified` is always readable.
+    agent: agentOf(input),
   };
+}
+
+/** The `agent` map conditions read: only the fields the identity defines, copied (it crosses to a worker). */
+function agentOf(input: JudgeInput): ConditionInput["agent"] {
+  const a = input.agent ?? UNVERIFIED_AGENT;
+  return { verified: a.verified === true, key: a.key, namespace: a.namespace, subject: a.subject, claim_id: a.claim_id, services: [...a.services] };
 }
 
 /** The CEL bindings on this thread: for measuring CEL alone (bench/judge-bench.ts). */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AgentIdentity } from "../tenancy/agent-identity.js";
 
 export const confidenceBuckets = ["extra_high", "high", "medium", "low", "none"] as const;
 export type ConfidenceBucket = (typeof confidenceBuckets)[number];
@@ -13,6 +14,8 @@ export interface JudgeInput {
   agentId: string;
   sessionId: string;
   humanPrincipal: string | null;
+  /** The verified Sigilum signer (src/agents/); null or absent when the request was not signed. */
+  agent?: AgentIdentity | null;
 }
 
 export const appliedPolicySchema = z.object({

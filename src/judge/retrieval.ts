@@ -41,9 +41,14 @@ export class PolicyRetriever {
   /** `apiKey`: the tenant's own embedding key (its bundle's `embedding_api_key`), when it has one. */
   async retrieve(tenantId: string, sql: Sql, versionIds: string[], query: string, apiKey?: string): Promise<RetrievedChunk[]> {
     if (versionIds.length === 0) return [];
+    const knowledge = await this.knowledge(tenantId, sql);
+    // Policies without text (conditions only, as most tool policies are) have nothing to retrieve:
+    // embedding the request first would cost the model's time (~100 ms for a long request on the
+    // offline model) to find nothing.
+    const counts = await this.chunkCounts(knowledge, sql);
+    if (versionIds.every((id) => (counts.get(id) ?? 0) === 0)) return [];
     // A tenant paying for its own embeddings gets its own cache entries: its calls are made with its key.
     const vector = await this.embedQuery(query, apiKey ? { apiKey, scope: tenantId } : undefined);
-    const knowledge = await this.knowledge(tenantId, sql);
     return (await vectorStorageOf(sql)) === "pgvector"
       ? this.searchPgvector(sql, knowledge, versionIds, vector)
       : this.searchExact(sql, knowledge, versionIds, vector);
@@ -71,15 +76,7 @@ export class PolicyRetriever {
   private async searchPgvector(sql: Sql, knowledge: TenantKnowledge, versionIds: string[], vector: Float32Array): Promise<RetrievedChunk[]> {
     const dims = vector.length;
     const [major = 0, minor = 0] = await pgvectorVersionOf(sql);
-    if (!knowledge.counts) {
-      const counts = this.countChunks(sql);
-      knowledge.counts = counts;
-      // A failed count must not stay cached: the next request asks again.
-      counts.catch(() => {
-        if (knowledge.counts === counts) knowledge.counts = undefined;
-      });
-    }
-    const counts = await knowledge.counts;
+    const counts = await this.chunkCounts(knowledge, sql);
     const candidates = versionIds.reduce((n, id) => n + (counts.get(id) ?? 0), 0);
     return sql.transaction(async (tx) => {
       if (candidates >= HNSW_MIN_CANDIDATES) await tx.query("SET LOCAL enable_sort = off");
@@ -126,6 +123,19 @@ export class PolicyRetriever {
     this.tenants.set(tenantId, knowledge);
     if (this.tenants.size > MAX_CACHED_TENANTS) this.tenants.delete(this.tenants.keys().next().value!);
     return knowledge;
+  }
+
+  /** Chunks per policy version, counted once per knowledge generation. */
+  private chunkCounts(knowledge: TenantKnowledge, sql: Sql): Promise<Map<string, number>> {
+    if (!knowledge.counts) {
+      const counts = this.countChunks(sql);
+      knowledge.counts = counts;
+      // A failed count must not stay cached: the next request asks again.
+      counts.catch(() => {
+        if (knowledge.counts === counts) knowledge.counts = undefined;
+      });
+    }
+    return knowledge.counts;
   }
 
   private async countChunks(sql: Sql): Promise<Map<string, number>> {

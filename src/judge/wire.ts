@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { agentIdentitySchema } from "../tenancy/agent-identity.js";
 import type { JudgeInput } from "./judge.js";
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -15,6 +16,8 @@ export const evaluateBodySchema = z.object({
   agent_id: z.string().max(1000),
   session_id: z.string().max(1000),
   human_principal: z.string().max(1000).nullable(),
+  /** The verified Sigilum signer; absent (an older vault) or null means unsigned. */
+  agent: agentIdentitySchema.nullish(),
 });
 
 /** POST /embed body. `tenant_id`: embed with that tenant's own key (its bundle's `embedding_api_key`). */
@@ -41,6 +44,7 @@ export function toWireInput(input: JudgeInput): z.infer<typeof evaluateBodySchem
     agent_id: input.agentId,
     session_id: input.sessionId,
     human_principal: input.humanPrincipal,
+    agent: input.agent ?? null,
   };
 }
 
@@ -54,5 +58,6 @@ export function fromWireInput(body: z.infer<typeof evaluateBodySchema>): JudgeIn
     agentId: body.agent_id,
     sessionId: body.session_id,
     humanPrincipal: body.human_principal,
+    agent: body.agent ?? null,
   };
 }

@@ -32,6 +32,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         await services.leaseSweeper.releaseAll();
         await services.ledgerLoop.stop();
         await services.outboxWorker.stop();
+        await services.stepauth.sweeper.stop();
         await services.reviewSweeper.stop();
         services.reviewBus.close();
         await built.knowledgeCheck;
@@ -54,6 +55,7 @@ export async function startWorkers(ctx: AppContext): Promise<number> {
   ctx.queue.start((job, delivery) => ctx.clearance.processJob(job, delivery));
   ctx.ledgerLoop.start();
   ctx.outboxWorker.start();
+  ctx.stepauth.sweeper.start();
   ctx.reviewSweeper.start();
   const recovered = await ctx.clearance.recover(await ctx.tenantDbs.listTenantIds());
   ctx.leaseSweeper.start();

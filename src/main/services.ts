@@ -1,3 +1,4 @@
+import { buildAgentIdentity, claimKindHandler } from "../agents/agent-identity-services.js";
 import type { AppServices } from "../http/app-context.js";
 import { RateLimiter } from "../http/rate-limit.js";
 import { LedgerService } from "../ledger/ledger-service.js";
@@ -19,6 +20,7 @@ import { DecisionWaiters } from "../requests/waiters.js";
 import { ReviewReader } from "../reviews/review-reader.js";
 import { ReviewService } from "../reviews/review-service.js";
 import { ReviewSweeper } from "../reviews/review-sweeper.js";
+import { StepAuth, stepAuthParts } from "../stepauth/stepauth.js";
 import { ApiKeyAuthenticator } from "../tenancy/api-keys.js";
 import { ConsoleSessions } from "../tenancy/console-sessions.js";
 import { BundleTenantKeys } from "../tenancy/tenant-keys.js";
@@ -39,6 +41,8 @@ export function buildServices(built: BuiltPorts): AppServices {
   // Stateless over TenantSecrets' cache (the bundles' owner), so it matches the ledger writer's.
   const tenantKeys = new BundleTenantKeys(secrets.sealingKey, tenantDbs.tenantSecrets);
   const outbox = new Outbox({ clock, tenantSql, tenantKeys });
+  // StepAuth's hub keys, decision signer, kind handler and callback deliverer: before the lifecycle and the outbox worker use them.
+  const stepauthParts = stepAuthParts({ tenantKeys, clock, ledger, outbox, tenantSql, allowPrivateTargets: config.outbox.allowPrivateTargets, timeoutMs: 10_000 });
   const outboxWorker = new OutboxWorker({
     tenantIds,
     tenantSql,
@@ -50,6 +54,7 @@ export function buildServices(built: BuiltPorts): AppServices {
       tenantKeys,
       timeoutMs: 10_000,
       mailer: config.smtp ? new Mailer({ ...config.smtp, password: secrets.smtpPassword }) : undefined,
+      callbacks: stepauthParts.callbacks,
     },
     settings: { ...defaultOutboxSettings, maxAttempts: config.outbox.maxAttempts },
   });
@@ -75,6 +80,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     consoleUrl,
     batch: config.clearance.batch,
     batchObserver: batchMetrics,
+    kinds: { stepauth: stepauthParts.kindHandler, agent_claim: claimKindHandler(outbox) },
   });
   const clearance = new ClearanceService({
     tenantSql,
@@ -103,6 +109,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     tenantKeys,
     intervalMs: config.ledger.intervalMs,
   });
+  const reviews = new ReviewService({ clearance, lifecycle, clock });
   return {
     auth: new ApiKeyAuthenticator(control, clock, config.caches.apiKeyTtlMs),
     consoleSessions: new ConsoleSessions(control, clock),
@@ -119,7 +126,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     mint: new MintService({ policies, reviewSettings, issuer, lifecycle, clock, maxAgeSeconds: config.clearance.mintMaxAgeSeconds }),
     consume: new ConsumeService({ keys, settings: tokenSettings, lifecycle, clock }),
     execution: new ExecutionService({ lifecycle, clock, reportTimeoutSeconds: config.clearance.executionReportTimeoutSeconds }),
-    reviews: new ReviewService({ clearance, lifecycle, clock }),
+    reviews,
     reviewReader: new ReviewReader({ clock, ledger: ledgerService, control }),
     reviewBus,
     reviewSweeper: new ReviewSweeper({ tenantIds, tenantSql, lifecycle, clock, log, intervalMs: config.reviews.sweepIntervalMs }),
@@ -132,5 +139,19 @@ export function buildServices(built: BuiltPorts): AppServices {
       smtpConfigured: config.smtp !== undefined,
     }),
     outboxWorker,
+    agents: buildAgentIdentity({ clock, control, tenantSql, lifecycle, reviews, reviewSettings, ledger, outbox }),
+    stepauth: new StepAuth({
+      ...stepauthParts,
+      clearance,
+      lifecycle,
+      reviewSettings,
+      control,
+      clock,
+      log,
+      publicUrl: config.http.publicUrl,
+      tenantIds,
+      tenantSql,
+      sweepIntervalMs: 15_000,
+    }),
   };
 }

@@ -12,6 +12,21 @@ export interface AttemptResult {
   ok: boolean;
   httpStatus: number | null;
   error: string | null;
+  /**
+   * A failed attempt's own schedule, when its deliverer keeps one (StepAuth callbacks retry until
+   * the request's expiresAt + 24 h): the next attempt's time, or null to give up now. Absent: the
+   * worker's backoff and VAULT_OUTBOX_MAX_ATTEMPTS.
+   */
+  nextAttemptAt?: Date | null;
+}
+
+/**
+ * The port through which the outbox delivers `callback` entries: the layer that owns what they
+ * carry (src/stepauth/) builds and sends the body, checks the target, and reads the answer. Called
+ * for every attempt; throws only DeliveryAbortedError (worker stopping).
+ */
+export interface CallbackDeliverer {
+  deliver(tenantId: string, entry: ClaimedEntry, signal: AbortSignal): Promise<AttemptResult>;
 }
 
 export interface DeliveryDeps {
@@ -23,6 +38,8 @@ export interface DeliveryDeps {
   timeoutMs: number;
   /** Absent when SMTP_HOST is not set: email entries then fail and, in the end, go dead (visible). */
   mailer?: Mailer;
+  /** Delivers `callback` entries (StepAuth decisions); absent: they fail and, in the end, go dead. */
+  callbacks?: CallbackDeliverer;
 }
 
 const USER_AGENT = "countersign-webhooks";
@@ -35,6 +52,7 @@ export async function deliver(tenantId: string, entry: ClaimedEntry, deps: Deliv
   const openKeys = deps.tenantKeys.sealingKeysFor(tenantId, "webhook").open;
   if (entry.kind === "webhook") return deliverWebhook(entry, openKeys, deps, signal);
   if (entry.kind === "slack") return deliverSlack(entry, openKeys, deps, signal);
+  if (entry.kind === "callback") return deps.callbacks ? deps.callbacks.deliver(tenantId, entry, signal) : failure("callbacks are not delivered by this process");
   return deliverEmail(entry, deps);
 }
 
@@ -42,6 +60,7 @@ async function deliverWebhook(entry: ClaimedEntry, openKeys: readonly Buffer[], 
   if (entry.endpoint_url === null || entry.endpoint_secret === null) return failure("the webhook endpoint no longer exists");
   if (entry.endpoint_enabled === false) return failure("the webhook endpoint is disabled");
   const secret = openSecret(entry.endpoint_secret, endpointBinding(entry.endpoint_id!), openKeys);
+  if (entry.endpoint_format === "sigilum") return post(entry.endpoint_url, entry.payload, sigilumHeaders(entry, secret), deps, signal);
   const t = Math.floor(deps.clock.nowMs() / 1000);
   const headers = {
     "content-type": "application/json",
@@ -52,6 +71,21 @@ async function deliverWebhook(entry: ClaimedEntry, openKeys: readonly Buffer[], 
     "x-countersign-event": entry.event_type,
   };
   return post(entry.endpoint_url, entry.payload, headers, deps, signal);
+}
+
+/**
+ * Sigilum's headers (reference §8): X-Sigilum-Signature is `sha256=<hex HMAC-SHA256(secret, raw body)>`,
+ * the same construction as X-Ledgix-Signature; X-Countersign-Delivery stays the dedup key for retries.
+ */
+function sigilumHeaders(entry: ClaimedEntry, secret: string): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "user-agent": USER_AGENT,
+    "x-sigilum-event": entry.event_type,
+    "x-sigilum-webhook-id": entry.endpoint_id!,
+    "x-sigilum-signature": ledgixSignature(secret, entry.payload),
+    "x-countersign-delivery": entry.delivery_id,
+  };
 }
 
 async function deliverSlack(entry: ClaimedEntry, openKeys: readonly Buffer[], deps: DeliveryDeps, signal: AbortSignal): Promise<AttemptResult> {

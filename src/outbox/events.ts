@@ -3,11 +3,25 @@ import type { OutboxRequest, WebhookEventType } from "../requests/events.js";
 // The vocabulary is the request lifecycle's (src/requests/events.ts); delivery adds only what it alone uses.
 export { notificationKinds, webhookEventTypes, type NotificationKind, type OutboxRequest, type ReviewProgress, type WebhookEventType } from "../requests/events.js";
 
+/**
+ * The events a `sigilum` endpoint may subscribe to: an agent claim submitted, approved, rejected or
+ * revoked (src/agents/), under Sigilum's names. They go to sigilum endpoints only, and the lifecycle's
+ * own events go to countersign endpoints only.
+ */
+export const sigilumEventTypes = ["request.submitted", "request.approved", "request.rejected", "request.revoked"] as const;
+export type SigilumEventType = (typeof sigilumEventTypes)[number];
+
+/** Sigilum's delivery body (reference §8): `{event, timestamp, data}`, stored and sent unchanged on every attempt. */
+export function sigilumWebhookBody(event: SigilumEventType, at: Date, data: Record<string, unknown>): string {
+  return JSON.stringify({ event, timestamp: at.toISOString(), data });
+}
+
 /** `ping` is sent only by POST /webhooks/{id}/test; endpoints cannot subscribe to it. */
 export type DeliveryEventType = WebhookEventType | "ping";
 
-export type OutboxKind = "webhook" | "slack" | "email";
-export const outboxKinds: readonly OutboxKind[] = ["webhook", "slack", "email"];
+/** `callback`: a StepAuth decision POSTed to the SP's callback URL (src/stepauth/ delivers it through CallbackDeliverer). */
+export type OutboxKind = "webhook" | "slack" | "email" | "callback";
+export const outboxKinds: readonly OutboxKind[] = ["webhook", "slack", "email", "callback"];
 export type OutboxStatus = "pending" | "delivered" | "dead";
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString());

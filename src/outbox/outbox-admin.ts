@@ -5,8 +5,8 @@ import { AppError } from "../errors.js";
 import { newId } from "../tenancy/ids.js";
 import type { TenantKeys } from "../tenancy/tenant-keys.js";
 import { readChannels, replaceChannels } from "./channel-store.js";
-import { deleteEndpoint, getEndpoint, insertEndpoint, listEndpoints, type EndpointView } from "./endpoint-store.js";
-import type { OutboxKind, OutboxStatus, WebhookEventType } from "./events.js";
+import { deleteEndpoint, getEndpoint, insertEndpoint, listEndpoints, type EndpointView, type WebhookFormat } from "./endpoint-store.js";
+import type { OutboxKind, OutboxStatus, SigilumEventType, WebhookEventType } from "./events.js";
 import {
   hasEmailRoutes,
   rowsToView,
@@ -47,7 +47,8 @@ export class OutboxAdmin {
   async registerEndpoint(
     sql: Sql,
     tenantId: string,
-    input: { url: string; events: WebhookEventType[]; description: string },
+    /** `events` are of the endpoint's format's vocabulary (the route checks it): Countersign's, or Sigilum's. */
+    input: { url: string; format?: WebhookFormat; events: (WebhookEventType | SigilumEventType)[]; description: string },
   ): Promise<EndpointView & { secret: string }> {
     const url = await this.checkTarget(input.url);
     if ((await listEndpoints(sql)).length >= MAX_ENDPOINTS) {
@@ -59,6 +60,7 @@ export class OutboxAdmin {
       id,
       url,
       sealedSecret: sealSecret(secret, endpointBinding(id), this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").seal),
+      format: input.format ?? "countersign",
       events: [...new Set(input.events)],
       description: input.description,
       createdAt: this.deps.clock.now(),

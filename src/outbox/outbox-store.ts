@@ -26,6 +26,8 @@ export interface ClaimedEntry {
   endpoint_url: string | null;
   endpoint_secret: string | null;
   endpoint_enabled: boolean | null;
+  /** The endpoint's body and signature format (null once deleted). */
+  endpoint_format: "countersign" | "sigilum" | null;
 }
 
 /** What listings show: never the payload (it may be large) nor a target credential. */
@@ -67,7 +69,7 @@ export async function claimDue(sql: Sql, now: Date, leaseUntil: Date, limit: num
        UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = $2 FROM due WHERE o.id = due.id
        RETURNING o.id, o.kind, o.delivery_id, o.event_type, o.request_id, o.endpoint_id, o.target, o.payload, o.attempts
      )
-     SELECT c.*, e.url AS endpoint_url, e.secret AS endpoint_secret, e.enabled AS endpoint_enabled
+     SELECT c.*, e.url AS endpoint_url, e.secret AS endpoint_secret, e.enabled AS endpoint_enabled, e.format AS endpoint_format
      FROM claimed c LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id
      ORDER BY c.id`,
     [now, leaseUntil, limit],
@@ -124,4 +126,13 @@ export async function findEntry(sql: Sql, deliveryId: string): Promise<OutboxEnt
 export async function pendingCounts(sql: Sql): Promise<Partial<Record<OutboxKind, number>>> {
   const rows = await sql.query<{ kind: OutboxKind; n: number }>(`SELECT kind, count(*)::int AS n FROM outbox WHERE status = 'pending' GROUP BY kind`);
   return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
+}
+
+/** A request's newest StepAuth callback, with its URL (a callback's target is no credential, unlike a Slack URL). */
+export async function latestCallbackFor(sql: Sql, requestId: string): Promise<(OutboxEntryView & { target: string | null }) | undefined> {
+  const rows = await sql.query<OutboxEntryView & { target: string | null }>(
+    `SELECT ${viewColumns}, target FROM outbox WHERE request_id = $1 AND kind = 'callback' ORDER BY id DESC LIMIT 1`,
+    [requestId],
+  );
+  return rows[0];
 }

@@ -107,7 +107,7 @@ export class OutboxWorker {
       this.deps.log.error({ err }, "outbox worker could not list tenants");
       return;
     }
-    const pending: Record<OutboxKind, number> = { webhook: 0, slack: 0, email: 0 };
+    const pending: Record<OutboxKind, number> = { webhook: 0, slack: 0, email: 0, callback: 0 };
     for (const tenantId of tenantIds) {
       try {
         const sql = await this.deps.tenantSql(tenantId);
@@ -151,8 +151,10 @@ export class OutboxWorker {
       return;
     }
     outboxMetrics.failedAttempts.inc({ kind: entry.kind });
-    const dead = entry.attempts >= this.deps.settings.maxAttempts;
-    const nextAttemptAt = dead ? undefined : new Date(at.getTime() + backoffMs(entry.attempts, this.deps.settings, this.deps.random ?? Math.random));
+    // A deliverer with its own schedule (StepAuth callbacks) decides; else the attempts and the backoff do.
+    const own = result.nextAttemptAt;
+    const dead = own !== undefined ? own === null : entry.attempts >= this.deps.settings.maxAttempts;
+    const nextAttemptAt = dead ? undefined : (own ?? new Date(at.getTime() + backoffMs(entry.attempts, this.deps.settings, this.deps.random ?? Math.random)));
     const applied = await recordOutcome(sql, entry, { status: dead ? "dead" : "pending", at, nextAttemptAt, httpStatus: result.httpStatus, error: result.error });
     if (dead && applied) {
       outboxMetrics.dead.inc({ kind: entry.kind });

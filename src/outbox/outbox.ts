@@ -7,7 +7,9 @@ import { emailMessage } from "./email-message.js";
 import { enabledSubscriptions, type EndpointSubscription } from "./endpoint-store.js";
 import {
   requestData,
+  sigilumWebhookBody,
   webhookBody,
+  type SigilumEventType,
   type NotificationKind,
   type OutboxRequest,
   type ReviewProgress,
@@ -75,7 +77,7 @@ export class Outbox {
   /** Writes webhook deliveries for every endpoint of the tenant subscribed to `type`. */
   async webhookEvent(tx: Sql, tenantId: string, type: WebhookEventType, request: OutboxRequest, extra: Record<string, unknown> = {}): Promise<void> {
     const { endpoints } = await this.targetsOf(tx, tenantId);
-    const subscribed = endpoints.filter((e) => e.events.length === 0 || e.events.includes(type));
+    const subscribed = endpoints.filter((e) => e.format === "countersign" && (e.events.length === 0 || e.events.includes(type)));
     if (subscribed.length === 0) return;
     const createdAt = this.deps.clock.now();
     const data = { ...requestData(request), extra };
@@ -92,6 +94,32 @@ export class Outbox {
         createdAt,
       });
     }
+  }
+
+  /**
+   * An agent-claim event (src/agents/) for every `sigilum` endpoint subscribed to it, in Sigilum's
+   * body; `requestId` is the claim's review request, when it has one.
+   */
+  async sigilumEvent(tx: Sql, tenantId: string, event: SigilumEventType, requestId: string | null, data: Record<string, unknown>): Promise<void> {
+    const { endpoints } = await this.targetsOf(tx, tenantId);
+    const subscribed = endpoints.filter((e) => e.format === "sigilum" && (e.events.length === 0 || e.events.includes(event)));
+    if (subscribed.length === 0) return;
+    const createdAt = this.deps.clock.now();
+    const payload = sigilumWebhookBody(event, createdAt, data);
+    for (const endpoint of subscribed) {
+      await insertEntry(tx, { kind: "webhook", deliveryId: newId("dlv"), eventType: event, requestId, endpointId: endpoint.id, target: null, payload, createdAt });
+    }
+  }
+
+  /**
+   * A StepAuth callback (src/stepauth/): `payload` names the StepAuth request; the deliverer builds
+   * what is sent (the signed decision) at delivery time and checks `url` before every attempt.
+   */
+  async callback(tx: Sql, entry: { requestId: string; eventType: string; url: string; payload: string }): Promise<string> {
+    const createdAt = this.deps.clock.now();
+    const deliveryId = newId("cbk");
+    await insertEntry(tx, { kind: "callback", deliveryId, eventType: entry.eventType, requestId: entry.requestId, endpointId: null, target: entry.url, payload: entry.payload, createdAt });
+    return deliveryId;
   }
 
   /** A `ping` to one endpoint, whatever it subscribed to (POST /webhooks/{id}/test). */

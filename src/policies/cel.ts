@@ -1,7 +1,7 @@
 import { celEnv, CelScalar, isCelError, mapType, parse, plan } from "@bufbuild/cel";
 
 /** Variables a condition may read; docs/concepts.md documents each. */
-export const conditionVariables = ["tool", "args", "context", "agent_id", "session_id", "human_principal"] as const;
+export const conditionVariables = ["tool", "args", "context", "agent_id", "session_id", "human_principal", "agent"] as const;
 
 export const MAX_EXPRESSION_LENGTH = 2048;
 const MAX_AST_NODES = 400;
@@ -17,8 +17,25 @@ const env = celEnv({
     agent_id: CelScalar.STRING,
     session_id: CelScalar.STRING,
     human_principal: CelScalar.STRING,
+    agent: mapType(CelScalar.STRING, CelScalar.DYN),
   },
 });
+
+/**
+ * `agent`: the request's Sigilum signer as the vault verified it (src/tenancy/agent-identity.ts).
+ * Unsigned requests read `verified: false` and empty strings, so a condition never fails on a
+ * missing key.
+ */
+export interface AgentCondition {
+  verified: boolean;
+  key: string;
+  namespace: string;
+  subject: string;
+  claim_id: string;
+  services: string[];
+}
+
+const UNSIGNED: AgentCondition = { verified: false, key: "", namespace: "", subject: "", claim_id: "", services: [] };
 
 export interface ConditionInput {
   tool: string;
@@ -27,6 +44,8 @@ export interface ConditionInput {
   agent_id: string;
   session_id: string;
   human_principal: string;
+  /** Absent (an input built before agent identity) reads as unsigned. */
+  agent?: AgentCondition;
 }
 
 export type CompiledCondition = (input: CelBindings) => boolean;
@@ -121,5 +140,6 @@ export function toBindings(input: ConditionInput) {
     agent_id: input.agent_id,
     session_id: input.session_id,
     human_principal: input.human_principal,
+    agent: toCel(input.agent ?? UNSIGNED) as Map<string, unknown>,
   };
 }

@@ -1,4 +1,5 @@
 import type { AppliedPolicy, ConfidenceBucket, EvidenceChunk } from "../judge/judge.js";
+import type { AgentIdentity } from "../tenancy/agent-identity.js";
 import type { ReviewRules } from "./review-rules.js";
 
 /**
@@ -12,8 +13,12 @@ export type DecisionStatus = "approved" | "denied" | "approved_pending_review";
 
 export interface ClearanceRequest {
   id: string;
-  /** `mint`: a re-issued token for an earlier approval (/mint-token). */
-  kind: "clearance" | "mint";
+  /**
+   * `mint`: a re-issued token for an earlier approval (/mint-token). `stepauth`: a StepAuth
+   * AuthorizationRequest (src/stepauth/). `agent_claim`: an agent's claim to a service (src/agents/).
+   * Kinds other than clearance and mint may have a RequestKindHandler (request-kinds.ts).
+   */
+  kind: "clearance" | "mint" | "stepauth" | "agent_claim";
   idempotency_key: string | null;
   body_hash: string;
   api_key_id: string;
@@ -45,6 +50,11 @@ export interface ClearanceRequest {
   review_rules: ReviewRules | null;
   expires_at: Date | null;
   original_request_id: string | null;
+  /**
+   * The Sigilum signer of the request as verified (src/agents/), or null when it was not signed.
+   * Optional only for rows built before it existed; stored rows always have it (null or the identity).
+   */
+  agent_identity?: AgentIdentity | null;
   created_at: Date;
   decided_at: Date | null;
 }

@@ -6,7 +6,7 @@ import { failClosedVerdict, type Judge } from "../judge/judge.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
 import { SignerUnavailableError } from "../tokens/signer.js";
-import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, rulesFor, type ReviewSettingsCache } from "./review-settings.js";
+import { applyConfidenceThreshold, DEFAULT_MINIMUM_BUCKET, rulesForRequest, withReviewDeadline, type ReviewSettingsCache } from "./review-settings.js";
 import type { ClearanceRequest, DecisionFields } from "./clearance-request.js";
 import type { RequestLifecycle } from "./lifecycle.js";
 import { decisionFromVerdict } from "./decisions.js";
@@ -42,6 +42,18 @@ const UNSIGNED = "The approval could not be signed; sent to human review";
 /** How often a waiting reader re-reads a request that another process may decide (a shared queue). */
 const SHARED_QUEUE_POLL_MS = 200;
 
+/**
+ * What a submit from another protocol adds to the request (src/stepauth/, src/agents/): its kind, and
+ * extras the lifecycle reads (`approver` tightens the review rules, `review_deadline` caps the review's
+ * expiry: review-settings.ts).
+ */
+export interface SubmitOptions {
+  kind?: ClearanceRequest["kind"];
+  extras?: Record<string, unknown>;
+  /** Answer as soon as the request is stored (its caller learns the decision another way), not after syncWaitMs. */
+  noWait?: boolean;
+}
+
 export interface ClearanceReply {
   httpStatus: 200 | 202;
   body: ClearanceResponse;
@@ -69,7 +81,7 @@ export class ClearanceService {
   ) {}
 
   /** `sql` is the principal's tenant database. */
-  async submit(sql: Sql, principal: Principal, body: ClearanceRequestBody, rawBody: unknown, idempotencyKey?: string): Promise<ClearanceReply> {
+  async submit(sql: Sql, principal: Principal, body: ClearanceRequestBody, rawBody: unknown, idempotencyKey?: string, options: SubmitOptions = {}): Promise<ClearanceReply> {
     const { settings, queue } = this.deps;
     const bodyHash = sha256Hex(canonicalJson(rawBody));
     if (idempotencyKey) {
@@ -81,10 +93,11 @@ export class ClearanceService {
         retryAfterSeconds: 1,
       });
     }
-    const row = newClearanceRow(principal, body, { bodyHash, idempotencyKey, now: this.deps.clock.now() });
+    const plain = newClearanceRow(principal, body, { bodyHash, idempotencyKey, now: this.deps.clock.now() });
+    const row: NewClearanceRequest = { ...plain, kind: options.kind ?? plain.kind, extras: { ...plain.extras, ...options.extras } };
     if (settings.inline) return this.decideInline(principal, sql, row, bodyHash);
 
-    const woken = this.deps.waiters.wait(row.id, settings.syncWaitMs);
+    const woken = options.noWait ? undefined : this.deps.waiters.wait(row.id, settings.syncWaitMs);
     // In memory: leased to this process from the start, so a peer takes it over only if this process
     // dies. On a shared queue: leased to the queue, so whichever process receives it may claim it; if
     // the message is lost, the lease lapses and a sweeper takes the request over.
@@ -97,7 +110,8 @@ export class ClearanceService {
     // The row is committed before the message is sent: a failed send loses nothing (the queue then
     // judges it here, and if this process dies the lease sweeper has it).
     await queue.publish(job);
-    if (queue.shared) return this.reply(principal, sql, await this.awaitChange(sql, row.id, "processing", settings.syncWaitMs));
+    const waitMs = options.noWait ? 0 : settings.syncWaitMs;
+    if (queue.shared) return this.reply(principal, sql, await this.awaitChange(sql, row.id, "processing", waitMs));
     await woken;
     return this.reply(principal, sql, (await getRequest(sql, row.id))!);
   }
@@ -188,7 +202,7 @@ export class ClearanceService {
       // ledger key; if that fails too, this throws and the job is retried).
       if (!(err instanceof SignerUnavailableError) || fields.status !== "approved") throw err;
       this.deps.log.warn({ requestId: row.id, kid: err.kid }, "signer unavailable: approval sent to review instead");
-      return this.reviewFields(job.tenantId, sql, "signer_unavailable", UNSIGNED).then((review) => lifecycle.prepareDecision(job.tenantId, row, review));
+      return this.reviewFields(job.tenantId, sql, "signer_unavailable", UNSIGNED, row.extras).then((review) => lifecycle.prepareDecision(job.tenantId, row, review));
     });
     await lifecycle.commit(sql, row.id, (tx) => lifecycle.decide(tx, job.tenantId, decision));
   }
@@ -237,7 +251,7 @@ export class ClearanceService {
       // either, nothing is stored and the client gets 503 signer_unavailable.
       if (!(err instanceof SignerUnavailableError) || !token) throw err;
       this.deps.log.warn({ requestId: row.id, kid: err.kid }, "signer unavailable: approval sent to review instead");
-      decided = { ...row, ...(await this.reviewFields(tenantId, sql, "signer_unavailable", UNSIGNED)), decided_at: this.deps.clock.now() };
+      decided = { ...row, ...(await this.reviewFields(tenantId, sql, "signer_unavailable", UNSIGNED, row.extras)), decided_at: this.deps.clock.now() };
       token = null;
       return sign();
     });
@@ -251,7 +265,8 @@ export class ClearanceService {
     const verdict = await this.deps.judge.evaluate(judgeInput(tenantId, row));
     const settings = await this.deps.reviewSettings.get(tenantId, sql);
     const minimum = settings.minimum_confidence_bucket;
-    return decisionFromVerdict(applyConfidenceThreshold(verdict, minimum), minimum, { rules: rulesFor(settings, verdict.policy_id), now: this.deps.clock.now() });
+    const rules = rulesForRequest(settings, verdict.policy_id, row.extras);
+    return withReviewDeadline(decisionFromVerdict(applyConfidenceThreshold(verdict, minimum), minimum, { rules, now: this.deps.clock.now() }), row.extras);
   }
 
   /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */
@@ -287,15 +302,18 @@ export class ClearanceService {
   }
 
   /** A fail-closed review, under the tenant's review rules if they can be read (the database may be the problem). */
-  private async reviewFields(tenantId: string, sql: Sql, reasonCode: string, reason: string): Promise<DecisionFields> {
+  private async reviewFields(tenantId: string, sql: Sql, reasonCode: string, reason: string, extras: Record<string, unknown> = {}): Promise<DecisionFields> {
     const review = await this.deps.reviewSettings.get(tenantId, sql).catch(() => undefined);
-    return decisionFromVerdict(failClosedVerdict(reasonCode, reason), DEFAULT_MINIMUM_BUCKET, { rules: review?.rules, now: this.deps.clock.now() });
+    const rules = review ? rulesForRequest(review, null, extras) : undefined;
+    return withReviewDeadline(decisionFromVerdict(failClosedVerdict(reasonCode, reason), DEFAULT_MINIMUM_BUCKET, { rules, now: this.deps.clock.now() }), extras);
   }
 
   /** Decides a request still processing as review. */
   private async failClosed(sql: Sql, job: ClearanceJob, reasonCode: string, reason: string): Promise<void> {
     const { log } = this.deps;
-    const fields = await this.reviewFields(job.tenantId, sql, reasonCode, reason);
+    // The request's own approver and deadline shape its review too (read here: the database may be the problem).
+    const current = await getRequest(sql, job.requestId).catch(() => undefined);
+    const fields = await this.reviewFields(job.tenantId, sql, reasonCode, reason, current?.extras);
     const { lifecycle } = this.deps;
     await lifecycle
       .commit(sql, job.requestId, async (tx) => {

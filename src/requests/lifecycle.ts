@@ -15,6 +15,7 @@ import type { TokenIssuer } from "./token-issuer.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
 import type { DecisionWaiters } from "./waiters.js";
 import { decisionMetrics } from "./decision-metrics.js";
+import { reportDecided, type RequestKindHandlers } from "./request-kinds.js";
 
 /** How long a batch waits on another transaction's row lock before its units commit one by one. */
 const BATCH_LOCK_TIMEOUT_MS = 2000;
@@ -58,6 +59,8 @@ export class RequestLifecycle {
       consoleUrl: (requestId: string) => string;
       batch: BatchSettings;
       batchObserver?: GroupCommitObserver;
+      /** What kinds of request other than clearance add to their decision's transaction (request-kinds.ts). */
+      kinds?: RequestKindHandlers;
     },
   ) {}
 
@@ -92,7 +95,10 @@ export class RequestLifecycle {
    */
   async insertDecided(tx: Sql, tenantId: string, request: NewClearanceRequest, token: IssuedToken | null, ledger: PreparedLedgerEvent): Promise<boolean> {
     const inserted = token ? await insertRequestWithToken(tx, request, token, ledger) : await insertRequest(tx, request, ledger);
-    if (inserted) await this.announce(tx, tenantId, request);
+    if (inserted) {
+      await this.announce(tx, tenantId, request);
+      await reportDecided(this.deps.kinds, tx, tenantId, request);
+    }
     return inserted;
   }
 
@@ -134,6 +140,7 @@ export class RequestLifecycle {
     await this.deps.ledger.append(tx, decision.ledger);
     if (decided.status === "approved") await this.deps.issuer.store(tx, decision.token ?? this.deps.issuer.prepare(decided, tenantId));
     await this.announce(tx, tenantId, decided);
+    await reportDecided(this.deps.kinds, tx, tenantId, decided);
     return decided;
   }
 
@@ -167,6 +174,7 @@ export class RequestLifecycle {
     }
     await this.deps.outbox.webhookEvent(tx, tenantId, t.webhook, decided, text.webhookExtra);
     await this.changed(tx, tenantId, decided.id);
+    await reportDecided(this.deps.kinds, tx, tenantId, decided);
     tx.onCommit(() => decisionMetrics.finished(decided));
     return decided;
   }

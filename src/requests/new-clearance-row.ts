@@ -47,6 +47,8 @@ export function newClearanceRow(
     review_rules: null,
     expires_at: null,
     original_request_id: null,
+    // Set only when the request was signed by an agent whose key holds an approved claim (src/agents/).
+    agent_identity: principal.agent ?? null,
     created_at: at.now,
     decided_at: null,
   };
@@ -63,5 +65,6 @@ export function judgeInput(tenantId: string, row: NewClearanceRequest): JudgeInp
     agentId: row.agent_id,
     sessionId: row.session_id,
     humanPrincipal: row.human_principal,
+    agent: row.agent_identity ?? null,
   };
 }

@@ -73,3 +73,30 @@ export function isPrincipal(humanPrincipal: string | null, who: ReviewerIdentity
 export function rulesOf(row: { review_rules: ReviewRules | null }): ReviewRules {
   return row.review_rules ? reviewRulesSchema.parse(row.review_rules) : DEFAULT_REVIEW_RULES;
 }
+
+/** Most groups a rule set may require (reviewRulesSchema). */
+export const MAX_RULE_GROUPS = 10;
+
+/**
+ * The rules tightened by the approver a request names itself (a NameID in `extras.approver`, from a
+ * StepAuth `action.approver`): `group:X` also requires one approval from group X; `email:X` and
+ * `persistent:X` (a reviewer id) leave only that person eligible. Nothing is ever loosened: the
+ * tenant's approvals and groups still apply, and a person the rules' own reviewer list leaves out
+ * is refused. `policy:` names the deciding policy instead and changes no rule. A refusal says why:
+ * `too_many_groups` (more than MAX_RULE_GROUPS) or `not_eligible`; the StepAuth submit checks every
+ * rule set of the tenant first, so the judge meets one only if the settings changed since.
+ */
+export function tightenedRules(rules: ReviewRules, approver: unknown): ReviewRules | "too_many_groups" | "not_eligible" {
+  if (typeof approver !== "string") return rules;
+  const colon = approver.indexOf(":");
+  const [type, value] = [approver.slice(0, colon), approver.slice(colon + 1)];
+  if (colon < 1 || value === "") return rules;
+  if (type === "group") {
+    if (rules.groups.some((g) => g.name === value)) return rules;
+    if (rules.groups.length >= MAX_RULE_GROUPS) return "too_many_groups";
+    return { ...rules, groups: [...rules.groups, { name: value, approvals_required: 1 }] };
+  }
+  if (type !== "email" && type !== "persistent") return rules;
+  if (rules.reviewers !== null && !rules.reviewers.some((r) => r.toLowerCase() === value.toLowerCase())) return "not_eligible";
+  return { ...rules, reviewers: [value] };
+}

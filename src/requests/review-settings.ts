@@ -3,7 +3,8 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { TtlCache } from "../ttl-cache.js";
 import { confidenceBuckets, type ConfidenceBucket, type Verdict } from "../judge/judge.js";
-import { DEFAULT_REVIEW_RULES, reviewRulesSchema, type ReviewRules } from "./review-rules.js";
+import { DEFAULT_REVIEW_RULES, reviewRulesSchema, tightenedRules, type ReviewRules } from "./review-rules.js";
+import type { DecisionFields } from "./clearance-request.js";
 
 export const DEFAULT_MINIMUM_BUCKET: ConfidenceBucket = "high";
 
@@ -21,6 +22,27 @@ export interface ReviewSettings {
 /** The rules a request decided under `policyId` is reviewed by. */
 export function rulesFor(settings: ReviewSettings, policyId: string | null): ReviewRules {
   return (policyId && settings.policies[policyId]) || settings.rules;
+}
+
+/**
+ * The rules a request is reviewed by: its policy's (or the tenant's), tightened by the approver the
+ * request names itself (`extras.approver`, see tightenedRules). An approver the rules refuse (the
+ * settings changed after the StepAuth submit checked it) is ignored: the tenant's rules still hold.
+ */
+export function rulesForRequest(settings: ReviewSettings, policyId: string | null, extras: Record<string, unknown>): ReviewRules {
+  const rules = rulesFor(settings, policyId);
+  const tightened = tightenedRules(rules, extras.approver);
+  return typeof tightened === "string" ? rules : tightened;
+}
+
+/**
+ * A review's expiry, capped at the request's own deadline (`extras.review_deadline`, ISO 8601: a
+ * StepAuth request's expiresAt), so a review never outlives the action it would allow.
+ */
+export function withReviewDeadline(fields: DecisionFields, extras: Record<string, unknown>): DecisionFields {
+  const deadline = typeof extras.review_deadline === "string" ? new Date(extras.review_deadline) : null;
+  if (!fields.expires_at || !deadline || Number.isNaN(deadline.getTime()) || deadline >= fields.expires_at) return fields;
+  return { ...fields, expires_at: deadline };
 }
 
 // none < low < medium < high < extra_high

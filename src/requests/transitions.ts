@@ -17,7 +17,7 @@ export interface Transition {
 }
 
 export const TRANSITIONS = {
-  /** The submitting agent withdraws a request that is not finished. */
+  /** The submitting agent (or StepAuth sender: src/stepauth/) withdraws a request that is not finished. */
   cancel: { from: ["processing", "pending_review"], to: "denied", reasonCode: "cancelled_by_agent", ledgerEvent: "review.cancelled_by_agent", webhook: "request.cancelled" },
   /** A reviewer denies: one deny ends the request, even before the judge finished. */
   reviewDeny: { from: ["processing", "pending_review"], to: "denied", reasonCode: "review_denied", ledgerEvent: "review.denied", webhook: "request.denied" },

@@ -2,10 +2,18 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
+import type { AgentIdentity } from "./agent-identity.js";
 import { newApiKeyId } from "./ids.js";
 
+/** The scopes POST /keys creates. */
 export const scopes = ["agent", "reviewer", "admin"] as const;
-export type Scope = (typeof scopes)[number];
+/**
+ * `service`: a protected service's key (agent identity, src/agents/): it submits agent claims and
+ * lists approved ones for its one service (`service_slug`), and is refused everywhere else. Made with
+ * POST /protected-services/{slug}/keys, never with POST /keys, because it must name a service.
+ */
+export const allScopes = [...scopes, "service"] as const;
+export type Scope = (typeof allScopes)[number];
 
 /** The person behind a reviewer key (or console session). */
 export interface ReviewerIdentity {
@@ -21,6 +29,13 @@ export interface Principal {
   scope: Scope;
   /** Set when the key belongs to a reviewer identity. */
   reviewer?: ReviewerIdentity;
+  /** A `service` key's protected service (its slug in the tenant's protected_services). */
+  serviceSlug?: string;
+  /**
+   * The signer of this request when it carried a Sigilum signature (src/agents/): set per request on a
+   * copy of the principal, never on a cached one.
+   */
+  agent?: AgentIdentity;
 }
 
 export interface CreatedKey {
@@ -44,15 +59,15 @@ export function generateRawKey(): string {
 
 export async function createApiKey(
   sql: Sql,
-  args: { tenantId: string; scope: Scope; label?: string; rawKey?: string; reviewerId?: string },
+  args: { tenantId: string; scope: Scope; label?: string; rawKey?: string; reviewerId?: string; serviceSlug?: string },
 ): Promise<CreatedKey> {
   const apiKey = args.rawKey ?? generateRawKey();
   const id = newApiKeyId();
   const label = args.label ?? "";
   const keyPrefix = apiKey.slice(0, 8);
   const rows = await sql.query<{ created_at: Date }>(
-    "INSERT INTO api_keys (id, tenant_id, scope, label, key_prefix, key_hash, reviewer_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at",
-    [id, args.tenantId, args.scope, label, keyPrefix, hashApiKey(apiKey), args.reviewerId ?? null],
+    "INSERT INTO api_keys (id, tenant_id, scope, label, key_prefix, key_hash, reviewer_id, service_slug) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at",
+    [id, args.tenantId, args.scope, label, keyPrefix, hashApiKey(apiKey), args.reviewerId ?? null, args.serviceSlug ?? null],
   );
   return { id, tenantId: args.tenantId, scope: args.scope, apiKey, label, keyPrefix, createdAt: rows[0]!.created_at };
 }
@@ -170,8 +185,8 @@ export class ApiKeyAuthenticator {
 
 /** The principal of the one active key matching `where` (a disabled reviewer's keys no longer work). */
 export async function principalWhere(control: Sql, where: string, params: unknown[]): Promise<Principal | null> {
-  const rows = await control.query<{ id: string; tenant_id: string; scope: Scope; reviewer_id: string | null; name: string; email: string; groups: string[] }>(
-    `SELECT k.id, k.tenant_id, k.scope, r.id AS reviewer_id, r.name, r.email, r.groups
+  const rows = await control.query<{ id: string; tenant_id: string; scope: Scope; service_slug: string | null; reviewer_id: string | null; name: string; email: string; groups: string[] }>(
+    `SELECT k.id, k.tenant_id, k.scope, k.service_slug, r.id AS reviewer_id, r.name, r.email, r.groups
        FROM api_keys k LEFT JOIN reviewers r ON r.id = k.reviewer_id
       WHERE ${where} AND k.revoked_at IS NULL AND r.disabled_at IS NULL`,
     params,
@@ -180,6 +195,7 @@ export async function principalWhere(control: Sql, where: string, params: unknow
   if (!row) return null;
   const principal: Principal = { tenantId: row.tenant_id, keyId: row.id, scope: row.scope };
   if (row.reviewer_id) principal.reviewer = { id: row.reviewer_id, name: row.name, email: row.email, groups: row.groups ?? [] };
+  if (row.service_slug) principal.serviceSlug = row.service_slug;
   return principal;
 }
 

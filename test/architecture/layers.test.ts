@@ -25,7 +25,7 @@ import {
  * imports on its own) imports only src/ledger/core/. Change the lists here and in the doc together.
  */
 const RULES: LayerRules = {
-  layers: ["config", "shared", "db", "http-client", "tenancy", "tokens", "ledger", "policies", "judge", "requests", "reviews", "outbox", "http", "sdk", "gateway", "main"],
+  layers: ["config", "shared", "protocols", "db", "http-client", "tenancy", "tokens", "ledger", "policies", "judge", "requests", "reviews", "outbox", "stepauth", "agents", "http", "sdk", "gateway", "main"],
   sharedFiles: ["clock.ts", "errors.ts", "log.ts", "metrics.ts", "ttl-cache.ts", "private-files.ts", "sealed-box.ts", "version.ts"],
 };
 const VERIFY = "src/ledger/verify/";
@@ -122,7 +122,7 @@ describe("the import scanner (synthetic sources)", () => {
   });
 
   it("places files in layers, and refuses unlisted files in src/ and unlisted folders", () => {
-    expect(layerOf("src/http/routes/reviews.ts", RULES)).toEqual({ layer: "http", rank: 12 });
+    expect(layerOf("src/http/routes/reviews.ts", RULES)).toEqual({ layer: "http", rank: 15 });
     expect(layerOf("src/errors.ts", RULES)).toEqual({ layer: "shared", rank: 1 });
     const problems = placementProblems(["src/context.ts", "src/witness/cosign.ts", "src/witness/serve.ts", "src/shared/x.ts", "src/main/cli.ts"], ["secrets", "main"], RULES);
     expect(problems).toHaveLength(4);
@@ -212,6 +212,11 @@ describe("the layers of src/ (docs/architecture.md)", () => {
     expect(reachedOutside(graph, VERIFY, VERIFY_MAY_IMPORT)).toEqual([]);
   });
 
+  it("keeps protocols/ standalone: the seed protocols' wire code imports only itself (the SDK uses it too)", () => {
+    expect(graph.files.some((f) => f.startsWith("src/protocols/"))).toBe(true);
+    expect(importsLeaving(graph, "src/protocols/", [])).toEqual([]);
+  });
+
   it("states the same layer order in docs/architecture.md", () => {
     const doc = readFileSync(path.join(ROOT, "docs/architecture.md"), "utf8");
     expect(doc).toContain(RULES.layers.join(" → "));
@@ -222,14 +227,14 @@ describe("the layers of src/ (docs/architecture.md)", () => {
 /**
  * countersign/sdk runs in Node and in edge runtimes (fetch and WebCrypto only). So src/sdk/ imports
  * only itself and the ledger's pure verifier (src/ledger/verify/, src/ledger/core/), and nothing it
- * reaches, however deep, imports a node: module or a package other than jose, zod and @noble (all run on
- * WebCrypto / plain JS), or uses Node's Buffer or process globals (the ledger core finds node:crypto
+ * reaches, however deep, imports a node: module or a package other than jose, zod, @noble and @bufbuild/cel
+ * (all run on WebCrypto / plain JS; evaluateRouting runs CEL), or uses Node's Buffer or process globals (the ledger core finds node:crypto
  * through globalThis, src/ledger/core/crypto.ts, and falls back to plain JavaScript).
  */
 describe("the SDK's runtime-neutral path (src/sdk/)", () => {
   const SDK = "src/sdk/";
-  const SDK_MAY_IMPORT = ["src/ledger/verify/", "src/ledger/core/"];
-  const SDK_PACKAGES = ["jose", "zod", "@noble/hashes", "@noble/curves"];
+  const SDK_MAY_IMPORT = ["src/ledger/verify/", "src/ledger/core/", "src/protocols/"];
+  const SDK_PACKAGES = ["jose", "zod", "@noble/hashes", "@noble/curves", "@noble/post-quantum", "@bufbuild/cel"];
   const { sources } = readSourceTree(ROOT);
   const graph = buildGraph(sources);
   const reached = (() => {
@@ -262,12 +267,12 @@ describe("the SDK's runtime-neutral path (src/sdk/)", () => {
     expect(reached).toContain("src/ledger/core/merkle.ts");
   });
 
-  it("imports only src/sdk/, src/ledger/verify/ and src/ledger/core/, directly and through them", () => {
+  it("imports only src/sdk/, src/ledger/verify/, src/ledger/core/ and src/protocols/, directly and through them", () => {
     expect(importsLeaving(graph, SDK, SDK_MAY_IMPORT)).toEqual([]);
     expect(reachedOutside(graph, SDK, SDK_MAY_IMPORT)).toEqual([]);
   });
 
-  it("reaches no node: module and no package but jose, zod and @noble", () => {
+  it("reaches no node: module and no package but jose, zod, @noble and @bufbuild/cel", () => {
     const packages = reached.flatMap((f) =>
       importsOf(f, sources.get(f)!)
         .filter((i) => !i.specifier.startsWith("."))

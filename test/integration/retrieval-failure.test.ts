@@ -1,9 +1,11 @@
 /**
  * Retrieval that fails (the embedding endpoint is down) without an LLM: a policy's deny still
- * stands, since it never depended on the evidence; anything else fails closed to review.
+ * stands, since it never depended on the evidence; anything else whose policy has text to retrieve
+ * fails closed to review. A policy with no text has nothing to retrieve, so the model is not asked.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, freePort, newDatabase, newKey, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
+import { OpenAiTestServer } from "../helpers/openai-test-server.js";
+import { call, newDatabase, newKey, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 describe("retrieval failure without an LLM", () => {
   let db: TestDatabase;
@@ -12,17 +14,19 @@ describe("retrieval failure without an LLM", () => {
 
   beforeAll(async () => {
     db = newDatabase("pglite");
-    v = await startTestVault(db, {
-      env: { EMBEDDING_MODEL: "openai/text-embedding-test", EMBEDDING_BASE_URL: `http://127.0.0.1:${await freePort()}/v1` },
-    });
+    // The embedding endpoint works while the policies are registered (their text is embedded), then goes down.
+    const embeddings = await OpenAiTestServer.start();
+    v = await startTestVault(db, { env: { EMBEDDING_MODEL: "openai/text-embedding-test", EMBEDDING_BASE_URL: `${embeddings.url}/v1` } });
     agent = await newKey(v, "agent");
-    // No description or rules: nothing to embed at registration, so registering succeeds.
     for (const body of [
-      { policy_id: "wipes", tools: ["wipe_device"], default_decision: "deny" },
-      { policy_id: "pings", tools: ["ping"], default_decision: "approve" },
+      { policy_id: "wipes", tools: ["wipe_device"], default_decision: "deny", description: "Wiping a device destroys its data." },
+      { policy_id: "pings", tools: ["ping"], default_decision: "approve", description: "Pings are harmless checks of reachability." },
+      // No description or rules: nothing to embed, nothing to retrieve.
+      { policy_id: "bare", tools: ["bare_ping"], default_decision: "approve" },
     ]) {
       expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body })).status).toBe(200);
     }
+    await embeddings.close();
   });
   afterAll(async () => {
     await v?.close();
@@ -37,6 +41,12 @@ describe("retrieval failure without an LLM", () => {
   it("sends a default approval to review instead of approving without its evidence", async () => {
     const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "ping", tool_args: {} } });
     expect(res.body).toMatchObject({ status: "pending_review", reason_code: "retrieval_unavailable", token: null });
+  });
+
+  it("approves by the default of a policy with no text: there is nothing to retrieve, so the model is not asked", async () => {
+    const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "bare_ping", tool_args: {} } });
+    expect(res.body).toMatchObject({ status: "approved", reason_code: "policy_default", citations: [] });
+    expect(res.body.token).toEqual(expect.any(String));
   });
 
   it("refuses to register policy text it cannot embed, with 503 and nothing written", async () => {

@@ -218,7 +218,20 @@ describe("across policies", () => {
     ]);
     expect((await decide([who], request({}))).verdict).toMatchObject({ decision: "review", matched_condition_ids: ["who/nobody"] });
     expect((await decide([who], request({}, { humanPrincipal: "carol" }))).verdict).toMatchObject({ decision: "approve", matched_condition_ids: ["who/agent"] });
-    expect(conditionInputFor(request({ a: 1 }))).toEqual({ tool: "wire_transfer", args: { a: 1 }, context: { env: "prod" }, agent_id: "agent-1", session_id: "s1", human_principal: "" });
+    expect(conditionInputFor(request({ a: 1 }))).toEqual({
+      tool: "wire_transfer", args: { a: 1 }, context: { env: "prod" }, agent_id: "agent-1", session_id: "s1", human_principal: "",
+      agent: { verified: false, key: "", namespace: "", subject: "", claim_id: "", services: [] },
+    });
+  });
+
+  it("reads the verified agent as `agent`; an unsigned request reads verified false and empty strings", async () => {
+    const who = policy("signed", [
+      { id: "unsigned", when: "agent.verified == false && agent.namespace == '' && size(agent.services) == 0", decision: "deny" },
+      { id: "billing", when: "agent.verified && 'billing-api' in agent.services && agent.namespace == 'acme-corp' && agent.claim_id.startsWith('cl_')", decision: "approve" },
+    ]);
+    expect((await decide([who], request({}))).verdict).toMatchObject({ decision: "deny", matched_condition_ids: ["signed/unsigned"] });
+    const agent = { verified: true, namespace: "acme-corp", subject: "dev", key: "ed25519:AAAA", claim_id: "cl_1", services: ["billing-api"] };
+    expect((await decide([who], request({}, { agent }))).verdict).toMatchObject({ decision: "approve", matched_condition_ids: ["signed/billing"] });
   });
 
   it("property: the verdict is the strongest outcome, and approves only when every outcome approves", () => {

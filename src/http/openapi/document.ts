@@ -22,6 +22,8 @@ const TAGS: Record<string, string> = {
   policies: "Policy documents, versions and settings.",
   keys: "The tenant's API keys.",
   ledger: "The tamper-evident ledger: entries, checkpoints and proofs (protocol §2.7-2.11; C2SP tlog).",
+  stepauth: "Countersign as a StepAuth authorizer (hub): the SP endpoints under /stepauth/{tenant}/v1 (signed envelopes, no API key), and their administration.",
+  "agent identity": "Agents' own keys (Sigilum profile of RFC 9421): namespaces, protected services, claims and their review, /v1/verify (docs/agent-identity.md).",
 };
 const TAG_ORDER = Object.keys(TAGS);
 const OPERATION = "x-countersign-operation";

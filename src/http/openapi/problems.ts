@@ -1,5 +1,5 @@
 import { errorCatalog, type ErrorCode } from "../../errors.js";
-import { scopes } from "../../tenancy/api-keys.js";
+import { allScopes } from "../../tenancy/api-keys.js";
 import type { JsonSchema } from "./json-schema.js";
 
 /** src/http/problem.ts's RFC 9457 body; `code` is the closed list of src/errors.ts. */
@@ -20,6 +20,12 @@ export const problemDetailsSchema: JsonSchema = {
       items: { type: "object", required: ["path", "message"], properties: { path: { type: "string" }, message: { type: "string" } } },
     },
     pointer: { type: "string", description: "duplicate_json_key: RFC 6901 JSON pointer of the repeated member." },
+    error: {
+      type: "string",
+      description:
+        "StepAuth routes (/stepauth/{tenant}/v1/...): the same as `code`, where the StepAuth SDKs read it. Sigilum codes (uppercase) and every problem of the /v1/ agent-identity routes: the same as `detail`, as Sigilum's bodies carry it.",
+    },
+    message: { type: "string", description: "StepAuth routes only: the same as `detail`, where the StepAuth SDKs read it." },
   },
 };
 
@@ -34,8 +40,8 @@ export function errorCodesOf(doc: { auth: "none" | readonly string[]; body?: unk
   if (doc.body) BODY_ERRORS.forEach((c) => codes.add(c));
   if (doc.params || doc.query) codes.add("validation_failed");
   if (doc.auth !== "none") AUTH_ERRORS.forEach((c) => codes.add(c));
-  // A key of any scope passes a route open to every scope.
-  if (doc.auth !== "none" && scopes.some((scope) => !doc.auth.includes(scope))) codes.add("insufficient_scope");
+  // A key of any scope passes a route open to every scope (service keys are refused on every route not open to them).
+  if (doc.auth !== "none" && allScopes.some((scope) => !doc.auth.includes(scope))) codes.add("insufficient_scope");
   if (doc.idempotencyKey) ["bad_request", "idempotency_key_reused"].forEach((c) => codes.add(c as ErrorCode));
   for (const code of doc.errors ?? []) {
     if (!(code in errorCatalog)) throw new Error(`OpenAPI: unknown error code "${code}" (not in src/errors.ts)`);

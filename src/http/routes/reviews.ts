@@ -116,7 +116,10 @@ export function reviewRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get("/reviews/:request_id", { preHandler, config: detailDoc }, async (request) => {
     const principal = reviewer(request, "read a review");
     const { request_id } = requestIdParams.parse(request.params);
-    return ctx.reviewReader.detail(request.tenantSql, principal, request_id);
+    const detail = await ctx.reviewReader.detail(request.tenantSql, principal, request_id);
+    // A StepAuth request: what the SP asked, summary first, and where its callback and decision stand.
+    const stepauth = await ctx.stepauth.reviewMember(request.tenantSql, request_id);
+    return stepauth ? { ...detail, stepauth } : detail;
   });
 
   app.post("/reviews/:request_id/decision", { preHandler, config: decisionDoc }, async (request) => {

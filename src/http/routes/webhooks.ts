@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { AppContext } from "../app-context.js";
-import { webhookEventTypes } from "../../outbox/events.js";
+import { webhookFormats } from "../../outbox/endpoint-store.js";
+import { sigilumEventTypes, webhookEventTypes } from "../../outbox/events.js";
 import { notificationSettingsSchema } from "../../outbox/notification-settings.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import { authenticate, principalOf } from "../auth.js";
@@ -25,19 +26,30 @@ import {
   webhookTestSchema,
 } from "../openapi/schemas/webhooks.js";
 
-const registerBody = z.strictObject({
-  url: z.string().min(1).max(2048),
-  // Empty (or absent) subscribes to every event.
-  events: z.array(z.enum(webhookEventTypes)).max(webhookEventTypes.length * 2).default([]),
-  description: z.string().max(500).default(""),
-});
+type AnyEventType = (typeof webhookEventTypes)[number] | (typeof sigilumEventTypes)[number];
+const anyEventType = [...new Set([...webhookEventTypes, ...sigilumEventTypes])] as [AnyEventType, ...AnyEventType[]];
+const registerBody = z
+  .strictObject({
+    url: z.string().min(1).max(2048),
+    // sigilum: agent-claim events only, in Sigilum's body and X-Sigilum-Signature (docs/agent-identity.md).
+    format: z.enum(webhookFormats as ["countersign", "sigilum"]).default("countersign"),
+    // Empty (or absent) subscribes to every event of the format.
+    events: z.array(z.enum(anyEventType)).max(anyEventType.length * 2).default([]),
+    description: z.string().max(500).default(""),
+  })
+  .superRefine((b, ctx) => {
+    const allowed: readonly string[] = b.format === "sigilum" ? sigilumEventTypes : webhookEventTypes;
+    b.events.forEach((e, i) => {
+      if (!allowed.includes(e)) ctx.addIssue({ code: "custom", path: ["events", i], message: `${e} is not an event of the ${b.format} format` });
+    });
+  });
 const endpointParams = z.object({ id: z.string().min(1).max(100) });
 const deliveryParams = z.object({ delivery_id: z.string().min(1).max(100) });
 // The descriptions are for the OpenAPI document only; they change nothing in parsing.
 const status = z.enum(["pending", "delivered", "dead"]).describe("pending: waiting for its next attempt; dead: out of attempts.");
 const limit = z.coerce.number().int().min(1).max(200).default(50).describe("At most this many entries, newest first (1-200, default 50).");
 const deliveriesQuery = z.object({ status: status.optional(), limit });
-const outboxQuery = z.object({ status: status.default("dead"), kind: z.enum(["webhook", "slack", "email"]).optional(), limit });
+const outboxQuery = z.object({ status: status.default("dead"), kind: z.enum(["webhook", "slack", "email", "callback"]).optional(), limit });
 
 // Admin only, and every route opens the tenant's database: these apply to all of them.
 const adminErrors = ["insufficient_scope", "tenant_secrets_unavailable"] as const;
@@ -46,7 +58,10 @@ const tags = ["notifications"];
 
 const registerDoc = documented({
   summary: "Register a webhook endpoint",
-  description: "Signed POSTs of request events to `url` (public addresses only). `events` empty subscribes to every event. The signing secret is returned here, once.",
+  description:
+    "Signed POSTs of request events to `url` (public addresses only). `events` empty subscribes to every event of the format. " +
+    "`format: sigilum` sends the agent-claim events (`request.submitted|approved|rejected|revoked`) in Sigilum's body with X-Sigilum-Signature instead. " +
+    "The signing secret is returned here, once.",
   tags,
   auth: ["admin"],
   body: registerBody,

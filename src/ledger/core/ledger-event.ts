@@ -38,6 +38,21 @@ export interface DecidedRequest {
   citations: readonly unknown[];
   evidence_chunks: readonly unknown[];
   judge_trace: Record<string, unknown>;
+  /** The verified Sigilum signer (src/tenancy/agent-identity.ts's shape); null or absent when unsigned. */
+  agent_identity?: { verified: boolean; namespace: string; subject: string; key: string; claim_id: string; services: readonly string[] } | null;
+}
+
+/**
+ * The verified signer as an evidence chunk of every event of the request. The ledger event's fields
+ * are fixed by the Ledgix wire protocol (§2.7), and evidence_chunks is the list of JSON objects it
+ * carries as they are: an SDK verifier hashes them without reading them. Every key is one lowercase
+ * word, as in the execution report (requests/execution-event.ts), so the SDK's camelCasing leaves the
+ * chunk, and so the event's hash, unchanged. Only a verified identity is recorded.
+ */
+export function agentIdentityChunk(row: Pick<DecidedRequest, "agent_identity">): JsonObject | null {
+  const a = row.agent_identity;
+  if (!a?.verified) return null;
+  return { type: "agent_identity", verified: true, namespace: a.namespace, subject: a.subject, key: a.key, claim: a.claim_id, services: [...a.services] };
 }
 
 export function clearanceEventType(status: DecidedRequest["status"]): LedgerEventType {
@@ -64,7 +79,7 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
     tool_args: row.tool_args as JsonObject,
     reason: reason ?? row.reason,
     citations: row.citations as unknown as JsonObject[],
-    evidence_chunks: row.evidence_chunks as unknown as JsonObject[],
+    evidence_chunks: withAgent(row.evidence_chunks as unknown as JsonObject[], agentIdentityChunk(row)),
     confidence: BUCKET_MIDPOINT[row.confidence_bucket],
     approved,
     accepted_at: acceptedAt.toISOString(),
@@ -85,6 +100,8 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
         agent_id: row.agent_id,
         session_id: row.session_id,
         human_principal: row.human_principal,
+        // Conditions read the verified signer too (`agent`); unsigned requests hash as they always did.
+        ...(agentIdentityChunk(row) ? { agent_identity: row.agent_identity } : {}),
       }),
     );
     event.eval_trace_hash = sha256Hex(canonicalJson(row.judge_trace));
@@ -93,3 +110,5 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
   }
   return event;
 }
+
+const withAgent = (chunks: JsonObject[], agent: JsonObject | null): JsonObject[] => (agent ? [...chunks, agent] : chunks);

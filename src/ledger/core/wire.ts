@@ -19,6 +19,11 @@ export const LEDGER_EVENT_TYPES = [
   "review.vote",
   "review.expired",
   "token.executed",
+  // A StepAuth decision as signed by the tenant's hub keyset, and the SP's execution result (src/stepauth/).
+  "stepauth.decision",
+  "stepauth.executed",
+  // An approved agent claim revoked by a reviewer (src/agents/); its submission and review are the request's own events.
+  "agent_claim.revoked",
 ] as const;
 export type LedgerEventType = (typeof LEDGER_EVENT_TYPES)[number];
 

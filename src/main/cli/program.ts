@@ -10,6 +10,7 @@ import { verifyBundleCommand } from "./commands/verify-bundle.js";
 import { policiesCommand } from "./commands/policies.js";
 import { mcpGatewayCommand } from "./commands/mcp-gateway.js";
 import { gatewayCommand } from "./commands/gateway.js";
+import { stepauthCommand } from "./commands/stepauth.js";
 import { ENVIRONMENT_TEXT, EXIT_CODES_TEXT, withExamples } from "./help.js";
 
 /**
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     policiesCommand(),
     ledgerCommand(),
     verifyBundleCommand(),
+    stepauthCommand(),
     gatewayCommand(),
     mcpGatewayCommand(),
   ]) {

@@ -25,14 +25,14 @@ const columns = [
   "session_id", "human_principal", "parent_jti", "context", "extras", "status", "decision_status", "reason", "reason_code",
   "confidence_bucket", "policy_id", "policy_version_id", "policy_content_hash", "applied_policies", "matched_condition_ids",
   "minimum_confidence_bucket", "citations", "evidence_chunks", "judge_trace", "original_request_id", "created_at", "decided_at",
-  "review_rules", "expires_at",
+  "review_rules", "expires_at", "agent_identity",
 ] as const;
-const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies", "citations", "evidence_chunks", "judge_trace", "review_rules"]);
+const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies", "citations", "evidence_chunks", "judge_trace", "review_rules", "agent_identity"]);
 const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})
   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
 
-// JSON columns get their text (null stays SQL NULL); the rest go as they are.
-const rowValues = (row: NewClearanceRequest) => columns.map((c) => (jsonColumns.has(c) && row[c] !== null ? JSON.stringify(row[c]) : row[c]));
+// JSON columns get their text (null, or an absent agent_identity, stays SQL NULL); the rest go as they are.
+const rowValues = (row: NewClearanceRequest) => columns.map((c) => (jsonColumns.has(c) && row[c] != null ? JSON.stringify(row[c]) : (row[c] ?? null)));
 
 const n = columns.length;
 

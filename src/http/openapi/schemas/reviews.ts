@@ -110,6 +110,24 @@ export const reviewDetailSchema = reviewSummarySchema.extend({
   ledger: z
     .object({ events: z.number().int().min(0), in_checkpoint: z.boolean(), checkpoint_id: z.number().int().nullable() })
     .describe("The request's ledger events, and the first signed checkpoint that covers them all."),
+  stepauth: z
+    .object({
+      sender: z.string(),
+      request_id: z.string(),
+      summary: z.string(),
+      category: z.string(),
+      name: z.string().nullable(),
+      principal: z.unknown().describe("The principal chain as sent: {subject, attributes?: labelled entries, operator?}."),
+      details: z.array(z.unknown()).describe("action.details as sent: labelled entries {key, label, value}, value a string or a group."),
+      target: z.unknown().nullable(),
+      approver: z.string().nullable(),
+      expires_at: isoTime,
+      callback: z.object({ url: z.string().nullable(), status: z.string(), attempts: z.number().int(), last_error: z.string().nullable() }).nullable(),
+      decision: z.object({ decision: z.enum(["approved", "denied"]), decided_by: z.array(z.string()), decided_at: z.string() }).nullable(),
+      execution: z.object({ status: z.enum(["success", "error"]), error: z.string().nullable() }).nullable(),
+    })
+    .optional()
+    .describe("Requests of kind stepauth (docs/stepauth.md): what the SP asked, and where its callback, signed decision and execution result stand."),
 });
 
 const exampleChunk = {

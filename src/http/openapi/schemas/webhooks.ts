@@ -12,7 +12,8 @@ const outboxStatus = z.enum(["pending", "delivered", "dead"]);
 export const webhookEndpointSchema = z.object({
   id: z.string(),
   url: z.string().describe("Normalised by the target guard."),
-  events: z.array(z.string()).describe("Empty: every event."),
+  format: z.enum(["countersign", "sigilum"]).describe("countersign: request and token events; sigilum: agent-claim events in Sigilum's body and signature."),
+  events: z.array(z.string()).describe("Empty: every event of the format."),
   description: z.string(),
   enabled: z.boolean(),
   created_at: isoTime,
@@ -21,6 +22,7 @@ export const webhookEndpointSchema = z.object({
 const endpointExample = {
   id: "whk_2d7f0a3c-9b1e-4c5d-8a6f-3e0b7c9d1a24",
   url: "https://hooks.example.com/countersign",
+  format: "countersign",
   events: ["request.approved", "request.denied"],
   description: "ops pager",
   enabled: true,
@@ -41,7 +43,7 @@ export const webhookListExample = { webhooks: [endpointExample] };
 /** One outbox entry as listings show it: never the payload nor a target credential. */
 export const outboxEntrySchema = z.object({
   delivery_id: z.string(),
-  kind: z.enum(["webhook", "slack", "email"]),
+  kind: z.enum(["webhook", "slack", "email", "callback"]),
   event_type: z.string(),
   request_id: z.string().nullable(),
   endpoint_id: z.string().nullable(),

@@ -1,0 +1,40 @@
+import type { Sql } from "../db/sql.js";
+import { AppError } from "../errors.js";
+import type { StepAuthErrorCode } from "../protocols/stepauth/errors.js";
+import { parseEnvelope, verifyEnvelope, type ParsedEnvelope } from "../protocols/stepauth/envelope.js";
+import { enabledSenderByEntity, type StepAuthSender } from "./sender-store.js";
+
+/** A verified envelope: its payload bytes, and the registered sender whose keyset signed them. */
+export interface AuthenticatedEnvelope {
+  sender: StepAuthSender;
+  payload: Uint8Array;
+}
+
+/**
+ * The first steps of every StepAuth message, in the reference's order: parse the envelope and
+ * decode its payload (malformed_request), read the sender from the payload without trusting it
+ * (`peek`), find it among the tenant's enabled senders (401 unknown_sender), then `beforeVerify`
+ * (the route's rate limit: only a registered sender spends the verification's cost), then verify
+ * all-of against that sender's keysets (401 invalid_signature, one answer for every cause).
+ */
+export async function authenticateEnvelope(
+  sql: Sql,
+  body: Uint8Array | undefined,
+  peek: (payload: Uint8Array) => string | null,
+  beforeVerify: (sender: StepAuthSender) => void = () => {},
+): Promise<AuthenticatedEnvelope> {
+  const parsed: ParsedEnvelope | null = body instanceof Uint8Array ? parseEnvelope(body) : null;
+  if (!parsed) throw new AppError("malformed_request", "The body is not a StepAuth envelope {payload, signature: {keysetId, signatures}} with a standard base64 payload");
+  const senderId = peek(parsed.payload);
+  if (senderId === null) throw new AppError("malformed_request", "The payload is not a JSON object with a string senderId");
+  const sender = await enabledSenderByEntity(sql, senderId);
+  if (!sender) throw new AppError("unknown_sender", "This sender is not registered with this hub");
+  beforeVerify(sender);
+  if (!verifyEnvelope(parsed, sender.keysets)) throw new AppError("invalid_signature", "The envelope's signatures do not verify against the sender's registered keysets");
+  return { sender, payload: parsed.payload };
+}
+
+/** A protocol check's failure as the error answer (the codes are in src/errors.ts under the same names). */
+export function stepAuthError(code: StepAuthErrorCode, message: string): AppError {
+  return new AppError(code, message);
+}

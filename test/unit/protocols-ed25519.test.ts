@@ -1,0 +1,38 @@
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { describe, expect, it } from "vitest";
+import { ed25519Implementation, ed25519Verify } from "../../src/protocols/ed25519.js";
+
+describe("src/protocols/ed25519.ts", () => {
+  it("uses node:crypto under Node (the vault's hot path)", () => {
+    expect(ed25519Implementation).toBe("node");
+  });
+
+  it("agrees with strict @noble/curves on valid, tampered and malformed signatures", () => {
+    for (let i = 0; i < 50; i++) {
+      const seed = crypto.getRandomValues(new Uint8Array(32));
+      const pub = ed25519.getPublicKey(seed);
+      const msg = crypto.getRandomValues(new Uint8Array(i * 7));
+      const sig = ed25519.sign(msg, seed);
+      expect(ed25519Verify(sig, msg, pub)).toBe(true);
+      const bad = sig.slice();
+      bad[i % 64]! ^= 1;
+      expect(ed25519Verify(bad, msg, pub)).toBe(ed25519.verify(bad, msg, pub, { zip215: false }));
+      expect(ed25519Verify(bad, msg, pub)).toBe(false);
+    }
+    // Non-canonical S (S + L): strict RFC 8032 refuses it.
+    const seed = new Uint8Array(32).fill(7);
+    const msg = new Uint8Array([1, 2, 3]);
+    const sig = ed25519.sign(msg, seed);
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+    let s = 0n;
+    for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sig[32 + i]!);
+    const s2 = s + L;
+    const forged = sig.slice();
+    for (let i = 0; i < 32; i++) forged[32 + i] = Number((s2 >> BigInt(8 * i)) & 0xffn);
+    expect(ed25519Verify(forged, msg, ed25519.getPublicKey(seed))).toBe(false);
+    // Wrong lengths and junk keys: false, never a throw.
+    expect(ed25519Verify(sig.slice(0, 63), msg, ed25519.getPublicKey(seed))).toBe(false);
+    expect(ed25519Verify(sig, msg, new Uint8Array(31))).toBe(false);
+    expect(ed25519Verify(sig, msg, new Uint8Array(32).fill(255))).toBe(false);
+  });
+});
