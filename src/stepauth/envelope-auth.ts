@@ -2,6 +2,7 @@ import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { StepAuthErrorCode } from "../protocols/stepauth/errors.js";
 import { parseEnvelope, verifyEnvelope, type ParsedEnvelope } from "../protocols/stepauth/envelope.js";
+import { isValidId } from "../protocols/stepauth/wire-rules.js";
 import { enabledSenderByEntity, type StepAuthSender } from "./sender-store.js";
 
 /** A verified envelope: its payload bytes, and the registered sender whose keyset signed them. */
@@ -13,7 +14,8 @@ export interface AuthenticatedEnvelope {
 /**
  * The first steps of every StepAuth message, in the reference's order: parse the envelope and
  * decode its payload (malformed_request), read the sender from the payload without trusting it
- * (`peek`), find it among the tenant's enabled senders (401 unknown_sender), then `beforeVerify`
+ * (`peek`), find it among the tenant's enabled senders (401 unknown_sender; an id no registration
+ * can have, not 1-256 printable ASCII, is unknown without a lookup), then `beforeVerify`
  * (the route's rate limit: only a registered sender spends the verification's cost), then verify
  * all-of against that sender's keysets (401 invalid_signature, one answer for every cause).
  */
@@ -26,8 +28,11 @@ export async function authenticateEnvelope(
   const parsed: ParsedEnvelope | null = body instanceof Uint8Array ? parseEnvelope(body) : null;
   if (!parsed) throw new AppError("malformed_request", "The body is not a StepAuth envelope {payload, signature: {keysetId, signatures}} with a standard base64 payload");
   const senderId = peek(parsed.payload);
-  if (senderId === null) throw new AppError("malformed_request", "The payload is not a JSON object with a string senderId");
-  const sender = await enabledSenderByEntity(sql, senderId);
+  if (senderId === null) {
+    throw new AppError("malformed_request", "The payload is not strict JSON (UTF-8, unique member names, no NUL or lone surrogate) with a string senderId");
+  }
+  // Only an id a registration can hold is looked up: no odd text reaches the database.
+  const sender = isValidId(senderId) ? await enabledSenderByEntity(sql, senderId) : undefined;
   if (!sender) throw new AppError("unknown_sender", "This sender is not registered with this hub");
   beforeVerify(sender);
   if (!verifyEnvelope(parsed, sender.keysets)) throw new AppError("invalid_signature", "The envelope's signatures do not verify against the sender's registered keysets");

@@ -75,8 +75,11 @@ export class StepAuthSubmitter {
   /**
    * The stored request as a clearance request, linked to it. Idempotent (the clearance request's
    * key is derived from sender and requestId), so the link sweeper can run it again after a crash.
-   * A submit refused before anything was stored (the queue is full) removes the StepAuth row on the
-   * SP's path (`refused: "delete"`), so its retry is a new submit rather than a duplicate.
+   * On the SP's path (`refused: "delete"`) any failure (the queue is full, the database refused)
+   * removes the unlinked StepAuth row before the error is answered: an error answer means nothing
+   * was accepted, so the SDK's retry of the same bytes is a new submit, not a duplicate_request
+   * for a request nobody will ever decide. A clearance request created before the failure is found
+   * again by the retry through its idempotency key.
    */
   async toClearance(sql: Sql, req: AuthorizationRequest, submission: ClearanceSubmission, opts: { refused: "delete" | "keep" }): Promise<string> {
     const { principal, body, idempotencyKey, options } = submission;
@@ -85,8 +88,8 @@ export class StepAuthSubmitter {
       await linkClearance(sql, req.senderId, req.requestId, reply.body.request_id);
       return reply.body.request_id;
     } catch (err) {
+      if (opts.refused === "delete") await deleteUnlinked(sql, req.senderId, req.requestId).catch(() => {});
       if (isAppError(err) && err.code === "queue_saturated") {
-        if (opts.refused === "delete") await deleteUnlinked(sql, req.senderId, req.requestId);
         throw new AppError("overloaded", "The hub's decision queue is full; retry after Retry-After", { retryAfterSeconds: err.extra.retryAfterSeconds ?? 1 });
       }
       throw err;

@@ -3,8 +3,9 @@ import { fromUtf8Strict } from "../encoding.js";
 /**
  * JSON for signed protocol messages: well-formed UTF-8, one JSON text, and no object that names a
  * member twice. JSON.parse keeps the last of two equal names while Go's decoder and others differ,
- * so a hub and an SP could read different values out of one signed payload; and a lone UTF-16
- * surrogate escape ("\ud800") has no UTF-8 form, so no two systems store it alike. Such texts are
+ * so a hub and an SP could read different values out of one signed payload; a lone UTF-16
+ * surrogate escape ("\ud800") has no UTF-8 form, and U+0000 ("\u0000") cannot be held by
+ * PostgreSQL's text and cuts C strings short, so no two systems store either alike. Such texts are
  * refused rather than interpreted.
  */
 export function parseStrictJson(input: string | Uint8Array): { ok: true; value: unknown } | { ok: false } {
@@ -19,7 +20,8 @@ export function parseStrictJson(input: string | Uint8Array): { ok: true; value: 
   return namesAreUniqueAndWellFormed(text) ? { ok: true, value } : { ok: false };
 }
 
-const LONE_SURROGATE = /\p{Surrogate}/u;
+/** What no string of a message may hold: a lone surrogate, or NUL. Both can only arrive escaped. */
+const UNSTORABLE = /[\p{Surrogate}\u0000]/u;
 
 /**
  * One pass over text JSON.parse accepted: a Set of names per open object, strings skipped whole.
@@ -34,7 +36,7 @@ function namesAreUniqueAndWellFormed(text: string): boolean {
       const raw = text.slice(i + 1, end);
       // Escapes are rare; decoding the quoted slice gives exactly what JSON.parse produced.
       const decoded = raw.includes("\\") ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
-      if (LONE_SURROGATE.test(decoded)) return false;
+      if (UNSTORABLE.test(decoded)) return false;
       const top = frames[frames.length - 1];
       if (top?.names && top.expectName) {
         if (top.names.has(decoded)) return false;
