@@ -6,7 +6,8 @@ import type { RequestKindHandler } from "../requests/request-kinds.js";
 import type { ReviewSettings } from "../requests/review-settings.js";
 import type { NewClearanceRequest } from "../requests/store/request-store.js";
 import { canonicalJson, sha256Hex, toolArgsHash } from "../tokens/canonical-json.js";
-import { decideClaim, type AgentClaim } from "./claim-store.js";
+import { approveWithinLimits } from "./claim-limits.js";
+import { claimOfRequest, rejectClaim, type AgentClaim } from "./claim-store.js";
 
 /**
  * A claim is reviewed as a clearance request of kind `agent_claim`: the same review machinery
@@ -87,17 +88,25 @@ function rejectionReason(request: ClearanceRequest): string {
 /**
  * The lifecycle's hook for kind agent_claim (src/requests/request-kinds.ts): in the transaction in
  * which the claim's review request is approved or denied (a vote, expiry), the claim follows, and
- * the `sigilum` webhook endpoints hear of it.
+ * the `sigilum` webhook endpoints hear of it. An approval that would pass a limit is refused here,
+ * the one place every approving path goes through; and it issues no token (the claim is the grant).
  */
 export class ClaimKindHandler implements RequestKindHandler {
+  readonly issuesToken = false;
+
   constructor(private readonly outbox: Outbox) {}
 
   async decided(tx: Sql, tenantId: string, request: ClearanceRequest): Promise<void> {
-    const approved = request.status === "approved";
     const at = request.decided_at ? new Date(request.decided_at) : new Date();
-    const claim = await decideClaim(tx, request.id, { status: approved ? "approved" : "rejected", at, reason: approved ? request.reason : rejectionReason(request) });
-    if (!claim) return;
-    await claimEvent(this.outbox, tx, tenantId, approved ? "request.approved" : "request.rejected", claim);
+    if (request.status === "approved") {
+      const pending = await claimOfRequest(tx, request.id);
+      if (pending?.status !== "pending") return;
+      const claim = await approveWithinLimits(tx, pending, { at, reason: request.reason });
+      await claimEvent(this.outbox, tx, tenantId, "request.approved", claim);
+      return;
+    }
+    const claim = await rejectClaim(tx, request.id, { at, reason: rejectionReason(request) });
+    if (claim) await claimEvent(this.outbox, tx, tenantId, "request.rejected", claim);
   }
 }
 

@@ -12,16 +12,12 @@ import type { ReviewSummary } from "../reviews/review-views.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
 import { voterOf } from "../tenancy/reviewers.js";
+import { submissionRefusal } from "./claim-limits.js";
 import { claimEvent, claimReviewRequest } from "./claim-review.js";
 import { activeClaim, claimCounts, getClaim, insertClaim, newClaimId, revokeClaim, type AgentClaim } from "./claim-store.js";
 import type { NonceStore } from "./nonce-store.js";
 import { getService } from "./protected-services.js";
 import type { VerifiedSigner } from "./signed-requests.js";
-
-/** Sigilum's limits (reference §7); the pending limit is Countersign's choice (Sigilum makes it a setting). */
-export const MAX_APPROVED_AGENTS_PER_SERVICE = 10;
-export const MAX_SERVICES_PER_NAMESPACE = 10;
-export const MAX_PENDING_CLAIMS_PER_NAMESPACE = 20;
 
 export interface ClaimSubmission {
   namespace: string;
@@ -86,7 +82,7 @@ export class ClaimService {
       reason: null,
       created_at: now,
     };
-    const refusal = limitRefusal(await claimCounts(sql, body.namespace, body.service));
+    const refusal = submissionRefusal(await claimCounts(sql, body.namespace, body.service));
     if (refusal) return this.autoReject(sql, tenantId, { ...claim, status: "rejected", decided_at: now, reason: refusal.reason }, refusal.message);
 
     claim.request_id = newRequestId();
@@ -106,20 +102,12 @@ export class ClaimService {
 
   /**
    * A reviewer's vote on a pending claim, through the review machinery: quorum and separation of
-   * duties apply, so the claim may stay pending after an approval. The limits are checked first.
+   * duties apply, so the claim may stay pending after an approval. The vote that would approve it
+   * past a limit is refused by the claim's kind handler (claim-review.ts), as on every path.
    */
   async vote(sql: Sql, principal: Principal, claimId: string, approved: boolean, reason: string): Promise<{ claim: AgentClaim; review: ReviewSummary }> {
     const claim = await this.claimOrNotFound(sql, claimId);
     if (claim.status !== "pending" || claim.request_id === null) throw new AppError("CLAIM_NOT_PENDING", `Claim ${claimId} is ${claim.status}`);
-    if (approved) {
-      const counts = await claimCounts(sql, claim.namespace, claim.service);
-      if (counts.approvedForService === 0 && counts.connectedServices >= MAX_SERVICES_PER_NAMESPACE) {
-        throw new AppError("SERVICE_LIMIT_REACHED", `Service limit reached: at most ${MAX_SERVICES_PER_NAMESPACE} services per namespace, ${counts.connectedServices} connected`);
-      }
-      if (counts.approvedForService >= MAX_APPROVED_AGENTS_PER_SERVICE) {
-        throw new AppError("AGENT_LIMIT_REACHED", `Agent limit reached: at most ${MAX_APPROVED_AGENTS_PER_SERVICE} agents per service, ${counts.approvedForService} approved`);
-      }
-    }
     const result = await this.deps.reviews.decide(sql, principal, claim.request_id, approved, reason);
     return { claim: (await getClaim(sql, claimId))!, review: result.body.review };
   }
@@ -172,17 +160,3 @@ export class ClaimService {
 }
 
 const claimKey = (c: AgentClaim) => `agent_claim ${c.namespace} ${c.service} ${c.public_key}`;
-
-/** Sigilum's submission limits, in its order: services per namespace, agents per service, pending claims. */
-function limitRefusal(c: { approvedForService: number; connectedServices: number; pending: number }): { reason: string; message: string } | null {
-  if (c.approvedForService === 0 && c.connectedServices >= MAX_SERVICES_PER_NAMESPACE) {
-    return { reason: "service_limit_reached", message: `Auto-rejected: a namespace may connect to at most ${MAX_SERVICES_PER_NAMESPACE} services (${c.connectedServices} connected).` };
-  }
-  if (c.approvedForService >= MAX_APPROVED_AGENTS_PER_SERVICE) {
-    return { reason: "agent_limit_reached", message: `Auto-rejected: at most ${MAX_APPROVED_AGENTS_PER_SERVICE} agents per service (${c.approvedForService} approved).` };
-  }
-  if (c.pending >= MAX_PENDING_CLAIMS_PER_NAMESPACE) {
-    return { reason: "max_pending_reached", message: `Auto-rejected: the namespace has ${MAX_PENDING_CLAIMS_PER_NAMESPACE} pending requests. Existing requests must be reviewed first.` };
-  }
-  return null;
-}

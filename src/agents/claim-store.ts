@@ -55,6 +55,11 @@ export async function getClaim(sql: Sql, claimId: string): Promise<AgentClaim | 
   return (await sql.query<AgentClaim>("SELECT * FROM agent_claims WHERE claim_id = $1", [claimId]))[0];
 }
 
+/** The claim a review request stands for. */
+export async function claimOfRequest(sql: Sql, requestId: string): Promise<AgentClaim | undefined> {
+  return (await sql.query<AgentClaim>("SELECT * FROM agent_claims WHERE request_id = $1", [requestId]))[0];
+}
+
 /** The pending or approved claim of a (namespace, service, key), if any. */
 export async function activeClaim(sql: Sql, namespace: string, service: string, publicKey: string): Promise<AgentClaim | undefined> {
   const rows = await sql.query<AgentClaim>(
@@ -95,14 +100,36 @@ export async function claimCounts(sql: Sql, namespace: string, service: string):
 }
 
 /**
- * The decision of the claim's review request, in the transaction that decided it: approved, or
- * rejected with why. Only from pending, so a decision cannot be applied twice.
+ * The refusal of the claim's review request (a rejection, expiry or cancellation), in the transaction
+ * that decided it, with why. Only from pending, so a decision cannot be applied twice.
  */
-export async function decideClaim(tx: Sql, requestId: string, outcome: { status: "approved" | "rejected"; at: Date; reason: string }): Promise<AgentClaim | undefined> {
+export async function rejectClaim(tx: Sql, requestId: string, outcome: { at: Date; reason: string }): Promise<AgentClaim | undefined> {
   const rows = await tx.query<AgentClaim>(
-    `UPDATE agent_claims SET status = $2, decided_at = $3, approved_at = CASE WHEN $2 = 'approved' THEN $3::timestamptz END, reason = $4
-      WHERE request_id = $1 AND status = 'pending' RETURNING *`,
-    [requestId, outcome.status, outcome.at, outcome.reason],
+    "UPDATE agent_claims SET status = 'rejected', decided_at = $2, reason = $3 WHERE request_id = $1 AND status = 'pending' RETURNING *",
+    [requestId, outcome.at, outcome.reason],
+  );
+  return rows[0];
+}
+
+/**
+ * A pending claim approved in one statement that also checks the limits (reference §7), so two
+ * approvals running in one transaction (a group-committed batch) cannot both pass one count: the
+ * second statement sees the first's row. Undefined when the claim is not pending or a limit is full.
+ */
+export async function approveClaimWithinLimits(
+  tx: Sql,
+  requestId: string,
+  outcome: { at: Date; reason: string },
+  limits: { agentsPerService: number; servicesPerNamespace: number },
+): Promise<AgentClaim | undefined> {
+  const rows = await tx.query<AgentClaim>(
+    `UPDATE agent_claims c SET status = 'approved', decided_at = $2, approved_at = $2, reason = $3
+      WHERE c.request_id = $1 AND c.status = 'pending'
+        AND (SELECT count(*) FROM agent_claims a WHERE a.namespace = c.namespace AND a.service = c.service AND a.status = 'approved') < $4
+        AND (EXISTS (SELECT 1 FROM agent_claims a WHERE a.namespace = c.namespace AND a.service = c.service AND a.status = 'approved')
+             OR (SELECT count(DISTINCT a.service) FROM agent_claims a WHERE a.namespace = c.namespace AND a.status = 'approved') < $5)
+      RETURNING *`,
+    [requestId, outcome.at, outcome.reason, limits.agentsPerService, limits.servicesPerNamespace],
   );
   return rows[0];
 }

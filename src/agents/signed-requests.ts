@@ -22,6 +22,24 @@ export interface SignedInput {
   expect?: { namespace?: string; publicKey?: string };
 }
 
+/**
+ * `apiKeyTenant`: the tenant of an API key sent with the signature; the signer's namespace must be
+ * one of its namespaces. Without one, the namespace decides the tenant. `onVerified` runs between
+ * the signature and the nonce (rate limits keyed by the verified signer); in verifyAgent, after the
+ * approved claim was found, so only approved keys get a rate-limit bucket.
+ */
+export interface SignedOptions {
+  apiKeyTenant?: string;
+  onVerified?: (namespace: string, publicKey: string) => void;
+}
+
+/**
+ * The principal key id of an agent that signs without an API key: its namespace and its full public
+ * key. Not the certificate's keyId, whose fingerprint is 64 bits: another agent of the namespace who
+ * ground out a colliding key would share the principal and read this agent's tokens.
+ */
+export const signerPrincipalId = (namespace: string, publicKey: string): string => `sigilum:${namespace}:${publicKey}`;
+
 /** A verified signature, its tenant (and database) found, its nonce spent. */
 export interface VerifiedSigner {
   tenantId: string;
@@ -41,9 +59,9 @@ export interface SignerStanding {
 
 /**
  * Signed requests (the Sigilum profile of RFC 9421): the signature first (src/protocols, steps 1–8
- * of reference §5), then the namespace's tenant, then the nonce (step 9: only a verified signature
- * may write to the store), and, for callers that need one, the approved claims that make the signer
- * a verified agent. Every refusal is an AppError with a Sigilum code.
+ * of reference §5), then the namespace's tenant, then, for callers that need a verified agent, the
+ * approved claims that make the signer one, and last the nonce (step 9: only a signature that got
+ * this far may write to the store). Every refusal is an AppError with a Sigilum code.
  */
 export class SignedRequests {
   constructor(
@@ -55,12 +73,30 @@ export class SignedRequests {
     },
   ) {}
 
+  /** The signer, its nonce spent (the signature's one use). */
+  async verify(input: SignedInput, opts: SignedOptions = {}): Promise<VerifiedSigner> {
+    const signer = await this.check(input, opts);
+    await this.deps.nonces.use(signer.sql, signer.namespace, signer.nonce);
+    return signer;
+  }
+
   /**
-   * `apiKeyTenant`: the tenant of an API key sent with the signature; the signer's namespace must be
-   * one of its namespaces. Without one, the namespace decides the tenant. `onVerified` runs between
-   * the signature and the nonce (rate limits keyed by the verified signer).
+   * verify() for a caller that must be a verified agent: the approved claim is looked up BEFORE the
+   * nonce is spent. Certificates are self-signed, so anyone can sign for a registered namespace with
+   * a fresh key (and a fresh rate-limit bucket) each time; only a key with an approved claim may
+   * write to the tenant's nonce store.
    */
-  async verify(input: SignedInput, opts: { apiKeyTenant?: string; onVerified?: (namespace: string, keyId: string) => void } = {}): Promise<VerifiedSigner> {
+  async verifyAgent(input: SignedInput, opts: SignedOptions = {}): Promise<{ signer: VerifiedSigner; standing: SignerStanding }> {
+    const signer = await this.check(input, { ...opts, onVerified: undefined });
+    const standing = await this.standing(signer);
+    // Here, not before the claim lookup: a fresh self-made key per request would get a fresh bucket.
+    opts.onVerified?.(signer.namespace, signer.publicKey);
+    await this.deps.nonces.use(signer.sql, signer.namespace, signer.nonce);
+    return { signer, standing };
+  }
+
+  /** Steps 1-8, the namespace's tenant and the rate limit: everything but the nonce. */
+  private async check(input: SignedInput, opts: SignedOptions): Promise<VerifiedSigner & { nonce: string }> {
     const nowSeconds = Math.floor(this.deps.clock.nowMs() / 1000);
     const v = verifySigilumRequest({ ...input, nowSeconds, maxAgeSeconds: SIGNATURE_MAX_AGE_SECONDS });
     if (!v.ok) throw new AppError(v.code, v.message);
@@ -72,17 +108,16 @@ export class SignedRequests {
       throw new AppError("SIGNATURE_NAMESPACE_MISMATCH", `The agent namespace ${v.namespace} does not belong to this API key's tenant`);
     }
     if (tenantId === null) throw new AppError("AGENT_NAMESPACE_UNKNOWN", `The agent namespace ${v.namespace} is not registered with this vault`);
-    opts.onVerified?.(v.namespace, v.keyId);
+    opts.onVerified?.(v.namespace, v.publicKey);
     const sql = await this.deps.tenantSql(tenantId);
-    await this.deps.nonces.use(sql, v.namespace, v.nonce);
-    return { tenantId, sql, namespace: v.namespace, subject: v.subject, publicKey: v.publicKey, keyId: v.keyId };
+    return { tenantId, sql, namespace: v.namespace, subject: v.subject, publicKey: v.publicKey, keyId: v.keyId, nonce: v.nonce };
   }
 
   /**
    * The signer as a verified agent: its key must hold an approved claim in its namespace (403
    * AGENT_CLAIM_REQUIRED otherwise). With several, the oldest approval gives the claim and agent_id.
    */
-  async standing(signer: VerifiedSigner): Promise<SignerStanding> {
+  private async standing(signer: VerifiedSigner): Promise<SignerStanding> {
     const claims = await approvedClaimsOfKey(signer.sql, signer.namespace, signer.publicKey);
     const first = claims[0];
     if (!first) {

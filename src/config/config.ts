@@ -25,7 +25,7 @@ export type DatabaseTarget =
   | { kind: "pglite"; dataDir: string };
 
 export interface Config {
-  /** publicUrlSet: VAULT_PUBLIC_URL was given (signed requests then rebuild their target URI from it, not from Host). */
+  /** publicUrlSet: VAULT_PUBLIC_URL was given; else publicUrl is derived from the bound address. Signed agent requests are verified against publicUrl, never the Host header. */
   http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number; publicUrl: string; publicUrlSet: boolean; limits: ListenerLimits };
   shutdown: { graceMs: number };
   reviews: { sweepIntervalMs: number };
@@ -154,7 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.VAULT_PORT,
       corsOrigin: e.VAULT_CORS_ALLOWED_ORIGIN,
       maxBodyBytes: e.VAULT_MAX_BODY_BYTES,
-      publicUrl: (e.VAULT_PUBLIC_URL ?? `http://${e.VAULT_HOST === "0.0.0.0" ? "localhost" : e.VAULT_HOST}:${e.VAULT_PORT}`).replace(/\/+$/, ""),
+      publicUrl: (e.VAULT_PUBLIC_URL ?? derivedPublicUrl(e.VAULT_HOST, e.VAULT_PORT)).replace(/\/+$/, ""),
       publicUrlSet: e.VAULT_PUBLIC_URL !== undefined,
       limits: {
         requestTimeoutMs: Math.round(e.VAULT_HTTP_REQUEST_TIMEOUT_SECONDS * 1000),
@@ -289,6 +289,17 @@ function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {
 }
 
 const secondsPer = { second: 1, minute: 60, hour: 3600, day: 86_400 } as const;
+
+/**
+ * VAULT_PUBLIC_URL's default: the vault's own address as a client can dial it. A wildcard bind
+ * (0.0.0.0, ::) is reached at localhost, an IPv6 literal is bracketed. The vault replaces the port
+ * with the one it actually listens on (VAULT_PORT=0: src/main/serve.ts), so port 0 is never published.
+ */
+export function derivedPublicUrl(host: string, port: number): string {
+  const bare = host.replace(/^\[|\]$/g, "");
+  const name = bare === "" || bare === "0.0.0.0" || bare === "::" ? "localhost" : bare.includes(":") ? `[${bare}]` : bare;
+  return `http://${name}:${port}`;
+}
 
 /** "600/minute" (the seeds' slowapi form) as a token bucket: the whole allowance may come at once. */
 export function parseRateLimit(text: string): { rps: number; burst: number } {

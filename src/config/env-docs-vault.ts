@@ -82,8 +82,8 @@ export const vaultSection: EnvDocSection = {
       meaning: "`aud` of issued tokens, required at consume.",
     },
     VAULT_PUBLIC_URL: {
-      derivedDefault: "`http://<VAULT_HOST>:<VAULT_PORT>`",
-      meaning: "Where people reach the vault: console links in notifications. When set, signed agent requests (Sigilum profile) are verified against this origin plus the request's raw path, not the Host header (set it behind a proxy).",
+      derivedDefault: "`http://<VAULT_HOST>:<port>`: the port the vault listens on (the one it was given for `VAULT_PORT=0`), `localhost` for a wildcard `VAULT_HOST` (`0.0.0.0`, `::`)",
+      meaning: "Where people, agents and StepAuth SPs reach the vault: console links in notifications, the origin signed agent requests (Sigilum profile) are verified against, plus the request's raw path, and each tenant's StepAuth hub `host` and default entity (docs/stepauth.md). The Host header is never used, so set this to the URL agents call (behind a proxy: the public one).",
     },
     VAULT_OUTBOX_MAX_ATTEMPTS: {
       meaning: "Delivery attempts before an outbox entry (webhook, Slack, email) is dead.",

@@ -13,10 +13,14 @@ declare module "fastify" {
   }
 }
 
+/** A tenant's StepAuth endpoints: every answer under this prefix, a route of it or not, is read by StepAuth SDKs. */
+const STEPAUTH_SP_PATH = /^\/stepauth\/[^/?#]+\/v1(?:[/?#]|$)/;
+
 /** RFC 9457 problem details with a stable machine code. */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
   const { status, title } = errorCatalog[code];
-  const stepAuth = request.routeOptions?.config?.stepAuthErrors === true ? { error: code, message: detail } : {};
+  const stepAuthRoute = request.routeOptions?.config?.stepAuthErrors === true || STEPAUTH_SP_PATH.test(request.url);
+  const stepAuth = stepAuthRoute ? { error: code, message: detail } : {};
   // Sigilum's body is {error: <message>, code}: a Sigilum code anywhere, or any problem on a Sigilum route.
   const sigilum = isSigilumCode(code) || request.routeOptions?.config?.sigilumErrors === true ? { error: detail } : {};
   return reply

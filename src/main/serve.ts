@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import type { Config } from "../config/config.js";
+import type { AddressInfo } from "node:net";
+import { derivedPublicUrl, type Config } from "../config/config.js";
 import { createContext, startWorkers, type AppContext, type ContextOverrides } from "./context.js";
 import { listenEarly } from "../http/early-listener.js";
 import { buildServer } from "../http/server.js";
@@ -19,9 +20,13 @@ export interface RunningVault {
  * context creates any database, tenant or key; requests that arrive meanwhile get 503 not_ready. Then
  * the data directory's marker, the first-start tenant, workers and recovery, then the app.
  */
-export async function startVault(config: Config, overrides: ContextOverrides = {}): Promise<RunningVault> {
-  checkDataDir(config);
-  const listener = await listenEarly(config.http.host, config.http.port, config.http.limits);
+export async function startVault(configured: Config, overrides: ContextOverrides = {}): Promise<RunningVault> {
+  checkDataDir(configured);
+  const listener = await listenEarly(configured.http.host, configured.http.port, configured.http.limits);
+  // Without VAULT_PUBLIC_URL the vault's address is derived; the port is the one bound (VAULT_PORT=0 picks one).
+  const config: Config = configured.http.publicUrlSet
+    ? configured
+    : { ...configured, http: { ...configured.http, publicUrl: derivedPublicUrl(configured.http.host, (listener.server.address() as AddressInfo).port) } };
   let ctx: AppContext;
   try {
     ctx = await createContext(config, overrides);

@@ -11,8 +11,8 @@ export { notificationKinds, webhookEventTypes, type NotificationKind, type Outbo
 export const sigilumEventTypes = ["request.submitted", "request.approved", "request.rejected", "request.revoked"] as const;
 export type SigilumEventType = (typeof sigilumEventTypes)[number];
 
-/** Sigilum's delivery body (reference §8): `{event, timestamp, data}`, stored and sent unchanged on every attempt. */
-export function sigilumWebhookBody(event: SigilumEventType, at: Date, data: Record<string, unknown>): string {
+/** Sigilum's delivery body (reference §8): `{event, timestamp, data}`, stored and sent unchanged on every attempt (`ping`: a test delivery). */
+export function sigilumWebhookBody(event: SigilumEventType | "ping", at: Date, data: Record<string, unknown>): string {
   return JSON.stringify({ event, timestamp: at.toISOString(), data });
 }
 

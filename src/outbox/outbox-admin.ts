@@ -84,8 +84,9 @@ export class OutboxAdmin {
   }
 
   async sendTest(sql: Sql, id: string): Promise<{ delivery_id: string; event_type: "ping" }> {
-    if (!(await getEndpoint(sql, id))) throw new AppError("webhook_not_found", `No webhook endpoint ${id}`);
-    return { delivery_id: await this.deps.outbox.ping(sql, id), event_type: "ping" };
+    const endpoint = await getEndpoint(sql, id);
+    if (!endpoint) throw new AppError("webhook_not_found", `No webhook endpoint ${id}`);
+    return { delivery_id: await this.deps.outbox.ping(sql, id, endpoint.format), event_type: "ping" };
   }
 
   /** The Slack URLs are opened to be shown redacted, hence the tenant (whose keys seal them). */

@@ -4,7 +4,7 @@ import { newId } from "../tenancy/ids.js";
 import type { TenantKeys } from "../tenancy/tenant-keys.js";
 import { readChannels } from "./channel-store.js";
 import { emailMessage } from "./email-message.js";
-import { enabledSubscriptions, type EndpointSubscription } from "./endpoint-store.js";
+import { enabledSubscriptions, type EndpointSubscription, type WebhookFormat } from "./endpoint-store.js";
 import {
   requestData,
   sigilumWebhookBody,
@@ -122,8 +122,8 @@ export class Outbox {
     return deliveryId;
   }
 
-  /** A `ping` to one endpoint, whatever it subscribed to (POST /webhooks/{id}/test). */
-  async ping(sql: Sql, endpointId: string): Promise<string> {
+  /** A `ping` to one endpoint, whatever it subscribed to (POST /webhooks/{id}/test), in the body shape of its format. */
+  async ping(sql: Sql, endpointId: string, format: WebhookFormat = "countersign"): Promise<string> {
     const createdAt = this.deps.clock.now();
     const deliveryId = newId("dlv");
     const data = { webhook_id: endpointId, message: "Test delivery from Countersign: verify the signatures, then answer 2xx." };
@@ -134,7 +134,7 @@ export class Outbox {
       requestId: null,
       endpointId,
       target: null,
-      payload: webhookBody(deliveryId, "ping", createdAt, data),
+      payload: format === "sigilum" ? sigilumWebhookBody("ping", createdAt, data) : webhookBody(deliveryId, "ping", createdAt, data),
       createdAt,
     });
     return deliveryId;

@@ -15,7 +15,7 @@ import type { TokenIssuer } from "./token-issuer.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
 import type { DecisionWaiters } from "./waiters.js";
 import { decisionMetrics } from "./decision-metrics.js";
-import { reportDecided, type RequestKindHandlers } from "./request-kinds.js";
+import { issuesToken, reportDecided, type RequestKindHandlers } from "./request-kinds.js";
 
 /** How long a batch waits on another transaction's row lock before its units commit one by one. */
 const BATCH_LOCK_TIMEOUT_MS = 2000;
@@ -166,7 +166,8 @@ export class RequestLifecycle {
     const decided = await applyDecision(tx, request.id, t.from as readonly ClearanceStatus[], fields, this.deps.clock.now());
     if (!decided) return undefined;
     await this.deps.ledger.append(tx, await this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason, tenantId));
-    if (t.to === "approved") {
+    // An agent claim's approval is no action to perform: no token (request-kinds.ts).
+    if (t.to === "approved" && issuesToken(this.deps.kinds, decided.kind)) {
       const token = await this.deps.issuer.issue(tx, decided, tenantId);
       // Signed now, inside the transaction (a human approval is rare): a key that cannot sign rolls the
       // approval back (503 signer_unavailable) rather than store one whose token cannot be given out.

@@ -95,6 +95,9 @@ export class MintService {
     if (original.kind !== "clearance" || original.reason_code === "review_approved") {
       refuse("Only a policy-decided approval can be re-issued; a human-approved request must be requested again");
     }
+    // A verified agent (src/agents/) proved its identity with one signature, for that request; a re-issue
+    // on the API key alone would carry the identity on unproved, past a revoke of the agent's claim.
+    if (original.agent_identity?.verified) refuse("The approval was decided on a verified agent's signature; the agent must request clearance again, signed");
     const ageSeconds = (this.deps.clock.nowMs() - (original.decided_at ?? original.created_at).getTime()) / 1000;
     if (ageSeconds > this.deps.maxAgeSeconds) refuse(`The approval is older than ${this.deps.maxAgeSeconds} s; request clearance again`);
     if (body.tool_name !== original.tool_name) refuse("tool_name differs from the approved request");

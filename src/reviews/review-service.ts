@@ -49,8 +49,13 @@ export class ReviewService {
     return { httpStatus: reply.httpStatus, body: { ...reply.body, review: reviewSummary(outcome.row, outcome.votes, this.deps.clock.now()) } };
   }
 
-  /** An agent withdraws a request the judge or the reviewers have not finished with. */
+  /**
+   * An agent withdraws a request the judge or the reviewers have not finished with: only one its
+   * own key submitted. Another agent's request, an agent claim (submitted by a service key) or a
+   * StepAuth request (by its SP) is not an agent's to end.
+   */
   private async cancel(tx: Sql, principal: Principal, row: ClearanceRequest) {
+    if (row.api_key_id !== principal.keyId) return { refusal: new AppError("insufficient_scope", "An agent key may cancel only a request it submitted") };
     if (row.status !== "processing" && row.status !== "pending_review") return { refusal: notPending(row) };
     const decided = await this.finished(this.deps.lifecycle.finish(tx, principal.tenantId, row, "cancel", { reason: "Cancelled by agent" }), row);
     await this.recordVote(tx, principal, voterOf(principal), row.id, false, "cancelled by agent");

@@ -1,3 +1,4 @@
+import { readBoundedBody } from "./bounded-body.js";
 import {
   ApprovalNotReusableError,
   AuthenticationError,
@@ -110,27 +111,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 async function readBounded(res: Response): Promise<string> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw new VaultUnavailableError("invalid_response", `Vault answer exceeds ${MAX_RESPONSE_BYTES} bytes`, { status: res.status });
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await readBoundedBody(res, MAX_RESPONSE_BYTES);
+  if (!bytes) throw new VaultUnavailableError("invalid_response", `Vault answer exceeds ${MAX_RESPONSE_BYTES} bytes`, { status: res.status });
+  return new TextDecoder().decode(bytes);
 }
 
 function parseJson(text: string): unknown {

@@ -1,6 +1,7 @@
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { listPolicies } from "../policies/policy-reads.js";
+import { asObject, parseStrictJson } from "../protocols/stepauth/strict-json.js";
 import { activeReviewers, reviewGroups } from "./directory-source.js";
 
 /**
@@ -27,13 +28,11 @@ export const MAX_DIRECTORY_LIMIT = 200;
 
 const encode = (after: string) => Buffer.from(JSON.stringify({ after }), "utf8").toString("base64url");
 
+/** The key a cursor continues after. A cursor is the SP's text: read as strictly as a message (no NUL, no lone surrogate reaches a query). */
 function decode(cursor: string): string {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (value && typeof value === "object" && typeof (value as { after?: unknown }).after === "string") return (value as { after: string }).after;
-  } catch {
-    /* the answer below */
-  }
+  const parsed = parseStrictJson(Buffer.from(cursor, "base64url"));
+  const after = parsed.ok ? asObject(parsed.value)?.after : undefined;
+  if (typeof after === "string") return after;
   throw new AppError("malformed_request", "cursor is not one this hub issued");
 }
 

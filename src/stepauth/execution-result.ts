@@ -9,7 +9,7 @@ const MAX_ERROR_CHARS = 500;
 /**
  * The SP's answer to a callback: an ExecutionResult `{"requestId", "status": "success"|"error",
  * "error"?}` for this request, else null (an answer that is not one is still a delivery, but
- * nothing is recorded). The error text is kept printable and short: it lands in a signed ledger event.
+ * nothing is recorded). The error text is kept printable, storable and short: it lands in a signed ledger event.
  */
 export function parseExecutionResult(text: string, requestId: string, at: Date): StoredExecution | null {
   let value: unknown;
@@ -21,8 +21,17 @@ export function parseExecutionResult(text: string, requestId: string, at: Date):
   if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
   const o = value as Record<string, unknown>;
   if (o.requestId !== requestId || (o.status !== "success" && o.status !== "error")) return null;
-  const error = typeof o.error === "string" && o.error !== "" ? o.error.replace(/\p{Cc}/gu, " ").slice(0, MAX_ERROR_CHARS) : null;
+  const error = typeof o.error === "string" && o.error !== "" ? storableText(o.error, MAX_ERROR_CHARS) : null;
   return { status: o.status, error, at: at.toISOString() };
+}
+
+/**
+ * Text an SP wrote, as the ledger and a jsonb column can hold it: control characters (NUL among them)
+ * become spaces, at most `max` characters counted in code points (a cut never splits a surrogate
+ * pair), and a lone surrogate, which JSON can carry ("\ud800") but jsonb and UTF-8 cannot, becomes U+FFFD.
+ */
+function storableText(text: string, max: number): string {
+  return [...text.replace(/\p{Cc}/gu, " ")].slice(0, max).join("").replace(/\p{Surrogate}/gu, "\uFFFD");
 }
 
 /**

@@ -86,16 +86,7 @@ export class HubKeys {
   /** Every keyset, newest first, with whether it is published. */
   async list(sql: Sql): Promise<HubKeysetView[]> {
     const cutoff = new Date(this.deps.clock.nowMs() - RETENTION_AFTER_EXPIRY_MS);
-    const rows = await sql.query<KeysetRow & { needed: boolean }>(
-      `SELECT k.keyset_id, k.public, k.created_at, k.retired_at,
-              (k.retired_at IS NULL OR EXISTS (
-                 SELECT 1 FROM stepauth_requests r
-                  WHERE r.hub_keyset_id = k.keyset_id
-                    AND (r.expires_at > $1
-                      OR EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'callback' AND o.request_id = r.clearance_request_id AND o.status = 'pending')))) AS needed
-         FROM stepauth_hub_keysets k ORDER BY k.created_at DESC, k.keyset_id`,
-      [cutoff],
-    );
+    const rows = await sql.query<KeysetRow & { needed: boolean }>(KEYSET_STATES_SQL, [cutoff]);
     return rows.map((r) => ({ keyset: r.public, created_at: r.created_at, retired_at: r.retired_at, published: r.needed }));
   }
 
@@ -111,6 +102,19 @@ export class HubKeys {
     return sealSecret(serializePrivateKeyset(keyset), binding(keyset.keysetId), this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").seal);
   }
 }
+
+/**
+ * Every keyset with whether it is still needed ($1: now - RETENTION_AFTER_EXPIRY_MS). Two probes that
+ * stay cheap however many requests a keyset signed (the metadata is public, so its cost must not
+ * grow with history): a range of the (hub_keyset_id, expires_at) index, and the pending callbacks
+ * (few) joined to their requests by the unique clearance_request_id.
+ */
+export const KEYSET_STATES_SQL = `SELECT k.keyset_id, k.public, k.created_at, k.retired_at,
+    (k.retired_at IS NULL
+      OR EXISTS (SELECT 1 FROM stepauth_requests r WHERE r.hub_keyset_id = k.keyset_id AND r.expires_at > $1)
+      OR EXISTS (SELECT 1 FROM outbox o JOIN stepauth_requests r ON r.clearance_request_id = o.request_id
+                  WHERE o.kind = 'callback' AND o.status = 'pending' AND r.hub_keyset_id = k.keyset_id)) AS needed
+  FROM stepauth_hub_keysets k ORDER BY k.created_at DESC, k.keyset_id`;
 
 async function currentRow(sql: Sql): Promise<KeysetRow | undefined> {
   return (await sql.query<KeysetRow>("SELECT * FROM stepauth_hub_keysets WHERE retired_at IS NULL"))[0];

@@ -3,8 +3,7 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { fromUtf8Strict } from "../protocols/encoding.js";
 import { validateAuthorizationRequest } from "../protocols/stepauth/authorization-request.js";
-import type { StepAuthQueries } from "./query-service.js";
-import { getStepAuthRequest, unlinkedRequests, type StepAuthRequestRow } from "./request-store.js";
+import { unlinkedRequests, type StepAuthRequestRow } from "./request-store.js";
 import { mapped, type StepAuthSubmitter } from "./submit-service.js";
 
 /** A row this much older than its insert, and still unlinked, was left by a crash (a submit takes milliseconds). */
@@ -28,7 +27,6 @@ export class StepAuthLinkSweeper {
       tenantIds: () => Promise<string[]>;
       tenantSql: (tenantId: string) => Promise<Sql>;
       submitter: StepAuthSubmitter;
-      queries: StepAuthQueries;
       clock: Clock;
       log: Logger;
       intervalMs: number;
@@ -83,9 +81,7 @@ export class StepAuthLinkSweeper {
       return;
     }
     try {
-      await this.deps.submitter.toClearance(sql, checked.request, mapped(tenantId, checked.request, row.request_digest), { refused: "keep" });
-      const linked = await getStepAuthRequest(sql, row.sender_id, row.request_id);
-      if (linked?.cancelled_at) await this.deps.queries.cancelRow(sql, tenantId, linked);
+      await this.deps.submitter.toClearance(sql, tenantId, checked.request, mapped(tenantId, checked.request, row.request_digest), { refused: "keep" });
       this.deps.log.warn(where, "StepAuth request linked to its clearance request after an interrupted submit");
     } catch (err) {
       this.deps.log.error({ err, ...where }, "StepAuth request could not be linked; retrying next interval");

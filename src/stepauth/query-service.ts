@@ -6,7 +6,7 @@ import type { RequestLifecycle } from "../requests/lifecycle.js";
 import { lockRequest } from "../requests/store/request-store.js";
 import type { DecisionSigner } from "./decision-signer.js";
 import { authenticateEnvelope, stepAuthError } from "./envelope-auth.js";
-import { getStepAuthRequest, markCancelled, type StepAuthRequestRow } from "./request-store.js";
+import { getStepAuthRequest, markCancelled, markUnlinkedCancelled, type StepAuthRequestRow } from "./request-store.js";
 import type { StepAuthSender } from "./sender-store.js";
 
 export type PollAnswer = { status: 200; envelope: string } | { status: 202; body: { requestId: string; status: "pending" } };
@@ -45,20 +45,26 @@ export class StepAuthQueries {
     if (row.decision_payload !== null) throw alreadyDecided(row);
     const outcome = await this.cancelRow(sql, tenantId, row);
     if (outcome === "decided") throw alreadyDecided(row);
+    if (outcome === "not_found") throw notFound();
     return { requestId: row.request_id, status: "cancelled" };
   }
 
   /**
    * Cancels the request's clearance request, if it is not decided yet, and marks the StepAuth row in
-   * the same transaction. An unlinked row (its submit has not completed) is only marked: the link
-   * sweeper cancels its clearance request once it exists.
+   * the same transaction. A row still unlinked (its submit has not completed) is only marked, and
+   * only if it is still unlinked when marked: `row` may have been read just before the submit
+   * linked it, and the request since decided and signed. Otherwise it is cancelled as linked. The
+   * submit (or the link sweeper) cancels the clearance request of a marked row once it exists.
    */
-  async cancelRow(sql: Sql, tenantId: string, row: StepAuthRequestRow): Promise<"cancelled" | "decided"> {
+  async cancelRow(sql: Sql, tenantId: string, row: StepAuthRequestRow): Promise<"cancelled" | "decided" | "not_found"> {
     const { lifecycle, clock } = this.deps;
     const clearanceId = row.clearance_request_id;
     if (clearanceId === null) {
-      await markCancelled(sql, row.sender_id, row.request_id, clock.now());
-      return "cancelled";
+      if (await markUnlinkedCancelled(sql, row.sender_id, row.request_id, clock.now())) return "cancelled";
+      const linked = await getStepAuthRequest(sql, row.sender_id, row.request_id);
+      // Gone: its submit failed and removed it (the SP was answered an error, nothing was accepted).
+      if (!linked) return "not_found";
+      return linked.clearance_request_id ? this.cancelRow(sql, tenantId, linked) : "decided";
     }
     return lifecycle.commit(sql, clearanceId, async (tx) => {
       const request = await lockRequest(tx, clearanceId);
@@ -76,10 +82,12 @@ export class StepAuthQueries {
 
   private async owned(sql: Sql, sender: StepAuthSender, requestId: string): Promise<StepAuthRequestRow> {
     const row = await getStepAuthRequest(sql, sender.entity, requestId);
-    if (!row) throw new AppError("request_not_found", "This sender has no request with this requestId");
+    if (!row) throw notFound();
     return row;
   }
 }
+
+const notFound = () => new AppError("request_not_found", "This sender has no request with this requestId");
 
 function alreadyDecided(row: StepAuthRequestRow): AppError {
   return new AppError("already_decided", `Request ${row.request_id.slice(0, 256)} is already decided; poll for its decision`);

@@ -85,6 +85,15 @@ export async function callbackUrlOf(sql: Sql, senderId: string, requestId: strin
   return rows[0]?.callback_url ?? null;
 }
 
+/** Marks a request cancelled while it has no clearance request; false when it has one by now. */
+export async function markUnlinkedCancelled(sql: Sql, senderId: string, requestId: string, at: Date): Promise<boolean> {
+  const rows = await sql.query(
+    "UPDATE stepauth_requests SET cancelled_at = COALESCE(cancelled_at, $3) WHERE sender_id = $1 AND request_id = $2 AND clearance_request_id IS NULL RETURNING request_id",
+    [senderId, requestId, at],
+  );
+  return rows.length === 1;
+}
+
 export async function markCancelled(tx: Sql, senderId: string, requestId: string, at: Date): Promise<void> {
   await tx.query("UPDATE stepauth_requests SET cancelled_at = COALESCE(cancelled_at, $3) WHERE sender_id = $1 AND request_id = $2", [senderId, requestId, at]);
 }

@@ -71,9 +71,9 @@ export class StepAuth {
   ) {
     const hubEntity = (sql: Sql, tenantId: string) => this.hubEntity(sql, tenantId);
     this.senders = new SenderAdmin({ clock: deps.clock });
-    this.submitter = new StepAuthSubmitter({ ...deps, hubEntity });
     this.queries = new StepAuthQueries({ ...deps, hubEntity });
-    this.sweeper = new StepAuthLinkSweeper({ ...deps, submitter: this.submitter, queries: this.queries, intervalMs: deps.sweepIntervalMs });
+    this.submitter = new StepAuthSubmitter({ ...deps, hubEntity, cancelRow: (sql, tenantId, row) => this.queries.cancelRow(sql, tenantId, row) });
+    this.sweeper = new StepAuthLinkSweeper({ ...deps, submitter: this.submitter, intervalMs: deps.sweepIntervalMs });
   }
 
   hubEntity(sql: Sql, tenantId: string): Promise<string> {

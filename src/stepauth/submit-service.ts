@@ -13,7 +13,7 @@ import { defaultCallbackUrl, matchesCallbackPattern, storedPattern } from "./cal
 import { clearanceSubmission, type ClearanceSubmission } from "./clearance-mapping.js";
 import { authenticateEnvelope, stepAuthError } from "./envelope-auth.js";
 import type { HubKeys } from "./hub-keys.js";
-import { deleteUnlinked, insertStepAuthRequest, linkClearance } from "./request-store.js";
+import { deleteUnlinked, getStepAuthRequest, insertStepAuthRequest, linkClearance, type StepAuthRequestRow } from "./request-store.js";
 import type { StepAuthSender } from "./sender-store.js";
 
 export interface SubmitAnswer {
@@ -30,6 +30,8 @@ export interface SubmitDeps {
   clock: Clock;
   log: Logger;
   hubEntity: (sql: Sql, tenantId: string) => Promise<string>;
+  /** Cancels a linked request (StepAuthQueries.cancelRow): for a request its sender cancelled while it was being linked. */
+  cancelRow: (sql: Sql, tenantId: string, row: StepAuthRequestRow) => Promise<unknown>;
 }
 
 /**
@@ -68,7 +70,7 @@ export class StepAuthSubmitter {
       createdAt: now,
     });
     if (!stored) throw new AppError("duplicate_request", `This sender already submitted requestId ${req.requestId.slice(0, 256)}`);
-    await this.toClearance(sql, req, submission, { refused: "delete" });
+    await this.toClearance(sql, tenantId, req, submission, { refused: "delete" });
     return { requestId: req.requestId, status: "pending", createdAt: formatRfc3339(now) };
   }
 
@@ -79,21 +81,27 @@ export class StepAuthSubmitter {
    * removes the unlinked StepAuth row before the error is answered: an error answer means nothing
    * was accepted, so the SDK's retry of the same bytes is a new submit, not a duplicate_request
    * for a request nobody will ever decide. A clearance request created before the failure is found
-   * again by the retry through its idempotency key.
+   * again by the retry through its idempotency key. A request its sender cancelled while it was
+   * unlinked (the cancel only marked it) has its clearance request cancelled once linked.
    */
-  async toClearance(sql: Sql, req: AuthorizationRequest, submission: ClearanceSubmission, opts: { refused: "delete" | "keep" }): Promise<string> {
+  async toClearance(sql: Sql, tenantId: string, req: AuthorizationRequest, submission: ClearanceSubmission, opts: { refused: "delete" | "keep" }): Promise<string> {
     const { principal, body, idempotencyKey, options } = submission;
+    let clearanceId: string;
     try {
       const reply = await this.deps.clearance.submit(sql, principal, body, body, idempotencyKey, { ...options, noWait: true });
       await linkClearance(sql, req.senderId, req.requestId, reply.body.request_id);
-      return reply.body.request_id;
+      clearanceId = reply.body.request_id;
     } catch (err) {
+      // If even the delete fails (the database is down), the link sweeper finishes the row later.
       if (opts.refused === "delete") await deleteUnlinked(sql, req.senderId, req.requestId).catch(() => {});
       if (isAppError(err) && err.code === "queue_saturated") {
         throw new AppError("overloaded", "The hub's decision queue is full; retry after Retry-After", { retryAfterSeconds: err.extra.retryAfterSeconds ?? 1 });
       }
       throw err;
     }
+    const linked = await getStepAuthRequest(sql, req.senderId, req.requestId);
+    if (linked?.cancelled_at) await this.deps.cancelRow(sql, tenantId, linked);
+    return clearanceId;
   }
 }
 

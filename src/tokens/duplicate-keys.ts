@@ -1,3 +1,5 @@
+import { stringEnd } from "../protocols/json-string-end.js";
+
 /**
  * Finds the first object member name that repeats within one JSON object, at any depth, and returns
  * its RFC 6901 JSON pointer (or null when every object's names are distinct).
@@ -51,19 +53,6 @@ export function findDuplicateKey(text: string): string | null {
     i++;
   }
   return null;
-}
-
-/** Index of the quote closing the string that opens at `start` (the text is well-formed JSON). */
-export function stringEnd(text: string, start: number): number {
-  let q = text.indexOf('"', start + 1);
-  for (;;) {
-    // A quote is escaped when an odd number of backslashes precede it. Each backslash run ends at a
-    // quote, so every character is counted at most once: the scan stays linear.
-    let backslashes = 0;
-    for (let k = q - 1; text.charCodeAt(k) === 0x5c; k--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-    q = text.indexOf('"', q + 1);
-  }
 }
 
 /** RFC 6901 §3: "~" is written "~0" and "/" is written "~1". */

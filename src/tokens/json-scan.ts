@@ -248,7 +248,7 @@ function pointerOf(path: Frame[]): string {
 /**
  * Items of the array whose item number `seen + 1` starts at `from`, counting on to its closing
  * bracket: only for the message ("has 45000 items"), so it skips rather than checks (strings by
- * indexOf, brackets by depth). Null when the text ends first. Linear, like stringEnd in duplicate-keys.ts.
+ * indexOf, brackets by depth). Null when the text ends first. Linear, like stringEnd (src/protocols/json-string-end.ts).
  */
 function countRestOfArray(text: string, from: number, seen: number): number | null {
   let items = seen + 1;

@@ -78,6 +78,7 @@ export function bodyCaseArb(spec: BodyEndpoint, ids: KnownIds, keys: Keys): fc.A
         body: bytes.apply(render(tree)),
         mutations: [...mutations.map((m) => m.name), bytes.name],
         tables: spec.tables,
+        afterAnswer: spec.afterAnswer && ((status: number, text: string) => spec.afterAnswer!(ids, status, text)),
       });
     });
 }

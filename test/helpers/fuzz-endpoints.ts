@@ -11,12 +11,15 @@
 import fc from "fast-check";
 import { z } from "zod";
 import { clearanceRequestSchema, consumeTokenSchema, mintTokenSchema, reviewDecisionSchema } from "../../src/requests/request-schema.js";
-import { webhookEventTypes } from "../../src/outbox/events.js";
+import { sigilumEventTypes, webhookEventTypes } from "../../src/outbox/events.js";
 import { notificationSettingsSchema } from "../../src/outbox/notification-settings.js";
 import { registerPolicySchema } from "../../src/policies/policy-schema.js";
 import { reviewRulesSchema } from "../../src/requests/review-rules.js";
 import { reviewSettingsSchema } from "../../src/requests/review-settings.js";
+import { namespaceBody, serviceBody, serviceKeyBody } from "../../src/http/routes/agent-schemas.js";
+import { senderCreateSchema, senderUpdateSchema } from "../../src/stepauth/sender-admin.js";
 import { bodiesOf } from "./fuzz-schemas.js";
+import { keysetValues } from "./fuzz-stepauth.js";
 
 /** Mirrors of the route-private schemas (see the header). */
 const documentBodyMirror = z.strictObject({
@@ -24,11 +27,17 @@ const documentBodyMirror = z.strictObject({
   content: z.string().max(512 * 1024),
   media_type: z.enum(["text/markdown", "text/plain"]).default("text/markdown"),
 });
+// Without its superRefine (a sigilum endpoint takes only sigilum events): the generator mixes both on purpose.
+const anyEventType = [...new Set([...webhookEventTypes, ...sigilumEventTypes])];
 const webhookBodyMirror = z.strictObject({
   url: z.string().min(1).max(2048),
-  events: z.array(z.enum(webhookEventTypes)).max(webhookEventTypes.length * 2).default([]),
+  format: z.enum(["countersign", "sigilum"]).default("countersign"),
+  events: z.array(z.enum(anyEventType as [string, ...string[]])).max(anyEventType.length * 2).default([]),
   description: z.string().max(500).default(""),
 });
+// src/http/routes/stepauth-admin.ts's hubBody and agent claims' action body (src/http/routes/agent-schemas.ts exports it as optional).
+const hubBodyMirror = z.strictObject({ entity: z.string() });
+const claimActionMirror = z.strictObject({ reason: z.string().max(2000).default("") });
 const reviewerBodyMirror = z.strictObject({
   name: z.string().trim().min(1).max(200),
   email: z.email().max(320),
@@ -36,7 +45,8 @@ const reviewerBodyMirror = z.strictObject({
 });
 const signInMirror = z.strictObject({ api_key: z.string().min(1).max(512) });
 
-export type Role = "admin" | "agent" | "reviewer" | "none";
+/** `service`: a protected service's key (agent identity), sent as X-Vault-API-Key. */
+export type Role = "admin" | "agent" | "reviewer" | "service" | "none";
 
 /** What the seeded vault holds, for generators that should sometimes hit a real row. */
 export interface KnownIds {
@@ -50,21 +60,33 @@ export interface KnownIds {
   /** A reviewer that exists to be disabled by a fuzz case. */
   spareReviewerId: string;
   reviewerKey: string;
+  tenantId: string;
+  /** The hub's entity as it stands: an accepted PUT /stepauth/hub changes it (see afterAnswer). */
+  hub: { entity: string };
+  /** A StepAuth sender fuzz cases may change or remove (the signing ones are never exposed to that). */
+  spareSenderId: string;
+  /** Agent identity: the namespace and service seeded, a pending claim and an approved one a case may revoke. */
+  namespace: string;
+  service: string;
+  pendingClaimId: string;
+  spareApprovedClaimId: string;
 }
 
 /** Tables (see FuzzVault.snapshot) whose fingerprint a refused request of the endpoint must not change. */
 export type TableName =
   | "clearance_requests" | "consumed_tokens" | "review_decisions" | "outbox" | "ledger_events" | "policy_chunks"
-  | "api_keys" | "console_sessions";
+  | "api_keys" | "console_sessions" | "stepauth_requests" | "agent_claims" | "signature_nonces";
 
 export interface BodyEndpoint {
   name: string;
-  method: "POST" | "PUT";
+  method: "POST" | "PUT" | "PATCH";
   path: (ids: KnownIds) => fc.Arbitrary<string>;
   role: Role;
   body: (ids: KnownIds) => fc.Arbitrary<unknown>;
   /** Beyond the configuration tables, which every refused request must leave alone. */
   tables: TableName[];
+  /** Keeps KnownIds true to the vault after an accepted request changed what it names. */
+  afterAnswer?: (ids: KnownIds, status: number, body: string) => void;
 }
 
 /**
@@ -249,6 +271,84 @@ export function bodyEndpoints(): BodyEndpoint[] {
       body: () => fc.constantFrom({}, { extra: 1 }),
       tables: ["outbox"],
     },
+    ...stepAuthAdminEndpoints(),
+    ...agentAdminEndpoints(),
+  ];
+}
+
+/** Issue 16's StepAuth administration (src/http/routes/stepauth-admin.ts): senders and the hub. */
+function stepAuthAdminEndpoints(): BodyEndpoint[] {
+  const callbackPatterns = fc.constantFrom("http://127.0.0.1:9/cb/*", "https://sp.fuzz.invalid/cb", "http://localhost:9/*", "https://*", "ftp://127.0.0.1/x", "*", "", null, "https://a.invalid/x*y");
+  return [
+    {
+      name: "POST /stepauth/senders",
+      method: "POST",
+      path: () => fc.constant("/stepauth/senders"),
+      role: "admin",
+      body: () => bodiesOf(senderCreateSchema, { keysets: fc.array(keysetValues(), { minLength: 0, maxLength: 3 }), callback_pattern: callbackPatterns }),
+      tables: [],
+    },
+    {
+      name: "PATCH /stepauth/senders/:id",
+      method: "PATCH",
+      path: (ids) => segment(ids.spareSenderId, "snd_unknown").map((id) => `/stepauth/senders/${id}`),
+      role: "admin",
+      body: () => bodiesOf(senderUpdateSchema, { keysets: fc.array(keysetValues(), { minLength: 0, maxLength: 3 }), callback_pattern: callbackPatterns }),
+      tables: [],
+    },
+    {
+      name: "PUT /stepauth/hub",
+      method: "PUT",
+      path: () => fc.constant("/stepauth/hub"),
+      role: "admin",
+      body: (ids) => bodiesOf(hubBodyMirror, { entity: fc.oneof(fc.constant(ids.hub.entity), fc.constantFrom("", "a#b", "x".repeat(257), "h\u00e9", "\u0000", "hub.fuzz.example"), fc.string({ maxLength: 20 })) }),
+      tables: [],
+      afterAnswer: (ids, status, body) => {
+        if (status === 200) ids.hub.entity = (JSON.parse(body) as { entity: string }).entity;
+      },
+    },
+  ];
+}
+
+/** Issue 16's agent identity administration and claim reviews (src/http/routes/{agent-admin,sigilum}.ts), unsigned. */
+function agentAdminEndpoints(): BodyEndpoint[] {
+  const claimIds = (ids: KnownIds) => segment(ids.pendingClaimId, ids.spareApprovedClaimId, "cl_000000000000000000000000");
+  const claimAction = (action: string): BodyEndpoint => ({
+    name: `POST /v1/claims/:id/${action}`,
+    method: "POST",
+    path: (ids) => claimIds(ids).map((id) => `/v1/claims/${id}/${action}`),
+    role: "reviewer",
+    body: () => bodiesOf(claimActionMirror),
+    tables: ["agent_claims", "review_decisions", "clearance_requests"],
+  });
+  return [
+    {
+      name: "POST /agent-namespaces",
+      method: "POST",
+      path: () => fc.constant("/agent-namespaces"),
+      role: "admin",
+      body: (ids) => bodiesOf(namespaceBody, { namespace: fc.oneof(fc.constantFrom(ids.namespace, "Fuzz-NS", "ab", "a".repeat(65), "-ab", "ns\u0000x", "\u00e9\u00e9\u00e9"), fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,8}[a-z0-9]$/)) }),
+      tables: [],
+    },
+    {
+      name: "POST /protected-services",
+      method: "POST",
+      path: () => fc.constant("/protected-services"),
+      role: "admin",
+      body: (ids) => bodiesOf(serviceBody, { slug: fc.oneof(fc.constant(ids.service), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,8}$/), fc.string({ maxLength: 12 })) }),
+      tables: [],
+    },
+    {
+      name: "POST /protected-services/:slug/keys",
+      method: "POST",
+      path: (ids) => segment(ids.service, "no-such-service").map((slug) => `/protected-services/${slug}/keys`),
+      role: "admin",
+      body: () => fc.oneof(bodiesOf(serviceKeyBody.unwrap()), fc.constant(undefined)),
+      tables: ["api_keys"],
+    },
+    claimAction("approve"),
+    claimAction("reject"),
+    claimAction("revoke"),
   ];
 }
 
@@ -302,6 +402,7 @@ export function queryEndpoints(): QueryEndpoint[] {
     { name: "GET /healthz", method: "GET", path: () => fc.constant("/healthz"), role: "none", params: [], tables: [] },
     { name: "GET /readyz", method: "GET", path: () => fc.constant("/readyz"), role: "none", params: [], tables: [] },
     { name: "GET /console", method: "GET", path: () => fc.constantFrom("/console", "/console/", "/console/index.html", "/console/%2e%2e/package.json", "/console/..%2f..%2fpackage.json"), role: "none", params: [], tables: [] },
+    ...stepAuthAndAgentQueryEndpoints(),
     { name: "unknown route", method: "GET", path: () => segment().map((s) => `/${s}`), role: "admin", params: [], tables: [] },
     ...["PATCH", "OPTIONS", "HEAD", "PUT", "POST", "DELETE"].map((method) => ({
       name: `${method} on other routes' paths`,
@@ -312,5 +413,23 @@ export function queryEndpoints(): QueryEndpoint[] {
       params: [],
       tables: [] as TableName[],
     })),
+  ];
+}
+
+/** Issue 16's body-less routes: the hub's metadata and administration, agent identity listings and the unsigned Sigilum reads. */
+function stepAuthAndAgentQueryEndpoints(): QueryEndpoint[] {
+  const tenantSegment = (ids: KnownIds) => segment(ids.tenantId, "t_00000000000000000000");
+  return [
+    { name: "GET /stepauth/:tenant/v1/metadata", method: "GET", path: (ids) => tenantSegment(ids).map((t) => `/stepauth/${t}/v1/metadata`), role: "none", params: [], tables: [] },
+    { name: "GET /stepauth/senders", method: "GET", path: () => fc.constant("/stepauth/senders"), role: "admin", params: [], tables: [] },
+    { name: "GET /stepauth/senders/:id", method: "GET", path: (ids) => segment(ids.spareSenderId).map((id) => `/stepauth/senders/${id}`), role: "admin", params: [], tables: [] },
+    { name: "DELETE /stepauth/senders/:id", method: "DELETE", path: (ids) => segment(ids.spareSenderId, "snd_unknown").map((id) => `/stepauth/senders/${id}`), role: "admin", params: [], tables: [] },
+    { name: "GET /stepauth/hub", method: "GET", path: () => fc.constant("/stepauth/hub"), role: "admin", params: [], tables: [] },
+    { name: "POST /stepauth/hub/rotate", method: "POST", path: () => fc.constant("/stepauth/hub/rotate"), role: "admin", params: [], tables: [] },
+    { name: "GET /agent-namespaces", method: "GET", path: () => fc.constant("/agent-namespaces"), role: "admin", params: [], tables: [] },
+    { name: "GET /protected-services", method: "GET", path: () => fc.constant("/protected-services"), role: "admin", params: [], tables: [] },
+    { name: "GET /agent-claims", method: "GET", path: () => fc.constant("/agent-claims"), role: "reviewer", params: ["status", "limit"], tables: [] },
+    { name: "GET /v1/verify (unsigned)", method: "GET", path: () => fc.constant("/v1/verify"), role: "none", params: ["namespace", "public_key", "service"], tables: ["signature_nonces"] },
+    { name: "GET /v1/namespaces/claims (unsigned)", method: "GET", path: () => fc.constant("/v1/namespaces/claims"), role: "service", params: ["service", "limit", "offset"], tables: ["signature_nonces"] },
   ];
 }

@@ -10,6 +10,9 @@
  *  4. a JSON body in which some object repeats a member name is never accepted (issue 11 item 2);
  *  5. over the raw socket, malformed HTTP/1.1 gets one answer (never none, never two) that is
  *     itself a well-formed problem (properties 1-3 again);
+ *  6. (issue 16) a StepAuth envelope or Sigilum-signed request with one targeted mutation gets the
+ *     answer the protocol's reference gives it (fuzz-stepauth.ts, fuzz-sigilum.ts), and its problem
+ *     carries the protocol's error members; a signature refused before its nonce leaves the nonces alone;
  * and after each batch the vault still answers /healthz and /readyz over its socket, and at the end
  * the heap has grown by less than 200 MB.
  *
@@ -24,7 +27,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bodyCaseArb, queryCaseArb } from "./fuzz-cases.js";
 import { bodyEndpoints, queryEndpoints } from "./fuzz-endpoints.js";
 import { rawExample, rawHttpCaseArb, sendRaw } from "./fuzz-raw-http.js";
-import { expectWellFormed, FuzzVault, guardedTables, type FuzzRequest, type FuzzResponse } from "./fuzz-vault.js";
+import { sigilumCaseArb, sigilumTargets } from "./fuzz-sigilum.js";
+import { stepAuthCaseArb, stepAuthKinds } from "./fuzz-stepauth.js";
+import { answerCode, expectProtocolAnswer, expectWellFormed, FuzzVault, guardedTables, type FuzzRequest, type FuzzResponse } from "./fuzz-vault.js";
 import type { Engine } from "./vault.js";
 
 export const FUZZ_RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 20) || 20);
@@ -80,17 +85,21 @@ export function describeFuzzSuite(engine: Engine): void {
     /** Sends one case and checks properties 1-4. */
     async function check(r: FuzzRequest, send: (r: FuzzRequest) => Promise<FuzzResponse>): Promise<void> {
       const v = live();
+      await r.prepare?.();
       const before = await v.snapshot();
       const res = await send(r);
       cases++;
       const tally = statuses.get(r.endpoint) ?? new Map<number, number>();
       tally.set(res.status, (tally.get(res.status) ?? 0) + 1);
       statuses.set(r.endpoint, tally);
+      r.afterAnswer?.(res.status, res.text);
       expectWellFormed(res, r.method);
+      expectProtocolAnswer(res, r);
       // Issue 11 item 2: what the token and the ledger bind to is undefined when a name repeats.
       if (r.repeatedKey !== undefined) expect(res.status, `JSON body repeating ${JSON.stringify(r.repeatedKey)} was accepted: ${res.text.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
       if (res.status >= 400) {
-        const tables = guardedTables(r.tables);
+        const extra = r.guardWhen && r.guardWhen.codes.includes(answerCode(res)) ? r.guardWhen.tables : [];
+        const tables = guardedTables([...r.tables, ...extra]);
         expect(pick(await v.snapshot(), tables), `a refused ${r.endpoint} (${res.status} ${res.text.slice(0, 200)}) changed stored rows`).toEqual(pick(before, tables));
       }
     }
@@ -132,9 +141,33 @@ export function describeFuzzSuite(engine: Engine): void {
       }
     });
 
+    describe("StepAuth: envelopes signed by a registered SP, then one targeted mutation with the reference's answer (issue 16)", () => {
+      for (const kind of stepAuthKinds) {
+        it(kind, async () => {
+          const v = live();
+          await runProperty(stepAuthCaseArb(kind, v.stepauth), (r) => v.inject(r));
+        }, propertyTimeoutMs);
+      }
+    });
+
+    describe("Sigilum: requests signed by an agent, then one header, certificate or body changed (issue 16)", () => {
+      for (const target of sigilumTargets) {
+        it(target, async () => {
+          const v = live();
+          await runProperty(sigilumCaseArb(target, v.sigilum), (r) => v.inject(r));
+        }, propertyTimeoutMs);
+      }
+    });
+
     it("every endpoint over the real loopback socket", async () => {
       const v = live();
-      const arbs = [...bodyEndpoints().map((s) => bodyCaseArb(s, v.ids, v.keys)), ...queryEndpoints().map((s) => queryCaseArb(s, v.ids, v.keys))];
+      const arbs = [
+        ...bodyEndpoints().map((s) => bodyCaseArb(s, v.ids, v.keys)),
+        ...queryEndpoints().map((s) => queryCaseArb(s, v.ids, v.keys)),
+        // Over the socket, repeated header lines and header size limits are Node's, not inject's.
+        ...stepAuthKinds.map((k) => stepAuthCaseArb(k, v.stepauth)),
+        ...sigilumTargets.map((t) => sigilumCaseArb(t, v.sigilum)),
+      ];
       await runProperty(fc.oneof(...arbs), (r) => v.overSocket(r), FUZZ_RUNS * 2);
     }, propertyTimeoutMs);
 

@@ -6,8 +6,11 @@
  */
 import http from "node:http";
 import { expect } from "vitest";
-import { errorCatalog, type ErrorCode } from "../../src/errors.js";
+import { errorCatalog, isSigilumCode, type ErrorCode } from "../../src/errors.js";
 import type { KnownIds, Role, TableName } from "./fuzz-endpoints.js";
+import { FUZZ_PUBLIC_URL, seedAgents, seedStepAuth } from "./fuzz-seed-protocols.js";
+import type { SigilumFixture } from "./fuzz-sigilum.js";
+import type { StepAuthFixture } from "./fuzz-stepauth.js";
 import { call, newDatabase, newKey, refundPolicy, startTestVault, type Engine, type TestDatabase, type TestVault } from "./vault.js";
 
 /** One request as generated: everything needed to send it and to print it as a counterexample. */
@@ -15,13 +18,27 @@ export interface FuzzRequest {
   endpoint: string;
   method: string;
   url: string;
-  headers: Record<string, string>;
+  /** An array sends one header line per value (repeated signature headers). */
+  headers: Record<string, string | string[]>;
   body?: Buffer;
   /** The mutations applied, in order, for the report. */
   mutations: string[];
   tables: TableName[];
   /** Set when the body is sent as JSON and one of its objects repeats this member name. */
   repeatedKey?: string;
+  /**
+   * The answers the protocol's reference allows for this case: problem codes, or "2xx". Set only when
+   * one targeted mutation decides the outcome (issue 16: StepAuth envelopes, Sigilum headers).
+   */
+  expected?: readonly string[];
+  /** The protocol whose error members every problem must also carry (StepAuth: error = code and message; Sigilum: error). */
+  protocol?: "stepauth" | "sigilum";
+  /** More tables to guard when the refusal has one of `codes` (nonces are spent only after a good signature). */
+  guardWhen?: { tables: TableName[]; codes: readonly string[] };
+  /** Runs before the "before" snapshot: state the case needs that generation cannot make (a nonce spent just now). */
+  prepare?: () => Promise<void>;
+  /** Runs after the answer, to keep the generators' view of the vault true (an accepted change of the hub's entity). */
+  afterAnswer?: (status: number, body: string) => void;
 }
 
 export interface FuzzResponse {
@@ -36,9 +53,11 @@ export interface FuzzResponse {
  */
 export function describeRequest(r: FuzzRequest): string {
   const body = r.body === undefined ? "(none)" : `${r.body.length} bytes: ${JSON.stringify(r.body.subarray(0, 400).toString("latin1"))}`;
-  const key = r.headers["x-vault-api-key"];
-  const headers = key === undefined ? r.headers : { ...r.headers, "x-vault-api-key": `${key.slice(0, 9)}…(${key.length} chars)` };
-  return `${r.method} ${r.url.slice(0, 300)} [${r.endpoint}] headers=${JSON.stringify(headers)} mutations=${JSON.stringify(r.mutations)} body=${body}`;
+  const redact = (v: string | string[]) => (Array.isArray(v) ? v : [v]).map((k) => `${k.slice(0, 9)}…(${k.length} chars)`).join(", ");
+  const headers = { ...r.headers };
+  for (const name of ["x-vault-api-key", "authorization"]) if (headers[name] !== undefined) headers[name] = redact(headers[name]!);
+  const expected = r.expected ? ` expected=${JSON.stringify(r.expected)}` : "";
+  return `${r.method} ${r.url.slice(0, 300)} [${r.endpoint}] headers=${JSON.stringify(headers).slice(0, 4000)} mutations=${JSON.stringify(r.mutations)}${expected} body=${body}`;
 }
 
 /**
@@ -48,7 +67,12 @@ export function describeRequest(r: FuzzRequest): string {
 const TENANT_CONFIG_TABLES = [
   "policies", "policy_versions", "policy_documents", "review_settings", "policy_review_settings",
   "webhook_endpoints", "notification_channels", "idempotency_records",
+  // Issue 16: StepAuth senders, hub entity and keysets (seeded before the run, so no lazy first write), protected services.
+  "stepauth_senders", "stepauth_settings", "stepauth_hub_keysets", "protected_services",
 ];
+/** Control-plane configuration, by content. */
+const CONTROL_CONFIG_TABLES = ["reviewers", "agent_namespaces"];
+const md5Of = (table: string) => `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ${table} t`;
 const TENANT_COUNTED: Partial<Record<TableName, string>> = {
   clearance_requests: "SELECT count(*)::text FROM clearance_requests",
   consumed_tokens: "SELECT count(*)::text FROM issued_tokens WHERE consumed_at IS NOT NULL",
@@ -56,12 +80,16 @@ const TENANT_COUNTED: Partial<Record<TableName, string>> = {
   outbox: "SELECT count(*)::text FROM outbox",
   ledger_events: "SELECT count(*)::text FROM ledger_events",
   policy_chunks: "SELECT count(*)::text FROM policy_chunks",
+  // Counted: accepted requests' rows are updated later by background work (decision signing, callbacks).
+  stepauth_requests: "SELECT count(*)::text FROM stepauth_requests",
+  // By content: a refused vote or revoke must not move a claim, and nothing in the background does.
+  agent_claims: md5Of("agent_claims"),
+  signature_nonces: "SELECT count(*)::text FROM signature_nonces",
 };
 const CONTROL_COUNTED: Partial<Record<TableName, string>> = {
   api_keys: "SELECT count(*)::text FROM api_keys",
   console_sessions: "SELECT count(*)::text FROM console_sessions",
 };
-const md5Of = (table: string) => `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ${table} t`;
 
 export class FuzzVault {
   private agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -74,6 +102,8 @@ export class FuzzVault {
     readonly testVault: TestVault,
     readonly keys: Record<Exclude<Role, "none">, string>,
     readonly ids: KnownIds,
+    readonly stepauth: StepAuthFixture,
+    readonly sigilum: SigilumFixture,
   ) {
     const tenantParts = [
       ...TENANT_CONFIG_TABLES.map((t) => `'${t}', (${md5Of(t)})`),
@@ -81,7 +111,7 @@ export class FuzzVault {
     ];
     this.tenantSnapshotSql = `SELECT json_build_object(${tenantParts.join(", ")})::text AS fp`;
     const controlParts = [
-      `'reviewers', (${md5Of("reviewers")})`,
+      ...CONTROL_CONFIG_TABLES.map((t) => `'${t}', (${md5Of(t)})`),
       `'tenants', (SELECT count(*)::text FROM tenants)`,
       ...Object.entries(CONTROL_COUNTED).map(([name, q]) => `'${name}', (${q})`),
     ];
@@ -95,7 +125,8 @@ export class FuzzVault {
   static async start(engine: Engine): Promise<FuzzVault> {
     const db = newDatabase(engine);
     const tv = await startTestVault(db, {
-      env: { VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS: "true", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" },
+      // VAULT_PUBLIC_URL: Sigilum signatures name it, whether a case is injected or sent over the socket.
+      env: { VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS: "true", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600", VAULT_PUBLIC_URL: FUZZ_PUBLIC_URL },
     });
     const keys = { admin: tv.adminKey, agent: await newKey(tv, "agent"), reviewer: await newKey(tv, "reviewer") };
     const ok = async (method: string, path: string, key: string, body: unknown, status = 200) => {
@@ -117,6 +148,8 @@ export class FuzzVault {
     const webhook = await ok("POST", "/webhooks", keys.admin, { url: "http://127.0.0.1:9/hook", events: [] }, 201);
     const doc = await ok("POST", `/policies/${refundPolicy.policy_id}/documents`, keys.admin, { title: "Refunds", content: "# Refunds\nSmall refunds are fine." }, 201);
     const spare = await ok("POST", "/reviewers", keys.admin, { name: "Spare", email: "spare@example.com" }, 201);
+    const stepauth = await seedStepAuth(tv, keys.admin);
+    const { pendingClaimId, spareApprovedClaimId, ...sigilum } = await seedAgents(tv, keys);
     // Sequenced and checkpointed, so proof reads of the seeded requests answer rather than wait.
     await tv.vault.ctx.ledgerLoop.drain();
     const ids: KnownIds = {
@@ -128,8 +161,15 @@ export class FuzzVault {
       documentId: doc.document_id ?? doc.id,
       spareReviewerId: spare.reviewer_id,
       reviewerKey: keys.reviewer,
+      tenantId: tv.tenantId,
+      hub: stepauth.hub,
+      spareSenderId: stepauth.spareSenderId,
+      namespace: sigilum.namespace,
+      service: sigilum.service,
+      pendingClaimId,
+      spareApprovedClaimId,
     };
-    return new FuzzVault(engine, db, tv, keys, ids);
+    return new FuzzVault(engine, db, tv, { ...keys, service: sigilum.serviceKey }, ids, stepauth, sigilum);
   }
 
   async close(): Promise<void> {
@@ -182,7 +222,7 @@ export class FuzzVault {
 
 /** The tables a refused request of this kind must leave unchanged: configuration always, plus its own. */
 export function guardedTables(own: TableName[]): string[] {
-  return [...TENANT_CONFIG_TABLES, "reviewers", "tenants", ...own];
+  return [...TENANT_CONFIG_TABLES, ...CONTROL_CONFIG_TABLES, "tenants", ...own];
 }
 
 /**
@@ -208,4 +248,33 @@ export function expectWellFormed(res: FuzzResponse, method = "GET"): void {
   expect(problem.status, where).toBe(res.status);
   expect(entry.status, `catalogue status of ${String(problem.code)}: ${where}`).toBe(res.status);
   expect(problem.title, where).toBe(entry.title);
+}
+
+/** The problem's `code`, or "2xx" for an accepted request (the form FuzzRequest.expected uses). */
+export function answerCode(res: FuzzResponse): string {
+  if (res.status < 400) return "2xx";
+  try {
+    return String((JSON.parse(res.text) as { code?: unknown }).code);
+  } catch {
+    return `(${res.status}, not JSON)`;
+  }
+}
+
+/**
+ * Issue 16's protocol properties, on top of expectWellFormed: the answer is one the reference allows
+ * for the case's mutation, and a problem also carries the protocol's own error members (StepAuth SDKs
+ * read `error` = code and `message`; Sigilum clients read `error`, the message).
+ */
+export function expectProtocolAnswer(res: FuzzResponse, r: FuzzRequest): void {
+  const where = `${res.status} ${res.text.slice(0, 300)}`;
+  if (r.expected) expect(r.expected, `answer ${answerCode(res)} is not the reference's for "${r.mutations[0]}": ${where}`).toContain(answerCode(res));
+  if (res.status < 400 || r.method === "HEAD" || !r.protocol) return;
+  const problem = JSON.parse(res.text) as { code: string; error?: unknown; message?: unknown; detail?: unknown };
+  if (r.protocol === "stepauth") {
+    expect(problem.error, `StepAuth error member: ${where}`).toBe(problem.code);
+    expect(problem.message, `StepAuth message member: ${where}`).toEqual(expect.any(String));
+  } else if (isSigilumCode(problem.code) || r.url.startsWith("/v1/")) {
+    // Sigilum's codes, and every problem of its own routes; /request-clearance keeps its own problems otherwise.
+    expect(problem.error, `Sigilum error member: ${where}`).toEqual(expect.any(String));
+  }
 }

@@ -1,8 +1,11 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { utf8 } from "../../src/protocols/encoding.js";
 import { verifyDecisionEnvelope } from "../../src/protocols/stepauth/decision.js";
 import { encodeEnvelope, signEnvelope } from "../../src/protocols/stepauth/envelope.js";
 import { generateHybridKeyset, publicKeysetOf, type PrivateKeyset, type PublicKeyset } from "../../src/protocols/stepauth/keyset.js";
+import { call, newDatabase, startTestVault, type Engine, type TestDatabase, type TestVault } from "./vault.js";
 
 /**
  * A StepAuth service provider for the vault's own integration tests: it signs with the protocol
@@ -105,4 +108,56 @@ export async function poll(app: FastifyInstance, hub: Hub, sp: TestSp, req: { re
 
 export async function cancel(app: FastifyInstance, hub: Hub, sp: TestSp, requestId: string) {
   return post(app, `${hub.base}/authorization-requests/cancel`, signed(sp, { requestId, spId: sp.entity, timestamp: rfc3339(Date.now()) }));
+}
+
+/** The requestId inside a decision envelope a callback carried ("" when the body is not one). */
+export function requestIdOf(envelope: string): string {
+  try {
+    return JSON.parse(Buffer.from(JSON.parse(envelope).payload, "base64").toString("utf8")).requestId;
+  } catch {
+    return "";
+  }
+}
+
+/** An SP's callback endpoint on loopback: `answer` sees each delivered body and writes the response. */
+export async function startCallbackReceiver(answer: (body: string, res: http.ServerResponse) => void): Promise<{ base: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => answer(body, res));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** A vault acting as a hub: a policy, a reviewer (Ana, group finance), one registered SP, the hub's metadata. */
+export interface HubVault {
+  db: TestDatabase;
+  v: TestVault;
+  sp: TestSp;
+  hub: Hub;
+  /** Ana's reviewer key. */
+  reviewerKey: string;
+  close(): Promise<void>;
+}
+
+export async function startHubVault(engine: Engine, opts: { policy: object; callbackPattern: string | null; env?: Record<string, string> }): Promise<HubVault> {
+  const db = newDatabase(engine);
+  const v = await startTestVault(db, { env: { VAULT_CEL_TIMEOUT_MS: "2000", VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS: "true", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600", ...opts.env } });
+  const policy = await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: opts.policy });
+  if (policy.status !== 200) throw new Error(`policy registration failed: ${policy.status} ${JSON.stringify(policy.body)}`);
+  const reviewerKey = (await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: "Ana", email: "ana@example.com", groups: ["finance"] } })).body.api_key as string;
+  const sp = newSp();
+  await registerSp(v.vault.app, v.adminKey, sp, opts.callbackPattern);
+  const hub = await hubOf(v.vault.app, v.tenantId);
+  return {
+    db, v, sp, hub, reviewerKey,
+    async close() {
+      await v.close();
+      await db.drop();
+    },
+  };
 }

@@ -66,7 +66,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       const sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
       const [row] = await sql.query<{ agent_identity: unknown; api_key_id: string; agent_id: string }>("SELECT agent_identity, api_key_id, agent_id FROM clearance_requests WHERE id = $1", [signed.body.request_id]);
       const identity = { verified: true, namespace: "acme-corp", subject: "dev@acme.example", key: bot.identity.publicKey, claim_id: claimId, services: ["billing-api"] };
-      expect(row).toEqual({ agent_identity: identity, api_key_id: `sigilum:${bot.identity.certificate.keyId}`, agent_id: "invoice-bot" });
+      expect(row).toEqual({ agent_identity: identity, api_key_id: `sigilum:acme-corp:${bot.identity.publicKey}`, agent_id: "invoice-bot" });
       const [unsignedRow] = await sql.query<{ agent_identity: unknown }>("SELECT agent_identity FROM clearance_requests WHERE id = $1", [unsigned.body.request_id]);
       expect(unsignedRow!.agent_identity).toBeNull();
 

@@ -4,8 +4,9 @@ import { agentSetup, claimBody, expectSigilumError, newAgent, send, type Agent }
 import { newDatabase, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 /**
- * Without VAULT_PUBLIC_URL the signed target URI is this request's scheme and Host plus its raw path
- * and query; /v1/verify's rate limit; the webhook formats' vocabularies.
+ * Without VAULT_PUBLIC_URL the signed target URI is the vault's derived public URL plus the raw path
+ * and query, never the Host header the sender chose; /v1/verify's rate limit; the webhook formats'
+ * vocabularies.
  */
 for (const engine of ["pglite", "postgres"] as Engine[]) {
   describe(`signed target URI and limits on ${engine}`, () => {
@@ -15,7 +16,9 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
     const clock = new ManualClock(Date.now());
     const host = "agents.example:8443";
     const path = (a: Agent, service = "billing-api") => `/v1/verify?namespace=acme-corp&public_key=${encodeURIComponent(a.identity.publicKey)}&service=${service}`;
-    const atHost = (p: string, url = `http://${host}${p}`) =>
+    /** The vault's own origin: VAULT_PUBLIC_URL's derived default (http://<host>:<bound port>). */
+    const origin = () => v.vault.ctx.config.http.publicUrl;
+    const atHost = (p: string, url = `${origin()}${p}`) =>
       v.vault.app.inject({ method: "GET", url: p, headers: { host, ...agent.signer.sign("GET", url) } }).then((r) => ({ status: r.statusCode, body: JSON.parse(r.body), headers: r.headers }));
 
     beforeAll(async () => {
@@ -29,13 +32,16 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       await db?.drop();
     });
 
-    it("verifies against the Host the request came with, path and query as sent", async () => {
+    it("verifies against the vault's own public URL, whatever Host says; path and query as sent", async () => {
+      expect(origin()).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
       const ok = await atHost(path(agent));
       expect(ok.status, JSON.stringify(ok.body)).toBe(200);
       expect(ok.body).toEqual({ authorized: false, reason: "no_approved_claim" });
-      // Another host, another query: the signature covers the target URI.
+      // A signature made for another vault, replayed here with that vault's Host: refused.
+      expectSigilumError(await atHost(path(agent), `http://${host}${path(agent)}`), 401, "SIGNATURE_INVALID");
       expectSigilumError(await atHost(path(agent), `http://elsewhere.example:8443${path(agent)}`), 401, "SIGNATURE_INVALID");
-      expectSigilumError(await atHost(path(agent), `http://${host}${path(agent, "payroll")}`), 401, "SIGNATURE_INVALID");
+      // Another query: the signature covers the target URI.
+      expectSigilumError(await atHost(path(agent), `${origin()}${path(agent, "payroll")}`), 401, "SIGNATURE_INVALID");
       // The reference's worked example's percent-escapes are kept as sent, on both sides.
       expect((await atHost(`${path(agent)}&note=a%2Fb`)).status).toBe(200);
     });
@@ -46,7 +52,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       const busy = newAgent("busy-ns", clock);
       const call = () => {
         const p = `/v1/verify?namespace=busy-ns&public_key=${encodeURIComponent(busy.identity.publicKey)}&service=billing-api`;
-        return v.vault.app.inject({ method: "GET", url: p, headers: { host, ...busy.signer.sign("GET", `http://${host}${p}`) } })
+        return v.vault.app.inject({ method: "GET", url: p, headers: { host, ...busy.signer.sign("GET", `${origin()}${p}`) } })
           .then((r) => ({ status: r.statusCode, body: JSON.parse(r.body), headers: r.headers as Record<string, unknown> }));
       };
       let last = { status: 0, body: {} as any, headers: {} as Record<string, unknown> };

@@ -40,7 +40,9 @@ describe("the countersign/sdk package export", () => {
     expect(build.code, build.stdout + build.stderr).toBe(0);
     // Its runtime dependencies, as npm would install them beside it.
     mkdirSync(path.join(dir, "node_modules"), { recursive: true });
-    for (const dep of ["jose", "zod", "@noble/curves", "@noble/hashes"]) cpSync(path.join(ROOT, "node_modules", dep), path.join(dir, "node_modules", dep), { recursive: true });
+    // @noble/post-quantum (StepAuth's ML-DSA-65) needs @noble/ciphers; @bufbuild/cel (evaluateRouting) its spec, re2 and protobuf.
+    const deps = ["jose", "zod", "@noble/curves", "@noble/hashes", "@noble/post-quantum", "@noble/ciphers", "@bufbuild/cel", "@bufbuild/cel-spec", "@bufbuild/re2", "@bufbuild/protobuf"];
+    for (const dep of deps) cpSync(path.join(ROOT, "node_modules", dep), path.join(dir, "node_modules", dep), { recursive: true });
     cpSync(path.join(ROOT, "node_modules/@types"), path.join(dir, "node_modules/@types"), { recursive: true });
     writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", type: "module", private: true }));
   }, 300_000);

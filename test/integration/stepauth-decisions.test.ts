@@ -1,18 +1,8 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyDecisionEnvelope } from "../../src/protocols/stepauth/decision.js";
 import { verifyBundleWith } from "../../src/sdk/index.js";
-import { cancel, hubOf, poll, registerSp, submit, newSp, type Hub, type TestSp } from "../helpers/stepauth-sp.js";
-import { call, newDatabase, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
-
-function requestIdOf(envelope: string): string {
-  try {
-    return JSON.parse(Buffer.from(JSON.parse(envelope).payload, "base64").toString("utf8")).requestId;
-  } catch {
-    return "";
-  }
-}
+import { cancel, poll, requestIdOf, startCallbackReceiver, startHubVault, submit, type Hub, type HubVault, type TestSp } from "../helpers/stepauth-sp.js";
+import { call, type Engine, type TestVault } from "../helpers/vault.js";
 
 /** Refunds up to 100 are approved by a condition, up to 1000 go to review, above are denied. */
 const refunds = {
@@ -28,11 +18,11 @@ const refunds = {
 };
 
 describe.each<Engine>(["pglite", "postgres"])("StepAuth decisions on %s", (engine) => {
-  let db: TestDatabase;
+  let hv: HubVault | undefined;
   let v: TestVault;
   let hub: Hub;
   let sp: TestSp;
-  let receiver: http.Server;
+  let receiver: Awaited<ReturnType<typeof startCallbackReceiver>> | undefined;
   let callbackBase = "";
   const received: { requestId: string; body: string; answer: number }[] = [];
   const deliveriesOf = (requestId: string) => received.filter((r) => r.requestId === requestId);
@@ -43,29 +33,18 @@ describe.each<Engine>(["pglite", "postgres"])("StepAuth decisions on %s", (engin
   const amount = (value: string) => ({ action: { details: [{ key: "amount", label: "Amount", value }] } });
 
   beforeAll(async () => {
-    receiver = http.createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => (body += c));
-      req.on("end", () => {
-        received.push({ requestId: requestIdOf(body), body, answer });
-        const requestId = requestIdOf(body);
-        res.writeHead(answer, { "content-type": "application/json" }).end(JSON.stringify({ requestId, status: "success" }));
-      });
+    receiver = await startCallbackReceiver((body, res) => {
+      const requestId = requestIdOf(body);
+      received.push({ requestId, body, answer });
+      res.writeHead(answer, { "content-type": "application/json" }).end(JSON.stringify({ requestId, status: "success" }));
     });
-    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-    callbackBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb/`;
-    db = newDatabase(engine);
-    v = await startTestVault(db, { env: { VAULT_CEL_TIMEOUT_MS: "2000", VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS: "true", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
-    expect((await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refunds })).status).toBe(200);
-    ana = (await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: "Ana", email: "ana@example.com", groups: ["finance"] } })).body.api_key;
-    sp = newSp();
-    await registerSp(app(), v.adminKey, sp, `${callbackBase}*`);
-    hub = await hubOf(app(), v.tenantId);
+    callbackBase = receiver.base;
+    hv = await startHubVault(engine, { policy: refunds, callbackPattern: `${callbackBase}*` });
+    ({ v, sp, hub, reviewerKey: ana } = hv);
   });
   afterAll(async () => {
-    await v?.close();
-    await db?.drop();
-    await new Promise((r) => receiver?.close(r));
+    await hv?.close();
+    await receiver?.close();
   });
 
   it("approves by a condition: 202, then a signed decision by poll and by callback, with the execution result in the ledger", async () => {

@@ -35,7 +35,12 @@ describe.each<Engine>(["pglite", "postgres"])("StepAuth submit on %s", (engine) 
   });
 
   it("publishes the hub's metadata: entity, one hybrid keyset, host", async () => {
-    expect(hub.entity).toBe(`127.0.0.1:0/stepauth/${v.tenantId}`);
+    // Without VAULT_PUBLIC_URL: the address the vault listens on, with the port it bound (never VAULT_PORT=0).
+    const origin = new URL(v.url);
+    expect(origin.port).not.toBe("0");
+    expect(hub.entity).toBe(`${origin.host}/stepauth/${v.tenantId}`);
+    const metadata = (await app().inject({ method: "GET", url: hub.base + "/metadata" })).json();
+    expect(metadata.host).toBe(`${v.url}/stepauth/${v.tenantId}`);
     expect(hub.keysets).toHaveLength(1);
     expect(hub.keysets[0]!.keys.map((k) => k.alg)).toEqual(["ed25519", "ml-dsa-65"]);
     const unknownTenant = await app().inject({ method: "GET", url: "/stepauth/t_nope/v1/metadata" });

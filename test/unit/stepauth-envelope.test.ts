@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign as nodeSign } from "node:crypto";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { describe, expect, it } from "vitest";
 import { fromBase64Strict, toBase64, utf8 } from "../../src/protocols/encoding.js";
-import { encodeEnvelope, parseEnvelope, signEnvelope, verifyEnvelope, type Envelope } from "../../src/protocols/stepauth/envelope.js";
+import { encodeEnvelope, parseEnvelope, signEnvelope, verifyEnvelope, verifyEnvelopeInStages, type Envelope } from "../../src/protocols/stepauth/envelope.js";
 import { generateHybridKeyset, parsePrivateKeyset, parsePublicKeyset, publicKeysetOf, serializePrivateKeyset, type PublicKeyset } from "../../src/protocols/stepauth/keyset.js";
 
 /** The envelope and keysets of StepAuth (reference §1): all-of verification, one false for every cause. */
@@ -142,6 +142,17 @@ describe("envelopes", () => {
     // A keyset stored in the wrong order verifies nothing, even with signatures in that order.
     const reversed = { keysetId: "ks_sp", keys: [{ ...spPublic.keys[1]!, idx: 0 }, { ...spPublic.keys[0]!, idx: 1 }] };
     expect(verifies(withEnvelope((e) => (e.signature.signatures = [pqSig, edSig])), [reversed])).toBe(false);
+  });
+
+  it("verify in stages: Ed25519 (the cheap check) first, then rest() for the ML-DSA-65 component, all-of together", () => {
+    const [edSig, pqSig] = signed.signature.signatures as [string, string];
+    const stages = (text: string) => verifyEnvelopeInStages(parseEnvelope(text)!, [spPublic]);
+    const forged = stages(withEnvelope((e) => (e.signature.signatures = [toBase64(new Uint8Array(64)), pqSig])));
+    expect([forged.ed25519, forged.rest()]).toEqual([false, false]);
+    const mixed = stages(withEnvelope((e) => (e.signature.signatures = [edSig, toBase64(ml_dsa65.sign(payload, other.keys[1]!.secretKey))])));
+    expect([mixed.ed25519, mixed.rest()]).toEqual([true, false]);
+    const good = stages(body);
+    expect([good.ed25519, good.rest()]).toEqual([true, true]);
   });
 
   it("refuse wrong signature lengths and malformed base64 without throwing", () => {

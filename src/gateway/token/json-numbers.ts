@@ -7,9 +7,9 @@
  * its double prints as (5, 5.0, 1e2, 0.1, 2.5e-3) is accepted.
  *
  * Run only on text JSON.parse accepted. Iterative and linear: strings are skipped with stringEnd (the
- * duplicate-key scanner's, src/tokens/duplicate-keys.ts).
+ * one the duplicate-key scanners share, src/protocols/json-string-end.ts).
  */
-import { stringEnd } from "../../tokens/duplicate-keys.js";
+import { stringEnd } from "../../protocols/json-string-end.js";
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 

@@ -67,7 +67,7 @@ const detailDoc = documented({
 const decisionDoc = documented({
   summary: "Approve or deny a pending request",
   description:
-    "One vote per reviewer. Any deny ends the request; approvals count until its rules are met. The key that submitted the request, and its human principal, may not approve it. An agent key may only cancel a request (approved: false).",
+    "One vote per reviewer. Any deny ends the request; approvals count until its rules are met. The key that submitted the request, and its human principal, may not approve it. An agent key may only cancel a request it submitted (approved: false).",
   tags: ["reviews"],
   auth: ["reviewer", "admin", "agent"],
   params: requestIdParams,
@@ -84,6 +84,9 @@ const decisionDoc = documented({
     "self_approval_forbidden",
     "principal_approval_forbidden",
     "already_voted",
+    // An agent claim's review (src/agents/): the approval would pass a claim limit.
+    "SERVICE_LIMIT_REACHED",
+    "AGENT_LIMIT_REACHED",
     "signer_unavailable",
     "tenant_secrets_unavailable",
   ],

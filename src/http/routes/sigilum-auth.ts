@@ -1,6 +1,6 @@
 import { Transform, type Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { SignerStanding, VerifiedSigner } from "../../agents/signed-requests.js";
+import { signerPrincipalId, type SignedInput, type SignedOptions, type SignerStanding, type VerifiedSigner } from "../../agents/signed-requests.js";
 import { AppError, isAppError } from "../../errors.js";
 import { headerReader } from "../../protocols/http-signatures/signature-base.js";
 import { hasSigilumHeaders } from "../../protocols/http-signatures/sigilum-verify.js";
@@ -42,29 +42,27 @@ export async function captureSignedBody(request: FastifyRequest, _reply: Fastify
 }
 
 /**
- * The URI the agent signed: VAULT_PUBLIC_URL when it is set (behind a proxy, the Host the vault sees
- * is not the one the agent addressed), else this request's scheme and Host; then the raw path and
- * query exactly as received.
+ * The URI the agent signed: the vault's public URL (VAULT_PUBLIC_URL, or its derived default), then
+ * the raw path and query exactly as received. Never the request's Host header: the sender chooses
+ * it, so a signature made for another vault (https://a/...) would verify here (https://b/) with
+ * `Host: a`, and the vault's own nonce store has never seen it.
  */
 export function targetUriOf(ctx: AppContext, request: FastifyRequest): string {
-  const origin = ctx.config.http.publicUrlSet ? ctx.config.http.publicUrl : `${request.protocol}://${request.headers.host ?? ""}`;
-  return origin + (request.raw.url ?? request.url);
+  return ctx.config.http.publicUrl + (request.raw.url ?? request.url);
 }
 
 /** Verifies the request's signature (expect: the route's binding), spending its nonce. */
 export function verifySigned(
   ctx: AppContext,
   request: FastifyRequest,
-  opts: { apiKeyTenant?: string; expect?: { namespace?: string; publicKey?: string }; onVerified?: (namespace: string, keyId: string) => void } = {},
+  opts: SignedOptions & { expect?: SignedInput["expect"] } = {},
 ): Promise<VerifiedSigner> {
-  const input = {
-    method: request.method,
-    targetUri: targetUriOf(ctx, request),
-    header: headerReader(request.headers),
-    body: request.signedBodyBytes ?? null,
-    expect: opts.expect,
-  };
-  return ctx.agents.signed.verify(input, { apiKeyTenant: opts.apiKeyTenant, onVerified: opts.onVerified });
+  return ctx.agents.signed.verify(signedInput(ctx, request, opts.expect), { apiKeyTenant: opts.apiKeyTenant, onVerified: opts.onVerified });
+}
+
+/** The request as the verifier sees it: the target URI the agent must have signed, the raw body bytes. */
+function signedInput(ctx: AppContext, request: FastifyRequest, expect?: SignedInput["expect"]): SignedInput {
+  return { method: request.method, targetUri: targetUriOf(ctx, request), header: headerReader(request.headers), body: request.signedBodyBytes ?? null, expect };
 }
 
 export const isSigned = (request: FastifyRequest): boolean => hasSigilumHeaders(headerReader(request.headers));
@@ -84,7 +82,7 @@ export function presentedKey(request: FastifyRequest): string | undefined {
  * - Signed with a key: the key authenticates; the signer's namespace must be the key's tenant's (403
  *   SIGNATURE_NAMESPACE_MISMATCH), and its key must hold an approved claim (403 AGENT_CLAIM_REQUIRED).
  * - Signed alone: the namespace names the tenant, and the approved claim makes the signer an agent
- *   principal, keyed by its key id (so it alone reads its own requests' tokens).
+ *   principal, keyed by its namespace and full public key (so it alone reads its own requests' tokens).
  * Signed requests carry the verified identity on a copy of the principal (`agent`).
  */
 export function signedOrKey(ctx: AppContext) {
@@ -93,12 +91,11 @@ export function signedOrKey(ctx: AppContext) {
     if (!isSigned(request)) return byKey(request);
     const keyed = request.headers["x-vault-api-key"] !== undefined;
     if (keyed) await byKey(request);
-    const signer = await verifySigned(ctx, request, {
+    const { signer, standing } = await ctx.agents.signed.verifyAgent(signedInput(ctx, request), {
       apiKeyTenant: keyed ? request.principal!.tenantId : undefined,
-      onVerified: keyed ? undefined : (_ns, keyId) => ctx.rateLimiter.check(`sigilum:${keyId}`),
+      onVerified: keyed ? undefined : (ns, publicKey) => ctx.rateLimiter.check(signerPrincipalId(ns, publicKey)),
     });
-    const standing = await ctx.agents.signed.standing(signer);
-    const base: Principal = keyed ? request.principal! : { tenantId: signer.tenantId, keyId: `sigilum:${signer.keyId}`, scope: "agent" };
+    const base: Principal = keyed ? request.principal! : { tenantId: signer.tenantId, keyId: signerPrincipalId(signer.namespace, signer.publicKey), scope: "agent" };
     request.principal = { ...base, agent: standing.identity };
     request.signedAgent = standing;
     if (!keyed) request.tenantSql = signer.sql;

@@ -39,7 +39,7 @@ export function stepAuthRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 }
 
-/** Per sender and tenant, the vault's per-key rate: checked after the sender is known, before its signatures are verified. */
+/** Per sender and tenant, the vault's per-key rate: charged once the Ed25519 signature verified, before the ML-DSA-65 one (envelope-auth.ts). */
 const limiter = (ctx: AppContext, tenant: string) => (sender: StepAuthSender) => ctx.rateLimiter.check(`stepauth:${tenant}:${sender.id}`);
 
 function bodyOf(request: FastifyRequest): Uint8Array | undefined {
@@ -61,9 +61,11 @@ async function shed<T>(work: () => Promise<T>): Promise<T> {
 const directoryKinds = ["users", "groups", "policies"] as const;
 
 function routes(app: FastifyInstance, ctx: AppContext) {
+  // A tenant id that cannot exist is the same 404 as one that does not (never a validation error).
   const sqlOf = async (request: FastifyRequest) => {
-    const { tenant } = tenantParams.parse(request.params);
-    return { tenant, sql: await ctx.tenantDbs.get(tenant) };
+    const params = tenantParams.safeParse(request.params);
+    if (!params.success) throw new AppError("not_found", "No such tenant");
+    return { tenant: params.data.tenant, sql: await ctx.tenantDbs.get(params.data.tenant) };
   };
 
   app.get(
@@ -138,7 +140,10 @@ function routes(app: FastifyInstance, ctx: AppContext) {
     async (request, reply) =>
       shed(async () => {
         const { tenant, sql } = await sqlOf(request);
-        const { requestId } = pollParams.parse(request.params);
+        const params = pollParams.safeParse(request.params);
+        // An id no request can have (over 256 characters) is not found, like any unknown one.
+        if (!params.success) throw new AppError("request_not_found", "This sender has no request with this requestId");
+        const { requestId } = params.data;
         const answer = await ctx.stepauth.queries.poll(sql, tenant, requestId, bodyOf(request), request.url, limiter(ctx, tenant));
         if (answer.status === 202) return reply.code(202).send(answer.body);
         return reply.code(200).type("application/json").send(answer.envelope);

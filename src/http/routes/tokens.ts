@@ -19,7 +19,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: AppContext) {
         summary: "A fresh A-JWT for a remembered approval",
         description:
           "The Ledgix SDK's decision cache (wire protocol §2.3): a new token, with a new `jti`, bound to an earlier approval that " +
-          "still holds (same key, a policy decision rather than a human one, the policy version unchanged). Unknown fields are ignored.",
+          "still holds (same key, a policy decision rather than a human one, not made on a verified agent's signature, the policy version unchanged). Unknown fields are ignored.",
         tags: ["tokens"],
         auth: ["agent", "admin"],
         body: mintTokenSchema,

@@ -11,6 +11,7 @@ import { policiesCommand } from "./commands/policies.js";
 import { mcpGatewayCommand } from "./commands/mcp-gateway.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { stepauthCommand } from "./commands/stepauth.js";
+import { agentsCommand } from "./commands/agents.js";
 import { ENVIRONMENT_TEXT, EXIT_CODES_TEXT, withExamples } from "./help.js";
 
 /**
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     ledgerCommand(),
     verifyBundleCommand(),
     stepauthCommand(),
+    agentsCommand(),
     gatewayCommand(),
     mcpGatewayCommand(),
   ]) {

@@ -1,6 +1,6 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { z } from "zod";
-import { ed25519Verify } from "../ed25519.js";
+import { ed25519Verify, isSmallOrderKey } from "../ed25519.js";
 import { fromBase64Strict, fromBase64UrlStrict, fromUtf8Strict, sha256, toBase64, toBase64Url, toHex, utf8 } from "../encoding.js";
 
 /**
@@ -31,11 +31,11 @@ export const MAX_CERTIFICATE_HEADER_LENGTH = 8192;
 /** "ed25519:" + standard base64 of a raw 32-byte Ed25519 public key (the sigilum-agent-key header). */
 export const formatAgentPublicKey = (raw: Uint8Array): string => AGENT_KEY_PREFIX + toBase64(raw);
 
-/** The raw key of a strict "ed25519:<std base64 of 32 bytes>" value, else null. */
+/** The raw key of a strict "ed25519:<std base64 of 32 bytes>" value, else null (also for a small-order key, which anyone can sign for). */
 export function parseAgentPublicKey(value: unknown): Uint8Array | null {
   if (typeof value !== "string" || !value.startsWith(AGENT_KEY_PREFIX)) return null;
   const raw = fromBase64Strict(value.slice(AGENT_KEY_PREFIX.length));
-  return raw && raw.length === 32 ? raw : null;
+  return raw && raw.length === 32 && !isSmallOrderKey(raw) ? raw : null;
 }
 
 /** `did:sigilum:<ns>#ed25519-<hex of the first 8 bytes of SHA-256(raw key)>`. */

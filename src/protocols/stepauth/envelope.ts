@@ -62,18 +62,39 @@ export function parseEnvelope(body: string | Uint8Array): ParsedEnvelope | null 
  * One `false` for every cause (an attacker learns nothing from which check failed); never throws.
  */
 export function verifyEnvelope(parsed: ParsedEnvelope, keysets: readonly PublicKeyset[]): boolean {
+  const stages = verifyEnvelopeInStages(parsed, keysets);
+  return stages.ed25519 && stages.rest();
+}
+
+/**
+ * verifyEnvelope in two steps, for a verifier that spends something between them (a hub charges
+ * the sender's rate only for envelopes that are not forgeries): `ed25519` is the shape, the payload
+ * binding and the Ed25519 component (the cheap check); `rest()` verifies the remaining components
+ * (ML-DSA-65, milliseconds) and is true only if `ed25519` is. Both together are verifyEnvelope.
+ */
+export function verifyEnvelopeInStages(parsed: ParsedEnvelope, keysets: readonly PublicKeyset[]): { ed25519: boolean; rest(): boolean } {
+  const refused = { ed25519: false, rest: () => false };
   try {
     const keyset = keysets.find((k) => k.keysetId === parsed.envelope.signature.keysetId);
     const signatures = parsed.envelope.signature.signatures;
-    if (!keyset || !hasKeysetShape(keyset.keys) || signatures.length !== keyset.keys.length) return false;
+    if (!keyset || !hasKeysetShape(keyset.keys) || signatures.length !== keyset.keys.length) return refused;
     // The payload as signed is the base64 in the envelope; re-decode it so a caller cannot pair an
     // envelope with other bytes.
     const payload = fromBase64Strict(parsed.envelope.payload);
-    if (!payload || !sameBytes(payload, parsed.payload)) return false;
-    // Ed25519 first: it is the cheap check, so a forged envelope costs no ML-DSA verification.
-    return keyset.keys.every((key, i) => verifyComponent(key.alg, key.pub, payload, signatures[i]!));
+    if (!payload || !sameBytes(payload, parsed.payload)) return refused;
+    // Ed25519 first (every allowed shape starts with it): a forged envelope costs no ML-DSA verification.
+    const [first, ...others] = keyset.keys;
+    if (!verifyComponent(first!.alg, first!.pub, payload, signatures[0]!)) return refused;
+    const rest = () => {
+      try {
+        return others.every((key, i) => verifyComponent(key.alg, key.pub, payload, signatures[i + 1]!));
+      } catch {
+        return false;
+      }
+    };
+    return { ed25519: true, rest };
   } catch {
-    return false;
+    return refused;
   }
 }
 

@@ -1,4 +1,5 @@
 import { fromUtf8Strict } from "../encoding.js";
+import { stringEnd } from "../json-string-end.js";
 
 /**
  * JSON for signed protocol messages: well-formed UTF-8, one JSON text, and no object that names a
@@ -32,7 +33,7 @@ function namesAreUniqueAndWellFormed(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      const end = closingQuote(text, i);
+      const end = stringEnd(text, i);
       const raw = text.slice(i + 1, end);
       // Escapes are rare; decoding the quoted slice gives exactly what JSON.parse produced.
       const decoded = raw.includes("\\") ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
@@ -53,18 +54,6 @@ function namesAreUniqueAndWellFormed(text: string): boolean {
     }
   }
   return true;
-}
-
-/** Index of the quote that closes the string opening at `start`, in well-formed JSON. */
-function closingQuote(text: string, start: number): number {
-  let q = text.indexOf('"', start + 1);
-  for (;;) {
-    // A quote is escaped when an odd run of backslashes precedes it.
-    let backslashes = 0;
-    for (let k = q - 1; text.charCodeAt(k) === 0x5c; k--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-    q = text.indexOf('"', q + 1);
-  }
 }
 
 /** A plain JSON object (not an array, not null), as a record to read members from. */

@@ -1,3 +1,4 @@
+import { readBoundedBody } from "../bounded-body.js";
 import { StepAuthError } from "./errors.js";
 
 /**
@@ -45,27 +46,9 @@ export async function exchange(t: HubTransport, method: "GET" | "POST", url: str
 }
 
 async function readBounded(res: Response, max: number): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new StepAuthError("invalid_response", `StepAuth answer exceeds ${max} bytes`, { status: res.status, retryable: false });
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return all;
+  const bytes = await readBoundedBody(res, max);
+  if (!bytes) throw new StepAuthError("invalid_response", `StepAuth answer exceeds ${max} bytes`, { status: res.status, retryable: false });
+  return bytes;
 }
 
 /** A JSON object in `text`, or null. */
