@@ -80,6 +80,9 @@ describe("hybrid keysets", () => {
       ["unpadded base64", { keysetId: "k", keys: [{ ...ed, pub: ed.pub.replace(/=+$/, "") }, pq] }],
       ["base64url", { keysetId: "k", keys: [ed, { ...pq, pub: pq.pub.replaceAll("+", "-").replaceAll("/", "_") }] }],
       ["not a curve point", { keysetId: "k", keys: [{ ...ed, pub: toBase64(new Uint8Array(32).fill(0xff)) }, pq] }],
+      // The identity point: a small-order key anyone can "sign" for (src/protocols/ed25519.ts).
+      ["small-order ed25519 key", { keysetId: "k", keys: [{ ...ed, pub: toBase64(Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0))) }, pq] }],
+      ["seed-era small-order key", { keyId: "k", publicKey: toBase64(Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0))) }],
       ["no keysetId", { keys: [ed, pq] }],
       ["keysetId with a control character", { keysetId: "k\n", keys: [ed, pq] }],
       ["unknown alg", { keysetId: "k", keys: [ed, { ...pq, alg: "ml-dsa-87" }] }],

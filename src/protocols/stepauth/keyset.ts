@@ -1,4 +1,5 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { isSmallOrderKey } from "../ed25519.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { fromBase64Strict, toBase64, toHex } from "../encoding.js";
@@ -68,7 +69,9 @@ function parseSeedEraKey(o: Record<string, unknown>): Parsed {
   return { ok: true, keyset: { keysetId: o.keyId, keys: [{ idx: 0, alg: "ed25519", pub: toBase64(raw) }] } };
 }
 
+/** A point on the curve, and not one of small order (anyone can sign for those: src/protocols/ed25519.ts). */
 function isEd25519Point(raw: Uint8Array): boolean {
+  if (isSmallOrderKey(raw)) return false;
   try {
     ed25519.Point.fromBytes(raw);
     return true;
