@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { peekSender, validateCancel, validatePoll } from "../protocols/stepauth/queries.js";
+import { isValidId } from "../protocols/stepauth/wire-rules.js";
 import type { RequestLifecycle } from "../requests/lifecycle.js";
 import { lockRequest } from "../requests/store/request-store.js";
 import type { DecisionSigner } from "./decision-signer.js";
@@ -81,6 +82,8 @@ export class StepAuthQueries {
   }
 
   private async owned(sql: Sql, sender: StepAuthSender, requestId: string): Promise<StepAuthRequestRow> {
+    // An id no submit could have stored (the poll's comes from the path: a NUL there is the database's refusal) is not found, unlooked-up.
+    if (!isValidId(requestId)) throw notFound();
     const row = await getStepAuthRequest(sql, sender.entity, requestId);
     if (!row) throw notFound();
     return row;

@@ -285,7 +285,12 @@ function stepAuthAdminEndpoints(): BodyEndpoint[] {
       method: "POST",
       path: () => fc.constant("/stepauth/senders"),
       role: "admin",
-      body: () => bodiesOf(senderCreateSchema, { keysets: fc.array(keysetValues(), { minLength: 0, maxLength: 3 }), callback_pattern: callbackPatterns }),
+      body: () =>
+        bodiesOf(senderCreateSchema, {
+          entity: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,30}$/), fc.constantFrom("sp.fuzz.example", "", "a#b", "x".repeat(257), "sp-\u00e9", "sp\u0000"), fc.string({ maxLength: 20 })),
+          keysets: fc.oneof(fc.array(keysetValues(), { minLength: 1, maxLength: 2 }), fc.array(keysetValues(), { maxLength: 9 })),
+          callback_pattern: callbackPatterns,
+        }),
       tables: [],
     },
     {
@@ -293,7 +298,7 @@ function stepAuthAdminEndpoints(): BodyEndpoint[] {
       method: "PATCH",
       path: (ids) => segment(ids.spareSenderId, "snd_unknown").map((id) => `/stepauth/senders/${id}`),
       role: "admin",
-      body: () => bodiesOf(senderUpdateSchema, { keysets: fc.array(keysetValues(), { minLength: 0, maxLength: 3 }), callback_pattern: callbackPatterns }),
+      body: () => bodiesOf(senderUpdateSchema, { keysets: fc.oneof(fc.array(keysetValues(), { minLength: 1, maxLength: 2 }), fc.array(keysetValues(), { maxLength: 9 })), callback_pattern: callbackPatterns }),
       tables: [],
     },
     {

@@ -16,14 +16,15 @@ const agentKey = z
 const slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, "lowercase letters, digits and inner hyphens, at most 64");
 export const namespaceName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/, "lowercase letters, digits and inner hyphens, 3-64 characters");
 
-export const verifyQuery = z.object({ namespace: z.string().min(3).max(64), public_key: agentKey, service: z.string().min(1).max(64) });
+// Text the database stores: PostgreSQL refuses NUL, and a refusal there must be the client's 400, not a 5xx.
+const text = (min: number, max: number) => z.string().min(min).max(max).refine((t) => !t.includes("\u0000"), "must not contain NUL characters");
+// Looked up in the database after the signature: a NUL must be VALIDATION_ERROR here (Sigilum's code), not the database's refusal.
+export const verifyQuery = z.object({ namespace: text(3, 64), public_key: agentKey, service: text(1, 64) });
 export const namespaceClaimsQuery = z.object({
   service: z.string().min(1).max(64).optional().describe("Must be the key's own service (the default)."),
   limit: queryInteger(1, 2000).default(500).describe("1-2000, default 500."),
   offset: queryInteger(0, 1_000_000_000).default(0),
 });
-// Text the database stores: PostgreSQL refuses NUL, and a refusal there must be the client's 400, not a 5xx.
-const text = (min: number, max: number) => z.string().min(min).max(max).refine((t) => !t.includes("\u0000"), "must not contain NUL characters");
 export const claimBody = z.object({
   namespace: text(3, 64),
   public_key: agentKey,
@@ -34,7 +35,7 @@ export const claimBody = z.object({
   agent_id: text(1, 128).optional(),
   agent_name: z.string().trim().min(1).max(128).refine((t) => !t.includes("\u0000"), "must not contain NUL characters").optional(),
 });
-export const claimParams = z.object({ id: z.string().min(1).max(64) });
+export const claimParams = z.object({ id: text(1, 64) });
 export const claimActionBody = z.strictObject({ reason: z.string().max(2000).default("") }).optional();
 export const claimListQuery = z.object({
   status: z.enum(["pending", "approved", "rejected", "revoked"]).optional(),
