@@ -20,10 +20,10 @@ export interface AgentIdentityServices {
 
 /**
  * The lifecycle hook for kind agent_claim: built before the lifecycle (which takes it as a
- * RequestKindHandler), from the outbox only.
+ * RequestKindHandler), from the outbox and the clock only.
  */
-export function claimKindHandler(outbox: Outbox): ClaimKindHandler {
-  return new ClaimKindHandler(outbox);
+export function claimKindHandler(outbox: Outbox, clock: Clock): ClaimKindHandler {
+  return new ClaimKindHandler(outbox, clock);
 }
 
 export function buildAgentIdentity(deps: {

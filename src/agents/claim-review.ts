@@ -1,3 +1,4 @@
+import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import type { Outbox } from "../outbox/outbox.js";
 import type { SigilumEventType } from "../outbox/events.js";
@@ -94,10 +95,13 @@ function rejectionReason(request: ClearanceRequest): string {
 export class ClaimKindHandler implements RequestKindHandler {
   readonly issuesToken = false;
 
-  constructor(private readonly outbox: Outbox) {}
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly clock: Clock,
+  ) {}
 
   async decided(tx: Sql, tenantId: string, request: ClearanceRequest): Promise<void> {
-    const at = request.decided_at ? new Date(request.decided_at) : new Date();
+    const at = request.decided_at ? new Date(request.decided_at) : this.clock.now();
     if (request.status === "approved") {
       const pending = await claimOfRequest(tx, request.id);
       if (pending?.status !== "pending") return;

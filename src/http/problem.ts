@@ -6,21 +6,21 @@ import { SignerUnavailableError } from "../tokens/signer.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** The StepAuth routes: problems also carry `error` (= code) and `message` (= detail), which the StepAuth SDKs read. */
-    stepAuthErrors?: boolean;
     /** The Sigilum routes (/v1/...): every problem also carries `error` (= detail), which Sigilum clients read. */
     sigilumErrors?: boolean;
   }
 }
 
-/** A tenant's StepAuth endpoints: every answer under this prefix, a route of it or not, is read by StepAuth SDKs. */
+/**
+ * A tenant's StepAuth endpoints: every problem under this prefix, a route of it or not, also carries
+ * `error` (= code) and `message` (= detail), which the StepAuth SDKs read.
+ */
 const STEPAUTH_SP_PATH = /^\/stepauth\/[^/?#]+\/v1(?:[/?#]|$)/;
 
 /** RFC 9457 problem details with a stable machine code. */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
   const { status, title } = errorCatalog[code];
-  const stepAuthRoute = request.routeOptions?.config?.stepAuthErrors === true || STEPAUTH_SP_PATH.test(request.url);
-  const stepAuth = stepAuthRoute ? { error: code, message: detail } : {};
+  const stepAuth = STEPAUTH_SP_PATH.test(request.url) ? { error: code, message: detail } : {};
   // Sigilum's body is {error: <message>, code}: a Sigilum code anywhere, or any problem on a Sigilum route.
   const sigilum = isSigilumCode(code) || request.routeOptions?.config?.sigilumErrors === true ? { error: detail } : {};
   return reply

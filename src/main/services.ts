@@ -80,7 +80,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     consoleUrl,
     batch: config.clearance.batch,
     batchObserver: batchMetrics,
-    kinds: { stepauth: stepauthParts.kindHandler, agent_claim: claimKindHandler(outbox) },
+    kinds: { stepauth: stepauthParts.kindHandler, agent_claim: claimKindHandler(outbox, clock) },
   });
   const clearance = new ClearanceService({
     tenantSql,

@@ -47,7 +47,7 @@ export const directoryExamples = {
 const SP_ERRORS = ["malformed_request", "unknown_sender", "invalid_signature", "not_found", "overloaded", "tenant_secrets_unavailable"] as const;
 
 export function spDoc(doc: Omit<RouteDoc, "tags" | "auth" | "errors"> & { errors?: readonly string[] }) {
-  return { ...documented({ ...doc, tags: ["stepauth"], auth: "none", errors: [...SP_ERRORS, ...(doc.errors ?? [])] }), stepAuthErrors: true };
+  return documented({ ...doc, tags: ["stepauth"], auth: "none", errors: [...SP_ERRORS, ...(doc.errors ?? [])] });
 }
 
 export const senderSchema = z.object({
