@@ -286,7 +286,9 @@ function submitScenarios(): fc.Arbitrary<Scenario> {
     fc.constantFrom("other-hub.example", " ", "HUB").map((r) => expecting(`recipientId ${JSON.stringify(r)}`, ["wrong_recipient"], (d, f) => void (d.payload.recipientId = r === "HUB" ? `${f.hub.entity}.evil` : r))),
     fc.constantFrom("financial.Transfer", "financial.transfer ", "data", "payments.refund", "\u00e9", "data.read.extra").map((c) => expecting(`category ${JSON.stringify(c)}`, ["unknown_category"], (d) => void (d.payload.action.category = c))),
     fc.integer({ min: 0, max: 5 }).map((n) => expecting(`operator chain of ${n}`, OK, (d) => void (d.payload.principal = operatorChain(n)))),
-    fc.oneof(fc.integer({ min: 6, max: 40 }), fc.constantFrom(500, 3000)).map((n) => expecting(`operator chain of ${n}`, ["operator_depth_exceeded"], (d) => void (d.payload.principal = operatorChain(n)))),
+    // At most 1000: fuzz-raw-json.ts walks the payload recursively and overflowed the stack at 3000 in a CI
+    // worker. Far deeper chains (5000) are refused in test/unit/stepauth-request.test.ts.
+    fc.oneof(fc.integer({ min: 6, max: 40 }), fc.constantFrom(500, 1000)).map((n) => expecting(`operator chain of ${n}`, ["operator_depth_exceeded"], (d) => void (d.payload.principal = operatorChain(n)))),
     fc.constantFrom<[string, Json[]]>(["900 labeled entries of 200 characters", entries(900, 200)], ["labeled entries nested 8 deep", nestedEntries(8)], ["1000 labeled entries in all (999 details and the principal's attribute)", entries(999, 1)]).map(([name, e]) =>
       expecting(name, OK, (d) => void (d.payload.action.details = e)),
     ),
