@@ -24,6 +24,10 @@ export const LEDGER_EVENT_TYPES = [
   "stepauth.executed",
   // An approved agent claim revoked by a reviewer (src/agents/); its submission and review are the request's own events.
   "agent_claim.revoked",
+  // Code 14: every fact that is not a request's (passkey enrolment, grants, policy modes, replays). One
+  // extensible type, its action named inside the event (audit-event.ts), because only codes 14 and 15
+  // were left; code 15 stays reserved.
+  "vault.audit",
 ] as const;
 export type LedgerEventType = (typeof LEDGER_EVENT_TYPES)[number];
 

@@ -4,6 +4,7 @@ import type { TenantKeys } from "../../tenancy/tenant-keys.js";
 import type { Signer } from "../../tokens/signer.js";
 import { sealBody } from "../core/body-cipher.js";
 import { eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.js";
+import { auditLedgerEvent, type AuditRecord } from "../core/audit-event.js";
 import { clearanceEventType, ledgerEventFor, type DecidedRequest } from "../core/ledger-event.js";
 import { leafHash } from "../core/merkle.js";
 import type { LedgerEventType } from "../core/wire.js";
@@ -58,8 +59,20 @@ export class LedgerWriter {
   }
 
   /** `reason` replaces the request's own reason in the event (votes, mints, consumes). */
-  async prepare(row: DecidedRequest, type: LedgerEventType, reason: string | undefined, tenantId: string): Promise<PreparedLedgerEvent> {
-    const event = ledgerEventFor(row, type, this.clock.now(), reason);
+  prepare(row: DecidedRequest, type: LedgerEventType, reason: string | undefined, tenantId: string): Promise<PreparedLedgerEvent> {
+    return this.seal(ledgerEventFor(row, type, this.clock.now(), reason), type, tenantId);
+  }
+
+  /**
+   * A `vault.audit` event (core/audit-record.ts): a fact that is not a request's, such as a passkey
+   * enrolled or a grant revoked. The caller appends it in the transaction of the change it records.
+   */
+  prepareAudit(record: AuditRecord, tenantId: string): Promise<PreparedLedgerEvent> {
+    return this.seal(auditLedgerEvent(record, this.clock.now()), "vault.audit", tenantId);
+  }
+
+  /** Hashes, signs the receipt (§4.4) and seals the body. */
+  private async seal(event: LedgerEvent, type: LedgerEventType, tenantId: string): Promise<PreparedLedgerEvent> {
     const hash = eventHash(event);
     const leaf = Buffer.from(leafHash(Buffer.from(hash, "hex"))).toString("hex");
     const receipt = receiptPayload({
