@@ -80,10 +80,25 @@ export function listReviews(status, cursor, limit = 50, decidedBy) {
 
 export const getReview = (id) => api("GET", `/reviews/${encodeURIComponent(id)}`);
 
-export const decide = (id, approved, reviewReason) =>
-  api("POST", `/reviews/${encodeURIComponent(id)}/decision`, reviewReason ? { approved, review_reason: reviewReason } : { approved });
+/** `extra`: further vote fields (a `passkey` assertion; a grant, edited arguments), merged into the body as given. */
+export const decide = (id, approved, reviewReason, extra = {}) =>
+  api("POST", `/reviews/${encodeURIComponent(id)}/decision`, { approved, ...(reviewReason ? { review_reason: reviewReason } : {}), ...extra });
+
+/** The reviewer's own passkeys (the vault keeps only their public keys). */
+export const listPasskeys = () => api("GET", "/passkeys");
+/** WebAuthn creation options; the vault keeps the challenge, single use, for a few minutes. */
+export const passkeyRegistrationOptions = () => api("POST", "/passkeys/registration-options", {});
+export const registerPasskey = (response, label) => api("POST", "/passkeys/register", label ? { response, label } : { response });
+export const removePasskey = (id) => api("DELETE", `/passkeys/${encodeURIComponent(id)}`);
+/**
+ * WebAuthn request options whose challenge commits to this request and to the vote's fields (the
+ * same `grant` and `edited_tool_args` the vote will carry): only the approval of exactly this can be signed.
+ */
+export const passkeyVoteOptions = (id, fields) => api("POST", `/reviews/${encodeURIComponent(id)}/passkey-options`, fields);
 
 export const proofBundle = (id) => api("GET", `/ledger/proof/bundle?${new URLSearchParams({ request_id: id })}`);
+/** The vault's witnesses and who cosigned its newest checkpoints (GET /ledger/witnesses). */
+export const ledgerWitnesses = () => api("GET", "/ledger/witnesses");
 
 /** Admin only: notifications and webhook deliveries that ran out of attempts (never dropped silently). */
 export const listDeadDeliveries = () => api("GET", "/outbox?status=dead&limit=100");
@@ -112,6 +127,13 @@ export const listPolicyVersions = (policyId) => api("GET", `/policies/${encodeUR
 /** The changes a version made: a unified diff against the version before it. */
 export const policyDiff = (policyId, toVersion) => api("GET", `/policies/${encodeURIComponent(policyId)}/diff?${new URLSearchParams({ to: String(toVersion) })}`);
 
+/** The tenant's mode, its shadow default, and every policy whose mode was set (shadow mode, docs/shadow-mode.md). */
+export const getPolicyModes = () => api("GET", "/policy-mode");
+/** Admin only: switches a policy to shadow (log-only) or back to enforce; a ledger event, webhook and notification. */
+export const setPolicyMode = (policyId, mode) => api("PUT", `/policies/${encodeURIComponent(policyId)}/mode`, { mode });
+/** Admin only: replays a candidate version over the recorded requests; `body` is {candidate, since, limit, with_llm}. */
+export const replayPolicy = (policyId, body) => api("POST", `/policies/${encodeURIComponent(policyId)}/replay`, body);
+
 /** Admin only: the StepAuth service providers (SPs) registered with this tenant, and the tenant's hub (design §E). */
 export const listSenders = () => api("GET", "/stepauth/senders");
 export const addSender = (entity, keysets, callbackPattern) => api("POST", "/stepauth/senders", { entity, keysets, callback_pattern: callbackPattern });
@@ -126,3 +148,10 @@ export function listAgentClaims(status) {
   return api("GET", `/agent-claims?${q}`);
 }
 export const revokeAgentClaim = (claimId, reason) => api("POST", `/v1/claims/${encodeURIComponent(claimId)}/revoke`, reason ? { reason } : {});
+
+/** Scoped grants (docs/grants.md): `status` "active" or "all", newest first. */
+export const listGrants = (status = "active") => api("GET", `/grants?${new URLSearchParams({ status, limit: "200" })}`);
+/** Stops a grant at once (a grant.revoked ledger event and webhook). */
+export const revokeGrant = (id, reason) => api("POST", `/grants/${encodeURIComponent(id)}/revoke`, { reason: reason ?? "" });
+/** A constraint in plain words, and whether a vote may carry it (the vault's own rendering, over its CEL parser). */
+export const describeConstraint = (constraint) => api("POST", "/grants/describe-constraint", { constraint });

@@ -1,17 +1,20 @@
 // Entry point: session check, hash routing (#/queue, #/history, #/policies, #/policies/<id>, #/outbox, #/unreported, #/agent-claims,
-// #/stepauth-senders, #/reviews/<id>), the live stream.
+// #/stepauth-senders, #/passkeys, #/grants, #/replay, #/reviews/<id>), the live stream.
 import { AgentClaimsView } from "./agent-claims.js";
 import { ApiError, getSession, setUnauthorizedHandler, signIn, signOut } from "./api.js";
 import { DetailView } from "./detail.js";
+import { GrantsView } from "./grants.js";
 import { byId, fill, notice } from "./dom.js";
 import { HistoryView, QueueView, tickTimes } from "./lists.js";
 import { LiveReviews } from "./live.js";
 import { OutboxView } from "./outbox.js";
+import { PasskeysView } from "./passkeys.js";
 import { PoliciesView, PolicyView } from "./policies.js";
+import { ReplayView } from "./replay.js";
 import { SendersView } from "./stepauth-senders.js";
 import { UnreportedView } from "./unreported.js";
 
-const views = ["signin", "queue", "history", "policies", "policy", "outbox", "unreported", "claims", "senders", "detail"];
+const views = ["signin", "queue", "history", "policies", "policy", "outbox", "unreported", "claims", "senders", "passkeys", "grants", "replay", "detail"];
 /** The nav entry a view belongs to: a policy's page is under Policies. */
 const navOf = { policy: "policies" };
 let session = null;
@@ -38,7 +41,11 @@ const outbox = new OutboxView({ announce });
 const unreported = new UnreportedView({ announce });
 const claims = new AgentClaimsView({ announce });
 const senders = new SendersView({ announce });
-const policies = new PoliciesView();
+const passkeys = new PasskeysView({ announce });
+const grants = new GrantsView({ announce });
+const replay = new ReplayView({ announce });
+// Admins switch policy modes from the list; reviewers see the modes only.
+const policies = new PoliciesView({ announce, isAdmin: () => session?.scope === "admin" });
 const policy = new PolicyView({ policies });
 
 /** Admins see dead deliveries (GET /outbox is admin-only); the count shows in the nav. */
@@ -103,9 +110,18 @@ async function route(focus = true) {
   } else if (hash === "#/outbox" && session.scope === "admin") {
     showView("outbox", focus);
     await refreshOutboxCount();
+  } else if (hash === "#/replay" && session.scope === "admin") {
+    showView("replay", focus);
+    await replay.load();
   } else if (hash === "#/stepauth-senders" && session.scope === "admin") {
     showView("senders", focus);
     await senders.load();
+  } else if (hash === "#/passkeys") {
+    showView("passkeys", focus);
+    await passkeys.load();
+  } else if (hash === "#/grants") {
+    showView("grants", focus);
+    await grants.load();
   } else if (hash === "#/agent-claims") {
     showView("claims", focus);
     await claims.load();
@@ -132,6 +148,7 @@ function signedIn(info) {
   byId("nav").hidden = false;
   byId("nav-outbox").hidden = info?.scope !== "admin";
   byId("nav-senders").hidden = info?.scope !== "admin";
+  byId("nav-replay").hidden = info?.scope !== "admin";
   void refreshOutboxCount();
   // The stream's open event loads the queue too (closing the gap between snapshot and stream); this
   // first load does not wait for it, so the queue shows even when the stream cannot connect.
@@ -144,7 +161,8 @@ function signedOut() {
   live.stop();
   queue.clear();
   // Nothing of the last reviewer's data stays in the page for whoever signs in next.
-  for (const id of ["detail-body", "history-list", "policies-list", "policy-body", "outbox-list", "unreported-list", "claims-list", "senders-list", "senders-hub"]) fill(byId(id));
+  for (const id of ["detail-body", "history-list", "policies-list", "policy-body", "outbox-list", "unreported-list", "claims-list", "senders-list", "senders-hub", "passkeys-list", "grants-list", "replay-result"]) fill(byId(id));
+  byId("replay-candidate").value = "";
   byId("whoami").hidden = true;
   byId("nav").hidden = true;
   showView("signin");

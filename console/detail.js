@@ -1,12 +1,14 @@
 // The request detail page: everything a reviewer needs to decide without looking anything up, the
 // judge's reason and the reviewers' votes kept apart, the vote form, and the ledger proof status.
-import { ApiError, decide, getReview, proofBundle } from "./api.js";
+import { ApiError, decide, getReview, ledgerWitnesses, proofBundle } from "./api.js";
 import { byId, facts, fill, h, notice, section } from "./dom.js";
 import { ageText, approvalsText, dateText, expiryText, isExpired, prettyJson, statusOf, text } from "./format.js";
 import { statusBadge } from "./lists.js";
-import { verifyBundleInclusion } from "./merkle.js";
+import { verifyBundleInclusion, witnessSummary } from "./merkle.js";
+import { passkeyNote, passkeyOptIn, signApproval } from "./passkeys.js";
 import { defaultApproveWarning } from "./policies.js";
 import { stepAuthSections, stepAuthSummary } from "./stepauth.js";
+import { approvalTerms, grantFacts, keepTerms, restoreTerms } from "./grants.js";
 
 
 const code = (value) => h("code", {}, text(value));
@@ -50,6 +52,7 @@ function approvalsSection(review) {
   return section(
     "approvals-title",
     "Approvals",
+    review.rules?.require_passkey ? h("p", { class: "hint", id: "approvals-passkey" }, "Each approval must be signed with the reviewer's passkey.") : null,
     h(
       "p",
       {},
@@ -84,6 +87,7 @@ function voteItem(v) {
     h("span", { class: `badge ${v.approved ? "badge-approved" : "badge-denied"}` }, v.approved ? "Approved" : "Denied"),
     " by ",
     voter(v),
+    v.passkey ? h("span", { class: "badge badge-passkey", title: `Passkey ${text(v.passkey.credential_id)}` }, "signed with a passkey") : null,
     h("span", { class: "hint" }, ` · ${dateText(v.created_at)}`),
     h("p", { class: "vote-reason" }, v.reason ? v.reason : h("span", { class: "empty" }, "No reason given.")),
   );
@@ -146,10 +150,14 @@ function ledgerSection(review, shown) {
     };
     show("Fetching the proof bundle…");
     try {
-      const outcome = await verifyBundleInclusion(await proofBundle(review.request_id));
+      const bundle = await proofBundle(review.request_id);
+      const outcome = await verifyBundleInclusion(bundle);
       // The page may predate the checkpoint; the verified bundle is newer news.
       if (outcome.ok) fill(byId("ledger-checkpoint"), `in signed checkpoint ${outcome.checkpointId}`);
-      show(outcome.ok ? `✓ ${outcome.message[0].toUpperCase()}${outcome.message.slice(1)}` : `✗ Not verified: ${outcome.message}`, outcome.ok ? "ok" : "bad");
+      // Who cosigned that checkpoint, each cosignature checked here against the witness keys the vault lists.
+      // A witness list that cannot be read leaves the inclusion result as it is.
+      const witnesses = outcome.ok ? await witnessSummary(bundle, await ledgerWitnesses().catch(() => null)) : "";
+      show(outcome.ok ? `✓ ${outcome.message[0].toUpperCase()}${outcome.message.slice(1)}${witnesses ? `. ${witnesses}` : ""}` : `✗ Not verified: ${outcome.message}`, outcome.ok ? "ok" : "bad");
     } catch (err) {
       show(err instanceof ApiError ? err.describe() : String(err), "bad");
     } finally {
@@ -180,12 +188,27 @@ function decisionSection(review, onDecided) {
   // (which may be newer than this page) is what the reviewer sees after trying.
   const blocked = viewer.can_deny === false ? "You cannot vote on this request" : viewer.can_approve === false ? "You can deny but not approve this request" : null;
   const warning = blocked ? h("p", { class: "notice notice-warn", id: "viewer-note" }, viewer.why_not ? `${blocked}: ${viewer.why_not}.` : `${blocked}.`) : null;
+  // Issue 17: an approval needs a passkey signature. Without a passkey there is nothing to sign with, so Approve is disabled.
+  const needsPasskey = review.rules?.require_passkey === true && viewer.can_approve !== false;
+  let approveBlocked = false;
+  const passkey = needsPasskey
+    ? passkeyNote((b) => {
+        approveBlocked = b;
+        approve.disabled = b;
+      })
+    : null;
+  const optIn = needsPasskey || viewer.can_approve === false ? null : passkeyOptIn();
+  // Issue 17: widen the approval into a grant, or edit the arguments first (agents' clearance requests only).
+  const terms = viewer.can_approve === false || review.kind === "stepauth" || review.stepauth ? null : approvalTerms(review);
   const form = h(
     "form",
     { class: "decision", "aria-describedby": warning ? "viewer-note" : null },
     h("label", { for: "decision-reason" }, "Reason (optional)"),
     reason,
     h("p", { id: "decision-reason-hint", class: "hint" }, "Recorded with your vote in the ledger and returned to the agent."),
+    terms?.element,
+    passkey,
+    optIn?.element,
     h("div", { class: "decision-buttons" }, approve, deny),
     error,
   );
@@ -195,15 +218,20 @@ function decisionSection(review, onDecided) {
     approve.disabled = deny.disabled = true;
     notice(error, "");
     try {
-      await decide(review.request_id, approved, reason.value.trim());
+      const extra = approved && terms ? terms.fields() : {};
+      // Signed last, over the vote's other fields exactly as they are sent.
+      if (approved && (needsPasskey || optIn?.wanted())) extra.passkey = await signApproval(review.request_id, extra);
+      await decide(review.request_id, approved, reason.value.trim(), extra);
       await onDecided(approved);
     } catch (err) {
-      const message = err instanceof ApiError ? err.describe() : String(err);
+      // ApiError: the vault's answer; PasskeyError: the browser's (cancelled, unsupported): both say it in one line.
+      const message = typeof err?.describe === "function" ? err.describe() : String(err);
       notice(error, message);
       // A stream event may have re-rendered the page while the vote was on its way: say it there too.
       const live = document.getElementById("decision-error");
       if (live && live !== error) notice(live, message);
-      approve.disabled = deny.disabled = false;
+      approve.disabled = approveBlocked;
+      deny.disabled = false;
       (live ?? error).focus?.();
     }
   });
@@ -250,12 +278,17 @@ export class DetailView {
   async apply(review) {
     if (review.request_id !== this.id || !this.review) return;
     const typed = document.getElementById("decision-reason")?.value;
+    const signing = document.getElementById("passkey-sign")?.checked;
     const shownError = document.getElementById("decision-error");
     const refusal = shownError && !shownError.hidden ? shownError.textContent : "";
     const hadFocus = document.activeElement?.id;
+    const kept = keepTerms();
     await this.load();
+    restoreTerms(kept);
     const area = document.getElementById("decision-reason");
     if (area && typed) area.value = typed;
+    const box = document.getElementById("passkey-sign");
+    if (box && signing) box.checked = true;
     const error = document.getElementById("decision-error");
     if (error && refusal) notice(error, refusal);
     if (hadFocus) document.getElementById(hadFocus)?.focus();
@@ -310,6 +343,7 @@ export class DetailView {
             h("h3", {}, "Policy evidence"),
             evidenceList(r),
           ),
+          grantFacts(r),
           reviewed ? reviewSection(r) : null,
         ),
         h(

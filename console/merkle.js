@@ -104,3 +104,103 @@ export async function verifyBundleInclusion(bundle) {
     return { ok: false, checkpointId, message: err instanceof Error ? err.message : String(err) };
   }
 }
+
+// ---- witness cosignatures (C2SP tlog-cosignature) --------------------------------------------------
+// Which of the vault's configured witnesses (GET /ledger/witnesses) cosigned a checkpoint note. Each
+// cosignature is verified here with WebCrypto Ed25519 when the browser has it; a browser without it
+// shows the witnesses as "listed" only, never as verified. The authoritative check stays offline:
+// `countersign verify-bundle --witness KEY --require-witnesses N`.
+
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const MAX_NOTE_CHARS = 1 << 20;
+
+function fromBase64(text) {
+  if (typeof text !== "string" || !B64.test(text)) return null;
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+const hexOf = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const utf8 = (s) => new TextEncoder().encode(s);
+
+/** `<name>+<hex key id>+<base64(0x04 || key)>` with its key ID checked; null when it is not a cosignature key. */
+async function parseWitnessKey(vkey) {
+  if (typeof vkey !== "string") return null;
+  const first = vkey.indexOf("+");
+  const second = first < 0 ? -1 : vkey.indexOf("+", first + 1);
+  if (second < 0) return null;
+  const name = vkey.slice(0, first);
+  const keyId = vkey.slice(first + 1, second).toLowerCase();
+  const typed = fromBase64(vkey.slice(second + 1));
+  if (!name || !typed || typed.length !== 33 || typed[0] !== 0x04) return null;
+  const id = hexOf((await sha256(utf8(name), Uint8Array.of(0x0a), typed)).subarray(0, 4));
+  return id === keyId ? { name, keyId, publicKey: typed.subarray(1) } : null;
+}
+
+async function ed25519Verify(publicKey, message, signature) {
+  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+/**
+ * For each configured witness ({name, key}), whether `note` carries its cosignature: "verified" (the
+ * signature checks out here), "invalid" (it does not), "listed" (a line under its key, but this browser
+ * cannot check Ed25519) or "absent". Resolves to [{ name, state, timestamp }] in the given order.
+ */
+export async function witnessCosignatures(note, witnesses) {
+  if (typeof note !== "string" || note.length > MAX_NOTE_CHARS || !Array.isArray(witnesses)) return [];
+  const cut = note.lastIndexOf("\n\n");
+  if (cut < 0) return [];
+  const body = note.slice(0, cut + 1);
+  const lines = note.slice(cut + 2).split("\n").filter(Boolean);
+  const out = [];
+  for (const w of witnesses.slice(0, 64)) {
+    const key = await parseWitnessKey(w?.key);
+    if (!key) {
+      out.push({ name: String(w?.name ?? "?"), state: "absent" });
+      continue;
+    }
+    let entry = { name: key.name, state: "absent" };
+    for (const line of lines) {
+      const prefix = `\u2014 ${key.name} `;
+      if (!line.startsWith(prefix)) continue;
+      const sig = fromBase64(line.slice(prefix.length));
+      if (!sig || sig.length !== 76 || hexOf(sig.subarray(0, 4)) !== key.keyId) continue;
+      const view = new DataView(sig.buffer, sig.byteOffset + 4, 8);
+      const timestamp = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+      const message = utf8(`cosignature/v1\ntime ${timestamp}\n${body}`);
+      let state;
+      try {
+        state = (await ed25519Verify(key.publicKey, message, sig.subarray(12))) ? "verified" : "invalid";
+      } catch {
+        state = "listed";
+      }
+      entry = { name: key.name, state, timestamp };
+      if (state === "verified") break;
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+/**
+ * One sentence on who cosigned the bundle's checkpoint, from `view` (GET /ledger/witnesses): empty when
+ * the vault has no witnesses. Names only those verified in this browser, unless it cannot check Ed25519.
+ */
+export async function witnessSummary(bundle, view) {
+  if (!view || !Array.isArray(view.witnesses) || view.witnesses.length === 0) return "";
+  const results = await witnessCosignatures(bundle?.c2sp_checkpoint, view.witnesses);
+  const named = (state) => results.filter((r) => r.state === state).map((r) => r.name);
+  const verified = named("verified");
+  const listed = named("listed");
+  const invalid = named("invalid");
+  const checkpoint = bundle?.inclusion?.checkpoint?.checkpoint_id;
+  const parts = [];
+  if (verified.length > 0) parts.push(`cosigned by ${verified.join(", ")} (${verified.length} of ${view.witnesses.length}; quorum ${view.quorum})`);
+  if (listed.length > 0) parts.push(`cosignatures listed by ${listed.join(", ")} (this browser cannot check Ed25519; use countersign verify-bundle --witness)`);
+  if (invalid.length > 0) parts.push(`INVALID cosignature from ${invalid.join(", ")}`);
+  if (parts.length === 0) parts.push(`no witness has cosigned checkpoint ${checkpoint} yet (quorum ${view.quorum})`);
+  return `Witnesses: ${parts.join("; ")}.`;
+}

@@ -2,7 +2,8 @@
 // conditions, rules, tools, documents, content hash and versions. A default of "approve" is called
 // out, because a request nobody wrote a condition for is then approved with a token without any
 // human seeing it (issue 11, item 1).
-import { ApiError, getPolicy, listPolicies, listPolicyVersions, policyDiff } from "./api.js";
+import { ApiError, getPolicy, getPolicyModes, listPolicies, listPolicyVersions, policyDiff, setPolicyMode } from "./api.js";
+import { modeControl } from "./policy-modes.js";
 import { byId, facts, fill, h, notice, section } from "./dom.js";
 import { dateText, text } from "./format.js";
 
@@ -29,7 +30,11 @@ const missing = (err) => err instanceof ApiError && err.status === 404;
 const describe = (err) => (err instanceof ApiError ? err.describe() : String(err));
 
 export class PoliciesView {
-  constructor() {
+  constructor({ announce, isAdmin } = {}) {
+    this.announce = announce ?? (() => {});
+    this.isAdmin = isAdmin ?? (() => false);
+    /** policy_id → mode, from GET /policy-mode (empty when the vault predates shadow mode). */
+    this.modes = new Map();
     this.list = byId("policies-list");
     this.cursor = null;
     /** The list's entries by policy_id: the detail page falls back to them when the vault has no detail API. */
@@ -44,7 +49,7 @@ export class PoliciesView {
     const error = byId("policies-error");
     this.list.setAttribute("aria-busy", "true");
     try {
-      const page = await listPolicies({ cursor, includeRetired: this.retired.checked });
+      const [page] = await Promise.all([listPolicies({ cursor, includeRetired: this.retired.checked }), cursor ? null : this.loadModes()]);
       const policies = Array.isArray(page?.policies) ? page.policies : [];
       if (!cursor) this.known.clear();
       for (const p of policies) this.known.set(p.policy_id, p);
@@ -62,8 +67,33 @@ export class PoliciesView {
     }
   }
 
+  /** The tenant's mode (a banner when it is shadow) and each policy's; a vault without the API leaves them unknown. */
+  async loadModes() {
+    const banner = byId("policies-mode");
+    try {
+      const view = await getPolicyModes();
+      this.modes = new Map((view?.policies ?? []).map((m) => [m.policy_id, m.mode]));
+      notice(banner, view?.mode === "shadow" ? `The tenant is in shadow mode: no policy decides, and every request is answered with the shadow default (${text(view.shadow_default)}).` : "");
+    } catch (err) {
+      this.modes = new Map();
+      notice(banner, "");
+      if (err instanceof ApiError && err.status === 401) throw err;
+    }
+  }
+
+  async switchMode(policyId, mode) {
+    try {
+      await setPolicyMode(policyId, mode);
+      this.announce(mode === "shadow" ? `Policy ${policyId} is now in shadow mode (log-only)` : `Policy ${policyId} enforces again`);
+    } catch (err) {
+      notice(byId("policies-error"), `Could not change the mode of ${policyId}. ${describe(err)}`);
+    }
+    await this.load();
+  }
+
   item(p) {
     const approves = approvesByDefault(p);
+    const mode = modeControl(p, this.modes.get(p.policy_id) ?? "enforce", { isAdmin: this.isAdmin, onSwitch: (id, to) => this.switchMode(id, to) });
     // Unique per policy, so appended pages never repeat an id.
     const warningId = `policy-warning-${encodeURIComponent(p.policy_id).replace(/[^A-Za-z0-9_-]/g, "_")}`;
     return h(
@@ -73,9 +103,10 @@ export class PoliciesView {
         "div",
         { class: "review-item-head" },
         h("h2", { class: "policy-name" }, h("a", { href: policyHref(p.policy_id), class: "policy-link" }, h("code", {}, text(p.policy_id)))),
-        h("span", { class: "badges" }, statusBadge(p.status), defaultBadge(p.default_decision)),
+        h("span", { class: "badges" }, statusBadge(p.status), mode.badge, defaultBadge(p.default_decision)),
       ),
       approves ? defaultApproveWarning(warningId) : null,
+      p.status === "retired" ? null : mode.control,
       p.description ? h("p", { class: "review-reason policy-description" }, p.description) : null,
       h(
         "ul",

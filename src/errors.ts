@@ -119,6 +119,24 @@ export const errorCatalog = {
   agent_namespace_taken: { status: 409, title: "This agent namespace is already registered" },
   protected_service_exists: { status: 409, title: "A protected service with this slug already exists" },
   protected_service_not_found: { status: 404, title: "No protected service with this slug" },
+  // Passkey-signed approvals (issue 17, src/passkeys/, docs/passkeys.md).
+  passkey_required: { status: 403, title: "Approving this request needs a passkey signature (WebAuthn assertion)" },
+  passkey_invalid: { status: 403, title: "The passkey signature does not verify for this approval" },
+  passkey_not_enrolled: { status: 403, title: "This reviewer has no passkey enrolled" },
+  passkey_not_found: { status: 404, title: "No passkey with this id for this reviewer" },
+  passkey_registration_invalid: { status: 400, title: "The passkey registration does not verify" },
+  passkey_exists: { status: 409, title: "This passkey is already enrolled" },
+  // Scoped grants and edit-on-approve (issue 17, src/grants/, docs/grants.md).
+  invalid_constraint: { status: 400, title: "The grant's constraint is not a valid CEL expression over args" },
+  constraint_excludes_request: { status: 400, title: "The grant's constraint is false on the arguments being approved" },
+  grant_not_allowed: { status: 400, title: "This vote cannot carry a grant or edited arguments" },
+  vote_mismatch: { status: 409, title: "Every approving vote must carry the same grant and edited arguments as the first" },
+  grant_not_found: { status: 404, title: "No grant with this id in this tenant" },
+  grant_already_revoked: { status: 409, title: "The grant was already revoked" },
+  // Shadow mode and replay (issue 17, docs/shadow-mode.md).
+  replay_in_progress: { status: 409, title: "A replay of this tenant is already running" },
+  replay_capacity: { status: 429, title: "Too many replays are running on this vault; retry after Retry-After" },
+  replay_llm_unavailable: { status: 409, title: "Replay with the LLM step needs the LLM judge in this vault process" },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -3,11 +3,14 @@ import { AwsSettings } from "./aws.js";
 import { ConfigError } from "./config-error.js";
 import { signerConfig, type SignerConfig } from "./signer-config.js";
 import { envSchema, type RawEnv } from "./env-schema.js";
+import { webauthnConfig, type WebauthnConfig } from "./webauthn-config.js";
+import { witnessConfig, type WitnessConfig } from "./witness-config.js";
 import type { SecretReferences } from "./secrets.js";
 import { EnvSecretsProvider, type SecretsProvider } from "./secrets-provider.js";
 
 export { ConfigError };
 export type { SignerConfig };
+export type { WitnessConfig, WitnessEndpoint } from "./witness-config.js";
 
 /** Socket-level limits of an HTTP listener (vault and judge service); see src/http/listener-limits.ts. */
 export interface ListenerLimits {
@@ -28,6 +31,8 @@ export interface Config {
   /** publicUrlSet: VAULT_PUBLIC_URL was given; else publicUrl is derived from the bound address. Signed agent requests are verified against publicUrl, never the Host header. */
   http: { host: string; port: number; corsOrigin?: string; maxBodyBytes: number; publicUrl: string; publicUrlSet: boolean; limits: ListenerLimits };
   shutdown: { graceMs: number };
+  /** The WebAuthn relying party of passkey-signed approvals; defaults resolved with the public URL (webauthn-config.ts). */
+  webauthn: WebauthnConfig;
   reviews: { sweepIntervalMs: number };
   database: DatabaseTarget;
   dataDir: string;
@@ -56,6 +61,8 @@ export interface Config {
     mintMaxAgeSeconds: number;
     /** A burn with no execution report after this long is a lost consume (GET /tokens/unreported). */
     executionReportTimeoutSeconds: number;
+    /** VAULT_GRANT_MAX_SESSION_HOURS: how long a session grant lasts. */
+    grantMaxSessionHours: number;
   };
   /** Policy condition evaluation: worker threads with a per-request time budget (src/policies/cel-pool.ts). */
   cel: { timeoutMs: number; workers: number };
@@ -113,6 +120,8 @@ export interface LedgerConfig {
   /** Log name prefix; the tenant's origin is `<origin>/ledger/<tenant_id>`. Defaults to the host name. */
   origin?: string;
   anchor: AnchorConfig;
+  /** C2SP witnesses that cosign checkpoints (src/ledger/witnessing/); an empty list turns witnessing off. */
+  witnessing: WitnessConfig;
 }
 
 /** Reads and validates the environment once; a bad value stops start-up naming the variable. */
@@ -166,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     },
     shutdown: { graceMs: Math.round(e.VAULT_SHUTDOWN_GRACE_SECONDS * 1000) },
+    webauthn: webauthnConfig(e),
     reviews: { sweepIntervalMs: Math.round(e.VAULT_REVIEW_SWEEP_INTERVAL_SECONDS * 1000) },
     database,
     // The data dir holds the generated signing key and, in embedded mode, every PGlite database.
@@ -198,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       judgeTimeoutMs: e.VAULT_JUDGE_TIMEOUT_MS,
       mintMaxAgeSeconds: e.VAULT_MINT_MAX_AGE_SECONDS,
       executionReportTimeoutSeconds: e.VAULT_EXECUTION_REPORT_TIMEOUT_SECONDS,
+      grantMaxSessionHours: e.VAULT_GRANT_MAX_SESSION_HOURS,
     },
     cel: { timeoutMs: e.VAULT_CEL_TIMEOUT_MS, workers: e.VAULT_CEL_WORKERS },
     argsBudget: { maxNodes: e.VAULT_MAX_ARGS_NODES, maxArrayLength: e.VAULT_MAX_ARRAY_LENGTH },
@@ -285,6 +296,7 @@ function ledgerConfig(e: RawEnv, dataDir: string): LedgerConfig {
     batchSize: e.VAULT_LEDGER_ANCHOR_BACKFILL_BATCH_SIZE,
     origin: e.VAULT_LEDGER_ORIGIN,
     anchor,
+    witnessing: witnessConfig(e),
   };
 }
 

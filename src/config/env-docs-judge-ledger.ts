@@ -48,6 +48,16 @@ set both checks to \`false\` with them.`,
     VAULT_LEDGER_REQUIRE_OBJECT_LOCK: {
       meaning: "Also require S3 Object Lock, checked the same way.",
     },
+    VAULT_LEDGER_WITNESSES: {
+      meaning: 'C2SP tlog-witnesses that cosign every checkpoint, as JSON: `[{"url": "https://witness.example/w1", "key": "<name>+<key id>+<base64 key>"}]` (at most 32). `url` is the witness\'s submission prefix (the vault POSTs to `<url>/add-checkpoint`), `key` its cosignature verifier key (type `0x04`, as `countersign witness keygen` prints it). A malformed list, a key whose ID does not match, or a duplicate stops the start-up. Unset: checkpoints are signed by the vault alone. See [Witnesses](witness.md#cosigning-a-vaults-checkpoints).',
+    },
+    VAULT_LEDGER_WITNESS_QUORUM: {
+      derivedDefault: "1 when witnesses are listed",
+      meaning: "Cosignatures a checkpoint needs to be marked witnessed (1-32, at most the number of witnesses, else the start-up stops). Below it the checkpoint is still published, marked `unwitnessed`, and submitted again with backoff.",
+    },
+    VAULT_LEDGER_WITNESS_TIMEOUT_MS: {
+      meaning: "Deadline of one `add-checkpoint` exchange with one witness (100-120000), body included. Witnesses are asked concurrently; a slow one never delays sequencing or anchoring.",
+    },
   },
 };
 

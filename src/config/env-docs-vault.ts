@@ -85,6 +85,17 @@ export const vaultSection: EnvDocSection = {
       derivedDefault: "`http://<VAULT_HOST>:<port>`: the port the vault listens on (the one it was given for `VAULT_PORT=0`), `localhost` for a wildcard `VAULT_HOST` (`0.0.0.0`, `::`)",
       meaning: "Where people, agents and StepAuth SPs reach the vault: console links in notifications, the origin signed agent requests (Sigilum profile) are verified against, plus the request's raw path, and each tenant's StepAuth hub `host` and default entity (docs/stepauth.md). The Host header is never used, so set this to the URL agents call (behind a proxy: the public one).",
     },
+    VAULT_WEBAUTHN_RP_ID: {
+      derivedDefault: "the host name of `VAULT_PUBLIC_URL` (or of the derived public URL)",
+      meaning: "The WebAuthn relying party ID of passkey-signed approvals (docs/passkeys.md): a domain name, which every origin in `VAULT_WEBAUTHN_ORIGINS` must be on or under. Passkeys are bound to it: changing it makes every enrolled passkey unusable (enrol again). Browsers refuse an IP address as RP ID, so a vault reached at `http://127.0.0.1:…` needs `localhost` here (and `http://localhost:PORT` as origin).",
+    },
+    VAULT_WEBAUTHN_ORIGINS: {
+      derivedDefault: "the origin of `VAULT_PUBLIC_URL` (scheme, host and port)",
+      meaning: "Comma-separated origins (`https://vault.example.com`) the console is served from: an assertion whose clientDataJSON names another origin is refused (`passkey_invalid`).",
+    },
+    VAULT_WEBAUTHN_RP_NAME: {
+      meaning: "The relying party name authenticators show when a passkey is enrolled.",
+    },
     VAULT_OUTBOX_MAX_ATTEMPTS: {
       meaning: "Delivery attempts before an outbox entry (webhook, Slack, email) is dead.",
     },
@@ -153,6 +164,9 @@ export const vaultSection: EnvDocSection = {
     },
     VAULT_EXECUTION_REPORT_TIMEOUT_SECONDS: {
       meaning: "Lost-consume recovery (0 to 2592000): a token burned this long ago with no execution report (`POST /tokens/{jti}/execution`) is listed by `GET /tokens/unreported` and in the console's \"Burned, never reported\" list.",
+    },
+    VAULT_GRANT_MAX_SESSION_HOURS: {
+      meaning: "How long a session grant lasts (1 to 720 hours): it approves the agent's matching requests in that session until then, unless revoked sooner (see docs/grants.md). Window grants last the minutes the reviewer chose.",
     },
     VAULT_JUDGE_TIMEOUT_MS: {
       meaning: "Time one evaluation may take, in process or remote (10-600000); after it the request goes to review (`judge_timeout`). Also bounds each call to a remote judge's `/embed`.",

@@ -28,6 +28,21 @@ const int = (fallback: number, min: number, max: number) =>
       return n;
     });
 
+/** An integer that may be left unset (its default depends on other variables). */
+const optionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 /** Seconds as a decimal: "0.25" is a quarter second. */
 const positiveSeconds = (fallback: number, max: number) =>
   z
@@ -93,6 +108,15 @@ export const envSchema = z.object({
   VAULT_CORS_ALLOWED_ORIGIN: optionalString,
   // Where people reach this vault: links to the review console in Slack messages and emails.
   VAULT_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // Passkey-signed approvals (src/passkeys/): the WebAuthn relying party. Defaults follow VAULT_PUBLIC_URL (webauthn-config.ts).
+  VAULT_WEBAUTHN_RP_ID: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, "must be a domain name (no scheme, port or path), e.g. vault.example.com")
+    .optional(),
+  VAULT_WEBAUTHN_ORIGINS: optionalString,
+  VAULT_WEBAUTHN_RP_NAME: z.string().trim().min(1).max(64).default("Countersign"),
   // How often pending reviews are checked for expiry, reminders and escalation.
   VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: positiveSeconds(5, 3600),
   DATABASE_URL: optionalString,
@@ -135,6 +159,8 @@ export const envSchema = z.object({
   VAULT_MINT_MAX_AGE_SECONDS: int(300, 1, 30 * 86_400),
   // Lost-consume recovery: a burn with no execution report after this long is listed (GET /tokens/unreported).
   VAULT_EXECUTION_REPORT_TIMEOUT_SECONDS: int(300, 0, 30 * 86_400),
+  // The longest a session grant lasts (docs/grants.md): a session id is the agent's to choose, so it never lasts forever.
+  VAULT_GRANT_MAX_SESSION_HOURS: int(24, 1, 720),
   VAULT_JUDGE_TIMEOUT_MS: int(10_000, 10, 600_000),
   // Policy conditions (CEL) run in worker threads (src/policies/cel-pool.ts) with a hard time budget per
   // request; over it the request goes to review with condition_timeout. See docs/concepts.md, "How a decision is made".
@@ -201,6 +227,11 @@ export const envSchema = z.object({
   VAULT_LEDGER_ANCHOR_FORCE_PATH_STYLE: envBool(false),
   VAULT_LEDGER_REQUIRE_BUCKET_VERSIONING: envBool(true),
   VAULT_LEDGER_REQUIRE_OBJECT_LOCK: envBool(false),
+  // C2SP tlog-witnesses that cosign every checkpoint (JSON list of {url, key}; src/config/witness-config.ts),
+  // how many cosignatures make a checkpoint witnessed (default 1 when any is listed), and one exchange's deadline.
+  VAULT_LEDGER_WITNESSES: optionalString,
+  VAULT_LEDGER_WITNESS_QUORUM: optionalInt(1, 32),
+  VAULT_LEDGER_WITNESS_TIMEOUT_MS: int(5000, 100, 120_000),
   AWS_REGION: optionalString,
   // Standard AWS SDK endpoint overrides (emulators, stand-ins, VPC endpoints): the general one and per service.
   AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),

@@ -27,6 +27,10 @@ import type { ReviewSettingsCache } from "../requests/review-settings.js";
 import type { DecisionWaiters } from "../requests/waiters.js";
 import type { ReviewReader } from "../reviews/review-reader.js";
 import type { ReviewService } from "../reviews/review-service.js";
+import type { PasskeyService } from "../passkeys/passkey-service.js";
+import type { GrantService } from "../grants/grant-service.js";
+import type { PolicyModeService } from "../policies/policy-mode-service.js";
+import type { ReplayService } from "../requests/replay-service.js";
 import type { ReviewSweeper } from "../reviews/review-sweeper.js";
 import type { StepAuth } from "../stepauth/stepauth.js";
 import type { ApiKeyAuthenticator } from "../tenancy/api-keys.js";
@@ -96,7 +100,15 @@ export interface AppServices {
   /** Execution reports of burned tokens, and lost-consume recovery. */
   execution: ExecutionService;
   reviews: ReviewService;
+  /** Reviewers' passkeys: enrolment, listing, removal, approval options (src/passkeys/). */
+  passkeys: PasskeyService;
   reviewReader: ReviewReader;
+  /** Scoped grants: creation (with an approval), listing, revoking (src/grants/). */
+  grants: GrantService;
+  /** Policy and tenant modes (enforce / shadow), each change a ledger event, webhook and notification. */
+  policyModes: PolicyModeService;
+  /** Replays a candidate policy over recorded requests (docs/shadow-mode.md#replay). */
+  replay: ReplayService;
   /** Live review changes for SSE consoles and long polls. */
   reviewBus: ReviewBus;
   /** Expires pending reviews and sends reminders and escalations. */

@@ -13,6 +13,8 @@ import { policyRoutes } from "./routes/policies.js";
 import { reviewerRoutes } from "./routes/reviewers.js";
 import { keyRoutes } from "./routes/keys.js";
 import { reviewRoutes } from "./routes/reviews.js";
+import { passkeyRoutes } from "./routes/passkeys.js";
+import { grantRoutes } from "./routes/grants.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { tenantTokenKeyRoutes } from "./routes/tenant-token-keys.js";
 import { tokenVerificationRoutes } from "./routes/token-verification.js";
@@ -63,6 +65,8 @@ export async function buildServer(
   healthRoutes(app, ctx);
   clearanceRoutes(app, ctx);
   reviewRoutes(app, ctx);
+  passkeyRoutes(app, ctx);
+  grantRoutes(app, ctx);
   webhookRoutes(app, ctx);
   reviewerRoutes(app, ctx);
   keyRoutes(app, ctx);

@@ -89,6 +89,16 @@ export function unevaluatedVerdict(run: Exclude<CelRun, { kind: "done" }>, appli
   return { ...verdict, applied_policies: appliedPolicies(applicable), trace: { steps: ["conditions"], failed_closed: code } };
 }
 
+/**
+ * Whether the conditions alone decide: some policy's condition matched, and either it binds (deny or
+ * review beats anything later) or no policy is left to its default. Otherwise retrieval (and the LLM)
+ * decide among the policies still open (those whose conditions did not match).
+ */
+export function decidedByConditions(outcomes: PolicyOutcome[]): boolean {
+  const settled = outcomes.filter((o) => !o.fromDefault);
+  return settled.length > 0 && (strongest(settled).decision !== "approve" || settled.length === outcomes.length);
+}
+
 export function strongest<T extends { decision: RuleDecision }>(items: T[]): T {
   return items.reduce((a, b) => (strength[b.decision] > strength[a.decision] ? b : a));
 }
@@ -127,7 +137,8 @@ export function conditionsVerdict(outcomes: PolicyOutcome[], applicable: ActiveP
   };
 }
 
-function describe(o: PolicyOutcome): string {
+/** One policy's answer in words: its matched conditions' reasons, or that its default applied. */
+export function describe(o: PolicyOutcome): string {
   if (o.fromDefault) return `No condition of policy ${o.policy.policyId} matched; its default decision is ${o.decision}`;
   return o.matched.map((m) => m.reason || `Condition ${m.id} of policy ${o.policy.policyId} matched (${o.decision})`).join("; ");
 }

@@ -3,25 +3,15 @@ import type { Sql } from "../db/sql.js";
 import type { ConditionRunner } from "../policies/condition-runner.js";
 import { applicablePolicies, type ActivePolicy, type PolicyCache } from "../policies/policy-store.js";
 import { canonicalJson } from "../tokens/canonical-json.js";
-import {
-  appliedPolicies,
-  conditionInputFor,
-  conditionsVerdict,
-  expressionsOf,
-  noApplicablePolicy,
-  outcomesFrom,
-  strongest,
-  unevaluatedVerdict,
-  type PolicyOutcome,
-} from "./conditions.js";
-import { failClosedVerdict, type EvidenceChunk, type Judge, type JudgeInput, type Verdict } from "./judge.js";
+import { conditionInputFor, conditionsVerdict, decidedByConditions, expressionsOf, noApplicablePolicy, outcomesFrom, unevaluatedVerdict } from "./conditions.js";
+import { failClosedVerdict, type Judge, type JudgeInput, type Verdict } from "./judge.js";
 import type { LlmEvaluator } from "./llm/llm-evaluator.js";
-import { judgeMessages } from "./llm/prompt.js";
+import { askLlm, toEvidence } from "./llm-step.js";
 import { judgeMetrics, timedStep } from "./metrics.js";
 import type { ModelCredentials } from "./model-credentials.js";
 import type { PolicyRetriever, RetrievedChunk } from "./retrieval.js";
+import { shadowDecisions, shadowDefaultVerdict, splitByMode, withShadow } from "./shadow.js";
 
-const EXCERPT_CHARS = 1000;
 const QUERY_CHARS = 4000;
 
 /**
@@ -47,10 +37,27 @@ export class EvaluationJudge implements Judge {
 
   async evaluate(input: JudgeInput): Promise<Verdict> {
     const sql = await this.deps.tenantSql(input.tenantId);
-    const all = await this.deps.policies.active(input.tenantId, sql);
-    const applicable = applicablePolicies(all, input.tool, input.context.policy_id);
-    if (applicable.length === 0) return noApplicablePolicy(all, input.tool, input.context.policy_id);
+    const view = await this.deps.policies.snapshot(input.tenantId, sql);
+    const applicable = applicablePolicies(view.policies, input.tool, input.context.policy_id);
+    if (applicable.length === 0) return noApplicablePolicy(view.policies, input.tool, input.context.policy_id);
+    const { enforcing, shadow } = splitByMode(applicable, view);
+    // Without shadow policies, exactly the path (and the verdict) of before shadow mode existed.
+    if (shadow.length === 0) return this.decide(input, sql, enforcing);
+    const [verdict, decisions] = await Promise.all([
+      enforcing.length > 0 ? this.decide(input, sql, enforcing) : shadowDefaultVerdict(view, shadow),
+      shadowDecisions(this.deps.conditions, shadow, input),
+    ]);
+    return withShadow(verdict, decisions);
+  }
 
+  /** The parts replay (src/judge/replay/) evaluates a candidate policy with: the same pool, retrieval and LLM. */
+  get parts(): { conditions: ConditionRunner; retriever: PolicyRetriever; llm: LlmEvaluator | null; credentials: ModelCredentials } {
+    const { conditions, retriever, llm, credentials } = this.deps;
+    return { conditions, retriever, llm, credentials };
+  }
+
+  /** The decision of the enforcing policies: conditions, then retrieval, then the LLM or the defaults. */
+  private async decide(input: JudgeInput, sql: Sql, applicable: ActivePolicy[]): Promise<Verdict> {
     const run = await timedStep("conditions", () => this.deps.conditions.evaluate(expressionsOf(applicable), conditionInputFor(input), input.tenantId));
     if (run.kind !== "done") {
       judgeMetrics.failClosed.inc({ reason: run.kind === "timeout" ? "condition_timeout" : "condition_unavailable" });
@@ -58,8 +65,7 @@ export class EvaluationJudge implements Judge {
     }
     const outcomes = outcomesFrom(applicable, run.results);
     const open = outcomes.filter((o) => o.fromDefault);
-    const settled = outcomes.filter((o) => !o.fromDefault);
-    if (settled.length > 0 && (strongest(settled).decision !== "approve" || open.length === 0)) {
+    if (decidedByConditions(outcomes)) {
       return { ...conditionsVerdict(outcomes, applicable), citations: [], evidence_chunks: [], trace: { steps: ["conditions"] } };
     }
 
@@ -85,72 +91,13 @@ export class EvaluationJudge implements Judge {
     if (!this.deps.llm) {
       return { ...conditionsVerdict(outcomes, applicable), citations: evidence, evidence_chunks: evidence, trace };
     }
-    return this.askLlm(input, applicable, open, retrieved, evidence, trace, keys.llmApiKey);
+    return askLlm({ llm: this.deps.llm, log: this.deps.log }, input, applicable, open, retrieved, evidence, trace, keys.llmApiKey);
   }
 
   /** Stops the condition workers. */
   close(): Promise<void> {
     return this.deps.conditions.close();
   }
-
-  private async askLlm(
-    input: JudgeInput,
-    applicable: ActivePolicy[],
-    open: PolicyOutcome[],
-    retrieved: RetrievedChunk[],
-    evidence: EvidenceChunk[],
-    baseTrace: Record<string, unknown>,
-    apiKey: string | undefined,
-  ): Promise<Verdict> {
-    const llm = this.deps.llm!;
-    const policiesInForce = open.map((o) => ({ policy_id: o.policy.policyId, policy_version_id: o.policy.versionId, default_decision: o.policy.doc.default_decision }));
-    const outcome = await timedStep("llm", () => llm.decide(judgeMessages(input, policiesInForce, retrieved), new Set(retrieved.map((c) => c.id)), apiKey));
-    const trace = { ...baseTrace, steps: ["conditions", "retrieval", "llm"], llm_model: llm.settings.model, llm_attempts: outcome.attempts };
-    const common = { applied_policies: appliedPolicies(applicable), matched_condition_ids: [], evidence_chunks: evidence };
-    if (!outcome.ok) {
-      judgeMetrics.failClosed.inc({ reason: outcome.code });
-      this.deps.log.warn({ requestId: input.requestId, tenantId: input.tenantId, code: outcome.code, detail: outcome.detail }, "LLM judge failed closed");
-      const first = open[0]!.policy;
-      return {
-        ...failClosedVerdict(outcome.code, `The LLM judge could not decide (${outcome.code}); sent to human review`),
-        ...policyFields(first),
-        ...common,
-        citations: [],
-        trace: { ...trace, failed_closed: outcome.code },
-      };
-    }
-    const { answer } = outcome;
-    const cited = new Set(answer.cited_chunk_ids);
-    const citations = evidence.filter((e) => cited.has(e.chunk_id));
-    // The policy the decision rests on: the one its first citation comes from.
-    const decidedBy = open.find((o) => o.policy.policyId === citations[0]?.policy_id)?.policy ?? open[0]!.policy;
-    return {
-      decision: answer.decision === "yes" ? "approve" : answer.decision === "no" ? "deny" : "review",
-      reason: answer.reasoning,
-      reason_code: answer.decision === "yes" ? "llm_approved" : answer.decision === "no" ? "llm_denied" : "llm_review",
-      confidence_bucket: answer.confidence_bucket,
-      ...policyFields(decidedBy),
-      ...common,
-      citations,
-      trace,
-    };
-  }
-}
-
-function policyFields(p: ActivePolicy) {
-  return { policy_id: p.policyId, policy_version_id: p.versionId, policy_content_hash: p.contentHash };
-}
-
-function toEvidence(c: RetrievedChunk): EvidenceChunk {
-  return {
-    chunk_id: c.id,
-    policy_id: c.policy_id,
-    policy_version_id: c.policy_version_id,
-    source: c.source,
-    heading: c.heading,
-    excerpt: c.text.length > EXCERPT_CHARS ? `${c.text.slice(0, EXCERPT_CHARS)}…` : c.text,
-    score: Math.round(c.score * 1e6) / 1e6,
-  };
 }
 
 /** The retrieval query: what is about to happen, in the words the request uses. */

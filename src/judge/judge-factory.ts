@@ -95,6 +95,8 @@ export interface VaultJudge {
   kind: "remote" | "stub" | "in-process";
   /** Stops what the judge runs in this process (the condition worker threads); nothing for the others. */
   close(): Promise<void>;
+  /** The in-process judge's condition pool, retrieval and LLM, which replay shares; absent for the others. */
+  parts?: EvaluationJudge["parts"];
 }
 
 /**
@@ -135,6 +137,7 @@ export function createVaultJudge(
     local: !config.llm,
     kind: "in-process",
     close: () => judge.close(),
+    parts: judge.parts,
   };
 }
 

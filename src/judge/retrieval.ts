@@ -35,7 +35,7 @@ export class PolicyRetriever {
 
   constructor(
     readonly embeddings: EmbeddingProvider,
-    private readonly topK: number,
+    readonly topK: number,
   ) {}
 
   /** `apiKey`: the tenant's own embedding key (its bundle's `embedding_api_key`), when it has one. */

@@ -13,12 +13,16 @@ import { LedgerLoop } from "./store/ledger-loop.js";
 import { LedgerWriter } from "./store/ledger-writer.js";
 import { LedgerSequencer } from "./store/sequencer.js";
 import { assertSealingKeyPresent } from "./store/startup-checks.js";
+import { CheckpointWitnessing } from "./witnessing/checkpoint-witnessing.js";
+import { ConfigError } from "../config/config-error.js";
 
 export interface LedgerParts {
   ledgerSigner: Signer;
   ledger: LedgerWriter;
   anchorStore: AnchorStore;
   ledgerLoop: LedgerLoop;
+  /** Cosigning by C2SP witnesses; undefined when VAULT_LEDGER_WITNESSES lists none. */
+  witnessing?: CheckpointWitnessing;
 }
 
 /**
@@ -52,6 +56,8 @@ export async function createLedgerParts(
   await deps.keys.register(ledgerSigner, "ledger");
   const tenantKeys = deps.tenantKeys ?? new BundleTenantKeys(deps.sealingKey, tenantDbs.tenantSecrets);
   const ledger = new LedgerWriter(ledgerSigner, tenantKeys, clock);
+  // Before the anchor store is touched: a witness key that does not parse stops the start with nothing written.
+  const witnessing = createWitnessing(config, clock, log);
   // Static credentials from the config's environment (AWS_ACCESS_KEY_ID...), else the SDK's default chain.
   const anchorStore = deps.anchorStore ?? (await createAnchorStore(config.ledger.anchor, { credentials: config.aws.clientConfig("s3").credentials }));
   deps.onAnchorStore(anchorStore);
@@ -73,8 +79,19 @@ export async function createLedgerParts(
     log,
     intervalMs: config.ledger.intervalMs,
     originBase: config.ledger.origin,
+    witnessing,
   });
-  return { ledgerSigner, ledger, anchorStore, ledgerLoop };
+  return { ledgerSigner, ledger, anchorStore, ledgerLoop, witnessing };
+}
+
+function createWitnessing(config: Config, clock: Clock, log: Logger): CheckpointWitnessing | undefined {
+  const settings = config.ledger.witnessing;
+  if (settings.witnesses.length === 0) return undefined;
+  try {
+    return new CheckpointWitnessing(settings, { clock, log });
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  VAULT_LEDGER_WITNESSES: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** The ledger key: given, or derived from the local token key under the kid `<token kid>.ledger`. */

@@ -32,7 +32,10 @@ import {
 import { verifierKeyString } from "./core/signed-note.js";
 import { formatTlogProof } from "./core/tlog-proof.js";
 import type { CheckpointWire, ConsistencyProofWire, InclusionProofWire, KeyVersionWire, LedgerEntryWire, ProofBundleWire } from "./core/wire.js";
-import { checkpointWire, entryWire, storedEvent, type CheckpointRow, type EventRow } from "./store/wire-rows.js";
+import { enrolmentEvents, enrolmentUuids } from "./store/passkey-enrolment-events.js";
+import { checkpointWire, entryWire, servedNote, storedEvent, type CheckpointRow, type EventRow } from "./store/wire-rows.js";
+import type { CheckpointWitnessing } from "./witnessing/checkpoint-witnessing.js";
+import { ledgerWitnesses, type LedgerWitnessesView } from "./witnessing/witness-status.js";
 
 export type Redaction = "auto" | "none";
 
@@ -52,6 +55,8 @@ export class LedgerService {
       /** Opens entry bodies: the tenant's ledger keys, then the vault's (VAULT_TRANSPORT_KEY_BASE64). */
       tenantKeys: TenantKeys;
       intervalMs: number;
+      /** The configured witnesses (VAULT_LEDGER_WITNESSES), for GET /ledger/witnesses. */
+      witnessing?: CheckpointWitnessing;
     },
   ) {}
 
@@ -76,44 +81,59 @@ export class LedgerService {
   }
 
   /**
-   * §4.8's recommended layout: inclusion in the newest checkpoint, consistency from the first
-   * checkpoint that covered the event (omitted when that is the newest), and the keys of both
-   * signatures. The C2SP note of the same tree head rides along for tlog tooling.
+   * §4.8's recommended layout: inclusion in the newest checkpoint (the newest witnessed one when one
+   * holds every event of the bundle), consistency from the first checkpoint that covered the event
+   * (omitted when that is the same), and the keys of both signatures. The C2SP note of the same tree
+   * head rides along for tlog tooling, with its witnesses' cosignatures.
    */
   async bundle({ tenantId, sql }: TenantLedger, requestId: string | undefined, eventUuid: string | undefined, redact: Redaction): Promise<ProofBundleWire> {
     // Four round trips whatever the tree size: the event, the request's other events, both checkpoints,
     // and every tile the proofs touch.
     const row = await this.sequencedEvent(tenantId, sql, requestId, eventUuid);
     const others = await this.sequencedRequestEvents(tenantId, sql, row.request_id, row.event_uuid);
-    const { first, latest } = await firstAndLatestCheckpoints(sql, Number(row.checkpoint_id));
+    // Proven in the newest witnessed checkpoint that holds every leaf of the bundle, when there is one.
+    const maxLeaf = Math.max(Number(row.leaf_index), ...others.map((e) => Number(e.leaf_index)));
+    const { first, latest } = await firstAndLatestCheckpoints(sql, Number(row.checkpoint_id), maxLeaf);
     if (!latest) throw this.pending(row);
     const leaf = Number(row.leaf_index);
     const size = Number(latest.tree_size);
     const plans = first ? [inclusionPlan(leaf, size), consistencyPlan(Number(first.tree_size), size)] : [inclusionPlan(leaf, size)];
-    const paths = await proofsFromTiles(sql, [...plans, ...others.map((e) => inclusionPlan(Number(e.leaf_index), size))], size, { scope: tenantId, tiles: this.tiles });
+    // The passkey.enrolled events of the votes' passkey signatures, proven in the same tree head (docs/passkeys.md).
+    const enrolments = (await this.passkeyEnrolments(tenantId, sql, [row, ...others])).filter((e) => Number(e.leaf_index) < size);
+    const proven = [...others, ...enrolments];
+    const paths = await proofsFromTiles(sql, [...plans, ...proven.map((e) => inclusionPlan(Number(e.leaf_index), size))], size, { scope: tenantId, tiles: this.tiles });
     const [inclusionPath, consistencyPath] = paths;
     const otherPaths = paths.slice(plans.length);
     const bundle: ProofBundleWire = {
       event: this.entry(tenantId, row, redact),
       inclusion: { ...this.inclusionFields(row, latest), path: inclusionPath! },
-      keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id, first?.signer_key_id ?? latest.signer_key_id, ...others.map((e) => e.receipt_key_id)]),
+      keys: await this.keyVersions([row.receipt_key_id, latest.signer_key_id, first?.signer_key_id ?? latest.signer_key_id, ...proven.map((e) => e.receipt_key_id)]),
     };
     // §2.11: consistency is omitted, never null, when the event's first checkpoint is the newest.
     if (first) bundle.consistency = { from_checkpoint: checkpointWire(first), to_checkpoint: checkpointWire(latest), path: consistencyPath! };
-    bundle.c2sp_checkpoint = latest.note;
+    // With its witnesses' cosignatures once they reached the quorum: verifiers check them with --witness.
+    bundle.c2sp_checkpoint = servedNote(latest);
     bundle.c2sp_verifier_key = await this.checkpointKey({ tenantId, sql });
     // The request's other events, proven in the same tree head: one bundle shows approval, burn and execution.
     if (others.length > 0) {
       bundle.request_events = others.map((e, i) => ({ event: this.entry(tenantId, e, redact), inclusion: { ...this.inclusionFields(e, latest), path: otherPaths[i]! } }));
     }
+    if (enrolments.length > 0) {
+      bundle.passkey_enrolments = enrolments.map((e, i) => ({ event: this.entry(tenantId, e, redact), inclusion: { ...this.inclusionFields(e, latest), path: otherPaths[others.length + i]! } }));
+    }
     return bundle;
+  }
+
+  /** The enrolment events named by the passkey chunks of `rows` (their bodies opened to read the chunks). */
+  private async passkeyEnrolments(tenantId: string, sql: Sql, rows: EventRow[]): Promise<EventRow[]> {
+    return enrolmentEvents(sql, enrolmentUuids(rows.map((r) => this.entry(tenantId, r, "none").evidence_chunks)));
   }
 
   /** The event's inclusion in the newest checkpoint as a C2SP tlog-proof@v1 text. */
   async tlogProof({ tenantId, sql }: TenantLedger, requestId: string | undefined, eventUuid?: string): Promise<string> {
     const { row, latest } = await this.coveredEvent(tenantId, sql, requestId, eventUuid);
     const proof = await inclusionPath(sql, Number(row.leaf_index), Number(latest.tree_size));
-    return formatTlogProof({ index: Number(row.leaf_index), proof: proof.map((h) => Buffer.from(h, "hex")), checkpointNote: latest.note });
+    return formatTlogProof({ index: Number(row.leaf_index), proof: proof.map((h) => Buffer.from(h, "hex")), checkpointNote: servedNote(latest) });
   }
 
   /**
@@ -143,7 +163,12 @@ export class LedgerService {
   async latestNote({ sql }: TenantLedger): Promise<string> {
     const latest = await latestCheckpoint(sql);
     if (!latest) throw new AppError("ledger_empty", "No checkpoint has been signed yet");
-    return latest.note;
+    return servedNote(latest);
+  }
+
+  /** The tenant's witnessing: the configured witnesses, what each last did, and who cosigned the newest checkpoints. */
+  async witnesses({ sql }: TenantLedger): Promise<LedgerWitnessesView> {
+    return ledgerWitnesses(sql, this.deps.witnessing);
   }
 
   /** `<origin>+<key id>+<base64(0x01 || public key)>`: what C2SP note verifiers are configured with. */

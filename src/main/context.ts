@@ -29,6 +29,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         await ports.queue.stop();
         // No job is running now: stop the condition worker threads, so a process that starts many vaults keeps none idle.
         await built.closeJudge();
+        await services.grants.close();
+        await services.replay.close();
         await services.leaseSweeper.releaseAll();
         await services.ledgerLoop.stop();
         await services.outboxWorker.stop();

@@ -11,6 +11,7 @@ import type { AnchorStore } from "../ledger/anchor/anchor-store.js";
 import { createLedgerParts } from "../ledger/ledger-parts.js";
 import type { LedgerLoop } from "../ledger/store/ledger-loop.js";
 import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
+import type { CheckpointWitnessing } from "../ledger/witnessing/checkpoint-witnessing.js";
 import { createLogger } from "../log.js";
 import { PolicyCache } from "../policies/policy-store.js";
 import { MemoryClearanceQueue, type ClearanceQueue } from "../requests/queue.js";
@@ -43,7 +44,11 @@ export interface BuiltPorts {
   ports: AppPorts;
   ledger: LedgerWriter;
   ledgerLoop: LedgerLoop;
+  /** C2SP witness cosigning (VAULT_LEDGER_WITNESSES); its refusal alert is wired to the outbox by services.ts. */
+  witnessing?: CheckpointWitnessing;
   policies: PolicyCache;
+  /** The in-process judge's parts (condition pool, retrieval, LLM), shared with replay; absent with a remote or stub judge. */
+  judgeParts?: VaultJudge["parts"];
   /** Decide in the request handler: the judge needs no I/O (rules only). */
   inlineJudge: boolean;
   /** Stops the judge's condition worker threads. */
@@ -85,7 +90,7 @@ export async function buildPorts(config: Config, admin: AdminContext, overrides:
     const keys = new KeyRegistry(control, clock, config.jwt.ttlSeconds + TENANT_KEY_MARGIN_SECONDS);
     await keys.register(loaded.signer);
     const tenantTokenKeys = new TenantTokenKeys(loaded.signer, keys, clock);
-    const { ledgerSigner, ledger, anchorStore, ledgerLoop } = await createLedgerParts(config, {
+    const { ledgerSigner, ledger, anchorStore, ledgerLoop, witnessing } = await createLedgerParts(config, {
       sealingKey: secrets.sealingKey,
       tenantKeys: admin.tenantKeys,
       tokenSigner: loaded.signer,
@@ -127,7 +132,9 @@ export async function buildPorts(config: Config, admin: AdminContext, overrides:
       },
       ledger,
       ledgerLoop,
+      witnessing,
       policies,
+      judgeParts: vaultJudge.parts,
       // A judge the caller supplied may do I/O: it is always queued.
       inlineJudge: !overrides.judge && vaultJudge.local && config.clearance.mode === "auto",
       closeJudge: () => vaultJudge.close(),

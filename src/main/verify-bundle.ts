@@ -1,5 +1,5 @@
 /**
- * `countersign verify-bundle FILE [--jwks FILE | --key STRING] [--json]`: offline verification of a
+ * `countersign verify-bundle FILE [--jwks FILE | --key STRING] [--witness KEY ...] [--require-witnesses N] [--json]`: offline verification of a
  * proof bundle (GET /ledger/proof/bundle) with src/ledger/verify/bundle-verifier.ts.
  *
  * Exit codes: 0 every check passed, 1 a check failed, 2 usage or input error (unreadable file, not
@@ -10,19 +10,26 @@ import {
   BUNDLE_KEYS_NOTE,
   type BundleReport,
   isLedgerError,
+  MAX_WITNESS_KEYS,
   TRUSTED_KEYS_ERROR_CODES,
   trustedKeysFromBundle,
   trustedKeysFromJwks,
   trustedKeysFromKeyString,
   type TrustedKeys,
   verifyProofBundle,
+  type WitnessPolicy,
 } from "../ledger/verify/bundle-verifier.js";
+import { parseCosignatureVerifierKey } from "../ledger/core/tlog-cosignature.js";
 
 export interface VerifyBundleCliOptions {
   /** Path of a JWKS file obtained independently of the bundle. */
   jwks?: string;
   /** One trusted key: C2SP verifier key, base64(url) raw Ed25519 public key, or JWK JSON text. */
   key?: string;
+  /** Cosignature verifier keys of witnesses trusted independently of the bundle (--witness, repeatable). */
+  witnesses?: string[];
+  /** Cosignatures the checkpoint must carry from those witnesses (--require-witnesses; default 1 with --witness). */
+  requireWitnesses?: number;
   json: boolean;
 }
 
@@ -76,12 +83,40 @@ async function pickKeys(bundle: unknown, opts: VerifyBundleCliOptions): Promise<
   return keys;
 }
 
+/** The witness policy of the options; a key that does not parse is the caller's input error (exit 2). */
+function witnessPolicy(opts: VerifyBundleCliOptions): WitnessPolicy | undefined {
+  const keys = opts.witnesses ?? [];
+  if (keys.length === 0) {
+    if (opts.requireWitnesses !== undefined && opts.requireWitnesses > 0) throw new UsageError("--require-witnesses needs the witnesses' keys: pass --witness KEY for each witness you trust");
+    return undefined;
+  }
+  if (keys.length > MAX_WITNESS_KEYS) throw new UsageError(`at most ${MAX_WITNESS_KEYS} --witness keys`);
+  for (const key of keys) {
+    try {
+      parseCosignatureVerifierKey(key);
+    } catch (err) {
+      throw new UsageError(`--witness ${JSON.stringify(key.slice(0, 120))} is not a witness cosignature key: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const require = opts.requireWitnesses ?? 1;
+  if (require > new Set(keys).size) throw new UsageError(`--require-witnesses ${require} is more than the ${new Set(keys).size} witness key(s) given`);
+  return { keys, require };
+}
+
 export function formatReport(report: BundleReport): string {
   const lines = [`keys: ${report.keySource}`];
   // The events the bundle proves, in tree order (its own and the request's others: approval, burn,
   // execution). Only when every check passed: a failed bundle proves none of what its events say.
   if (report.ok) for (const e of report.events ?? []) lines.push(`event leaf ${e.leaf_index}: ${e.event_type ?? "untyped"} ${e.event_uuid} (${e.summary})`);
   else if (report.events?.length) lines.push(`events: ${report.events.length} not listed: verification failed, so what they say is not proven`);
+  for (const w of report.witnesses ?? []) {
+    lines.push(`witness ${w.name}+${w.key_id}: ${w.cosigned ? `cosigned at ${new Date(w.timestamp! * 1000).toISOString()}` : "no cosignature"}`);
+  }
+  // Passkey-signed approvals: the reviewer a verified enrolment names, and whether the signature verified offline.
+  for (const a of report.approvals ?? []) {
+    const who = `credential ${printable(a.credential_id)} of reviewer ${a.reviewer_id === null ? "(enrolment not verified)" : printable(a.reviewer_id)}`;
+    lines.push(`passkey approval: ${who}: ${a.verified ? `verified (origin ${printable(a.origin ?? "?")}, assertion digest ${a.assertion_digest})` : "NOT verified"}`);
+  }
   for (const note of report.notes) lines.push(note === BUNDLE_KEYS_NOTE ? `WARNING: ${note}` : `note: ${note}`);
   for (const c of report.checks) lines.push(c.ok ? `ok   ${c.name}${c.detail ? ` (${c.detail})` : ""}` : `FAIL ${c.name}: ${c.detail}`);
   const failed = report.checks.filter((c) => !c.ok).length;
@@ -96,9 +131,10 @@ export function formatReport(report: BundleReport): string {
 export async function runVerifyBundle(file: string, opts: VerifyBundleCliOptions): Promise<number> {
   let report: BundleReport;
   try {
-    if (typeof file !== "string" || file === "") throw new UsageError("usage: countersign verify-bundle FILE [--jwks FILE | --key STRING] [--json]");
+    if (typeof file !== "string" || file === "") throw new UsageError("usage: countersign verify-bundle FILE [--jwks FILE | --key STRING] [--witness KEY ... [--require-witnesses N]] [--json]");
+    const witnesses = witnessPolicy(opts);
     const bundle = parseJson(await readInput(file, "bundle"), `bundle ${file}`);
-    report = verifyProofBundle(bundle, await pickKeys(bundle, opts));
+    report = verifyProofBundle(bundle, await pickKeys(bundle, opts), witnesses ? { witnesses } : {});
   } catch (err) {
     // An unusable key source is the caller's input error, like an unreadable file: exit 2.
     if (!(err instanceof UsageError) && !isLedgerError(err, ...TRUSTED_KEYS_ERROR_CODES)) throw err;
@@ -107,4 +143,10 @@ export async function runVerifyBundle(file: string, opts: VerifyBundleCliOptions
   }
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.ok ? 0 : 1;
+}
+
+/** A hostile bundle's text must not reach a terminal as control sequences. */
+function printable(text: string): string {
+  const clean = text.replace(/\p{Cc}/gu, "?");
+  return clean.length > 100 ? `${clean.slice(0, 97)}...` : clean;
 }

@@ -16,6 +16,7 @@ import {
   type WebhookEventType,
 } from "./events.js";
 import { insertEntry } from "./outbox-store.js";
+import { modeEmailMessage, modeSlackMessage, type ModeChangeNotice } from "./mode-notice.js";
 import { reviewNotice } from "./review-notice.js";
 import { channelBinding, openSecret, outboxTargetBinding, sealSecret } from "./secret-box.js";
 import { slackMessage } from "./slack-message.js";
@@ -97,6 +98,22 @@ export class Outbox {
   }
 
   /**
+   * An event about no request (a grant revoked, a policy's mode changed) for every countersign
+   * endpoint subscribed to it: `data` is the event's own object instead of a request's fields.
+   */
+  async tenantEvent(tx: Sql, tenantId: string, type: WebhookEventType, data: Record<string, unknown>): Promise<void> {
+    const { endpoints } = await this.targetsOf(tx, tenantId);
+    const subscribed = endpoints.filter((e) => e.format === "countersign" && (e.events.length === 0 || e.events.includes(type)));
+    if (subscribed.length === 0) return;
+    const createdAt = this.deps.clock.now();
+    for (const endpoint of subscribed) {
+      const deliveryId = newId("dlv");
+      const payload = webhookBody(deliveryId, type, createdAt, data);
+      await insertEntry(tx, { kind: "webhook", deliveryId, eventType: type, requestId: null, endpointId: endpoint.id, target: null, payload, createdAt });
+    }
+  }
+
+  /**
    * An agent-claim event (src/agents/) for every `sigilum` endpoint subscribed to it, in Sigilum's
    * body; `requestId` is the claim's review request, when it has one.
    */
@@ -165,6 +182,34 @@ export class Outbox {
         endpointId: null,
         target: slack ? sealSecret(route.slackUrl!, outboxTargetBinding(deliveryId), this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").seal) : JSON.stringify(route.recipients),
         payload: JSON.stringify(slack ? slackMessage(notice) : emailMessage(notice)),
+        createdAt,
+      });
+    }
+  }
+
+  /**
+   * Slack/email notification of a mode change (mode-notice.ts) to the channels that would carry a
+   * review of the policy's requests (its own route, else the tenant default; the tenant's mode: the default).
+   */
+  async notifyModeChange(tx: Sql, tenantId: string, notice: ModeChangeNotice): Promise<void> {
+    const { channels } = await this.targetsOf(tx, tenantId);
+    const kind: NotificationKind = "policy.mode_changed";
+    const createdAt = this.deps.clock.now();
+    for (const channelKind of ["slack", "email"] as const) {
+      const route =
+        channels.find((c) => c.kind === channelKind && notice.policyId !== null && c.policyId === notice.policyId) ??
+        channels.find((c) => c.kind === channelKind && c.policyId === null);
+      if (!route || (route.notify.length > 0 && !route.notify.includes(kind))) continue;
+      const deliveryId = newId("ntf");
+      const slack = channelKind === "slack";
+      await insertEntry(tx, {
+        kind: channelKind,
+        deliveryId,
+        eventType: kind,
+        requestId: null,
+        endpointId: null,
+        target: slack ? sealSecret(route.slackUrl!, outboxTargetBinding(deliveryId), this.deps.tenantKeys.sealingKeysFor(tenantId, "webhook").seal) : JSON.stringify(route.recipients),
+        payload: JSON.stringify(slack ? modeSlackMessage(notice) : modeEmailMessage(notice)),
         createdAt,
       });
     }

@@ -34,6 +34,8 @@ const titles: Record<NotificationKind, string> = {
   "review.requested": "Review requested",
   "review.reminder": "Reminder: review still pending",
   "review.escalation": "Escalation: review overdue",
+  // Not a review: mode changes have their own notice (mode-notice.ts); listed so every kind has a title.
+  "policy.mode_changed": "Policy mode changed",
 };
 
 export function truncate(text: string, max: number): string {

@@ -8,6 +8,7 @@ import { compileCondition, ConditionCompileError, type CompiledCondition } from 
 import type { EmbeddingProvider } from "./embeddings/embedding-provider.js";
 import { copyChunks, embedChunks, ensureVectorIndex, insertChunks, retireChunks } from "./policy-chunks.js";
 import type { Condition, PolicyDocument } from "./policy-schema.js";
+import { readPolicyModes, readTenantMode, type PolicyMode, type TenantMode } from "./policy-modes.js";
 import { isRetired, type StoredContent } from "./policy-status.js";
 import { policyTextChunks, versionContent, type PolicyContent } from "./policy-text.js";
 
@@ -130,6 +131,24 @@ export async function registerPolicy(sql: Sql, doc: PolicyDocument, embeddings: 
   return result;
 }
 
+/**
+ * A policy document as registering it now would make it, without registering anything: the version
+ * replay (POST /policies/{id}/replay) evaluates in place of the current one. Its conditions are
+ * compiled (one that does not compile is a 400, as at registration) and its content hash is the one
+ * registration would give it (documents attached to the current version carry over).
+ */
+export function candidatePolicy(doc: PolicyDocument, current: CurrentVersion | undefined): ActivePolicy {
+  const content = versionContent(doc, current?.content.documents ?? []);
+  return {
+    policyId: doc.policy_id,
+    versionId: "candidate",
+    version: (current?.version ?? 0) + 1,
+    contentHash: policyContentHash(canonicalJson(content)),
+    doc: content,
+    conditions: compileAll(doc),
+  };
+}
+
 async function loadActive(sql: Sql): Promise<ActivePolicy[]> {
   const rows = await sql.query<{ policy_id: string; id: string; version: number; content: string; content_hash: string }>(
     `SELECT p.policy_id, v.id, v.version, v.content, v.content_hash
@@ -145,18 +164,40 @@ async function loadActive(sql: Sql): Promise<ActivePolicy[]> {
 }
 
 /**
- * Current policy versions per tenant, compiled once. Registration in this process invalidates at
- * once; other processes see a new version within the TTL.
+ * What the judge reads of a tenant's policies: the active versions, each policy's mode and the
+ * tenant's own mode (policy-modes.ts), loaded together so one cache entry holds a consistent view.
+ */
+export interface TenantPolicies {
+  policies: ActivePolicy[];
+  /** Policies whose mode was set; a policy that is not here enforces. */
+  modes: ReadonlyMap<string, PolicyMode>;
+  tenant: TenantMode;
+}
+
+async function loadTenantPolicies(sql: Sql): Promise<TenantPolicies> {
+  const [policies, modes, tenant] = await Promise.all([loadActive(sql), readPolicyModes(sql), readTenantMode(sql)]);
+  return { policies, modes, tenant };
+}
+
+/**
+ * Current policy versions per tenant, compiled once, with their modes. Registration and mode changes
+ * in this process invalidate at once; other processes (other replicas, a judge service) see a new
+ * version or mode within the TTL (VAULT_POLICY_CACHE_TTL_MS), as they always have for new versions.
  */
 export class PolicyCache {
-  private readonly cache: TtlCache<ActivePolicy[]>;
+  private readonly cache: TtlCache<TenantPolicies>;
 
   constructor(clock: Clock, ttlMs: number) {
     this.cache = new TtlCache(clock, ttlMs);
   }
 
   active(tenantId: string, sql: Sql): Promise<ActivePolicy[]> {
-    return this.cache.get(tenantId, () => loadActive(sql));
+    return this.snapshot(tenantId, sql).then((s) => s.policies);
+  }
+
+  /** The policies with their modes: what the judge decides with. */
+  snapshot(tenantId: string, sql: Sql): Promise<TenantPolicies> {
+    return this.cache.get(tenantId, () => loadTenantPolicies(sql));
   }
 
   invalidate(tenantId: string): void {

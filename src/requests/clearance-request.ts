@@ -55,6 +55,14 @@ export interface ClearanceRequest {
    * Optional only for rows built before it existed; stored rows always have it (null or the identity).
    */
   agent_identity?: AgentIdentity | null;
+  /**
+   * Edit-on-approve (docs/grants.md): the arguments the reviewers approved in place of tool_args, and
+   * their hash, which the token binds. Null (or absent on rows built before) when not edited.
+   */
+  approved_tool_args?: Record<string, unknown> | null;
+  approved_tool_args_hash?: string | null;
+  /** The grant that approved this request (reason_code grant_approved), else null or absent. */
+  grant_id?: string | null;
   created_at: Date;
   decided_at: Date | null;
 }
@@ -65,4 +73,4 @@ export type DecisionFields = Pick<
   | "status" | "reason" | "reason_code" | "confidence_bucket" | "policy_id" | "policy_version_id" | "policy_content_hash"
   | "applied_policies" | "matched_condition_ids" | "minimum_confidence_bucket" | "citations" | "evidence_chunks"
   | "judge_trace" | "review_rules" | "expires_at"
-> & { decision_status: DecisionStatus };
+> & { decision_status: DecisionStatus; grant_id?: string | null };

@@ -25,6 +25,9 @@ import { judgeInput, newClearanceRow } from "./new-clearance-row.js";
 import { clearanceResponse, type ClearanceResponse } from "./response.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import type { DecisionWaiters } from "./waiters.js";
+import { grantableVerdict, type GrantMatcher } from "../grants/grant-matcher.js";
+import { holdActiveGrant } from "../grants/grant-store.js";
+import { agentSignerOf, approvedByGrant, grantCoversRules, judgedEvidence, type Judged } from "./grant-approval.js";
 
 export interface ClearanceSettings {
   /** Decide in the request handler (one commit) when the judge needs no I/O; else queue. */
@@ -77,6 +80,8 @@ export class ClearanceService {
       log: Logger;
       reviewSettings: ReviewSettingsCache;
       settings: ClearanceSettings;
+      /** Scoped grants (src/grants/): absent, no request is ever approved by one. */
+      grants?: GrantMatcher;
     },
   ) {}
 
@@ -195,16 +200,27 @@ export class ClearanceService {
     const row = await claimRequest(sql, job.requestId, this.deps.leases.lease);
     if (!row) return;
     this.deps.leases.hold(job);
-    const fields = await this.judge(job.tenantId, sql, row);
+    const judged = await this.judge(job.tenantId, sql, row);
     const { lifecycle } = this.deps;
-    const decision = await lifecycle.prepareDecision(job.tenantId, row, fields).catch((err) => {
+    const decision = await lifecycle.prepareDecision(job.tenantId, row, judged.fields, judgedEvidence(judged)).catch((err) => {
       // The token key cannot sign: the request fails closed to review (its ledger event is signed by the
       // ledger key; if that fails too, this throws and the job is retried).
-      if (!(err instanceof SignerUnavailableError) || fields.status !== "approved") throw err;
+      if (!(err instanceof SignerUnavailableError) || judged.fields.status !== "approved") throw err;
       this.deps.log.warn({ requestId: row.id, kid: err.kid }, "signer unavailable: approval sent to review instead");
+      judged.grant = undefined;
       return this.reviewFields(job.tenantId, sql, "signer_unavailable", UNSIGNED, row.extras).then((review) => lifecycle.prepareDecision(job.tenantId, row, review));
     });
-    await lifecycle.commit(sql, row.id, (tx) => lifecycle.decide(tx, job.tenantId, decision));
+    const grant = judged.grant;
+    const lapsed = await lifecycle.commit(sql, row.id, async (tx) => {
+      // The grant is share-locked and checked in the decision's transaction: one revoked meanwhile approves nothing.
+      if (grant && !(await holdActiveGrant(tx, grant.id, this.deps.clock.now()))) return true;
+      await lifecycle.decide(tx, job.tenantId, decision);
+      return false;
+    });
+    if (lapsed) {
+      const review = await lifecycle.prepareDecision(job.tenantId, row, judged.review!);
+      await lifecycle.commit(sql, row.id, (tx) => lifecycle.decide(tx, job.tenantId, review));
+    }
   }
 
   private async decidePoison(job: ClearanceJob, sql: Sql, delivery: JobDelivery): Promise<void> {
@@ -240,12 +256,23 @@ export class ClearanceService {
   /** Judged in the handler: the decision, its token and its ledger event commit together (group commit). */
   private async decideInline(principal: Principal, sql: Sql, row: NewClearanceRequest, bodyHash: string): Promise<ClearanceReply> {
     const tenantId = principal.tenantId;
-    let decided: NewClearanceRequest = { ...row, ...(await this.judge(tenantId, sql, row)), decided_at: this.deps.clock.now() };
+    const judged = await this.judge(tenantId, sql, row);
+    const first = await this.insertInline(tenantId, sql, row, judged);
+    // The grant was revoked (or expired) between matching and commit: decided again, as the review it replaced.
+    const outcome = first === "grant_lapsed" ? await this.insertInline(tenantId, sql, row, { fields: judged.review! }) : first;
+    if (outcome === "grant_lapsed" || !outcome.inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
+    return { httpStatus: 200, body: clearanceResponse(outcome.decided, outcome.rendered, outcome.token?.expires_at ?? null) };
+  }
+
+  /** One inline decision, signed before its batch and committed; "grant_lapsed" when its grant no longer held at commit. */
+  private async insertInline(tenantId: string, sql: Sql, row: NewClearanceRequest, judged: Judged) {
+    let decided: NewClearanceRequest = { ...row, ...judged.fields, decided_at: this.deps.clock.now() };
     let token = decided.status === "approved" ? this.deps.issuer.prepare(decided, tenantId) : null;
+    let grant = judged.grant;
     const { lifecycle, issuer } = this.deps;
     // Both signatures (the ledger receipt and the token) at once, before the batch: a batch that rolls
     // back and runs again re-uses them.
-    const sign = () => Promise.all([lifecycle.decidedEvent(tenantId, decided), token ? issuer.render(token) : null]);
+    const sign = () => Promise.all([lifecycle.decidedEvent(tenantId, decided, grant ? judgedEvidence(judged) : []), token ? issuer.render(token) : null]);
     const [ledger, rendered] = await sign().catch(async (err) => {
       // The token key cannot sign: fail closed to review, recorded as such. If the ledger key cannot sign
       // either, nothing is stored and the client gets 503 signer_unavailable.
@@ -253,20 +280,36 @@ export class ClearanceService {
       this.deps.log.warn({ requestId: row.id, kid: err.kid }, "signer unavailable: approval sent to review instead");
       decided = { ...row, ...(await this.reviewFields(tenantId, sql, "signer_unavailable", UNSIGNED, row.extras)), decided_at: this.deps.clock.now() };
       token = null;
+      grant = undefined;
       return sign();
     });
-    const inserted = await lifecycle.commit(sql, decided.id, (tx) => lifecycle.insertDecided(tx, tenantId, decided, token, ledger));
-    if (!inserted) return this.replay(principal, sql, (await getRequestByIdempotencyKey(sql, row.idempotency_key!))!, bodyHash);
-    return { httpStatus: 200, body: clearanceResponse(decided, rendered, token?.expires_at ?? null) };
+    const inserted = await lifecycle.commit(sql, decided.id, async (tx) => {
+      if (grant && !(await holdActiveGrant(tx, grant.id, this.deps.clock.now()))) return "grant_lapsed" as const;
+      return lifecycle.insertDecided(tx, tenantId, decided, token, ledger);
+    });
+    return inserted === "grant_lapsed" ? inserted : { inserted, decided, rendered, token };
   }
 
-  /** The judge's verdict, held to the tenant's confidence threshold whatever judge gave it. */
-  private async judge(tenantId: string, sql: Sql, row: NewClearanceRequest): Promise<DecisionFields> {
-    const verdict = await this.deps.judge.evaluate(judgeInput(tenantId, row));
+  /**
+   * The judge's verdict, held to the tenant's confidence threshold whatever judge gave it, then (for
+   * a review a grant may widen) approved by an active grant that matches (docs/grants.md).
+   */
+  private async judge(tenantId: string, sql: Sql, row: NewClearanceRequest): Promise<Judged> {
+    const judged = await this.deps.judge.evaluate(judgeInput(tenantId, row));
     const settings = await this.deps.reviewSettings.get(tenantId, sql);
     const minimum = settings.minimum_confidence_bucket;
+    const verdict = applyConfidenceThreshold(judged, minimum);
     const rules = rulesForRequest(settings, verdict.policy_id, row.extras);
-    return withReviewDeadline(decisionFromVerdict(applyConfidenceThreshold(verdict, minimum), minimum, { rules, now: this.deps.clock.now() }), row.extras);
+    const fields = withReviewDeadline(decisionFromVerdict(verdict, minimum, { rules, now: this.deps.clock.now() }), row.extras);
+    const matcher = this.deps.grants;
+    if (!matcher || row.kind !== "clearance" || !grantableVerdict(verdict)) return { fields };
+    const candidate = { tool: row.tool_name, args: row.tool_args, agentId: row.agent_id, sessionId: row.session_id, policyId: verdict.policy_id, apiKeyId: row.api_key_id, agentSigner: agentSignerOf(row.agent_identity) };
+    const grant = await matcher.match(sql, tenantId, candidate, this.deps.clock.now(), (g) => grantCoversRules(g, row, rules)).catch((err: unknown) => {
+      // Grants unreadable (database trouble): the review stands. Fail closed.
+      this.deps.log.error({ err, requestId: row.id, tenantId }, "grant matching failed: the request stays in review");
+      return undefined;
+    });
+    return grant ? { fields: approvedByGrant(fields, grant), grant, review: fields } : { fields };
   }
 
   /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */

@@ -15,10 +15,19 @@ export const webhookEventTypes = [
   "request.cancelled",
   "token.consumed",
   "token.executed",
+  // Not a request's: a scoped grant revoked (src/grants/). Its data is the grant, not a request.
+  "grant.revoked",
+  // Not a request's: a C2SP witness refused one of the ledger's checkpoints (a fork, an inconsistent
+  // tree, a key it does not trust). Its data is the refusal (src/ledger/witnessing/).
+  "ledger.witness_refused",
+  // Not a request's: a policy's or the tenant's mode switched between enforce and shadow (log-only).
+  // Its data is the change (src/policies/policy-mode-service.ts).
+  "policy.mode_changed",
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
-export const notificationKinds = ["review.requested", "review.reminder", "review.escalation"] as const;
+// policy.mode_changed: a policy or the tenant switched to (or from) shadow mode, sent to the review channels.
+export const notificationKinds = ["review.requested", "review.reminder", "review.escalation", "policy.mode_changed"] as const;
 export type NotificationKind = (typeof notificationKinds)[number];
 
 /** The request fields an event's payload may carry. */

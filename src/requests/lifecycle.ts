@@ -6,12 +6,15 @@ import type { ClearanceRequest, ClearanceStatus, DecisionFields } from "./cleara
 import type { OutboxWriter, WebhookEventType } from "./events.js";
 import { ReviewBus } from "./review-bus.js";
 import { rulesOf } from "./review-rules.js";
-import { applyDecision, insertLeasedRequest, insertRequest, insertRequestWithToken, markDueReminders, type Lease, type NewClearanceRequest } from "./store/request-store.js";
+import { applyDecision, insertLeasedRequest, insertRequest, insertRequestWithToken, markDueReminders, setApprovedArgs, type Lease, type NewClearanceRequest } from "./store/request-store.js";
+import type { JsonObject } from "../ledger/core/event-hash.js";
+import { editEvidence } from "./grant-approval.js";
 import { burnTokenWithLedger, type IssuedToken } from "./store/token-store.js";
 import { executionEvidence, executionReason, executionWebhookData } from "./execution-event.js";
 import { recordExecutionWithLedger, type ExecutionRecord } from "./store/execution-store.js";
 import type { EventLink } from "../ledger/store/ledger-proofs.js";
 import type { TokenIssuer } from "./token-issuer.js";
+import type { TokenApproval } from "../tokens/claims.js";
 import { TRANSITIONS, type TransitionName } from "./transitions.js";
 import type { DecisionWaiters } from "./waiters.js";
 import { decisionMetrics } from "./decision-metrics.js";
@@ -102,9 +105,12 @@ export class RequestLifecycle {
     return inserted;
   }
 
-  /** The ledger event of a decision made as the request arrives (see decidedEvent callers: signed before the batch). */
-  decidedEvent(tenantId: string, request: NewClearanceRequest): Promise<PreparedLedgerEvent> {
-    return this.deps.ledger.forClearance(request, tenantId);
+  /**
+   * The ledger event of a decision made as the request arrives (see decidedEvent callers: signed before the batch).
+   * `evidence`: chunks the event carries beyond the judge's (a grant's approval names the grant).
+   */
+  decidedEvent(tenantId: string, request: NewClearanceRequest, evidence: readonly JsonObject[] = []): Promise<PreparedLedgerEvent> {
+    return this.deps.ledger.forClearance(withEvidence(request, evidence), tenantId);
   }
 
   /** The `token.minted` event of a re-issue, prepared before its batch. */
@@ -122,11 +128,11 @@ export class RequestLifecycle {
    * A queued request's decision as it will be stored, and its ledger event, hashed and signed before
    * the batch (nothing slow runs inside the shared transaction).
    */
-  async prepareDecision(tenantId: string, stored: ClearanceRequest, fields: DecisionFields): Promise<PreparedDecision> {
+  async prepareDecision(tenantId: string, stored: ClearanceRequest, fields: DecisionFields, evidence: readonly JsonObject[] = []): Promise<PreparedDecision> {
     const request: ClearanceRequest = { ...stored, ...fields, decided_at: this.deps.clock.now() };
     const token = request.status === "approved" ? this.deps.issuer.prepare(request, tenantId) : undefined;
     // Both signatures at once; the rendered token is kept by the issuer for the client's first read.
-    const [ledger] = await Promise.all([this.deps.ledger.forClearance(request, tenantId), token ? this.deps.issuer.render(token) : undefined]);
+    const [ledger] = await Promise.all([this.deps.ledger.forClearance(withEvidence(request, evidence), tenantId), token ? this.deps.issuer.render(token) : undefined]);
     return { request, fields, ledger, token };
   }
 
@@ -153,7 +159,17 @@ export class RequestLifecycle {
     tenantId: string,
     request: ClearanceRequest,
     name: TransitionName,
-    text: { reason: string; ledgerReason?: string; webhookExtra?: Record<string, unknown> },
+    text: {
+      reason: string;
+      ledgerReason?: string;
+      webhookExtra?: Record<string, unknown>;
+      /** Chunks the transition's ledger event carries beyond the request's own (edited args, a grant, passkey assertions). */
+      evidence?: JsonObject[];
+      /** Edit-on-approve: the arguments approved instead of the requested ones; the token binds `hash`. */
+      approvedArgs?: { args: Record<string, unknown>; hash: string };
+      /** Passkey-signed approvals: the token's `approvals` claim (credential ids and assertion digests). */
+      approvals?: TokenApproval[];
+    },
   ): Promise<ClearanceRequest | undefined> {
     const t = TRANSITIONS[name];
     const fields: DecisionFields = {
@@ -163,12 +179,13 @@ export class RequestLifecycle {
       reason: text.reason,
       reason_code: t.reasonCode,
     };
-    const decided = await applyDecision(tx, request.id, t.from as readonly ClearanceStatus[], fields, this.deps.clock.now());
-    if (!decided) return undefined;
-    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(decided, t.ledgerEvent, text.ledgerReason, tenantId));
+    const applied = await applyDecision(tx, request.id, t.from as readonly ClearanceStatus[], fields, this.deps.clock.now());
+    if (!applied) return undefined;
+    const decided = text.approvedArgs && t.to === "approved" ? ((await setApprovedArgs(tx, applied.id, text.approvedArgs.args, text.approvedArgs.hash)) ?? applied) : applied;
+    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(withEvidence(decided, text.evidence ?? []), t.ledgerEvent, text.ledgerReason, tenantId));
     // An agent claim's approval is no action to perform: no token (request-kinds.ts).
     if (t.to === "approved" && issuesToken(this.deps.kinds, decided.kind)) {
-      const token = await this.deps.issuer.issue(tx, decided, tenantId);
+      const token = await this.deps.issuer.issue(tx, decided, tenantId, { approvals: text.approvals });
       // Signed now, inside the transaction (a human approval is rare): a key that cannot sign rolls the
       // approval back (503 signer_unavailable) rather than store one whose token cannot be given out.
       await this.deps.issuer.render(token);
@@ -181,8 +198,8 @@ export class RequestLifecycle {
   }
 
   /** An approval that does not yet meet the rules: recorded in the ledger, the request stays pending. */
-  async recordApproval(tx: Sql, tenantId: string, request: ClearanceRequest, ledgerReason: string): Promise<void> {
-    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(request, "review.vote", ledgerReason, tenantId));
+  async recordApproval(tx: Sql, tenantId: string, request: ClearanceRequest, ledgerReason: string, evidence: JsonObject[] = []): Promise<void> {
+    await this.deps.ledger.append(tx, await this.deps.ledger.prepare(withEvidence(request, evidence), "review.vote", ledgerReason, tenantId));
     await this.changed(tx, tenantId, request.id);
   }
 
@@ -201,7 +218,8 @@ export class RequestLifecycle {
 
   /** The `token.consumed` event, prepared (hashed and signed) before the burn's transaction. */
   consumedEvent(tenantId: string, approved: ClearanceRequest, jti: string, consumedBy: string): Promise<PreparedLedgerEvent> {
-    return this.deps.ledger.prepare(approved, "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`, tenantId);
+    // An edited approval's burn names the edited arguments the token was for (edit-on-approve, docs/grants.md).
+    return this.deps.ledger.prepare(withEvidence(approved, editEvidence(approved)), "token.consumed", `Token ${jti} consumed by API key ${consumedBy}`, tenantId);
   }
 
   /**
@@ -224,7 +242,7 @@ export class RequestLifecycle {
    */
   executedEvent(tenantId: string, approved: ClearanceRequest, record: ExecutionRecord, links: readonly EventLink[]): Promise<PreparedLedgerEvent> {
     const chunk = executionEvidence(record, links);
-    return this.deps.ledger.prepare({ ...approved, evidence_chunks: [chunk] }, "token.executed", executionReason(record), tenantId);
+    return this.deps.ledger.prepare({ ...approved, evidence_chunks: [chunk, ...editEvidence(approved)] }, "token.executed", executionReason(record), tenantId);
   }
 
   /**
@@ -283,4 +301,9 @@ export class RequestLifecycle {
       this.deps.bus.changed(tenantId, requestId);
     });
   }
+}
+
+/** The request as its ledger event sees it: with chunks beyond the judge's evidence (never stored on the row). */
+function withEvidence<T extends ClearanceRequest>(request: T, evidence: readonly JsonObject[]): T {
+  return evidence.length === 0 ? request : { ...request, evidence_chunks: [...request.evidence_chunks, ...(evidence as unknown as T["evidence_chunks"])] };
 }

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
+import { splitByMode } from "../judge/shadow.js";
 import { applicablePolicies, type PolicyCache } from "../policies/policy-store.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
@@ -92,7 +93,8 @@ export class MintService {
     // The SDK's decision cache lives in one client: only the key that got the approval may reuse it.
     if (original.api_key_id !== principal.keyId) refuse("Only the API key that received the approval may re-issue it");
     // A human approved one action; only approvals the policies decided on their own may be reused.
-    if (original.kind !== "clearance" || original.reason_code === "review_approved") {
+    // A grant's approval neither: the re-issue would outlive a revoke of the grant.
+    if (original.kind !== "clearance" || original.reason_code === "review_approved" || original.reason_code === "grant_approved") {
       refuse("Only a policy-decided approval can be re-issued; a human-approved request must be requested again");
     }
     // A verified agent (src/agents/) proved its identity with one signature, for that request; a re-issue
@@ -115,11 +117,11 @@ export class MintService {
     if (!meetsThreshold(original.confidence_bucket, minimum)) {
       refuse(`The approval's confidence ${original.confidence_bucket} is below this tenant's current minimum ${minimum}`);
     }
-    const current = applicablePolicies(
-      await this.deps.policies.active(principal.tenantId, sql),
-      original.tool_name,
-      original.context.policy_id,
-    ).map((p) => `${p.policyId}@${p.versionId}`);
+    // The policies that decide now: a policy switched to shadow mode since (or back) changes that too.
+    const view = await this.deps.policies.snapshot(principal.tenantId, sql);
+    const current = splitByMode(applicablePolicies(view.policies, original.tool_name, original.context.policy_id), view).enforcing.map(
+      (p) => `${p.policyId}@${p.versionId}`,
+    );
     const approvedUnder = original.applied_policies.map((p) => `${p.policy_id}@${p.policy_version_id}`);
     if (current.length === 0 || current.sort().join(",") !== approvedUnder.sort().join(",")) {
       refuse("The policies that applied to this approval have changed since; request clearance again");

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../errors.js";
+import { authenticationResponseSchema } from "./passkey-assertion-schema.js";
+import { grantSpecSchema } from "../grants/grant-spec.js";
 import type { JsonBudgetProblem, JsonMemberBudget } from "../tokens/json-scan.js";
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -115,7 +117,14 @@ export const extraFieldNames = [
 export const reviewDecisionSchema = z.strictObject({
   approved: z.boolean(),
   review_reason: shortText(2000).default(""),
+  /** An approval widened into a grant (docs/grants.md): every approving vote must carry the same. */
+  grant: grantSpecSchema.optional(),
+  /** Edit-on-approve: the arguments the approval (and its token) is for instead of the requested ones. */
+  edited_tool_args: jsonObject.optional(),
+  /** A WebAuthn assertion over the approval's commitment (docs/passkeys.md); required when the rules say require_passkey. */
+  passkey: authenticationResponseSchema.optional(),
 });
+export type ReviewVote = z.infer<typeof reviewDecisionSchema>;
 
 export const mintTokenSchema = z.object({
   tool_name: z.string().min(1).max(256),

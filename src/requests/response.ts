@@ -24,7 +24,8 @@ export function clearanceResponse(row: ClearanceRequest, token: string | null, e
     policy_id: row.policy_id,
     // The SDK caches approvals that carry a policy_version_id and re-issues them via /mint-token;
     // a human approval cannot be re-issued, so it is sent without one (kept in decided_under_*).
-    policy_version_id: row.reason_code === "review_approved" ? null : row.policy_version_id,
+    // A grant's approval is not re-issued either: a re-issue would outlive the grant's revoke.
+    policy_version_id: row.reason_code === "review_approved" || row.reason_code === "grant_approved" ? null : row.policy_version_id,
     decided_under_policy_version_id: row.policy_version_id,
     policy_content_hash: row.policy_content_hash,
     matched_condition_ids: row.matched_condition_ids,
@@ -32,6 +33,10 @@ export function clearanceResponse(row: ClearanceRequest, token: string | null, e
     evidence_chunks: row.evidence_chunks,
     tool_name: row.tool_name,
     tool_args_hash: row.tool_args_hash,
+    // Edit-on-approve: what the reviewers approved instead (the token binds this hash); only when edited.
+    ...(row.approved_tool_args_hash ? { edited_tool_args: row.approved_tool_args ?? {}, edited_tool_args_hash: row.approved_tool_args_hash } : {}),
+    // The grant that approved the request, when one did (docs/grants.md).
+    ...(row.grant_id ? { grant_id: row.grant_id } : {}),
     created_at: row.created_at.toISOString(),
     decided_at: row.decided_at ? row.decided_at.toISOString() : null,
     // Legacy fields read by 0.3.x SDKs (protocol doc §6.10).

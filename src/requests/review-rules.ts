@@ -22,6 +22,8 @@ export const reviewRulesSchema = z.strictObject({
   expiry_seconds: z.number().int().min(1).max(90 * 86_400).default(86_400),
   reminder_after_seconds: z.number().int().min(1).max(90 * 86_400).nullable().default(null),
   escalate_after_seconds: z.number().int().min(1).max(90 * 86_400).nullable().default(null),
+  /** An approval counts only with a WebAuthn assertion over the request's commitment (docs/passkeys.md); a deny never needs one. */
+  require_passkey: z.boolean().default(false),
 });
 export type ReviewRules = z.infer<typeof reviewRulesSchema>;
 

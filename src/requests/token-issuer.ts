@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
-import { newClaims, signClaims, type TokenSettings } from "../tokens/a-jwt.js";
+import { newClaims, signClaims, type TokenApproval, type TokenSettings } from "../tokens/a-jwt.js";
 import type { TenantTokenKeys } from "../tokens/tenant-token-keys.js";
 import type { ClearanceRequest } from "./clearance-request.js";
 import { insertToken, tokenForRequest, type IssuedToken } from "./store/token-store.js";
@@ -13,6 +13,10 @@ import { insertToken, tokenForRequest, type IssuedToken } from "./store/token-st
  */
 const RENDERED_TOKENS_KEPT = 20_000;
 
+export interface IssueOptions {
+  approvals?: readonly TokenApproval[];
+}
+
 /** Issues the one A-JWT of an approved request, inside the caller's decision transaction. */
 export class TokenIssuer {
   private readonly rendered = new Map<string, { token: string; expiresAtMs: number }>();
@@ -24,8 +28,9 @@ export class TokenIssuer {
     private readonly clock: Clock,
   ) {}
 
-  async issue(tx: Sql, row: ClearanceRequest, tenantId: string): Promise<IssuedToken> {
-    const token = this.prepare(row, tenantId);
+  /** `options.approvals`: the passkey-signed approvals the token names (its `approvals` claim). */
+  async issue(tx: Sql, row: ClearanceRequest, tenantId: string, options: IssueOptions = {}): Promise<IssuedToken> {
+    const token = this.prepare(row, tenantId, options);
     await insertToken(tx, token);
     return token;
   }
@@ -36,17 +41,19 @@ export class TokenIssuer {
   }
 
   /** The token row for an approval, not yet stored (the caller inserts it with its decision). */
-  prepare(row: ClearanceRequest, tenantId: string): IssuedToken {
+  prepare(row: ClearanceRequest, tenantId: string, options: IssueOptions = {}): IssuedToken {
     const claims = newClaims(
       {
         tool: row.tool_name,
-        toolArgsHash: row.tool_args_hash,
+        // Edit-on-approve: the token is for the arguments the reviewers approved, not those requested.
+        toolArgsHash: row.approved_tool_args_hash ?? row.tool_args_hash,
         agentId: row.agent_id,
         sessionId: row.session_id,
         policyId: row.policy_id ?? "",
         requestId: row.id,
         tenantId,
         parentJti: row.parent_jti,
+        approvals: options.approvals,
       },
       this.settings,
       this.clock,

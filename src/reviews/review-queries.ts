@@ -40,13 +40,15 @@ export interface RecordedVote extends StoredVote {
   scope: string;
   /** False for a key with no reviewer identity (an admin key, an unattached reviewer key) and for votes older than identities. */
   has_identity: boolean;
+  /** The base64url credential id of the passkey that signed the vote (issue 17), null when none did. */
+  passkey_credential: string | null;
 }
 
 export async function recordedVotesFor(sql: Sql, requestId: string): Promise<RecordedVote[]> {
   return sql.query<RecordedVote>(
     // A key with no reviewer identity votes as itself (tenancy/reviewers.ts voterOf): its id is then the reviewer_id.
     `SELECT COALESCE(reviewer_id, api_key_id) AS reviewer_id, COALESCE(reviewer_id <> api_key_id, false) AS has_identity, api_key_id, scope,
-            reviewer_name, reviewer_email, groups, approved, reason, created_at
+            reviewer_name, reviewer_email, groups, approved, reason, created_at, passkey->'chunk'->>'credential' AS passkey_credential
        FROM review_decisions WHERE request_id = $1 ORDER BY created_at`,
     [requestId],
   );

@@ -10,6 +10,7 @@ import type { Principal } from "../tenancy/api-keys.js";
 import { voterOf } from "../tenancy/reviewers.js";
 import { recordedVotesFor, votesFor, votingKeys } from "./review-queries.js";
 import { reviewDetail, reviewSummary, viewerRights } from "./review-views.js";
+import { termsView } from "./vote-terms.js";
 
 /** GET /reviews and GET /reviews/{id}: the queue, the history, and one request in full. */
 export class ReviewReader {
@@ -45,7 +46,9 @@ export class ReviewReader {
       votingKeys(this.deps.control, principal.tenantId, votes.filter((v) => !v.has_identity).map((v) => v.api_key_id)),
     ]);
     const viewer = viewerRights(row, votes, voterOf(principal), principal.keyId);
-    return reviewDetail(row, votes, this.deps.clock.now(), viewer, ledger, { policyDefaultDecision: row.policy_default_decision, judgeReason, keys });
+    const detail = reviewDetail(row, votes, this.deps.clock.now(), viewer, ledger, { policyDefaultDecision: row.policy_default_decision, judgeReason, keys });
+    // Grants and edited arguments (docs/grants.md): what a further approval must repeat, and what came of it.
+    return { ...detail, ...(await termsView(sql, row)) };
   }
 
   /** The row keeps the judge's reason until a review transition replaces it; then the ledger's clearance event still holds it. */

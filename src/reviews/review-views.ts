@@ -68,6 +68,8 @@ export function voteView(v: RecordedVote, keys: Map<string, VotingKey>) {
     approved: v.approved,
     reason: v.reason,
     created_at: new Date(v.created_at).toISOString(),
+    /** The passkey that signed this vote (its assertion is in the vote's ledger event), or null. */
+    passkey: v.passkey_credential ? { credential_id: v.passkey_credential } : null,
   };
 }
 

@@ -8,10 +8,12 @@ import {
   type BundleCheck,
   type BundleReport,
   type TrustedKeys,
+  type WitnessReportEntry,
+  type PasskeyApprovalReport,
 } from "../ledger/verify/bundle-verifier.js";
 import { CountersignError } from "./errors.js";
 
-export type { BundleCheck, BundleReport };
+export type { BundleCheck, BundleReport, PasskeyApprovalReport, WitnessReportEntry };
 
 /** Which keys to trust for a proof bundle's signatures. Exactly one; see verifyBundle. */
 export interface BundleKeys {
@@ -26,13 +28,20 @@ export interface BundleKeys {
 export interface VerifyBundleOptions {
   /** Fail the "event hash" check for a redacted event (intent_hash "" and nothing committed). */
   requireBody?: boolean;
+  /**
+   * A witness policy: the cosignature verifier keys of the C2SP witnesses you trust (GET /ledger/witnesses
+   * lists the vault's; obtain them from the witnesses' operators), and how many must have cosigned the
+   * bundle's checkpoint (default 1). Adds the "witness cosignatures" check and `report.witnesses`.
+   */
+  witnesses?: { keys: string[]; require?: number };
 }
 
 /**
  * Offline verification of a proof bundle (GET /ledger/proof/bundle) with the ledger's own pure
  * verifier, the one `countersign verify-bundle` runs: the receipt, event and leaf hashes, the
  * inclusion proof, each checkpoint's signature and hash chain, the consistency proof and the C2SP
- * checkpoint note. Never throws for a bad bundle: the report lists every check (`ok` is the verdict).
+ * checkpoint note, and any passkey-signed approvals (`report.approvals`: each WebAuthn assertion checked
+ * against its enrolled key and the recomputed commitment, docs/passkeys.md). Never throws for a bad bundle: the report lists every check (`ok` is the verdict).
  * An unusable key source throws CountersignError `bad_keys`.
  */
 export function verifyBundleWith(bundle: unknown, keys: BundleKeys, options: VerifyBundleOptions = {}): BundleReport {

@@ -5,7 +5,7 @@
 export { Countersign, type CountersignOptions } from "./client.js";
 export type { GuardOptions } from "./guard.js";
 export { argsHash, canonicalJson } from "./canonical-json.js";
-export { verifyBundleWith, type BundleCheck, type BundleKeys, type BundleReport, type VerifyBundleOptions } from "./bundle.js";
+export { verifyBundleWith, type BundleCheck, type BundleKeys, type BundleReport, type PasskeyApprovalReport, type VerifyBundleOptions, type WitnessReportEntry } from "./bundle.js";
 export { verifyWebhook, WebhookReplayGuard, type WebhookInput, type WebhookVerification } from "./webhook.js";
 export { AgentSigner, createAgentIdentity, type AgentIdentity, type AgentSignerOptions } from "./agent-signer.js";
 export type { AgentCertificate } from "../protocols/http-signatures/agent-certificate.js";

@@ -121,6 +121,11 @@ export interface TokenClaims {
   request_id: string;
   tenant_id: string;
   parent_jti?: string;
+  /**
+   * Passkey-signed approvals (docs/passkeys.md): each WebAuthn credential that signed the approval, and
+   * the hex SHA-256 of its recorded assertion; match them with verifyBundleWith's `report.approvals`.
+   */
+  approvals?: { credential_id: string; assertion_digest: string }[];
   /** The kid of the key that signed it. */
   kid: string;
 }

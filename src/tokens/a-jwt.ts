@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { AppError } from "../errors.js";
-import type { ClearanceClaims, TokenSettings } from "./claims.js";
+import type { ClearanceClaims, TokenApproval, TokenSettings } from "./claims.js";
 import type { KeyRegistry } from "./key-registry.js";
 import type { Signer } from "./signer.js";
 import { verifyToken } from "./token-verifier.js";
 
-export type { ClearanceClaims, TokenSettings } from "./claims.js";
+export type { ClearanceClaims, TokenApproval, TokenSettings } from "./claims.js";
 
 export interface MintInput {
   tool: string;
@@ -17,6 +17,8 @@ export interface MintInput {
   requestId: string;
   tenantId: string;
   parentJti?: string | null;
+  /** Passkey-signed approvals; the claim is omitted when there are none. */
+  approvals?: readonly TokenApproval[];
 }
 
 /** Builds the claims of a new A-JWT: a fresh jti, exp = iat + TTL, and no nbf (the SDK allows no skew). */
@@ -39,6 +41,7 @@ export function newClaims(input: MintInput, settings: TokenSettings, clock: Cloc
     tenant_id: input.tenantId,
   };
   if (input.parentJti) claims.parent_jti = input.parentJti;
+  if (input.approvals && input.approvals.length > 0) claims.approvals = input.approvals.map((a) => ({ credential_id: a.credential_id, assertion_digest: a.assertion_digest }));
   return claims;
 }
 

@@ -15,6 +15,17 @@ export interface ClearanceClaims {
   request_id: string;
   tenant_id: string;
   parent_jti?: string;
+  /**
+   * Passkey-signed approvals (docs/passkeys.md): one per approving vote that carried a WebAuthn
+   * assertion, so a consumer sees that a person signed this exact action. Absent when none did.
+   */
+  approvals?: TokenApproval[];
+}
+
+/** A passkey-signed approval as the token names it: the credential, and SHA-256 of its recorded assertion (ledger/core/passkey-chunk.ts). */
+export interface TokenApproval {
+  credential_id: string;
+  assertion_digest: string;
 }
 
 export interface TokenSettings {

@@ -3,6 +3,7 @@
  * script or style, no external origin, and data never parsed as HTML.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,6 +48,40 @@ describe("reviewer console static files", () => {
       expect(again.statusCode, name).toBe(304);
       expect(again.body).toBe("");
     }
+  });
+
+  it("serves the vendored @simplewebauthn/browser bundle itself (no CDN), as JavaScript with the console's headers", async () => {
+    const res = await app.inject({ url: "/console/vendor/simplewebauthn-browser.js" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    // Revalidated every time: a vault upgrade that bumps the library must not leave the old copy running.
+    expect(res.headers["cache-control"]).toBe("no-cache");
+    expect(String(res.headers["content-security-policy"])).toContain("script-src 'self';");
+    // Byte for byte the installed package's UMD build, the version package-lock.json pins.
+    const require = createRequire(import.meta.url);
+    const installed = readFileSync(path.resolve(path.dirname(require.resolve("@simplewebauthn/browser")), "../dist/bundle/index.umd.min.js"));
+    expect(res.rawPayload.equals(installed)).toBe(true);
+    const pinned = JSON.parse(readFileSync(path.resolve(consoleRoot, "../package.json"), "utf8")).dependencies["@simplewebauthn/browser"];
+    expect(res.body.slice(0, 80)).toContain(`[@simplewebauthn/browser@${pinned}]`);
+    expect(res.body).toContain("startAuthentication");
+    const again = await app.inject({ url: "/console/vendor/simplewebauthn-browser.js", headers: { "if-none-match": String(res.headers.etag) } });
+    expect(again.statusCode).toBe(304);
+    // Only the named file: no walking the package tree or node_modules through the vendor path.
+    for (const url of ["/console/vendor/", "/console/vendor/index.umd.min.js", "/console/vendor/../package.json", "/console/vendor/%2e%2e/%2e%2e/package.json"]) {
+      expect((await app.inject({ url })).statusCode, url).toBe(404);
+    }
+  });
+
+  it("loads the passkey library from the vault's own origin only, and the CSP allows no other script origin", async () => {
+    const webauthn = files.find((f) => f.name === "webauthn.js")!.text;
+    expect(webauthn).toContain('"/console/vendor/simplewebauthn-browser.js"');
+    const csp = String((await app.inject({ url: "/console" })).headers["content-security-policy"]);
+    const directives = new Map(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+    // 'self' alone: a script (or a fetch) from a CDN or any other origin is blocked by the browser.
+    expect(directives.get("script-src")).toEqual(["'self'"]);
+    expect(directives.get("connect-src")).toEqual(["'self'"]);
+    expect(directives.get("default-src")).toEqual(["'self'"]);
   });
 
   it("serves nothing else from the folder's neighbourhood", async () => {

@@ -9,7 +9,7 @@ const deny = (reviewer_id: string, groups: string[] = []): Vote => ({ reviewer_i
 const reviewer = (over: Partial<ReviewerIdentity> = {}): ReviewerIdentity => ({ id: "rv_1", name: "Carol Jones", email: "carol@example.com", groups: [], ...over });
 
 describe("review rules: schema and defaults (docs/concepts.md, Human review)", () => {
-  it("defaults to one approval from any reviewer, no groups, a 24 h expiry and no reminders", () => {
+  it("defaults to one approval from any reviewer, no groups, a 24 h expiry, no reminders and no passkey", () => {
     expect(DEFAULT_REVIEW_RULES).toEqual({
       approvals_required: 1,
       groups: [],
@@ -17,7 +17,11 @@ describe("review rules: schema and defaults (docs/concepts.md, Human review)", (
       expiry_seconds: 86_400,
       reminder_after_seconds: null,
       escalate_after_seconds: null,
+      require_passkey: false,
     });
+    // Rules stored before passkeys existed read back without one.
+    expect(rules({ approvals_required: 2 }).require_passkey).toBe(false);
+    expect(rules({ require_passkey: true }).require_passkey).toBe(true);
     expect(rules({ groups: [{ name: "finance" }] }).groups).toEqual([{ name: "finance", approvals_required: 1 }]);
   });
 

@@ -16,6 +16,8 @@ const TAGS: Record<string, string> = {
   clearance: "Decisions on agents' tool calls (Ledgix wire protocol §2.1-2.2).",
   tokens: "A-JWTs: re-issue, burn, and the public keys that verify them.",
   reviews: "Human review of requests the policies sent to a person.",
+  grants: "Scoped grants: an approval widened to later matching requests for a session or a window, listed and revoked (docs/grants.md).",
+  passkeys: "Reviewers' passkeys (WebAuthn): enrolment, removal, and approvals signed over a commitment to the exact action (docs/passkeys.md).",
   reviewers: "The people who review.",
   console: "The reviewer console and its session.",
   notifications: "Outbound webhooks, review notification channels and the outbox of deliveries.",

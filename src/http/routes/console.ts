@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -40,14 +41,40 @@ interface Asset {
   etag: string;
 }
 
+function assetOf(body: Buffer, type: string): Asset {
+  return { body, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"` };
+}
+
+/**
+ * Third-party browser code the console runs, served by the vault itself (never a CDN: the CSP allows
+ * 'self' only, and a reviewer's approval must not depend on another origin's integrity). Each is read
+ * from the installed package, so the version served is the one package-lock.json pins; a vault upgrade
+ * changes the ETag and the no-cache revalidation picks it up.
+ */
+const VENDORED: Record<string, { pkg: string; file: string }> = {
+  // The UMD build (one file, sets globalThis.SimpleWebAuthnBrowser); its ESM build is ~20 files importing each other.
+  "simplewebauthn-browser.js": { pkg: "@simplewebauthn/browser", file: "../dist/bundle/index.umd.min.js" },
+};
+
+/** Reads the vendored files once at start-up; a missing package stops start-up rather than failing the first enrolment. */
+export function loadVendorAssets(): Map<string, Asset> {
+  const require = createRequire(import.meta.url);
+  const assets = new Map<string, Asset>();
+  for (const [name, { pkg, file }] of Object.entries(VENDORED)) {
+    // The package exports only its entry (script/index.js); the bundle sits beside it under dist/.
+    const body = readFileSync(path.resolve(path.dirname(require.resolve(pkg)), file));
+    assets.set(name, assetOf(body, contentTypes[".js"]!));
+  }
+  return assets;
+}
+
 /** Reads the console's files once at start-up; a missing folder stops start-up rather than serving 404s later. */
 export function loadConsoleAssets(dir = consoleRoot): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const name of readdirSync(dir).sort()) {
     const type = contentTypes[path.extname(name)];
     if (!type) continue;
-    const body = readFileSync(path.join(dir, name));
-    assets.set(name, { body, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"` });
+    assets.set(name, assetOf(readFileSync(path.join(dir, name)), type));
   }
   if (!assets.has("index.html")) throw new Error(`reviewer console: ${path.join(dir, "index.html")} is missing`);
   return assets;
@@ -63,8 +90,11 @@ const consoleDoc = documented({
   responses: { 200: { description: "The console's page.", mediaType: "text/html; charset=utf-8", schema: z.string(), example: "<!doctype html>\n<html lang=\"en\">…</html>" } },
 });
 
-/** GET /console (and /console/, by the router's ignoreTrailingSlash) plus /console/<file>, one route per known file. */
-export function consoleRoutes(app: FastifyInstance, assets = loadConsoleAssets()) {
+/**
+ * GET /console (and /console/, by the router's ignoreTrailingSlash) plus /console/<file>, one route per known file,
+ * and /console/vendor/<file> for the vendored browser libraries.
+ */
+export function consoleRoutes(app: FastifyInstance, assets = loadConsoleAssets(), vendor = loadVendorAssets()) {
   const serve = (asset: Asset) => async (request: FastifyRequest, reply: FastifyReply) => {
     reply.headers(securityHeaders).header("etag", asset.etag);
     if (request.headers["if-none-match"] === asset.etag) return reply.code(304).send();
@@ -75,4 +105,5 @@ export function consoleRoutes(app: FastifyInstance, assets = loadConsoleAssets()
   // The page's own files: part of the console, not of the API.
   const hidden = documented({ ...consoleDoc.openapi, hidden: true });
   for (const [name, asset] of assets) app.get(`/console/${name}`, { config: hidden }, serve(asset));
+  for (const [name, asset] of vendor) app.get(`/console/vendor/${name}`, { config: hidden }, serve(asset));
 }

@@ -36,7 +36,8 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext) {
           "service's own message. Neither makes the vault unready: decisions fail closed on their own, and anchoring and " +
           "notifications catch up. `queue` has `kind` (`memory` or `sqs`), `local_depth`, `in_flight`, and with SQS " +
           "`approximate_depth` and `lag_ms`; `ledger` has `interval_ms`, `anchor`, `last_tick_at` and per tenant `tree_size`, " +
-          "`unsequenced_events`, `unexported_checkpoints`, `anchor_lag_seconds`, `last_export_error`.",
+          "`unsequenced_events`, `unexported_checkpoints`, `anchor_lag_seconds`, `last_export_error`, and with witnesses " +
+          "(`ledger.witnesses`) `witnessing`: the newest checkpoint's status, cosignatures against the quorum and last error.",
         tags: ["service"],
         auth: "none",
         responses: { 200: { description: "Ready.", schema: readinessSchema, example: healthExamples.readiness } },
@@ -62,6 +63,9 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext) {
         ...Object.entries(ledger.tenants)
           .filter(([, t]) => t.last_export_error)
           .map(([tenantId]) => `anchoring of tenant ${tenantId} failed (see ledger.tenants)`),
+        ...Object.entries(ledger.tenants)
+          .filter(([, t]) => t.witnessing?.status === "unwitnessed")
+          .map(([tenantId]) => `witnessing of tenant ${tenantId} is below the quorum (see ledger.tenants)`),
       ];
       return {
         status: "ready",
@@ -111,5 +115,7 @@ const METRICS_DESCRIPTION =
   "`countersign_clearance_sqs_errors_total{operation}`, `countersign_clearance_sqs_poison_total`), " +
   "`countersign_kms_signatures_total{kid,outcome}`, `countersign_judge_step_seconds{step}` (`conditions`, `retrieval`, `llm`), " +
   "`countersign_judge_fail_closed_total{reason}`, the ledger metrics (see [The ledger](ledger.md#the-tamper-evident-ledger)), " +
+  "witness cosigning (`countersign_ledger_witness_cosignatures_total{witness}`, `_refusals_total{witness,reason}`, " +
+  "`_unavailable_total{witness}`, `_lag_seconds{tenant}`; see [Witnesses](witness.md#cosigning-a-vaults-checkpoints)), " +
   "group commit (`countersign_decision_batch_size`, a histogram of units per commit, and " +
   "`countersign_decision_batch_fallbacks_total`, batches that fell back to one commit per unit) and Node process metrics. No secrets.";

@@ -5,6 +5,7 @@ import { authenticate, principalOf } from "../auth.js";
 import { ledgerExamples } from "../openapi/examples/ledger.js";
 import { documented, type RouteDoc } from "../openapi/route-doc.js";
 import { checkpointSchema, consistencyProofSchema, inclusionProofSchema, ledgerEntrySchema, proofBundleSchema } from "../openapi/schemas/ledger.js";
+import { ledgerWitnessesExample, ledgerWitnessesSchema } from "../openapi/schemas/witnesses.js";
 import { queryInteger } from "../query.js";
 
 const number = queryInteger;
@@ -100,7 +101,8 @@ export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
     description:
       "The event, its inclusion in the newest checkpoint, consistency from the first checkpoint that covered it (omitted when that is " +
       "the newest), the keys of the signatures, and the same tree head as a C2SP signed note (wire protocol §2.11). Verify with the SDK " +
-      "or `countersign verify-bundle`.",
+      "or `countersign verify-bundle`. With witnesses configured, the newest *witnessed* checkpoint that holds every event of the bundle " +
+      "is used instead when there is one, and `c2sp_checkpoint` carries the witnesses' cosignatures (`verify-bundle --witness`).",
     query: eventQuery,
     responses: { 200: { description: "The proof bundle.", schema: proofBundleSchema, example: ledgerExamples.bundle } },
     errors: eventErrors,
@@ -125,6 +127,7 @@ export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
 
   const noteDoc = ledgerDoc({
     summary: "The newest checkpoint as a C2SP signed note",
+    description: "With the witnesses' cosignature lines after the vault's signature once the checkpoint is witnessed.",
     responses: { 200: { description: "A C2SP signed note (tlog-checkpoint).", mediaType: text, schema: z.string(), example: ledgerExamples.note } },
     errors: ["ledger_empty"],
   });
@@ -140,4 +143,13 @@ export function ledgerRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get("/ledger/checkpoint-key", { preHandler, config: keyDoc }, async (request, reply) => {
     return reply.type("text/plain; charset=utf-8").send(await ctx.ledgerService.checkpointKey(tenantOf(request)));
   });
+
+  const witnessesDoc = ledgerDoc({
+    summary: "The witnesses that cosign the log's checkpoints",
+    description:
+      "The C2SP witnesses of `VAULT_LEDGER_WITNESSES` with their verifier keys (for `countersign verify-bundle --witness`), what each " +
+      "last answered, and who cosigned the newest checkpoint and the newest witnessed one. See [Witnesses](witness.md#cosigning-a-vaults-checkpoints).",
+    responses: { 200: { description: "The tenant's witnessing.", schema: ledgerWitnessesSchema, example: ledgerWitnessesExample } },
+  });
+  app.get("/ledger/witnesses", { preHandler, config: witnessesDoc }, async (request) => ctx.ledgerService.witnesses(tenantOf(request)));
 }

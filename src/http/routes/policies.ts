@@ -25,6 +25,7 @@ import {
   reviewSettingsViewSchema,
 } from "../openapi/schemas/policies.js";
 import { policyManagementRoutes, policyParams } from "./policy-management.js";
+import { policyModeRoutes } from "./policy-modes.js";
 
 const MAX_DOCUMENT_CHARS = 512 * 1024;
 const documentText = z
@@ -155,6 +156,7 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   policyManagementRoutes(app, ctx);
+  policyModeRoutes(app, ctx);
 
   // Markdown and plain-text bodies are accepted here only; every other endpoint takes JSON alone.
   app.register(async (documents) => {

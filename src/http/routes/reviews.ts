@@ -67,12 +67,18 @@ const detailDoc = documented({
 const decisionDoc = documented({
   summary: "Approve or deny a pending request",
   description:
-    "One vote per reviewer. Any deny ends the request; approvals count until its rules are met. The key that submitted the request, and its human principal, may not approve it. An agent key may only cancel a request it submitted (approved: false).",
+    "One vote per reviewer. Any deny ends the request; approvals count until its rules are met. The key that submitted the request, and its human principal, may not approve it. An agent key may only cancel a request it submitted (approved: false). When the request's rules say `require_passkey`, an approval must carry `passkey`: a WebAuthn assertion over the options of POST /reviews/{request_id}/passkey-options (docs/passkeys.md); a deny never needs one. " +
+    "An approval may also carry `grant` (widen it to later matching requests of the same tool, policy and agent for the session or a window of minutes, optionally only where a CEL `constraint` over args holds) and `edited_tool_args` (the token then binds these arguments instead of the requested ones); every approving vote must carry the same as the first (409 vote_mismatch). The answer then has `grant` (the grant created once the approval completes) and `edited_tool_args` (docs/grants.md).",
   tags: ["reviews"],
   auth: ["reviewer", "admin", "agent"],
   params: requestIdParams,
   body: reviewDecisionSchema,
-  bodyExample: { approved: true, review_reason: "Order checked against the ticket" },
+  bodyExample: {
+    approved: true,
+    review_reason: "Order checked against the ticket; refunds like it for this agent this hour",
+    grant: { scope: "window", window_minutes: 60, constraint: 'args.amount <= 200 && args.currency == "usd"' },
+    edited_tool_args: { amount: 150, currency: "usd", order_id: "A-1043" },
+  },
   responses: { 200: { description: "The clearance answer after the vote, with the review's progress", schema: reviewDecisionResponseSchema, example: reviewDecisionResponseExample } },
   errors: [
     "validation_failed",
@@ -84,6 +90,12 @@ const decisionDoc = documented({
     "self_approval_forbidden",
     "principal_approval_forbidden",
     "already_voted",
+    "passkey_required",
+    "passkey_invalid",
+    "grant_not_allowed",
+    "invalid_constraint",
+    "constraint_excludes_request",
+    "vote_mismatch",
     // An agent claim's review (src/agents/): the approval would pass a claim limit.
     "SERVICE_LIMIT_REACHED",
     "AGENT_LIMIT_REACHED",
@@ -127,8 +139,9 @@ export function reviewRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.post("/reviews/:request_id/decision", { preHandler, config: decisionDoc }, async (request) => {
     const { request_id } = requestIdParams.parse(request.params);
-    const body = reviewDecisionSchema.parse(request.body);
-    return (await ctx.reviews.decide(request.tenantSql, principalOf(request), request_id, body.approved, body.review_reason)).body;
+    // Everything beyond approved and review_reason (a passkey assertion, a grant, edited arguments) goes to the vote as is.
+    const { approved, review_reason, ...extra } = reviewDecisionSchema.parse(request.body);
+    return (await ctx.reviews.decide(request.tenantSql, principalOf(request), request_id, approved, review_reason, extra)).body;
   });
 }
 

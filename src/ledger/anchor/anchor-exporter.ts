@@ -4,13 +4,15 @@ import type { AnchorObject, AnchorStore } from "./anchor-store.js";
 import { loadTiles } from "../store/ledger-tables.js";
 import { encodeEntryBundle, encodeTile, entriesPath, tilePath } from "../core/tile-codec.js";
 import { TILE_WIDTH, type TileRef } from "../core/tiles.js";
-import { CHECKPOINT_COLUMNS, checkpointWire, type CheckpointRow } from "../store/wire-rows.js";
+import { CHECKPOINT_COLUMNS, checkpointWire, servedNote, type CheckpointRow } from "../store/wire-rows.js";
 
 /**
  * Exports checkpoints, oldest first, to the anchor store in the C2SP tlog-tiles layout: the entry
  * bundles (each entry is the 32-byte event hash, so leaf = SHA-256(0x00 || entry) as RFC 6962 and
  * tlog-tiles define it) and hash tiles added since the last exported checkpoint, the Ledgix JSON
  * checkpoint, and last the `checkpoint` note, so a reader never sees a checkpoint without its tiles.
+ * The note is the cosigned one once witnesses have cosigned it; a checkpoint exported before that is
+ * exported again, note only, when it becomes witnessed while still the newest exported.
  * A failure is retried with exponential backoff and never touches the decision path.
  */
 
@@ -57,9 +59,11 @@ export class AnchorExporter {
       try {
         await this.checkReady(tenantId);
         const uri = await this.store.put(tenantId, await this.objectsFor(sql, cp));
+        // cosigned_exported records which note went out, as read above: a cosignature that lands meanwhile is re-exported.
         await sql.query(
-          "UPDATE ledger_checkpoints SET export_status = 'exported', export_uri = $2, exported_at = $3, export_error = NULL WHERE checkpoint_id = $1",
-          [cp.checkpoint_id, uri, this.clock.now()],
+          `UPDATE ledger_checkpoints SET export_status = 'exported', export_uri = $2, exported_at = $3, export_error = NULL, cosigned_exported = $4
+            WHERE checkpoint_id = $1`,
+          [cp.checkpoint_id, uri, this.clock.now(), cp.cosigned_note != null],
         );
         exported++;
       } catch (err) {
@@ -73,7 +77,21 @@ export class AnchorExporter {
         return { exported, failed: { checkpointId: Number(cp.checkpoint_id), error } };
       }
     }
+    await this.reexportCosigned(tenantId, sql);
     return { exported };
+  }
+
+  /**
+   * The newest exported checkpoint, when witnesses cosigned it after its export: its `checkpoint`
+   * object again, now with the cosignatures. Only the newest: an older note must never replace a newer one.
+   */
+  private async reexportCosigned(tenantId: string, sql: Sql): Promise<void> {
+    const [cp] = await sql.query<{ checkpoint_id: number; cosigned_note: string | null; cosigned_exported: boolean }>(
+      "SELECT checkpoint_id, cosigned_note, cosigned_exported FROM ledger_checkpoints WHERE export_status = 'exported' ORDER BY checkpoint_id DESC LIMIT 1",
+    );
+    if (!cp || cp.cosigned_note === null || cp.cosigned_exported) return;
+    await this.store.put(tenantId, [noteObject(cp.cosigned_note)]);
+    await sql.query("UPDATE ledger_checkpoints SET cosigned_exported = true WHERE checkpoint_id = $1", [cp.checkpoint_id]);
   }
 
   private readyTenants = new Set<string>();
@@ -108,9 +126,13 @@ export class AnchorExporter {
     }
     const ledgix = Buffer.from(JSON.stringify(checkpointWire({ ...cp, export_status: "exported", exported_at: null })) + "\n");
     objects.push({ path: `ledgix/checkpoints/${cp.checkpoint_id}.json`, body: ledgix, contentType: "application/json", immutable: true });
-    objects.push({ path: "checkpoint", body: Buffer.from(cp.note, "utf8"), contentType: "text/plain; charset=utf-8", immutable: false });
+    objects.push(noteObject(servedNote(cp)));
     return objects;
   }
+}
+
+function noteObject(note: string): AnchorObject {
+  return { path: "checkpoint", body: Buffer.from(note, "utf8"), contentType: "text/plain; charset=utf-8", immutable: false };
 }
 
 function partialWidth(ref: TileRef): number | undefined {

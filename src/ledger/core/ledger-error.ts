@@ -41,13 +41,21 @@ export const LEDGER_ERROR_CODES = {
   invalid_key_name: 'a key name that is empty or holds a space or "+"',
   invalid_key: "a verifier key string or public key that cannot be used",
   key_id_mismatch: "a verifier key whose ID is not the hash of its name and key",
-  unsupported_algorithm: "a verifier key of a signature type other than Ed25519 (0x01)",
+  unsupported_algorithm: "a verifier key of a signature type the caller does not take (notes: Ed25519 0x01; cosignatures: 0x04)",
   // signed notes: signing
   invalid_text: "note text to sign that breaks the text rules or lacks its final newline",
   signer_mismatch: "the signer's signature is not 64 bytes or does not verify with its stated public key",
   // C2SP checkpoints (tlog-checkpoint.ts)
   malformed_checkpoint: "a checkpoint body that is not origin, size and root hash lines as tlog-checkpoint says",
   origin_mismatch: "a checkpoint from another log than the origin asked for",
+
+  // C2SP tlog-cosignature and tlog-witness (tlog-cosignature.ts, tlog-witness.ts)
+  bad_timestamp: "a cosignature timestamp that is not an integer in 0..2^53 - 1 (the spec allows up to 2^63 - 1; later than any clock)",
+  malformed_add_checkpoint: "an add-checkpoint body that is not an old size line, at most 63 proof lines, an empty line and a checkpoint note",
+  malformed_witness_response: "a witness answer that is not a size line (409) or newline-terminated signature lines (200)",
+
+  // COSE keys of passkey enrolments (cbor-decode.ts, webauthn-assertion.ts)
+  invalid_cbor: "CBOR the COSE key reader refuses: truncated, a tag, float, indefinite length, duplicate map key, trailing bytes or too deep",
 
   // C2SP tlog-proof@v1 (tlog-proof.ts)
   invalid_input: "a proof that is not a string, or bytes that are not UTF-8",

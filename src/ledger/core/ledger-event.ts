@@ -55,6 +55,31 @@ export function agentIdentityChunk(row: Pick<DecidedRequest, "agent_identity">):
   return { type: "agent_identity", verified: true, namespace: a.namespace, subject: a.subject, key: a.key, claim: a.claim_id, services: [...a.services] };
 }
 
+/**
+ * What shadow-mode policies (src/judge/shadow.ts) would have decided, as an evidence chunk of the
+ * judge's decision event: `enforced: false` says none of it was the answer. Keys are one lowercase
+ * word, as in agentIdentityChunk, so the SDK's camelCasing leaves the event's hash unchanged. Null
+ * when no shadow policy applied: such requests hash exactly as they did before shadow mode existed.
+ */
+export function shadowChunk(row: Pick<DecidedRequest, "judge_trace">): JsonObject | null {
+  const decisions = row.judge_trace?.shadow;
+  if (!Array.isArray(decisions) || decisions.length === 0) return null;
+  const text = (v: unknown) => (typeof v === "string" ? v : "");
+  return {
+    type: "shadow",
+    enforced: false,
+    decisions: decisions.map((d: Record<string, unknown>) => ({
+      policy: text(d?.policy_id),
+      version: text(d?.policy_version_id),
+      decision: text(d?.decision),
+      matched: Array.isArray(d?.matched_condition_ids) ? d.matched_condition_ids.filter((m): m is string => typeof m === "string") : [],
+      reason: text(d?.reason),
+    })),
+  };
+}
+
+const JUDGED: readonly LedgerEventType[] = ["clearance.approved", "clearance.denied", "clearance.pending_review"];
+
 export function clearanceEventType(status: DecidedRequest["status"]): LedgerEventType {
   if (status === "approved") return "clearance.approved";
   if (status === "denied") return "clearance.denied";
@@ -79,7 +104,8 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
     tool_args: row.tool_args as JsonObject,
     reason: reason ?? row.reason,
     citations: row.citations as unknown as JsonObject[],
-    evidence_chunks: withAgent(row.evidence_chunks as unknown as JsonObject[], agentIdentityChunk(row)),
+    // The shadow chunk belongs to the judge's own event only: later events of the request did not judge.
+    evidence_chunks: withChunk(withChunk(row.evidence_chunks as unknown as JsonObject[], JUDGED.includes(type) ? shadowChunk(row) : null), agentIdentityChunk(row)),
     confidence: BUCKET_MIDPOINT[row.confidence_bucket],
     approved,
     accepted_at: acceptedAt.toISOString(),
@@ -111,4 +137,4 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
   return event;
 }
 
-const withAgent = (chunks: JsonObject[], agent: JsonObject | null): JsonObject[] => (agent ? [...chunks, agent] : chunks);
+const withChunk = (chunks: JsonObject[], chunk: JsonObject | null): JsonObject[] => (chunk ? [...chunks, chunk] : chunks);

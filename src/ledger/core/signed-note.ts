@@ -187,12 +187,27 @@ export interface OpenNoteOptions {
   maxBytes?: number;
 }
 
+/** A signed note cut at its last blank line, before any signature is checked. */
+export interface SplitNote {
+  /** The signed text, final newline included, separating blank line excluded. */
+  readonly body: string;
+  /** The signature lines without their newline, in note order (at least one). */
+  readonly lines: readonly string[];
+}
+
+/** One signature line read: key name, key ID (8 lowercase hex) and the bytes after the key ID. */
+export interface SignatureLine {
+  readonly name: string;
+  readonly keyId: string;
+  readonly signature: Uint8Array;
+}
+
 /**
- * Parses and verifies a signed note. Signatures from keys not in `verifiers` (by name and key ID)
- * are ignored; at least one known key must verify; a known key whose signature fails rejects the
- * whole note. Throws LedgerError (noteError) with a specific code on any failure.
+ * The framing of a signed note, shared by openNote and the cosignature verifier (tlog-cosignature.ts):
+ * size bound, UTF-8, text rules, the split at the last blank line, newline-terminated signature lines
+ * and their count. Throws LedgerError (noteError) on any failure.
  */
-export function openNote(note: string | Uint8Array, verifiers: readonly NoteVerifier[], options: OpenNoteOptions = {}): OpenedNote {
+export function splitNote(note: string | Uint8Array, options: OpenNoteOptions = {}): SplitNote {
   const maxBytes = options.maxBytes ?? MAX_NOTE_BYTES;
   const maxSignatures = options.maxSignatures ?? MAX_SIGNATURES;
   let text: string;
@@ -221,6 +236,31 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   if (!block.endsWith("\n")) throw noteError("malformed_note", "signature block must end with a newline");
   const lines = block.slice(0, -1).split("\n");
   if (lines.length > maxSignatures) throw noteError("too_many_signatures", `${lines.length} signature lines, at most ${maxSignatures}`);
+  return { body, lines };
+}
+
+/** Reads "— <name> <base64(key ID || signature)>" (no newline); `where` names the line in errors. */
+export function parseSignatureLine(line: string, where: string): SignatureLine {
+  if (!line.startsWith(SIG_PREFIX)) throw noteError("malformed_signature_line", `${where} does not start with "\u2014 "`);
+  const rest = line.slice(SIG_PREFIX.length);
+  const space = rest.indexOf(" ");
+  if (space < 0) throw noteError("malformed_signature_line", `${where} has no signature after the key name`);
+  const name = rest.slice(0, space);
+  const b64 = rest.slice(space + 1);
+  if (!isValidKeyName(name)) throw noteError("malformed_signature_line", `${where} has an invalid key name`);
+  const sig = decodeBase64Strict(b64);
+  if (!sig) throw noteError("malformed_signature_line", `${where}: signature is not standard base64`);
+  if (sig.length < 5) throw noteError("malformed_signature_line", `${where}: signature shorter than key ID + 1 byte`);
+  return { name, keyId: toHex(sig.subarray(0, 4)), signature: sig.subarray(4) };
+}
+
+/**
+ * Parses and verifies a signed note. Signatures from keys not in `verifiers` (by name and key ID)
+ * are ignored; at least one known key must verify; a known key whose signature fails rejects the
+ * whole note. Throws LedgerError (noteError) with a specific code on any failure.
+ */
+export function openNote(note: string | Uint8Array, verifiers: readonly NoteVerifier[], options: OpenNoteOptions = {}): OpenedNote {
+  const { body, lines } = splitNote(note, options);
 
   const byRef = new Map<string, NoteVerifier[]>();
   for (const v of verifiers) {
@@ -237,17 +277,7 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   const seenUnknown = new Set<string>();
   lines.forEach((line, i) => {
     const where = `signature line ${i + 1}`;
-    if (!line.startsWith(SIG_PREFIX)) throw noteError("malformed_signature_line", `${where} does not start with "\u2014 "`);
-    const rest = line.slice(SIG_PREFIX.length);
-    const space = rest.indexOf(" ");
-    if (space < 0) throw noteError("malformed_signature_line", `${where} has no signature after the key name`);
-    const name = rest.slice(0, space);
-    const b64 = rest.slice(space + 1);
-    if (!isValidKeyName(name)) throw noteError("malformed_signature_line", `${where} has an invalid key name`);
-    const sig = decodeBase64Strict(b64);
-    if (!sig) throw noteError("malformed_signature_line", `${where}: signature is not standard base64`);
-    if (sig.length < 5) throw noteError("malformed_signature_line", `${where}: signature shorter than key ID + 1 byte`);
-    const id = toHex(sig.subarray(0, 4));
+    const { name, keyId: id, signature: raw } = parseSignatureLine(line, where);
     const ref = `${name}\n${id}`;
     const known = byRef.get(ref);
     if (!known) {
@@ -256,7 +286,6 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
       return;
     }
     if (known.length > 1) throw noteError("ambiguous_verifier", `${known.length} different known keys are named ${name}+${id}`);
-    const raw = sig.subarray(4);
     if (raw.length !== 64 || !verifiesWith(known[0]!.publicKey, message, raw)) {
       throw noteError("bad_signature", `${where}: signature by known key ${name}+${id} does not verify`);
     }

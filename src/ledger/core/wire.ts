@@ -138,6 +138,12 @@ export interface ProofBundleWire {
    * the same tree head as `inclusion`, in write order; omitted when there are none. The SDK ignores it.
    */
   request_events?: RequestEventProofWire[];
+  /**
+   * Ours: the `vault.audit` `passkey.enrolled` events whose public keys verify the passkey assertions
+   * in the request's events (docs/passkeys.md), each proven in the same tree head as `inclusion`;
+   * omitted when no event carries one. The SDK ignores it.
+   */
+  passkey_enrolments?: RequestEventProofWire[];
 }
 
 /** One more event of the bundle's request, proven in the bundle's inclusion checkpoint. */

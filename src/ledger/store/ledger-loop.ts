@@ -4,6 +4,9 @@ import type { Clock } from "../../clock.js";
 import type { Sql } from "../../db/sql.js";
 import type { AnchorStore } from "../anchor/anchor-store.js";
 import type { AnchorExporter } from "../anchor/anchor-exporter.js";
+import type { CheckpointWitnessing } from "../witnessing/checkpoint-witnessing.js";
+import type { TenantWitnessStatus } from "../witnessing/witness-status.js";
+import { WitnessingRunner } from "../witnessing/witnessing-runner.js";
 import { ledgerMetrics } from "./ledger-metrics.js";
 import type { LedgerSequencer, SequenceResult } from "./sequencer.js";
 
@@ -14,12 +17,16 @@ export interface TenantLedgerStatus {
   unexported_checkpoints: number;
   anchor_lag_seconds: number;
   last_export_error?: string;
+  /** With witnesses configured: the newest checkpoint's witnessing. */
+  witnessing?: TenantWitnessStatus;
 }
 
 export interface LedgerStatus {
   interval_ms: number;
   anchor: AnchorStore["kind"];
   last_tick_at: string | null;
+  /** Configured witnesses (names) and the quorum; absent when witnessing is off. */
+  witnesses?: { names: string[]; quorum: number };
   tenants: Record<string, TenantLedgerStatus>;
 }
 
@@ -46,8 +53,14 @@ export class LedgerLoop {
       log: Logger;
       intervalMs: number;
       originBase?: string;
+      /** Submits checkpoints to C2SP witnesses (VAULT_LEDGER_WITNESSES); absent when none are configured. */
+      witnessing?: CheckpointWitnessing;
     },
-  ) {}
+  ) {
+    this.witnesses = deps.witnessing && new WitnessingRunner(deps.witnessing, { tenantSql: deps.tenantSql, clock: deps.clock, log: deps.log, onWitnessed: (t) => this.startExport(t) });
+  }
+
+  private readonly witnesses: WitnessingRunner | undefined;
 
   start(): void {
     this.stopped = false;
@@ -57,14 +70,18 @@ export class LedgerLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // Witnesses that are slow or down must not hold the shutdown for their timeouts.
+    const witnessesStopped = this.witnesses?.stop();
     await this.running;
-    await Promise.all(this.exports.values());
+    await witnessesStopped;
+    await this.exportsSettled();
   }
 
   /** Runs one complete pass now, exports included (after any pass in progress): tests never sleep. */
   async drain(): Promise<void> {
     await this.running;
-    await Promise.all(this.exports.values());
+    await this.witnesses?.running();
+    await this.exportsSettled();
     this.running = this.tick(true);
     await this.running;
   }
@@ -74,7 +91,10 @@ export class LedgerLoop {
    * to `waitMs` for a pass another process is running. Throws SequencerBusyError after that.
    */
   async sequenceNow(tenantId: string, waitMs = 0): Promise<SequenceResult> {
-    return this.deps.sequencer.run(await this.tenantLog(tenantId), waitMs);
+    const result = await this.deps.sequencer.run(await this.tenantLog(tenantId), waitMs);
+    // A checkpoint signed on demand is witnessed now, not at the next tick.
+    if (result.checkpointId !== undefined) this.witnesses?.kick(tenantId);
+    return result;
   }
 
   origin(tenantId: string): string {
@@ -84,11 +104,19 @@ export class LedgerLoop {
   }
 
   status(): LedgerStatus {
+    const w = this.deps.witnessing;
+    const tenants = Object.fromEntries(
+      [...this.statuses].map(([id, s]) => {
+        const witnessing = this.witnesses?.status(id);
+        return [id, witnessing ? { ...s, witnessing } : s];
+      }),
+    );
     return {
       interval_ms: this.deps.intervalMs,
       anchor: this.deps.anchor.kind,
       last_tick_at: this.lastTickAt?.toISOString() ?? null,
-      tenants: Object.fromEntries(this.statuses),
+      ...(w ? { witnesses: { names: w.witnesses.map((x) => x.name), quorum: w.quorum } } : {}),
+      tenants,
     };
   }
 
@@ -114,18 +142,42 @@ export class LedgerLoop {
     }
     for (const tenantId of tenantIds) {
       await this.sequenceTenant(tenantId).catch((err) => this.deps.log.error({ err, tenantId }, "ledger sequencing failed; retrying next interval"));
-      if (!this.exports.has(tenantId)) {
-        const exporting = this.exportTenant(tenantId)
-          .catch((err) => this.deps.log.error({ err, tenantId }, "anchor export pass failed; retrying next interval"))
-          .finally(() => this.exports.delete(tenantId));
-        this.exports.set(tenantId, exporting);
+      if (!this.exports.has(tenantId)) this.startExport(tenantId);
+      this.witnesses?.kick(tenantId);
+      if (awaitExports) {
+        await this.witnesses?.running(tenantId);
+        await this.exportsSettled(tenantId);
       }
-      if (awaitExports) await this.exports.get(tenantId);
     }
     this.lastTickAt = this.deps.clock.now();
   }
 
   private readonly exports = new Map<string, Promise<void>>();
+  /** Tenants whose checkpoint was witnessed while an export ran: that export may have read the plain note. */
+  private readonly exportAgain = new Set<string>();
+
+  private startExport(tenantId: string): void {
+    if (this.exports.has(tenantId)) {
+      this.exportAgain.add(tenantId);
+      return;
+    }
+    const exporting = this.exportTenant(tenantId)
+      .catch((err) => this.deps.log.error({ err, tenantId }, "anchor export pass failed; retrying next interval"))
+      .finally(() => {
+        this.exports.delete(tenantId);
+        if (this.exportAgain.delete(tenantId) && !this.stopped) this.startExport(tenantId);
+      });
+    this.exports.set(tenantId, exporting);
+  }
+
+  /** Until no export of the tenant (or of any tenant) is running or queued behind one. */
+  private async exportsSettled(tenantId?: string): Promise<void> {
+    for (;;) {
+      const running = tenantId === undefined ? [...this.exports.values()] : [this.exports.get(tenantId)].filter((p) => p !== undefined);
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
+  }
 
   private async sequenceTenant(tenantId: string): Promise<void> {
     const result = await this.deps.sequencer.run(await this.tenantLog(tenantId));

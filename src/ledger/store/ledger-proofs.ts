@@ -104,14 +104,20 @@ export async function checkpointById(sql: Sql, id: number): Promise<CheckpointRo
 }
 
 /**
- * The newest checkpoint and the one with id `firstId`, in one round trip (a bundle needs both).
- * `first` is undefined when firstId is the newest.
+ * The checkpoint a bundle is proven in and the one with id `firstId`, in one round trip (a bundle
+ * needs both). `first` is undefined when firstId is that checkpoint. The proving checkpoint is the
+ * newest witnessed one whose tree holds leaf `maxLeaf` (every leaf the bundle proves), so an auditor
+ * with a witness policy gets cosignatures without waiting for the newest head's; without one
+ * (no witnesses, or none has cosigned that far yet) it is the newest checkpoint.
  */
-export async function firstAndLatestCheckpoints(sql: Sql, firstId: number): Promise<{ first?: CheckpointRow; latest?: CheckpointRow }> {
+export async function firstAndLatestCheckpoints(sql: Sql, firstId: number, maxLeaf = -1): Promise<{ first?: CheckpointRow; latest?: CheckpointRow }> {
   const rows = await sql.query<CheckpointRow>(
     `SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints
-      WHERE checkpoint_id = $1 OR checkpoint_id = (SELECT max(checkpoint_id) FROM ledger_checkpoints) ORDER BY checkpoint_id`,
-    [firstId],
+      WHERE checkpoint_id = $1 OR checkpoint_id = COALESCE(
+        (SELECT max(checkpoint_id) FROM ledger_checkpoints WHERE witness_status = 'witnessed' AND tree_size > $2 AND checkpoint_id >= $1),
+        (SELECT max(checkpoint_id) FROM ledger_checkpoints))
+      ORDER BY checkpoint_id`,
+    [firstId, maxLeaf],
   );
   const latest = rows[rows.length - 1];
   return { latest, first: rows.length === 2 ? rows[0] : undefined };

@@ -20,10 +20,17 @@ export interface CheckpointRow {
   export_status: string;
   export_uri: string;
   exported_at: Date | null;
+  /** The note with its witnesses' cosignature lines, once the quorum is met (tenant migration 0013). */
+  cosigned_note?: string | null;
 }
 
 export const CHECKPOINT_COLUMNS =
-  "checkpoint_id, tree_size, root_hash, checkpoint_hash, prev_checkpoint_hash, signer_key_id, payload, signature, signed_at, mmd_seconds, export_target, note, export_status, export_uri, exported_at";
+  "checkpoint_id, tree_size, root_hash, checkpoint_hash, prev_checkpoint_hash, signer_key_id, payload, signature, signed_at, mmd_seconds, export_target, note, export_status, export_uri, exported_at, cosigned_note";
+
+/** The C2SP note of a checkpoint as served and anchored: cosigned when witnesses have cosigned it. */
+export function servedNote(row: Pick<CheckpointRow, "note" | "cosigned_note">): string {
+  return row.cosigned_note ?? row.note;
+}
 
 export function checkpointWire(row: CheckpointRow): CheckpointWire {
   const wire: CheckpointWire = {

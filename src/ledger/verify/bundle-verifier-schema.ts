@@ -116,6 +116,8 @@ const inclusionSchema = z.object({
 
 /** Most request events a bundle may carry (the vault sends at most 100). */
 export const MAX_REQUEST_EVENTS = 100;
+/** Most passkey enrolments a bundle may carry (the vault sends at most 100). */
+export const MAX_PASSKEY_ENROLMENTS = 100;
 
 export const proofBundleSchema = z.object({
   event: eventSchema,
@@ -133,6 +135,8 @@ export const proofBundleSchema = z.object({
   c2sp_verifier_key: z.string().max(4096).optional(),
   // Ours: the request's other events, each proven in the same checkpoint as `inclusion`.
   request_events: z.array(z.object({ event: eventSchema, inclusion: inclusionSchema })).max(MAX_REQUEST_EVENTS).optional(),
+  // Ours: the passkey.enrolled events whose keys verify the passkey chunks of the events above (docs/passkeys.md).
+  passkey_enrolments: z.array(z.object({ event: eventSchema, inclusion: inclusionSchema })).max(MAX_PASSKEY_ENROLMENTS).optional(),
 });
 
 export type ParsedBundle = z.infer<typeof proofBundleSchema>;

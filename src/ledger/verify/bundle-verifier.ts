@@ -27,11 +27,15 @@ import {
 import { decodeBase64Lenient, keysForKid, type KeySource, type TrustedKeys, verifyEd25519 } from "./bundle-verifier-keys.js";
 import { MAX_REQUEST_EVENTS, parseProofBundle, type ParsedBundle, type ParsedEvent } from "./bundle-verifier-schema.js";
 import { bundleEvents, isExecutionEvent, requestEventChecks, type BundleEventSummary } from "./bundle-verifier-request-events.js";
+import { witnessCheck, type WitnessPolicy, type WitnessReportEntry } from "./bundle-verifier-witnesses.js";
+import { passkeyChecks, type PasskeyApprovalReport } from "./bundle-verifier-passkeys.js";
 import { eventHash, receiptPayload, type LedgerEvent } from "../core/event-hash.js";
 import { leafHash } from "../core/merkle.js";
 import { bytesEqual, toHex } from "../core/bytes.js";
 
 export { type BundleCheck } from "./bundle-verifier-checks.js";
+export { type PasskeyApprovalReport } from "./bundle-verifier-passkeys.js";
+export { MAX_WITNESS_KEYS, type WitnessPolicy, type WitnessReportEntry } from "./bundle-verifier-witnesses.js";
 export { isLedgerError, LEDGER_ERROR_CODES, LedgerError, type LedgerErrorCode } from "../core/ledger-error.js";
 export {
   trustedKeysFromBundle,
@@ -51,11 +55,17 @@ export interface BundleReport {
   notes: string[];
   /** The bundle's events in tree order (its own and the request's others); absent when it did not parse. */
   events?: BundleEventSummary[];
+  /** With a witness policy: each trusted witness and whether it cosigned the bundle's checkpoint. */
+  witnesses?: WitnessReportEntry[];
+  /** Passkey-signed approvals the bundle's events carry, each with whether it verified offline (check "passkey approvals"). */
+  approvals?: PasskeyApprovalReport[];
 }
 
 export interface VerifyBundleOptions {
   /** Fail the "event hash" check for a redacted row (intent_hash "" and nothing committed). */
   requireBody?: boolean;
+  /** Check the C2SP checkpoint's witness cosignatures ("witness cosignatures"): these keys, at least `require` (default 1) of them. */
+  witnesses?: WitnessPolicy;
 }
 
 export const BUNDLE_KEYS_NOTE =
@@ -224,15 +234,29 @@ export function verifyProofBundle(bundle: unknown, keys: TrustedKeys, options: V
   const notes = keyNotes(keys);
   let checks: BundleCheck[];
   let events: BundleEventSummary[] | undefined;
+  let witnesses: WitnessReportEntry[] | undefined;
+  let approvals: PasskeyApprovalReport[] | undefined;
   try {
     const parsed = parseProofBundle(bundle);
     checks = parsed.ok ? runChecks(parsed.bundle, keys, options, notes) : [fail("shape", parsed.detail)];
     if (parsed.ok) events = bundleEvents(parsed.bundle, bodyVerified);
+    if (parsed.ok) {
+      const pk = passkeyChecks(parsed.bundle, (sub) => eventChecks(sub, keys, options, notes), bodyVerified);
+      checks.push(...pk.checks);
+      if (pk.approvals.length > 0) approvals = pk.approvals;
+    }
+    if (parsed.ok && options.witnesses !== undefined) {
+      const w = witnessCheck(parsed.bundle, options.witnesses);
+      checks.push(w.check);
+      witnesses = w.witnesses;
+    }
   } catch (err) {
     // Only a bug (or an exotic caller-built object) gets here; report it as a failure, never pass.
     checks = [fail("internal", `verification stopped: ${err instanceof Error ? err.message : String(err)}`)];
   }
   const report: BundleReport = { ok: checks.length > 0 && checks.every((c) => c.ok), checks, keySource: keys.source, notes };
   if (events) report.events = events;
+  if (witnesses) report.witnesses = witnesses;
+  if (approvals) report.approvals = approvals;
   return report;
 }

@@ -12,6 +12,8 @@ import { mcpGatewayCommand } from "./commands/mcp-gateway.js";
 import { gatewayCommand } from "./commands/gateway.js";
 import { stepauthCommand } from "./commands/stepauth.js";
 import { agentsCommand } from "./commands/agents.js";
+import { grantsCommand } from "./commands/grants.js";
+import { witnessCommand } from "./commands/witness.js";
 import { ENVIRONMENT_TEXT, EXIT_CODES_TEXT, withExamples } from "./help.js";
 
 /**
@@ -36,8 +38,10 @@ export function buildProgram(): Command {
     verifyBundleCommand(),
     stepauthCommand(),
     agentsCommand(),
+    grantsCommand(),
     gatewayCommand(),
     mcpGatewayCommand(),
+    witnessCommand(),
   ]) {
     program.addCommand(command);
   }

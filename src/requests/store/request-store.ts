@@ -25,9 +25,9 @@ const columns = [
   "session_id", "human_principal", "parent_jti", "context", "extras", "status", "decision_status", "reason", "reason_code",
   "confidence_bucket", "policy_id", "policy_version_id", "policy_content_hash", "applied_policies", "matched_condition_ids",
   "minimum_confidence_bucket", "citations", "evidence_chunks", "judge_trace", "original_request_id", "created_at", "decided_at",
-  "review_rules", "expires_at", "agent_identity",
+  "review_rules", "expires_at", "agent_identity", "approved_tool_args", "approved_tool_args_hash", "grant_id",
 ] as const;
-const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies", "citations", "evidence_chunks", "judge_trace", "review_rules", "agent_identity"]);
+const jsonColumns = new Set(["tool_args", "context", "extras", "applied_policies", "citations", "evidence_chunks", "judge_trace", "review_rules", "agent_identity", "approved_tool_args"]);
 const insertSql = `INSERT INTO clearance_requests (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})
   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
 
@@ -114,16 +114,26 @@ export async function applyDecision(
     `UPDATE clearance_requests SET status = $3, decision_status = $4, reason = $5, reason_code = $6, confidence_bucket = $7,
        policy_id = $8, policy_version_id = $9, policy_content_hash = $10, applied_policies = $11, matched_condition_ids = $12,
        decided_at = $13, minimum_confidence_bucket = $14, citations = $15, evidence_chunks = $16, judge_trace = $17,
-       review_rules = $18, expires_at = $19
+       review_rules = $18, expires_at = $19, grant_id = $20
      WHERE id = $1 AND status = ANY($2) RETURNING *`,
     [
       id, from, d.status, d.decision_status, d.reason, d.reason_code, d.confidence_bucket, d.policy_id, d.policy_version_id,
       d.policy_content_hash, JSON.stringify(d.applied_policies), d.matched_condition_ids, decidedAt, d.minimum_confidence_bucket,
       JSON.stringify(d.citations), JSON.stringify(d.evidence_chunks), JSON.stringify(d.judge_trace),
-      d.review_rules === null ? null : JSON.stringify(d.review_rules), d.expires_at,
+      d.review_rules === null ? null : JSON.stringify(d.review_rules), d.expires_at, d.grant_id ?? null,
     ],
   );
   return first(rows);
+}
+
+/**
+ * Edit-on-approve: the arguments an approval is for instead of the requested ones, set in the
+ * approval's transaction before its token is issued (the token binds `hash`).
+ */
+export async function setApprovedArgs(tx: Sql, id: string, args: Record<string, unknown>, hash: string): Promise<ClearanceRequest | undefined> {
+  return first(
+    await tx.query<ClearanceRow>("UPDATE clearance_requests SET approved_tool_args = $2, approved_tool_args_hash = $3 WHERE id = $1 RETURNING *", [id, JSON.stringify(args), hash]),
+  );
 }
 
 export async function countAttempt(sql: Sql, id: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { confidenceBuckets, evidenceChunkSchema } from "../../../judge/judge.js";
-import { bucket, decisionStatus, hex64, isoTime } from "./common.js";
+import { bucket, decisionStatus, hex64, isoTime, jsonObject } from "./common.js";
 
 /**
  * The clearance answer (src/requests/response.ts), shared by /request-clearance, /clearance-status and
@@ -27,6 +27,9 @@ export const clearanceResponseSchema = z.object({
   evidence_chunks: z.array(evidenceChunkSchema),
   tool_name: z.string(),
   tool_args_hash: hex64.describe("SHA-256 of the RFC 8785 canonical JSON of tool_args."),
+  edited_tool_args: jsonObject.optional().describe("Only when a reviewer edited the arguments before approving: the arguments the token is for (docs/grants.md)."),
+  edited_tool_args_hash: hex64.optional().describe("SHA-256 of the canonical JSON of edited_tool_args: what the token's tool_args_hash binds. Only when edited."),
+  grant_id: z.string().optional().describe("Only when an active grant approved the request (reason_code grant_approved): its id (docs/grants.md)."),
   created_at: isoTime,
   decided_at: isoTime.nullable(),
   approved: z.boolean().describe("Legacy (0.3.x SDKs)."),

@@ -24,6 +24,19 @@ const tenantLedgerSchema = z.object({
   unexported_checkpoints: z.int().nonnegative(),
   anchor_lag_seconds: z.number(),
   last_export_error: z.string().optional(),
+  witnessing: z
+    .object({
+      checkpoint_id: z.int().positive(),
+      status: z.enum(["none", "pending", "witnessed", "unwitnessed"]),
+      cosignatures: z.int().nonnegative().describe("Configured witnesses whose cosignature on this checkpoint verifies."),
+      quorum: z.int().positive(),
+      attempts: z.int().nonnegative(),
+      next_attempt_at: isoTime.nullable(),
+      error: z.string().optional(),
+      witnessed_checkpoint_id: z.int().positive().nullable().describe("The newest checkpoint that reached the quorum."),
+    })
+    .optional()
+    .describe("The newest checkpoint's witnessing; present when VAULT_LEDGER_WITNESSES is set."),
 });
 
 export const readinessSchema = z.object({
@@ -36,5 +49,11 @@ export const readinessSchema = z.object({
   embedding_model: z.string(),
   signing_kid: z.string(),
   ledger_kid: z.string(),
-  ledger: z.object({ interval_ms: z.int(), anchor: z.enum(["local", "s3"]), last_tick_at: isoTime.nullable(), tenants: z.record(z.string(), tenantLedgerSchema) }),
+  ledger: z.object({
+    interval_ms: z.int(),
+    anchor: z.enum(["local", "s3"]),
+    last_tick_at: isoTime.nullable(),
+    witnesses: z.object({ names: z.array(z.string()), quorum: z.int().positive() }).optional().describe("The configured witnesses; present when VAULT_LEDGER_WITNESSES is set."),
+    tenants: z.record(z.string(), tenantLedgerSchema),
+  }),
 });

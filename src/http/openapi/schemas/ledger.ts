@@ -98,4 +98,8 @@ export const proofBundleSchema = z.object({
     .array(z.object({ event: ledgerEntrySchema, inclusion: inclusionProofSchema }))
     .optional()
     .describe("The request's other events (approval, votes, burn, execution report), each proven in the same checkpoint as `inclusion`, in write order; omitted when there are none."),
+  passkey_enrolments: z
+    .array(z.object({ event: ledgerEntrySchema, inclusion: inclusionProofSchema }))
+    .optional()
+    .describe("The vault.audit passkey.enrolled events whose public keys verify the passkey signatures in the events above, each proven in the same checkpoint (docs/passkeys.md); omitted when there are none."),
 });

@@ -173,7 +173,7 @@ export const documentListExample = {
 
 const rulesOut = reviewRulesSchema;
 export const reviewSettingsViewSchema = rulesOut.extend({ minimum_confidence_bucket: z.enum(confidenceBuckets), policies: z.record(z.string(), rulesOut) });
-const exampleRules = { approvals_required: 1, groups: [], reviewers: null, expiry_seconds: 86_400, reminder_after_seconds: null, escalate_after_seconds: null };
+const exampleRules = { approvals_required: 1, groups: [], reviewers: null, expiry_seconds: 86_400, reminder_after_seconds: null, escalate_after_seconds: null, require_passkey: false };
 export const reviewSettingsViewExample = {
   minimum_confidence_bucket: "high",
   ...exampleRules,

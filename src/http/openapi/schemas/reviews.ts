@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { evidenceChunkSchema } from "../../../judge/judge.js";
 import { clearanceResponseSchema } from "./clearance.js";
+import { grantSchema } from "./grants.js";
 import { bucket, decisionStatus, isoTime, jsonObject } from "./common.js";
 
 /**
@@ -90,6 +91,7 @@ export const reviewDetailSchema = reviewSummarySchema.extend({
       expiry_seconds: z.number().int().min(1),
       reminder_after_seconds: z.number().int().min(1).nullable(),
       escalate_after_seconds: z.number().int().min(1).nullable(),
+      require_passkey: z.boolean().describe("An approval needs a passkey signature over the request's commitment (docs/passkeys.md)."),
     })
     .describe("The review rules stored with the request when it went to review."),
   votes_detail: z.array(
@@ -104,6 +106,10 @@ export const reviewDetailSchema = reviewSummarySchema.extend({
       approved: z.boolean(),
       reason: z.string(),
       created_at: isoTime,
+      passkey: z
+        .object({ credential_id: z.string() })
+        .nullable()
+        .describe("The passkey that signed this vote (base64url credential id); its assertion is in the vote's ledger event. Null when none did."),
     }),
   ),
   viewer: z.object({ reviewer_id: z.string(), can_approve: z.boolean(), can_deny: z.boolean(), why_not: z.string().nullable() }).describe("What the caller may do with this request; `why_not` says why approving is refused."),
@@ -128,6 +134,16 @@ export const reviewDetailSchema = reviewSummarySchema.extend({
     })
     .optional()
     .describe("Requests of kind stepauth (docs/stepauth.md): what the SP asked, and where its callback, signed decision and execution result stand."),
+  approval_terms: z
+    .object({
+      grant: z.object({ scope: z.enum(["session", "window"]), window_minutes: z.number().int().nullable(), constraint: z.string().nullable() }).nullable(),
+      edited_tool_args: jsonObject.nullable(),
+    })
+    .nullable()
+    .describe("What the first approving vote approved beyond the request (docs/grants.md): every further approving vote must carry the same grant and edited arguments. null before any approval."),
+  edited_tool_args: jsonObject.nullable().describe("The arguments the approval is for, when the reviewers edited them (the token binds these)."),
+  grant_id: z.string().nullable().describe("The grant that approved this request (reason_code grant_approved)."),
+  created_grant_id: z.string().nullable().describe("The grant this request's approval created."),
 });
 
 const exampleChunk = {
@@ -157,6 +173,7 @@ export const reviewDetailExample = {
     expiry_seconds: 86400,
     reminder_after_seconds: 3600,
     escalate_after_seconds: null,
+    require_passkey: false,
   },
   votes_detail: [
     {
@@ -170,14 +187,22 @@ export const reviewDetailExample = {
       approved: true,
       reason: "Order checked",
       created_at: "2026-03-01T10:05:00.000Z",
+      passkey: { credential_id: "x7Qm3fK9pL2vR8sT1uW4yZ6aB0cD5eF7gH9iJ1kL3mN" },
     },
   ],
   viewer: { reviewer_id: "rvw_7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", can_approve: true, can_deny: true, why_not: null },
   ledger: { events: 2, in_checkpoint: false, checkpoint_id: null },
+  approval_terms: { grant: { scope: "window", window_minutes: 60, constraint: "args.amount <= 500" }, edited_tool_args: null },
+  edited_tool_args: null,
+  grant_id: null,
+  created_grant_id: null,
 };
 
 /** The clearance answer (as /clearance-status gives it to this caller), plus the review's progress. */
-export const reviewDecisionResponseSchema = clearanceResponseSchema.extend({ review: reviewSummarySchema });
+export const reviewDecisionResponseSchema = clearanceResponseSchema.extend({
+  review: reviewSummarySchema,
+  grant: grantSchema.optional().describe("The grant this vote's approval created (docs/grants.md); only when the approval completed with a session or window grant."),
+});
 
 export const reviewDecisionResponseExample = {
   request_id: reviewSummaryExample.request_id,

@@ -18,6 +18,7 @@ import {
   versionsAction,
   type Printed,
 } from "../policy-actions.js";
+import { policyModeAction, replayAction, tenantModeAction } from "../shadow-actions.js";
 import { TENANT_OPTION_TEXT, vaultOptionsOf } from "../vault-options.js";
 import { withAdminContext, withVault } from "../vault-session.js";
 import type { VaultApi } from "../vault-api.js";
@@ -27,6 +28,16 @@ type JsonOpt = { json?: boolean };
 /** A version number option: a positive integer, else exit 2. */
 function versionNumber(value: string): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw new UsageError(`${value}: a version is a positive integer`);
+  return Number(value);
+}
+
+function modeArgument(value: string): string {
+  if (value !== "enforce" && value !== "shadow") throw new UsageError(`${value}: a mode is enforce or shadow`);
+  return value;
+}
+
+function replayLimit(value: string): number {
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1 || Number(value) > 100_000) throw new UsageError(`${value}: --limit is 1 to 100000`);
   return Number(value);
 }
 
@@ -136,6 +147,29 @@ export function policiesCommand(): Command {
       }));
   withExamples(reembedCmd, ["countersign policies reembed", "countersign policies reembed --tenant t_5d2c9e41a07b3f8c6e12 --json"]);
 
-  for (const c of [list, get, versions, diff, retire, apply, exportCmd, reembedCmd]) policies.addCommand(c);
+  const mode = vaultCommand("mode", "Show a policy's mode, or switch it: shadow (log-only: evaluated and recorded, not enforced) or enforce. Each switch is a ledger event, a webhook and a notification")
+    .argument("<policy_id>")
+    .argument("[mode]", "enforce or shadow (left out: show the mode)", modeArgument)
+    .option("--reason <text>", "why, for the ledger event and the notification")
+    .action(vaultAction((vault, id: string, to: string | undefined, opts: { reason?: string }) => policyModeAction(vault, id, to, opts.reason)));
+  withExamples(mode, ["countersign policies mode refund-policy", 'countersign policies mode refund-policy shadow --reason "new limits, observe first"', "countersign policies mode refund-policy enforce"]);
+
+  const tenantMode = vaultCommand("tenant-mode", "Show the tenant's mode and the policies in shadow, or set the tenant's mode and its shadow default (the answer when only shadow policies apply)")
+    .argument("[mode]", "enforce or shadow (left out: show)", modeArgument)
+    .addOption(new Option("--shadow-default <decision>", "approve, review or deny (default: unchanged; a new tenant's is review)").choices(["approve", "review", "deny"]))
+    .option("--reason <text>", "why, for the ledger event and the notification")
+    .action(vaultAction((vault, to: string | undefined, opts: { shadowDefault?: string; reason?: string }) => tenantModeAction(vault, to, opts)));
+  withExamples(tenantMode, ["countersign policies tenant-mode", "countersign policies tenant-mode enforce --shadow-default review"]);
+
+  const replay = vaultCommand("replay", "Replay a candidate version of a policy over the recorded requests: counts by old → new decision and the requests that would change. Writes nothing but an audit event")
+    .requiredOption("--policy <policy_id>", "the policy the candidate would replace (or add)")
+    .requiredOption("--candidate <file>", "the candidate policy, YAML or JSON, as `apply` reads it")
+    .option("--since <window>", 'how far back: a duration ("30d", "12h", "90m") or an ISO 8601 time', "30d")
+    .option("--limit <n>", "at most this many recorded requests, newest first (1-100000, default 10000)", replayLimit)
+    .option("--with-llm", "also replay the LLM step (calls the model once per request the conditions leave open)")
+    .action(vaultAction((vault, opts: { policy: string; candidate: string; since?: string; limit?: number; withLlm?: boolean }) => replayAction(vault, opts)));
+  withExamples(replay, ["countersign policies replay --policy refund-policy --candidate refund-policy.yaml", "countersign policies replay --policy refund-policy --candidate next.yaml --since 7d --json"]);
+
+  for (const c of [list, get, versions, diff, retire, apply, exportCmd, reembedCmd, mode, tenantMode, replay]) policies.addCommand(c);
   return withExamples(policies, ["countersign policies list", "countersign policies apply -f policies/ --dry-run", "countersign policies export -o policies/"]);
 }

@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { UsageError } from "../cli-errors.js";
 import { withExamples } from "../help.js";
 
@@ -13,15 +13,34 @@ export function verifyBundleCommand(): Command {
     .argument("<file>", 'the bundle file, or "-" for stdin')
     .option("--jwks <file>", "a JWKS file obtained independently of the bundle")
     .option("--key <key>", "one trusted key: a C2SP verifier key, a raw Ed25519 public key (base64) or a JWK")
+    .option(
+      "--witness <key>",
+      "a witness you trust, by its cosignature verifier key (<name>+<key id>+<base64>; repeat for each): reports whether it cosigned the checkpoint",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option("--require-witnesses <n>", "fail unless at least N of the --witness keys cosigned the checkpoint (default 1 with --witness)", requiredCount)
     .option("--json", "print the report as JSON")
-    .action(async (file: string, opts: { jwks?: string; key?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { jwks?: string; key?: string; witness: string[]; requireWitnesses?: number; json?: boolean }) => {
       if (opts.jwks !== undefined && opts.key !== undefined) throw new UsageError("verify-bundle: give --jwks or --key, not both");
       const { runVerifyBundle } = await import("../../verify-bundle.js");
-      process.exitCode = await runVerifyBundle(file, { jwks: opts.jwks, key: opts.key, json: opts.json ?? false });
+      process.exitCode = await runVerifyBundle(file, {
+        jwks: opts.jwks,
+        key: opts.key,
+        witnesses: opts.witness,
+        requireWitnesses: opts.requireWitnesses,
+        json: opts.json ?? false,
+      });
     });
   return withExamples(command, [
     "curl -s -H \"X-Vault-API-Key: $KEY\" \"$VAULT/ledger/proof/bundle?request_id=req_...\" > bundle.json",
     "countersign verify-bundle bundle.json --jwks jwks.json",
     "countersign verify-bundle - --key \"$(cat vault.vkey)\" --json < bundle.json",
+    "countersign verify-bundle bundle.json --jwks jwks.json --witness \"$(cat w1.vkey)\" --witness \"$(cat w2.vkey)\" --require-witnesses 2",
   ]);
+}
+
+function requiredCount(value: string): number {
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(value)) throw new InvalidArgumentError("a whole number from 0 to 999");
+  return Number(value);
 }
