@@ -37,6 +37,9 @@
  * Issue 16's protocol figures (protocols.ts): StepAuth submit → signed decision/s next to
  * /request-clearance, and a Sigilum-signed request's cost next to API-key authentication, in the same
  * run. BENCH_ONLY=protocols runs only those.
+ * Issue 17's replay figures (replay.ts): recorded requests judged per second by POST /policies/{id}/replay
+ * next to /request-clearance with the same conditions-only policy, in the same run on the same vault.
+ * BENCH_ONLY=replay runs only those.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -73,6 +76,7 @@ const runHostileCelBench: typeof import("./hostile-cel.js").runHostileCelBench =
 const runGatewayBench: typeof import("./gateway.js").runGatewayBench = async (...a) => (await import("./gateway.js")).runGatewayBench(...a);
 const runMcpGatewayBench: typeof import("./mcp-gateway.js").runMcpGatewayBench = async (...a) => (await import("./mcp-gateway.js")).runMcpGatewayBench(...a);
 const runProtocolsBench: typeof import("./protocols.js").runProtocolsBench = async (...a) => (await import("./protocols.js")).runProtocolsBench(...a);
+const runReplayBench: typeof import("./replay.js").runReplayBench = async (...a) => (await import("./replay.js")).runReplayBench(...a);
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
@@ -367,7 +371,19 @@ async function protocolsOnly(): Promise<number> {
   return problems.length > 0 ? 1 : 0;
 }
 
+/** Issue 17: replay throughput next to the live conditions path (replay.ts). */
+async function replayOnly(): Promise<number> {
+  await prepareVault();
+  dataDir = await mkdtemp(path.join(tmpdir(), "cs-bench-"));
+  const result = await runReplayBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const problems = Object.entries(result.phases).filter(([, s]) => failed(s)).map(([name, s]) => `${name}: ${describeProblems(s)}`);
+  process.stdout.write(["", `Countersign replay bench (real PostgreSQL ${await serverVersion(serverUrl)}, ${availableParallelism()} CPUs)`, ...result.rows, ...problems.map((p) => `ERROR ${p}`), ""].join("\n"));
+  process.stdout.write(`${JSON.stringify({ bench: "countersign-replay", at: new Date().toISOString(), cpus: availableParallelism(), replay: result.summary, errors: problems })}\n`);
+  return problems.length > 0 ? 1 : 0;
+}
+
 async function main(): Promise<number> {
+  if (only === "replay") return replayOnly();
   if (only === "protocols") return protocolsOnly();
   if (only === "gateway") return gatewayOnly();
   if (only === "mcp-gateway") return mcpGatewayOnly();
@@ -441,6 +457,7 @@ async function main(): Promise<number> {
   const gateway = only === "vault" ? undefined : await runGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const mcpGateway = only === "vault" ? undefined : await runMcpGatewayBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const protocols = only === "vault" ? undefined : await runProtocolsBench({ serverUrl, controlDb, apiKey, dataDir, log });
+  const replay = only === "vault" ? undefined : await runReplayBench({ serverUrl, controlDb, apiKey, dataDir, log });
   const production = await runProductionShape(productionBench, `${controlDb}_prod`);
   const benchSeconds = (performance.now() - started) / 1000;
 
@@ -460,6 +477,7 @@ async function main(): Promise<number> {
     ...decisionPhases(onPglite),
     ...profiles.phases,
     ...productionShapePhases(production),
+    ...(replay?.phases ?? {}),
   };
   for (const [name, s] of Object.entries(phases)) if (failed(s)) problems.push(`${name}: ${describeProblems(s)}`);
 
@@ -501,6 +519,7 @@ async function main(): Promise<number> {
     ...(gateway?.rows ?? []),
     ...(mcpGateway?.rows ?? []),
     ...(protocols?.rows ?? []),
+    ...(replay?.rows ?? []),
     ...productionShapeRows(production),
     ...problems.map((p) => `ERROR ${p}`),
     "",
@@ -527,6 +546,7 @@ async function main(): Promise<number> {
     gateway: gateway?.summary,
     mcpGateway: mcpGateway?.summary,
     protocols: protocols?.summary,
+    replay: replay?.summary,
     productionShape: productionShapeSummary(production),
     errors: problems,
     benchSeconds: +benchSeconds.toFixed(1),

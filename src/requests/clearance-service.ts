@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError, isAppError } from "../errors.js";
-import { failClosedVerdict, type Judge } from "../judge/judge.js";
+import { failClosedVerdict, type Judge, type Verdict } from "../judge/judge.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { canonicalJson, sha256Hex } from "../tokens/canonical-json.js";
 import { SignerUnavailableError } from "../tokens/signer.js";
@@ -288,6 +288,14 @@ export class ClearanceService {
       return lifecycle.insertDecided(tx, tenantId, decided, token, ledger);
     });
     return inserted === "grant_lapsed" ? inserted : { inserted, decided, rendered, token };
+  }
+
+  /**
+   * The judge's verdict on a stored request with other arguments (a reviewer's edit): a reviewer may
+   * narrow an action, never edit it into one the policy denies (docs/grants.md). Nothing is stored.
+   */
+  async judgeEdited(tenantId: string, row: ClearanceRequest, args: Record<string, unknown>): Promise<Verdict> {
+    return this.deps.judge.evaluate(judgeInput(tenantId, { ...row, tool_args: args }));
   }
 
   /**

@@ -92,6 +92,11 @@ export class ReviewService {
     const refusal = termsRefusal(row, approved, terms) ?? (!approved ? new AppError("grant_not_allowed", "Only an approval may carry a grant or edited arguments") : undefined);
     if (refusal) throw refusal;
     if (extra.grant?.constraint !== undefined) await this.deps.grants.checkVoteConstraint(principal.tenantId, extra.grant.constraint, approvedArgsOf(row, terms));
+    if (terms.edited) {
+      // An edit narrows an action; it may not turn it into one the policy denies outright.
+      const verdict = await this.deps.clearance.judgeEdited(principal.tenantId, row, terms.edited);
+      if (verdict.decision === "deny") throw new AppError("edited_args_denied", `The policy denies the edited arguments: ${verdict.reason}`);
+    }
     return terms;
   }
 
@@ -212,7 +217,6 @@ export class ReviewService {
     if (refusal) throw refusal;
     return this.deps.passkeys.assertionOptions(sql, principal, commitmentInputs(row, extra));
   }
-
 }
 
 function notPending(row: ClearanceRequest): AppError {

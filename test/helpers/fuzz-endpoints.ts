@@ -38,6 +38,9 @@ const webhookBodyMirror = z.strictObject({
 // src/http/routes/stepauth-admin.ts's hubBody and agent claims' action body (src/http/routes/agent-schemas.ts exports it as optional).
 const hubBodyMirror = z.strictObject({ entity: z.string() });
 const claimActionMirror = z.strictObject({ reason: z.string().max(2000).default("") });
+// src/http/routes/grants.ts's revoke and describe-constraint bodies (docs/grants.md).
+const grantRevokeMirror = z.strictObject({ reason: z.string().max(500).default("") });
+const describeConstraintMirror = z.strictObject({ constraint: z.string().max(2000) });
 const reviewerBodyMirror = z.strictObject({
   name: z.string().trim().min(1).max(200),
   email: z.email().max(320),
@@ -225,6 +228,25 @@ export function bodyEndpoints(): BodyEndpoint[] {
       tables: ["review_decisions", "clearance_requests", "consumed_tokens"],
     },
     {
+      name: "POST /grants/:grant_id/revoke",
+      method: "POST",
+      path: () => segment("grt_unknown").map((id) => `/grants/${id}/revoke`),
+      role: "reviewer",
+      body: () => bodiesOf(grantRevokeMirror),
+      tables: ["ledger_events", "outbox"],
+    },
+    {
+      name: "POST /grants/describe-constraint",
+      method: "POST",
+      path: () => fc.constant("/grants/describe-constraint"),
+      role: "reviewer",
+      body: () =>
+        bodiesOf(describeConstraintMirror, {
+          constraint: fc.oneof(fc.constantFrom('args.amount <= 200 && args.currency == "usd"', "tool == 'x'", "args.a.all(x, args.b.all(y, x == y))", ")(", ""), fc.string({ maxLength: 120 })),
+        }),
+      tables: [],
+    },
+    {
       name: "POST /mint-token",
       method: "POST",
       path: () => fc.constant("/mint-token"),
@@ -380,6 +402,8 @@ export function queryEndpoints(): QueryEndpoint[] {
   return [
     { name: "GET /clearance-status/:request_id", method: "GET", path: (ids) => segment(ids.approvedRequestId, ids.pendingRequestId, "req_unknown").map((id) => `/clearance-status/${id}`), role: "agent", params: ["wait"], tables: [] },
     { name: "GET /reviews", method: "GET", path: () => fc.constant("/reviews"), role: "reviewer", params: ["status", "policy_id", "tool_name", "agent_id", "limit", "cursor"], tables: [] },
+    { name: "GET /grants", method: "GET", path: () => fc.constant("/grants"), role: "reviewer", params: ["status", "limit", "cursor"], tables: [] },
+    { name: "GET /grants/:grant_id", method: "GET", path: () => segment("grt_unknown").map((id) => `/grants/${id}`), role: "reviewer", params: [], tables: [] },
     { name: "GET /reviews/:request_id", method: "GET", path: (ids) => segment(ids.pendingRequestId, ids.approvedRequestId).map((id) => `/reviews/${id}`), role: "reviewer", params: [], tables: [] },
     { name: "GET /ledger", method: "GET", path: () => fc.constant("/ledger"), role: "agent", params: ["limit", "after_leaf_index", "order", "redact"], tables: [] },
     { name: "GET /ledger/checkpoints", method: "GET", path: () => fc.constant("/ledger/checkpoints"), role: "agent", params: ["limit", "after_id", "order"], tables: [] },

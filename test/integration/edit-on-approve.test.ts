@@ -69,6 +69,15 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       expect(detail.body).toMatchObject({ edited_tool_args: edited, approval_terms: { grant: null, edited_tool_args: edited } });
     });
 
+    it("an edit may not turn the action into one the policy denies", async () => {
+      const id = await request({ amount: 900, currency: "usd" });
+      const res = await vote("ana", id, { edited_tool_args: { amount: 5000, currency: "usd" } });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: "edited_args_denied", detail: expect.stringContaining("The policy denies the edited arguments: ") });
+      expect(res.body.detail).toContain("Amount exceeds $1000 limit");
+      expect((await vote("ana", id, { edited_tool_args: { amount: 50, currency: "usd" } })).body.status).toBe("approved");
+    });
+
     it("edited arguments equal to the requested ones are no edit; a constraint is checked on the edited arguments", async () => {
       const args = { amount: 900, currency: "usd" };
       const same = await vote("ana", await request(args), { edited_tool_args: { currency: "usd", amount: 900 } });

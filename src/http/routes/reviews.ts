@@ -95,6 +95,7 @@ const decisionDoc = documented({
     "grant_not_allowed",
     "invalid_constraint",
     "constraint_excludes_request",
+    "edited_args_denied",
     "vote_mismatch",
     // An agent claim's review (src/agents/): the approval would pass a claim limit.
     "SERVICE_LIMIT_REACHED",
