@@ -211,7 +211,7 @@ export const vaultSection: EnvDocSection = {
       meaning: "How long a process caches a resolved API key; a revocation made by another process (the CLI) takes effect within this time. `0` disables the cache.",
     },
     VAULT_POLICY_CACHE_TTL_MS: {
-      meaning: "How long compiled policies and review settings are cached per tenant; other processes (including a judge service) see a change within this time.",
+      meaning: "How long compiled policies, their modes (shadow mode) and review settings are cached per tenant; other processes (including a judge service) see a change within this time.",
     },
     VAULT_BOOTSTRAP_API_KEY: {
       meaning: "On a start with no tenant, tenant `default` is created with this admin key. Without it an embedded vault generates a key and prints it; a PostgreSQL-backed vault creates nothing (use the CLI). The tenant and its key are committed in one transaction, so a start killed midway never leaves a tenant without a key; a start that finds tenant `default` with no active admin key (from an older version) prints the `countersign keys create --tenant ID --scope admin` command to run.",

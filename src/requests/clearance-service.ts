@@ -25,9 +25,9 @@ import { judgeInput, newClearanceRow } from "./new-clearance-row.js";
 import { clearanceResponse, type ClearanceResponse } from "./response.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import type { DecisionWaiters } from "./waiters.js";
-import { grantableVerdict, type GrantMatcher } from "../grants/grant-matcher.js";
+import type { GrantMatcher } from "../grants/grant-matcher.js";
 import { holdActiveGrant } from "../grants/grant-store.js";
-import { agentSignerOf, approvedByGrant, grantCoversRules, judgedEvidence, type Judged } from "./grant-approval.js";
+import { judgedEvidence, withGrant, type Judged } from "./grant-approval.js";
 
 export interface ClearanceSettings {
   /** Decide in the request handler (one commit) when the judge needs no I/O; else queue. */
@@ -309,15 +309,8 @@ export class ClearanceService {
     const verdict = applyConfidenceThreshold(judged, minimum);
     const rules = rulesForRequest(settings, verdict.policy_id, row.extras);
     const fields = withReviewDeadline(decisionFromVerdict(verdict, minimum, { rules, now: this.deps.clock.now() }), row.extras);
-    const matcher = this.deps.grants;
-    if (!matcher || row.kind !== "clearance" || !grantableVerdict(verdict)) return { fields };
-    const candidate = { tool: row.tool_name, args: row.tool_args, agentId: row.agent_id, sessionId: row.session_id, policyId: verdict.policy_id, apiKeyId: row.api_key_id, agentSigner: agentSignerOf(row.agent_identity) };
-    const grant = await matcher.match(sql, tenantId, candidate, this.deps.clock.now(), (g) => grantCoversRules(g, row, rules)).catch((err: unknown) => {
-      // Grants unreadable (database trouble): the review stands. Fail closed.
-      this.deps.log.error({ err, requestId: row.id, tenantId }, "grant matching failed: the request stays in review");
-      return undefined;
-    });
-    return grant ? { fields: approvedByGrant(fields, grant), grant, review: fields } : { fields };
+    const { grants, clock, log } = this.deps;
+    return grants ? withGrant({ matcher: grants, log, now: clock.now() }, sql, tenantId, row, verdict, rules, fields) : { fields };
   }
 
   /** Same Idempotency-Key: the same body gets the original request's answer, another body a 422. */

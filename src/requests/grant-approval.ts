@@ -1,4 +1,8 @@
+import type { Logger } from "pino";
+import type { Sql } from "../db/sql.js";
+import { grantableVerdict, type GrantMatcher } from "../grants/grant-matcher.js";
 import type { Grant } from "../grants/grant-store.js";
+import type { Verdict } from "../judge/judge.js";
 import type { JsonObject } from "../ledger/core/event-hash.js";
 import type { AgentIdentity } from "../tenancy/agent-identity.js";
 import { canonicalJson } from "../tokens/canonical-json.js";
@@ -70,6 +74,30 @@ export interface Judged {
   grant?: Grant;
   /** The decision without the grant, taken when the grant is found revoked or expired at commit (holdActiveGrant). */
   review?: DecisionFields;
+}
+
+/**
+ * The judged request, approved by an active grant when one matches (src/grants/grant-matcher.ts
+ * says which verdicts a grant may widen at all). Only agents' clearance requests; `rules` are the
+ * request's own review rules, which the grant's approvals must meet. Grants that cannot be read
+ * leave the review standing (fail closed).
+ */
+export async function withGrant(
+  deps: { matcher: GrantMatcher; log: Logger; now: Date },
+  sql: Sql,
+  tenantId: string,
+  row: ClearanceRequest,
+  verdict: Verdict,
+  rules: ReviewRules,
+  fields: DecisionFields,
+): Promise<Judged> {
+  if (row.kind !== "clearance" || !grantableVerdict(verdict)) return { fields };
+  const candidate = { tool: row.tool_name, args: row.tool_args, agentId: row.agent_id, sessionId: row.session_id, policyId: verdict.policy_id, apiKeyId: row.api_key_id, agentSigner: agentSignerOf(row.agent_identity) };
+  const grant = await deps.matcher.match(sql, tenantId, candidate, deps.now, (g) => grantCoversRules(g, row, rules)).catch((err: unknown) => {
+    deps.log.error({ err, requestId: row.id, tenantId }, "grant matching failed: the request stays in review");
+    return undefined;
+  });
+  return grant ? { fields: approvedByGrant(fields, grant), grant, review: fields } : { fields };
 }
 
 /** The ledger chunks of a judged request's event. */

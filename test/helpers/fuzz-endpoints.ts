@@ -47,6 +47,9 @@ const reviewerBodyMirror = z.strictObject({
   groups: z.array(z.string().trim().min(1).max(64)).max(20).default([]),
 });
 const signInMirror = z.strictObject({ api_key: z.string().min(1).max(512) });
+// src/http/routes/policy-modes.ts's bodies (docs/shadow-mode.md).
+const policyModeMirror = z.strictObject({ mode: z.enum(["enforce", "shadow"]), reason: z.string().max(500).default("") });
+const tenantModeMirror = z.strictObject({ mode: z.enum(["enforce", "shadow"]), shadow_default: z.enum(["approve", "review", "deny"]).optional(), reason: z.string().max(500).default("") });
 
 /** `service`: a protected service's key (agent identity), sent as X-Vault-API-Key. */
 export type Role = "admin" | "agent" | "reviewer" | "service" | "none";
@@ -234,6 +237,38 @@ export function bodyEndpoints(): BodyEndpoint[] {
       role: "reviewer",
       body: () => bodiesOf(grantRevokeMirror),
       tables: ["ledger_events", "outbox"],
+    },
+    {
+      name: "PUT /policies/:policy_id/mode",
+      method: "PUT",
+      path: (ids) => segment(ids.policyId, "unknown-policy").map((id) => `/policies/${id}/mode`),
+      role: "admin",
+      body: () => bodiesOf(policyModeMirror),
+      tables: ["ledger_events", "outbox"],
+    },
+    {
+      name: "PUT /policy-mode",
+      method: "PUT",
+      path: () => fc.constant("/policy-mode"),
+      role: "admin",
+      body: () => bodiesOf(tenantModeMirror),
+      tables: ["ledger_events", "outbox"],
+    },
+    {
+      name: "POST /policies/:policy_id/replay",
+      method: "POST",
+      path: (ids) => segment(ids.policyId, "unknown-policy").map((id) => `/policies/${id}/replay`),
+      role: "admin",
+      body: (ids) =>
+        bodiesOf(z.strictObject({ candidate: z.record(z.string(), z.unknown()), since: z.string().max(40).optional(), limit: z.number().int().min(1).max(100_000).optional(), with_llm: z.boolean().optional() }), {
+          candidate: fc.oneof(
+            fc.constant({ policy_id: ids.policyId, conditions: [{ id: "c", when: "args.amount > 10", decision: "deny" }] }),
+            fc.record({ policy_id: fc.constantFrom(ids.policyId, "other"), conditions: fc.array(fc.record({ id: fc.constant("c"), when: fc.constantFrom(...celExpressions), decision: fc.constantFrom("deny", "approve", "x") }), { maxLength: 2 }) }),
+            fc.string({ maxLength: 200 }) as fc.Arbitrary<unknown>,
+          ),
+          since: fc.constantFrom("30d", "1h", "2026-01-01", "yesterday", "0m"),
+        }),
+      tables: ["ledger_events", "clearance_requests", "outbox"],
     },
     {
       name: "POST /grants/describe-constraint",

@@ -69,6 +69,8 @@ const TENANT_CONFIG_TABLES = [
   "webhook_endpoints", "notification_channels", "idempotency_records",
   // Issue 16: StepAuth senders, hub entity and keysets (seeded before the run, so no lazy first write), protected services.
   "stepauth_senders", "stepauth_settings", "stepauth_hub_keysets", "protected_services",
+  // Issue 17: policy and tenant modes (shadow mode).
+  "policy_modes", "tenant_mode",
 ];
 /** Control-plane configuration, by content. */
 const CONTROL_CONFIG_TABLES = ["reviewers", "agent_namespaces"];
