@@ -186,11 +186,30 @@ export async function witnessCosignatures(note, witnesses) {
 }
 
 /**
+ * Why the C2SP note's tree head is not the inclusion checkpoint's (tree size and root hash), or "" when it
+ * is. A cosignature is a statement about the note's head: over any other head it says nothing about this
+ * proof, as `countersign verify-bundle --witness` also refuses.
+ */
+function cosignedHeadMismatch(bundle) {
+  const note = bundle?.c2sp_checkpoint;
+  const checkpoint = bundle?.inclusion?.checkpoint;
+  if (typeof note !== "string" || note.length > MAX_NOTE_CHARS) return "";
+  const cut = note.lastIndexOf("\n\n");
+  if (cut < 0) return "";
+  const [, size, root] = note.slice(0, cut + 1).split("\n");
+  const rootBytes = fromBase64(root ?? "");
+  if (size === String(checkpoint?.tree_size) && rootBytes && rootBytes.length === 32 && hexOf(rootBytes) === checkpoint?.root_hash) return "";
+  return `the cosigned checkpoint (tree size ${String(size).slice(0, 20)}) is not the one the proof leads to (tree size ${String(checkpoint?.tree_size).slice(0, 20)}), so its cosignatures prove nothing here`;
+}
+
+/**
  * One sentence on who cosigned the bundle's checkpoint, from `view` (GET /ledger/witnesses): empty when
  * the vault has no witnesses. Names only those verified in this browser, unless it cannot check Ed25519.
  */
 export async function witnessSummary(bundle, view) {
   if (!view || !Array.isArray(view.witnesses) || view.witnesses.length === 0) return "";
+  const mismatch = cosignedHeadMismatch(bundle);
+  if (mismatch) return `Witnesses: ${mismatch}.`;
   const results = await witnessCosignatures(bundle?.c2sp_checkpoint, view.witnesses);
   const named = (state) => results.filter((r) => r.state === state).map((r) => r.name);
   const verified = named("verified");

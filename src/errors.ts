@@ -130,7 +130,7 @@ export const errorCatalog = {
   invalid_constraint: { status: 400, title: "The grant's constraint is not a valid CEL expression over args" },
   constraint_excludes_request: { status: 400, title: "The grant's constraint is false on the arguments being approved" },
   grant_not_allowed: { status: 400, title: "This vote cannot carry a grant or edited arguments" },
-  edited_args_denied: { status: 400, title: "The policy denies the edited arguments" },
+  edited_args_denied: { status: 400, title: "The policy denies the edited arguments, or cannot judge them" },
   vote_mismatch: { status: 409, title: "Every approving vote must carry the same grant and edited arguments as the first" },
   grant_not_found: { status: 404, title: "No grant with this id in this tenant" },
   grant_already_revoked: { status: 409, title: "The grant was already revoked" },

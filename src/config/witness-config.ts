@@ -107,6 +107,15 @@ export function parseWitnessList(text: string | undefined): WitnessEndpoint[] {
       seen.add(w[field]);
     }
   }
+  // One Ed25519 key under two names would be one witness counted twice toward the quorum: its cosignature
+  // does not commit to the name, so one signature verifies under both (tlog-cosignature: a key per cosigner).
+  const byKey = new Map<string, string>();
+  for (const w of witnesses) {
+    const publicKey = w.key.slice(w.key.indexOf("+", w.key.indexOf("+") + 1) + 1);
+    const other = byKey.get(publicKey);
+    if (other !== undefined) throw invalid("VAULT_LEDGER_WITNESSES", `${other} and ${w.name} are the same public key under two names; each witness once`);
+    byKey.set(publicKey, w.name);
+  }
   return witnesses;
 }
 

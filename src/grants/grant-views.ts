@@ -36,11 +36,19 @@ export function grantCursor(g: Grant): string {
   return Buffer.from(JSON.stringify([g.created_at.toISOString(), g.id])).toString("base64url");
 }
 
+/** Date.toISOString() of a year from 1970 to 9999: the only times a cursor holds. */
+const CURSOR_TIME = /^(19[7-9]\d|[2-9]\d{3})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const CURSOR_ID = /^[\x21-\x7e]{1,128}$/;
+
 export function parseGrantCursor(cursor: string): { created_at: Date; id: string } | undefined {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
-    const created = new Date(String(at));
-    if (typeof id !== "string" || Number.isNaN(created.getTime())) return undefined;
+    // Exactly what grantCursor wrote: a JavaScript date PostgreSQL cannot hold (year -100000, year 0,
+    // +200000) would otherwise reach the query and fail there, as a 500.
+    if (typeof at !== "string" || !CURSOR_TIME.test(at) || typeof id !== "string" || !CURSOR_ID.test(id)) return undefined;
+    const created = new Date(at);
+    if (Number.isNaN(created.getTime()) || created.toISOString() !== at) return undefined;
     return { created_at: created, id };
   } catch {
     return undefined;

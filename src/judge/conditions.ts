@@ -127,7 +127,10 @@ export function conditionsVerdict(outcomes: PolicyOutcome[], applicable: ActiveP
   return {
     decision: winner.decision,
     reason: describe(winner),
-    reason_code: winner.errored && winner.decision === "review" ? "condition_error" : winner.fromDefault ? "policy_default" : "condition_matched",
+    // Any binding review that an error took part in is condition_error, whichever policy is listed
+    // first: a caller that trusts "condition_matched" (an edit judged by docs/grants.md) must not
+    // get it for a review that an unevaluated deny condition may have hidden.
+    reason_code: winner.decision === "review" && binding.some((o) => o.errored) ? "condition_error" : winner.fromDefault ? "policy_default" : "condition_matched",
     confidence_bucket: "extra_high",
     policy_id: winner.policy.policyId,
     policy_version_id: winner.policy.versionId,

@@ -30,6 +30,8 @@ export interface VerifyBundleCliOptions {
   witnesses?: string[];
   /** Cosignatures the checkpoint must carry from those witnesses (--require-witnesses; default 1 with --witness). */
   requireWitnesses?: number;
+  /** The origin of the log audited (--origin): the witnesses' cosignatures count only on a checkpoint of this log. */
+  origin?: string;
   json: boolean;
 }
 
@@ -88,19 +90,23 @@ function witnessPolicy(opts: VerifyBundleCliOptions): WitnessPolicy | undefined 
   const keys = opts.witnesses ?? [];
   if (keys.length === 0) {
     if (opts.requireWitnesses !== undefined && opts.requireWitnesses > 0) throw new UsageError("--require-witnesses needs the witnesses' keys: pass --witness KEY for each witness you trust");
+    if (opts.origin !== undefined) throw new UsageError("--origin pins the log the witnesses' cosignatures are about: pass --witness KEY too");
     return undefined;
   }
   if (keys.length > MAX_WITNESS_KEYS) throw new UsageError(`at most ${MAX_WITNESS_KEYS} --witness keys`);
+  // Distinct public keys: one Ed25519 key under two names is one witness (its cosignature does not commit to the name).
+  const distinct = new Set<string>();
   for (const key of keys) {
     try {
-      parseCosignatureVerifierKey(key);
+      distinct.add(Buffer.from(parseCosignatureVerifierKey(key).publicKey).toString("hex"));
     } catch (err) {
       throw new UsageError(`--witness ${JSON.stringify(key.slice(0, 120))} is not a witness cosignature key: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   const require = opts.requireWitnesses ?? 1;
-  if (require > new Set(keys).size) throw new UsageError(`--require-witnesses ${require} is more than the ${new Set(keys).size} witness key(s) given`);
-  return { keys, require };
+  if (require > distinct.size) throw new UsageError(`--require-witnesses ${require} is more than the ${distinct.size} witness key(s) given (distinct public keys)`);
+  if (opts.origin !== undefined && (opts.origin === "" || opts.origin.includes("\n"))) throw new UsageError("--origin is one non-empty line: the first line of the log's checkpoints");
+  return { keys, require, ...(opts.origin !== undefined ? { origin: opts.origin } : {}) };
 }
 
 export function formatReport(report: BundleReport): string {
@@ -117,6 +123,8 @@ export function formatReport(report: BundleReport): string {
     const who = `credential ${printable(a.credential_id)} of reviewer ${a.reviewer_id === null ? "(enrolment not verified)" : printable(a.reviewer_id)}`;
     lines.push(`passkey approval: ${who}: ${a.verified ? `verified (origin ${printable(a.origin ?? "?")}, assertion digest ${a.assertion_digest})` : "NOT verified"}`);
   }
+  // The request was reviewed under require_passkey: its approvals count only with their signatures (check "passkey approvals").
+  if (report.passkey_required) lines.push("passkey: required by the request's review rules");
   for (const note of report.notes) lines.push(note === BUNDLE_KEYS_NOTE ? `WARNING: ${note}` : `note: ${note}`);
   for (const c of report.checks) lines.push(c.ok ? `ok   ${c.name}${c.detail ? ` (${c.detail})` : ""}` : `FAIL ${c.name}: ${c.detail}`);
   const failed = report.checks.filter((c) => !c.ok).length;

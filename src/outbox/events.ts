@@ -44,6 +44,10 @@ export function requestData(r: OutboxRequest): Record<string, unknown> {
     evidence_chunks: r.evidence_chunks,
     created_at: iso(r.created_at),
     decided_at: iso(r.decided_at),
+    // An approval for edited arguments: a receiver acting on `tool_args` alone would run the action
+    // the reviewers did not approve. Only when set, so other events keep their exact shape.
+    ...(r.approved_tool_args_hash ? { edited_tool_args: r.approved_tool_args ?? {}, edited_tool_args_hash: r.approved_tool_args_hash } : {}),
+    ...(r.grant_id ? { grant_id: r.grant_id } : {}),
   };
 }
 

@@ -125,11 +125,12 @@ export class PolicyModeService {
     return { policy_id: change.policyId, mode: result.mode, changed: result.changed, changed_at: iso(result.changed_at), changed_by: result.changed_by, ledger_event_uuid: result.event };
   }
 
-  async setTenant(sql: Sql, tenantId: string, change: { mode: PolicyMode; shadow_default: RuleDecision; actor: string; reason: string }): Promise<TenantModeView> {
+  /** `shadow_default` left out: the tenant's current one (read under the lock, so a concurrent change is not undone). */
+  async setTenant(sql: Sql, tenantId: string, change: { mode: PolicyMode; shadow_default?: RuleDecision; actor: string; reason: string }): Promise<TenantModeView> {
     const now = this.deps.clock.now();
-    const next = { mode: change.mode, shadow_default: change.shadow_default };
     const result = await sql.transaction(async (tx) => {
       const before: TenantMode = await lockTenantMode(tx);
+      const next = { mode: change.mode, shadow_default: change.shadow_default ?? before.shadow_default };
       if (before.mode === next.mode && before.shadow_default === next.shadow_default) return { ...before, changed: false, event: null };
       await saveTenantMode(tx, next, now, change.actor);
       const sentence =

@@ -35,6 +35,8 @@ export type OutboxRequest = Pick<
   ClearanceRequest,
   | "id" | "status" | "decision_status" | "reason" | "reason_code" | "tool_name" | "tool_args" | "agent_id" | "human_principal"
   | "policy_id" | "confidence_bucket" | "citations" | "evidence_chunks" | "created_at" | "decided_at"
+  // Edit-on-approve and scoped grants (docs/grants.md): set on some approved requests only.
+  | "approved_tool_args" | "approved_tool_args_hash" | "grant_id"
 >;
 
 /** What a pending review looks like to a notification. */

@@ -128,8 +128,12 @@ export class ReplayService {
       }
       const page = await recordedPage(sql, { since, until }, cursor, Math.min(settings.batchSize, body.limit - read));
       if (page.length === 0) break;
-      await this.evaluatePage(page, setup, minimum, tally);
-      read += page.length;
+      const done = await this.evaluatePage(page, setup, minimum, tally, deadline);
+      read += done;
+      if (done < page.length) {
+        stopped = "time_budget";
+        break;
+      }
       const last = page[page.length - 1]!;
       cursor = { created_at: last.created_at, id: last.id };
       // Between batches other work runs: live requests of every tenant are never held behind a replay.
@@ -185,14 +189,21 @@ export class ReplayService {
 
   /**
    * A page, `inFlight` requests at a time; one request's failure is counted, never thrown. Outcomes
-   * are tallied in the page's order (newest first), whatever order they finish in.
+   * are tallied in the page's order (newest first), whatever order they finish in. No request is
+   * started past the deadline (an LLM call may take seconds): returns how many of the page were done.
    */
-  private async evaluatePage(page: RecordedRequest[], setup: ReplaySetup, minimum: Parameters<typeof applyConfidenceThreshold>[1], tally: ReplayTally): Promise<void> {
+  private async evaluatePage(
+    page: RecordedRequest[],
+    setup: ReplaySetup,
+    minimum: Parameters<typeof applyConfidenceThreshold>[1],
+    tally: ReplayTally,
+    deadline: number,
+  ): Promise<number> {
     type Outcome = { skip: SkipReason } | { old: ReplayDecision; replayed: ReplayedVerdict };
     const outcomes: Outcome[] = new Array(page.length);
     let next = 0;
     const worker = async () => {
-      while (next < page.length) {
+      while (next < page.length && this.deps.clock.nowMs() < deadline) {
         const i = next++;
         const row = page[i]!;
         const old = recordedDecision(row);
@@ -210,11 +221,13 @@ export class ReplayService {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.deps.settings.inFlight, page.length) }, worker));
-    page.forEach((row, i) => {
+    // Every row below `next` was taken by a worker, and each worker finished its own.
+    page.slice(0, next).forEach((row, i) => {
       const o = outcomes[i]!;
       if ("skip" in o) tally.skip(o.skip);
       else tally.add({ id: row.id, created_at: row.created_at, tool: row.tool_name }, o.old, applyConfidenceThreshold(o.replayed.verdict, minimum), o.replayed);
     });
+    return next;
   }
 }
 

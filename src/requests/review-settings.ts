@@ -30,9 +30,20 @@ export function rulesFor(settings: ReviewSettings, policyId: string | null): Rev
  * settings changed after the StepAuth submit checked it) is ignored: the tenant's rules still hold.
  */
 export function rulesForRequest(settings: ReviewSettings, policyId: string | null, extras: Record<string, unknown>): ReviewRules {
-  const rules = rulesFor(settings, policyId);
+  const rules = withUnknownPolicyPasskey(settings, policyId, rulesFor(settings, policyId));
   const tightened = tightenedRules(rules, extras.approver);
   return typeof tightened === "string" ? rules : tightened;
+}
+
+/**
+ * A review no policy decided (the judge failed or timed out, the conditions could not run, no policy
+ * applies) cannot tell which policy's rules would have held, so it takes the strictest passkey rule:
+ * a passkey is required when the tenant or ANY policy requires one. Otherwise an agent that makes the
+ * judge fail (or waits for it to be slow) would turn a policy's signed approval into an unsigned one.
+ */
+function withUnknownPolicyPasskey(settings: ReviewSettings, policyId: string | null, rules: ReviewRules): ReviewRules {
+  if (policyId || rules.require_passkey) return rules;
+  return Object.values(settings.policies).some((r) => r.require_passkey) ? { ...rules, require_passkey: true } : rules;
 }
 
 /**

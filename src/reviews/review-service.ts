@@ -19,7 +19,7 @@ import { approvingPasskeyChunks, commitmentInputs, storedPasskey, votePasskey } 
 import type { GrantService } from "../grants/grant-service.js";
 import { grantView, type GrantView } from "../grants/grant-views.js";
 import { agentSignerOf } from "../requests/grant-approval.js";
-import { approvedArgsOf, grantApprovers, NO_TERMS, storedTerms, termChunks, termsMismatch, termsRefusal, voteTerms, type VoteTerms } from "./vote-terms.js";
+import { approvedArgsOf, editedVerdictRefusal, grantApprovers, NO_TERMS, storedTerms, termChunks, termsMismatch, termsRefusal, voteTerms, type VoteTerms } from "./vote-terms.js";
 
 /** What a vote carries beyond approved and review_reason: a passkey assertion, a grant, edited arguments. */
 export type VoteExtras = Omit<Partial<ReviewVote>, "approved" | "review_reason">;
@@ -93,9 +93,9 @@ export class ReviewService {
     if (refusal) throw refusal;
     if (extra.grant?.constraint !== undefined) await this.deps.grants.checkVoteConstraint(principal.tenantId, extra.grant.constraint, approvedArgsOf(row, terms));
     if (terms.edited) {
-      // An edit narrows an action; it may not turn it into one the policy denies outright.
-      const verdict = await this.deps.clearance.judgeEdited(principal.tenantId, row, terms.edited);
-      if (verdict.decision === "deny") throw new AppError("edited_args_denied", `The policy denies the edited arguments: ${verdict.reason}`);
+      // An edit narrows an action; it may not turn it into one the policy denies, or cannot judge.
+      const refusal = editedVerdictRefusal(await this.deps.clearance.judgeEdited(principal.tenantId, row, terms.edited));
+      if (refusal) throw refusal;
     }
     return terms;
   }

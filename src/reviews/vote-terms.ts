@@ -2,6 +2,7 @@ import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import { committedSpec, specDifference, widens, type CommittedGrantSpec, type GrantSpec } from "../grants/grant-spec.js";
 import type { GrantApprover } from "../grants/grant-store.js";
+import type { Verdict } from "../judge/judge.js";
 import type { JsonObject } from "../ledger/core/event-hash.js";
 import type { ClearanceRequest } from "../requests/clearance-request.js";
 import { editChunk } from "../requests/grant-approval.js";
@@ -45,6 +46,35 @@ export function termsRefusal(row: ClearanceRequest, approved: boolean, terms: Vo
   if (row.kind !== "clearance") return new AppError("grant_not_allowed", `A ${row.kind} request cannot be approved with a grant or edited arguments`);
   if (terms.grant?.scope === "session" && row.session_id === "") return new AppError("grant_not_allowed", "This request has no session_id, so it cannot be widened to its session");
   if (terms.grant && !row.policy_id) return new AppError("grant_not_allowed", "No policy decided this request, so a grant could never apply to a later one");
+  return undefined;
+}
+
+/**
+ * Reviews the edited arguments themselves were judged into: the policy's default, the LLM's
+ * "review", a binding review condition (the reviewer is that review), or answers that do not depend
+ * on the arguments at all (no policy covers the tool, a shadow tenant's default, the stub judge).
+ * Anything else (a condition that errored or timed out, retrieval or an LLM that failed, a judge
+ * that timed out) means the policy could not say whether it denies the edit.
+ */
+const JUDGED_REVIEWS: ReadonlySet<string> = new Set([
+  "policy_default", "llm_review", "below_confidence_threshold", "condition_matched",
+  "no_applicable_policy", "policy_not_applicable", "policy_not_found", "shadow_default", "stub_judge",
+]);
+
+/**
+ * Why the judge's verdict on a vote's edited arguments refuses the edit, or undefined. An edit may
+ * narrow an action, never turn it into one the policy denies; and it fails closed: an edit the
+ * policy could not judge (e.g. `amount: "5000"`, a string on which `args.amount > 1000` errors) is
+ * refused too, since the deny it might have matched never ran.
+ */
+export function editedVerdictRefusal(verdict: Pick<Verdict, "decision" | "reason" | "reason_code">): AppError | undefined {
+  if (verdict.decision === "deny") return new AppError("edited_args_denied", `The policy denies the edited arguments: ${verdict.reason}`);
+  if (verdict.decision === "review" && !JUDGED_REVIEWS.has(verdict.reason_code ?? "")) {
+    return new AppError(
+      "edited_args_denied",
+      `The policy could not judge the edited arguments (${verdict.reason_code ?? "no reason code"}: ${verdict.reason}); approve the arguments as requested, edit them into ones it can judge, or deny`,
+    );
+  }
   return undefined;
 }
 

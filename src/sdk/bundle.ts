@@ -32,8 +32,10 @@ export interface VerifyBundleOptions {
    * A witness policy: the cosignature verifier keys of the C2SP witnesses you trust (GET /ledger/witnesses
    * lists the vault's; obtain them from the witnesses' operators), and how many must have cosigned the
    * bundle's checkpoint (default 1). Adds the "witness cosignatures" check and `report.witnesses`.
+   * `origin`: the log you audit (GET /ledger/checkpoint-key's name); the cosigned checkpoint must be of
+   * that log (defaults to the name of a C2SP `key`; unpinned, `report.notes` names the log cosigned).
    */
-  witnesses?: { keys: string[]; require?: number };
+  witnesses?: { keys: string[]; require?: number; origin?: string };
 }
 
 /**

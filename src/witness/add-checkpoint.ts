@@ -19,9 +19,10 @@
 import { bytesEqual, toBase64 } from "../ledger/core/bytes.js";
 import { isLedgerError } from "../ledger/core/ledger-error.js";
 import { emptyRoot, verifyConsistency } from "../ledger/core/merkle.js";
-import { openCheckpoint, type Checkpoint } from "../ledger/core/tlog-checkpoint.js";
+import { parseSignatureLine } from "../ledger/core/signed-note.js";
+import { openCheckpoint, type OpenedCheckpoint } from "../ledger/core/tlog-checkpoint.js";
 import { signCosignature } from "../ledger/core/tlog-cosignature.js";
-import { formatSizeResponse, parseAddCheckpoint, TLOG_SIZE_CONTENT_TYPE, type AddCheckpointRequest } from "../ledger/core/tlog-witness.js";
+import { formatAddCheckpoint, formatSizeResponse, parseAddCheckpoint, TLOG_SIZE_CONTENT_TYPE, type AddCheckpointRequest } from "../ledger/core/tlog-witness.js";
 import type { Clock } from "../clock.js";
 import type { TrustedLogs } from "./witness-logs.js";
 import type { WitnessKey } from "./witness-key.js";
@@ -47,6 +48,24 @@ const TEXT = "text/plain; charset=utf-8";
 
 function refuse(status: WitnessAnswer["status"], outcome: WitnessOutcome, message: string, extra: Partial<WitnessAnswer> = {}): WitnessAnswer {
   return { status, contentType: TEXT, body: `${message}\n`, outcome, ...extra };
+}
+
+/**
+ * What a refused request proves, and only that: the checkpoint with the signature lines of the log's
+ * trusted keys (its own statement), and the proof as submitted. Lines of unknown keys are dropped: anyone
+ * can add them, and they would let an outsider who replays a public checkpoint fill the disk.
+ */
+function evidenceOf(request: AddCheckpointRequest, opened: OpenedCheckpoint): string {
+  const trusted = new Set(opened.verifiedBy.map((k) => `${k.name}\n${k.keyId}`));
+  const lines = request.note
+    .slice(request.note.lastIndexOf("\n\n") + 2)
+    .split("\n")
+    .filter((line) => {
+      if (line === "") return false;
+      const { name, keyId } = parseSignatureLine(line, "signature line");
+      return trusted.has(`${name}\n${keyId}`);
+    });
+  return formatAddCheckpoint({ oldSize: request.oldSize, proof: request.proof, note: `${opened.body}\n${[...new Set(lines)].join("\n")}\n` });
 }
 
 /** One chain of promises per key: fn runs after every earlier fn of the same key has settled. */
@@ -103,15 +122,15 @@ export class Witness {
     const origin = request.note.slice(0, newline);
     const keys = this.deps.logs.get(origin);
     if (!keys) return refuse(404, "unknown_log", `unknown log: this witness does not witness ${JSON.stringify(origin.slice(0, 200))}`);
-    let checkpoint: Checkpoint;
+    let opened: OpenedCheckpoint;
     try {
-      checkpoint = openCheckpoint(request.note, keys, { origin }).checkpoint;
+      opened = openCheckpoint(request.note, keys, { origin });
     } catch (err) {
       if (!isLedgerError(err)) throw err;
       if (isLedgerError(err, "no_verified_signature", "bad_signature", "ambiguous_verifier")) return refuse(403, "bad_signature", `${err.message}`, { origin });
       return refuse(400, "malformed", err.message, { origin });
     }
-    const { size, rootHash } = checkpoint;
+    const { size, rootHash } = opened.checkpoint;
     const facts = { origin, oldSize: request.oldSize, size };
     if (request.oldSize > size) return refuse(400, "old_size_too_large", `old size ${request.oldSize} is larger than the checkpoint's size ${size}`, facts);
     if (size === 0 && !bytesEqual(rootHash, emptyRoot())) return refuse(400, "malformed", "a checkpoint of size 0 must carry the empty tree's root hash", facts);
@@ -124,11 +143,11 @@ export class Witness {
       }
       if (stored && stored.size > 0) {
         if (size === stored.size && !bytesEqual(rootHash, stored.rootHash)) {
-          const evidence = await this.deps.state.keepEvidence(origin, "fork", typeof body === "string" ? Buffer.from(body) : body);
+          const evidence = await this.deps.state.keepEvidence(origin, "fork", opened.body, evidenceOf(request, opened));
           return refuse(409, "fork", `fork: the witness cosigned size ${size} with root ${toBase64(stored.rootHash)}, this checkpoint has root ${toBase64(rootHash)}`, { ...facts, evidence });
         }
         if (!this.consistent(stored.size, size, request.proof, stored.rootHash, rootHash)) {
-          const evidence = await this.deps.state.keepEvidence(origin, "bad-proof", typeof body === "string" ? Buffer.from(body) : body);
+          const evidence = await this.deps.state.keepEvidence(origin, "bad-proof", opened.body, evidenceOf(request, opened));
           return refuse(422, "bad_proof", `the consistency proof from size ${stored.size} to ${size} does not verify`, { ...facts, evidence });
         }
       }

@@ -81,7 +81,11 @@ export async function startWitnessServer(args: { witness: Witness; host: string;
   const { witness, log } = args;
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const pathname = new URL(req.url ?? "/", "http://witness").pathname;
+    // The request target as sent, up to any query: never through new URL(), which throws on targets such as
+    // "//[" (an outsider's 500) and reads "//host/add-checkpoint" as a path on another host.
+    const target = req.url ?? "";
+    const query = target.indexOf("?");
+    const pathname = query < 0 ? target : target.slice(0, query);
     if (pathname === "/healthz" || pathname === "/readyz") {
       if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, TEXT, "method not allowed\n", { allow: "GET, HEAD" });
       return send(res, 200, "application/json", JSON.stringify({ status: "ok", version: VERSION, name: witness.name, vkey: witness.vkey }));

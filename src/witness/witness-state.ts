@@ -12,7 +12,6 @@
  * they may prove the log misbehaved. Their number is capped so a misbehaving log cannot fill the disk.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
@@ -119,27 +118,54 @@ export class WitnessStateStore {
 
   private async lock(): Promise<void> {
     const file = path.join(this.dir, LOCK);
-    for (let attempt = 0; attempt < 2; attempt++) {
+    const unique = (suffix: string) => path.join(this.dir, `.${LOCK}.${randomBytes(6).toString("hex")}.${suffix}`);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Created whole: written to a temporary file, then hard-linked into place (link fails when the lock
+      // exists). A lock opened empty and written afterwards could be read, in between, by a second witness
+      // starting at the same moment, which would take the empty file for a dead process's and break it.
+      const tmp = unique("tmp");
+      await fs.writeFile(tmp, `${process.pid}\n`, { flag: "wx", mode: PRIVATE_FILE_MODE });
       try {
-        const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE);
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
+        await fs.link(tmp, file);
         OPEN_DIRS.add(this.dir);
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        const pid = Number((await fs.readFile(file, "utf8").catch(() => "")).trim());
-        // Our own pid: held by this process (another store) or left by an earlier process that had the same
-        // pid (a restarted container's pid 1); only the first is in use.
-        const held = pid === process.pid ? OPEN_DIRS.has(this.dir) : Number.isSafeInteger(pid) && pid > 0 && isAlive(pid);
-        if (held) {
-          throw new WitnessStateError(`${this.dir} is in use by another witness (pid ${pid}); two witnesses on one state directory could roll a log back`);
-        }
-        await fs.rm(file, { force: true }); // left by a process that is gone
+      } finally {
+        await fs.rm(tmp, { force: true });
       }
+      const text = await fs.readFile(file, "utf8").catch(() => undefined);
+      if (text === undefined) continue; // released meanwhile
+      if (!/^[1-9][0-9]{0,9}\n$/.test(text)) {
+        throw new WitnessStateError(`${file} is not a lock a witness wrote; if no witness runs on ${this.dir}, remove the file and start again`);
+      }
+      const pid = Number(text);
+      // Our own pid: held by this process (another store) or left by an earlier process that had the same
+      // pid (a restarted container's pid 1); only the first is in use.
+      const held = pid === process.pid ? OPEN_DIRS.has(this.dir) : isAlive(pid);
+      if (held) {
+        throw new WitnessStateError(`${this.dir} is in use by another witness (pid ${pid}); two witnesses on one state directory could roll a log back`);
+      }
+      // Left by a process that is gone. Moved aside (atomically) and dropped only if it is still that stale
+      // lock: a witness starting at the same moment may have broken it and put its own in place already.
+      const aside = unique("stale");
+      try {
+        await fs.rename(file, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw err;
+      }
+      const moved = await fs.readFile(aside, "utf8").catch(() => "");
+      if (moved !== text) {
+        await fs.link(aside, file).catch(() => undefined); // give the other witness its lock back
+        await fs.rm(aside, { force: true });
+        throw new WitnessStateError(`${this.dir} is in use by another witness that started at the same time; two witnesses on one state directory could roll a log back`);
+      }
+      await fs.rm(aside, { force: true });
     }
     throw new WitnessStateError(`cannot lock ${this.dir}`);
   }
+
 
   private async load(): Promise<void> {
     const logsDir = path.join(this.dir, "logs");
@@ -195,17 +221,20 @@ export class WitnessStateStore {
   }
 
   /**
-   * Keeps a refused request whose checkpoint the log really signed. Returns the file written, or
-   * undefined when the same request is already kept or the cap is reached. Never throws: evidence is
-   * best effort and must not turn a refusal into a 500.
+   * Keeps `evidence` of a refused request whose checkpoint (`checkpointBody`) the log really signed. One
+   * file per checkpoint and reason: the name is derived from the checkpoint, not from the request, so
+   * the same signed checkpoint resubmitted with other proofs or extra unknown signature lines (anyone
+   * can do that with a public checkpoint) never takes a second file, and the cap is left for what only
+   * the log can produce. Returns the file written, or undefined when that checkpoint is already kept
+   * or the cap is reached. Never throws: evidence is best effort and must not turn a refusal into a 500.
    */
-  async keepEvidence(origin: string, reason: string, body: Uint8Array): Promise<string | undefined> {
+  async keepEvidence(origin: string, reason: string, checkpointBody: string, evidence: string): Promise<string | undefined> {
     if (this.closed || this.evidenceCount >= MAX_EVIDENCE_FILES) return undefined;
-    const file = path.join(this.dir, "evidence", `${sha256Hex(origin).slice(0, 16)}-${reason}-${sha256Hex(body).slice(0, 16)}.txt`);
+    const file = path.join(this.dir, "evidence", `${sha256Hex(origin).slice(0, 16)}-${reason}-${sha256Hex(checkpointBody).slice(0, 16)}.txt`);
     try {
       const handle = await fs.open(file, "wx", PRIVATE_FILE_MODE);
       try {
-        await handle.writeFile(body);
+        await handle.writeFile(evidence);
         await handle.sync();
       } finally {
         await handle.close();

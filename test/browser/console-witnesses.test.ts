@@ -24,6 +24,8 @@ beforeAll(async () => {
 });
 
 const body = "vault.example.com/ledger/acme\n5\npEK8pxObHfKKS8CQQLAeSmC3AqCLQD7eW0JsuOzMfHo=\n";
+/** The inclusion checkpoint `body` is the C2SP form of. */
+const head = { tree_size: 5, root_hash: Buffer.from("pEK8pxObHfKKS8CQQLAeSmC3AqCLQD7eW0JsuOzMfHo=", "base64").toString("hex") };
 const logLine = "\u2014 vault.example.com/ledger/acme 8tYxmCvZPE7//tSJw87oEvHwrT2ROydR//ZneAdGshswRd43dBnp4MysZ6jJNjDFg4k3qmBgOlQ2BUlExZLrsriQ8wU=\n";
 const witness = (name: string) => {
   const key = generateKeyPairSync("ed25519").privateKey;
@@ -40,7 +42,7 @@ describe("console/merkle.js witness cosignatures", () => {
       { name: w2.name, state: "absent" },
       { name: w3.name, state: "verified", timestamp: 1_767_225_601 },
     ]);
-    const summary = await witnessSummary({ c2sp_checkpoint: note, inclusion: { checkpoint: { checkpoint_id: 7 } } }, { quorum: 2, witnesses: configured });
+    const summary = await witnessSummary({ c2sp_checkpoint: note, inclusion: { checkpoint: { checkpoint_id: 7, ...head } } }, { quorum: 2, witnesses: configured });
     expect(summary).toBe(`Witnesses: cosigned by ${w1.name}, ${w3.name} (2 of 3; quorum 2).`);
   });
 
@@ -53,14 +55,27 @@ describe("console/merkle.js witness cosignatures", () => {
       { name: w2.name, state: "absent" },
       { name: w3.name, state: "absent" },
     ]);
-    expect(await witnessSummary({ c2sp_checkpoint: note, inclusion: { checkpoint: { checkpoint_id: 9 } } }, { quorum: 1, witnesses: configured })).toBe(
+    expect(await witnessSummary({ c2sp_checkpoint: note, inclusion: { checkpoint: { checkpoint_id: 9, ...head } } }, { quorum: 1, witnesses: configured })).toBe(
       `Witnesses: INVALID cosignature from ${w1.name}.`,
+    );
+  });
+
+  it("claims no cosignature for a proof that leads to another tree head than the cosigned one (as verify-bundle)", async () => {
+    const note = `${body}\n${logLine}${c2spCosign(body, w1.name, w1.key, 1n)}${c2spCosign(body, w2.name, w2.key, 2n)}`;
+    const elsewhere = { checkpoint_id: 8, tree_size: 6, root_hash: "ab".repeat(32) };
+    expect(await witnessSummary({ c2sp_checkpoint: note, inclusion: { checkpoint: elsewhere } }, { quorum: 2, witnesses: configured })).toBe(
+      "Witnesses: the cosigned checkpoint (tree size 5) is not the one the proof leads to (tree size 6), so its cosignatures prove nothing here.",
+    );
+    const sameSizeOtherRoot = { ...head, checkpoint_id: 7, root_hash: "ab".repeat(32) };
+    expect(await witnessSummary({ c2sp_checkpoint: note, inclusion: { checkpoint: sameSizeOtherRoot } }, { quorum: 2, witnesses: configured })).toMatch(/is not the one the proof leads to/);
+    expect(await witnessSummary({ c2sp_checkpoint: note, inclusion: { checkpoint: { ...head, checkpoint_id: 7 } } }, { quorum: 2, witnesses: configured })).toBe(
+      `Witnesses: cosigned by ${w1.name}, ${w2.name} (2 of 3; quorum 2).`,
     );
   });
 
   it("says nothing without witnesses, and never throws on hostile input", async () => {
     expect(await witnessSummary({ c2sp_checkpoint: `${body}\n${logLine}` }, { quorum: 0, witnesses: [] })).toBe("");
-    expect(await witnessSummary({ c2sp_checkpoint: `${body}\n${logLine}`, inclusion: { checkpoint: { checkpoint_id: 3 } } }, { quorum: 1, witnesses: configured })).toBe(
+    expect(await witnessSummary({ c2sp_checkpoint: `${body}\n${logLine}`, inclusion: { checkpoint: { checkpoint_id: 3, ...head } } }, { quorum: 1, witnesses: configured })).toBe(
       "Witnesses: no witness has cosigned checkpoint 3 yet (quorum 1).",
     );
     for (const note of [undefined, 42, "", "no blank line"]) expect(await witnessCosignatures(note, configured)).toEqual([]);

@@ -15,7 +15,8 @@ import { call, newKey, newPgliteDir, refundPolicy, startTestVault, type TestData
 type Json = Record<string, any>;
 
 /** The only routes allowed outside the document: the docs page's and the console's own files. */
-const UNDOCUMENTED = [/^\/docs$/, /^\/docs\//, /^\/console\/[^/]+$/];
+// The console's static files, and the browser libraries it vendors (@simplewebauthn/browser under /console/vendor/).
+const UNDOCUMENTED = [/^\/docs$/, /^\/docs\//, /^\/console\/[^/]+$/, /^\/console\/vendor\/[^/]+\.js$/];
 const METHODS = ["get", "put", "post", "delete", "patch"];
 
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.

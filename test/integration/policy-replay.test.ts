@@ -5,7 +5,11 @@ import path from "node:path";
 import { promisify } from "node:util";
 import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pino from "pino";
 import { policyModeAction, tenantModeAction } from "../../src/main/cli/shadow-actions.js";
+import { CelPool } from "../../src/policies/cel-pool.js";
+import { replayBodySchema } from "../../src/requests/replay-schema.js";
+import { DEFAULT_REPLAY_SETTINGS, ReplayService } from "../../src/requests/replay-service.js";
 import { RemoteVault } from "../../src/main/cli/vault-clients.js";
 import { auditRecordOf } from "../../src/ledger/core/audit-event.js";
 import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/bundle-verifier.js";
@@ -176,6 +180,26 @@ describe("replay over 10,354 recorded requests (PostgreSQL)", () => {
     expect(hour.requests).toBeLessThan(4000);
     expect(hour.requests).toBeGreaterThan(3000);
   }, 120_000);
+
+  it("a time budget stops it between requests, and the report says so", async () => {
+    // The vault's own parts, with a clock that moves 1 ms each time it is read: the budget runs out mid-page.
+    const { ctx } = v.vault;
+    const start = Date.now();
+    let reads = 0;
+    const ticking = { nowMs: () => start + reads++, now: () => new Date(start + reads++) };
+    const pool = new CelPool({ workers: 1, timeoutMs: 2000, queueWaitMs: 10_000 });
+    try {
+      const parts = { conditions: pool, retriever: null, llm: null, credentials: null, log: pino({ level: "silent" }) };
+      const service = new ReplayService({ parts, policies: ctx.policies, reviewSettings: ctx.reviewSettings, ledger: ctx.ledger, clock: ticking, settings: { ...DEFAULT_REPLAY_SETTINGS, timeBudgetMs: 300 } });
+      const report = await service.run(await ctx.tenantDbs.get(v.tenantId), v.tenantId, "test", "refunds", replayBodySchema.parse({ candidate, limit: 20_000 }));
+      expect(report.stopped).toBe("time_budget");
+      expect(report.evaluated + report.skipped).toBeGreaterThan(0);
+      expect(report.evaluated + report.skipped).toBeLessThan(500);
+      expect(Object.values(report.transitions).reduce((a, b) => a + b, 0)).toBe(report.evaluated);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 
   it("a candidate equal to the live policy changes nothing; a new policy id is replayed as an addition", async () => {
     const same = (await replay({ candidate: live, limit: 20_000 })).body;

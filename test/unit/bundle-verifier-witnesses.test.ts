@@ -5,11 +5,11 @@
  */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { verifierKeyString } from "../../src/ledger/core/signed-note.js";
-import { verifyProofBundle, trustedKeysFromKeyString, type BundleReport } from "../../src/ledger/verify/bundle-verifier.js";
+import { signNote, verifierKeyString } from "../../src/ledger/core/signed-note.js";
+import { verifyProofBundle, trustedKeysFromJwks, trustedKeysFromKeyString, type BundleReport } from "../../src/ledger/verify/bundle-verifier.js";
 import { verifyBundleWith } from "../../src/sdk/bundle.js";
 import { c2spCosign, c2spSplitNote, c2spWitnessVkey } from "../helpers/c2sp-cosignature-verifier.js";
-import { fullBundle, ORIGIN, PUBLIC_KEY } from "../helpers/proof-bundle-fixture.js";
+import { fullBundle, ORIGIN, PUBLIC_KEY, signer } from "../helpers/proof-bundle-fixture.js";
 
 interface TestWitness {
   name: string;
@@ -85,6 +85,50 @@ describe("bundle verifier: witness cosignatures", () => {
     const impostor = witness(w1.name);
     const fake = await cosignedBundle([impostor]);
     expect(witnessCheckOf(verify(fake, { keys: [w1.vkey] }))).toMatchObject({ ok: false, detail: expect.stringMatching(/^0 of 1/) });
+  });
+
+  it("counts one Ed25519 key once, even when the policy gives it under two names", async () => {
+    // The signed message does not commit to the name: w1's one signature, relabelled with another name and
+    // that name's key ID, verifies as a second "witness". Two names, one key, one cosigner.
+    const alias = { name: "witness.example/w1-again", key: w1.key, vkey: c2spWitnessVkey("witness.example/w1-again", w1.key) };
+    const bundle = await cosignedBundle([w1, alias]);
+    const report = verify(bundle, { keys: [w1.vkey, alias.vkey, w2.vkey], require: 2 });
+    expect(report.ok).toBe(false);
+    expect(witnessCheckOf(report)).toMatchObject({ ok: false, detail: expect.stringMatching(/^1 of 2 trusted witness\(es\) cosigned: .*counted once\); 2 required$/) });
+    expect(witnessCheckOf(verify(bundle, { keys: [w1.vkey, alias.vkey], require: 2 }))).toMatchObject({ ok: false, detail: expect.stringMatching(/only 1 distinct witness key/) });
+    expect(verifyBundleWith(bundle, { key: logKey }, { witnesses: { keys: [w1.vkey, alias.vkey], require: 2 } }).ok).toBe(false);
+    // With a second, really distinct witness it is met.
+    expect(verify(await cosignedBundle([w1, alias, w2]), { keys: [w1.vkey, alias.vkey, w2.vkey], require: 2 }).ok).toBe(true);
+  });
+
+  it("binds the cosignatures to the log audited: another origin's checkpoint with the same tree head does not stand in", async () => {
+    // The vault runs a second log ("tenant-2") under the same key, holding the very tree it shows this
+    // auditor, and has the witnesses (told to witness tenant-2 too) cosign it there. Vault-signed, witnessed,
+    // same size and root: everything checks out except that the witnesses spoke about another log.
+    const other = "vault.example.com/ledger/tenant-2";
+    const bundle = await fullBundle();
+    const { body } = c2spSplitNote(bundle.c2sp_checkpoint!);
+    const otherBody = body.replace(ORIGIN, other);
+    const noteSigner = (m: Uint8Array) => signer.sign(m);
+    bundle.c2sp_checkpoint = (await signNote(otherBody, other, noteSigner, PUBLIC_KEY)) + c2spCosign(otherBody, w1.name, w1.key, TIME) + c2spCosign(otherBody, w2.name, w2.key, TIME);
+    bundle.c2sp_verifier_key = verifierKeyString(other, PUBLIC_KEY);
+    const policy = { keys: [w1.vkey, w2.vkey], require: 2 };
+    // Pinned by the C2SP key the auditor trusts (its name is the log's origin)...
+    const byKey = verify(bundle, policy);
+    expect(byKey.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["witness cosignatures"]);
+    expect(witnessCheckOf(byKey)).toMatchObject({ ok: false, detail: expect.stringMatching(/is of the log "vault\.example\.com\/ledger\/tenant-2", not "vault\.example\.com\/ledger\/tenant-1"/) });
+    // ...or by the origin given with the policy (JWKS carries no origin), in the SDK as in the verifier.
+    const jwks = { keys: [signer.publicJwk] };
+    expect(witnessCheckOf(verifyProofBundle(bundle, trustedKeysFromJwks(jwks), { witnesses: { ...policy, origin: ORIGIN } }))).toMatchObject({ ok: false });
+    expect(verifyBundleWith(bundle, { jwks }, { witnesses: { ...policy, origin: ORIGIN } }).ok).toBe(false);
+    // Unpinned, the report says which log the witnesses spoke about.
+    const unpinned = verifyProofBundle(bundle, trustedKeysFromJwks(jwks), { witnesses: policy });
+    expect(unpinned.notes).toContainEqual(expect.stringMatching(/statements about the log with origin "vault\.example\.com\/ledger\/tenant-2"; pin the origin/));
+    // The genuine bundle passes pinned either way.
+    const genuine = await cosignedBundle([w1, w2]);
+    expect(verify(genuine, policy).ok).toBe(true);
+    expect(verifyBundleWith(genuine, { jwks }, { witnesses: { ...policy, origin: ORIGIN } }).ok).toBe(true);
+    expect(witnessCheckOf(verify(genuine, { ...policy, origin: "" }))).toMatchObject({ ok: false, detail: expect.stringMatching(/origin must be one non-empty line/) });
   });
 
   it("refuses cosignatures of a tree head other than the one the inclusion proof leads to", async () => {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -5,6 +6,7 @@ import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { verifierKeyString } from "../../src/ledger/core/signed-note.js";
 import { runVerifyBundle } from "../../src/main/verify-bundle.js";
+import { c2spWitnessVkey } from "../helpers/c2sp-cosignature-verifier.js";
 import { fullBundle, ORIGIN, PUBLIC_KEY, signer } from "../helpers/proof-bundle-fixture.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "verify-bundle-"));
@@ -82,6 +84,16 @@ describe("countersign verify-bundle", () => {
     ["an unreadable --key", async () => [write(await fullBundle()), { key: "not-a-key", json: false }], /neither a C2SP verifier key/],
     ["both --jwks and --key", async () => [write(await fullBundle()), { jwks: jwksFile(), key: signer.publicJwk.x, json: false }], /either --jwks or --key/],
     ["a bundle without keys and no key option", async () => [write(await fullBundle({ keys: false })), { json: false }], /no usable public key/],
+    [
+      "--require-witnesses 2 with one witness key given under two names",
+      async () => {
+        const key = generateKeyPairSync("ed25519").privateKey;
+        const witnesses = [c2spWitnessVkey("witness.example/a", key), c2spWitnessVkey("witness.example/b", key)];
+        return [write(await fullBundle()), { jwks: jwksFile(), witnesses, requireWitnesses: 2, json: false }];
+      },
+      /--require-witnesses 2 is more than the 1 witness key\(s\) given \(distinct public keys\)/,
+    ],
+    ["--origin without --witness", async () => [write(await fullBundle()), { jwks: jwksFile(), origin: "vault.example.com/ledger/tenant-1", json: false }], /--origin pins the log .*pass --witness KEY too/],
   ];
   it.each(usageErrors)("exit 2 for %s", async (_what, args, message) => {
     const [file, opts] = await args();

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
 import { describe, expect, it } from "vitest";
 import { decodeCborExact } from "../../src/ledger/core/cbor-decode.js";
@@ -74,8 +75,10 @@ describe("WebAuthn assertion checks (ledger/core/webauthn-assertion.ts)", () => 
   it("parses COSE keys strictly: ES256 on P-256 or EdDSA on Ed25519, nothing else", () => {
     const x = Buffer.alloc(32, 1);
     const ok = (m: Map<number, unknown>) => parseCoseKey(new Uint8Array(cbor(m)));
-    expect(ok(new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, x], [-3, x]])).ok).toBe(true);
-    expect(ok(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, x]])).ok).toBe(true);
+    // Real points: P-256's generator, and an Ed25519 public key.
+    const g = p256.Point.BASE.toBytes(false);
+    expect(ok(new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, g.subarray(1, 33)], [-3, g.subarray(33)]])).ok).toBe(true);
+    expect(ok(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, ed25519.Point.BASE.toBytes()]])).ok).toBe(true);
     const refused = [
       new Map<number, unknown>([[1, 3], [3, -257], [-1, x], [-2, x]]), // RS256
       new Map<number, unknown>([[1, 2], [3, -7], [-1, 2], [-2, x], [-3, x]]), // P-384 curve id
@@ -88,6 +91,48 @@ describe("WebAuthn assertion checks (ledger/core/webauthn-assertion.ts)", () => 
     expect(parseCoseKey(new Uint8Array([0x80])).ok).toBe(false); // an array
     expect(parseCoseKey(new Uint8Array([...cbor(new Map([[1, 1]])), 0x00])).ok).toBe(false); // trailing byte
     expect(parseCoseKey(new Uint8Array(2000)).ok).toBe(false);
+  });
+
+  it("refuses keys that are no keys: off-curve P-256 points, small-order and non-canonical Ed25519 points, deep or over-long CBOR", () => {
+    const problem = (m: Map<number, unknown>) => {
+      const r = parseCoseKey(new Uint8Array(cbor(m)));
+      return r.ok ? "accepted" : r.problem;
+    };
+    const g = p256.Point.BASE.toBytes(false);
+    const [gx, gy] = [Buffer.from(g.subarray(1, 33)), Buffer.from(g.subarray(33))];
+    const offY = Buffer.from(gy);
+    offY[31] = offY[31]! ^ 0x01;
+    expect(problem(new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, gx], [-3, offY]]))).toMatch(/not a point on the P-256 curve/);
+    expect(problem(new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.alloc(32)], [-3, Buffer.alloc(32)]]))).toMatch(/P-256/);
+    // Every point of the 8-torsion (the neutral point among them) is refused.
+    const eighth = ed25519.Point.fromBytes(Buffer.from("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", "hex"));
+    for (let k = 0n; k < 8n; k++) {
+      const point = k === 0n ? ed25519.Point.ZERO : eighth.multiplyUnsafe(k);
+      expect(point.isSmallOrder()).toBe(true);
+      expect(problem(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, point.toBytes()]]))).toMatch(/small order/);
+    }
+    // y = p (not reduced) encodes the point y = 0 non-canonically.
+    const p = Buffer.from("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "hex");
+    expect(problem(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, p]]))).toMatch(/canonical/);
+    // Hostile CBOR: nesting, a length far past the end, a map claiming 2^32 entries.
+    expect(parseCoseKey(new Uint8Array(500).fill(0x81)).ok).toBe(false);
+    expect(parseCoseKey(new Uint8Array([0xa1, 0x01, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])).ok).toBe(false);
+    expect(parseCoseKey(new Uint8Array([0xba, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02])).ok).toBe(false);
+  });
+
+  it("a forged assertion under a small-order Ed25519 key fails, with node:crypto (which would accept its signature) and plain JavaScript", () => {
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const publicKeyCose = new Uint8Array(cbor(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, identity]])));
+    const authenticatorData = new Uint8Array([...createHash("sha256").update(RP).digest(), 0x05, 0, 0, 0, 1]);
+    const clientDataJSON = new TextEncoder().encode(JSON.stringify({ type: "webauthn.get", challenge: challenge.toString("base64url"), origin: ORIGIN }));
+    const signature = new Uint8Array(64);
+    signature.set(identity); // R = the neutral point, S = 0
+    const input = { publicKeyCose, authenticatorData, clientDataJSON, signature, challenge: new Uint8Array(challenge), rpId: RP };
+    for (const result of [checkAssertion(input), withLedgerCrypto(pureLedgerCrypto, () => checkAssertion(input))]) {
+      expect(result.ok).toBe(false);
+      expect(result.problems.join()).toMatch(/small order/);
+    }
   });
 
   it("reads authenticatorData and clientDataJSON defensively", () => {

@@ -111,9 +111,7 @@ export function policyModeRoutes(app: FastifyInstance, ctx: AppContext) {
   app.put("/policy-mode", { preHandler: authenticate(ctx), config: writeTenantDoc }, async (request) => {
     const principal = admin(request, "change the tenant's mode");
     const body = tenantModeBody.parse(request.body);
-    const sql = request.tenantSql;
-    const shadowDefault = body.shadow_default ?? (await ctx.policyModes.readTenant(sql)).shadow_default;
-    return ctx.policyModes.setTenant(sql, principal.tenantId, { mode: body.mode, shadow_default: shadowDefault, actor: actorOf(principal), reason: body.reason });
+    return ctx.policyModes.setTenant(request.tenantSql, principal.tenantId, { mode: body.mode, shadow_default: body.shadow_default, actor: actorOf(principal), reason: body.reason });
   });
 
   app.get("/policies/:policy_id/mode", { preHandler: authenticate(ctx), config: readPolicyDoc }, async (request) => {

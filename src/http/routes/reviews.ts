@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { reviewDecisionSchema } from "../../requests/request-schema.js";
+import { argsBudgetViolation, reviewDecisionSchema } from "../../requests/request-schema.js";
+import { AppError } from "../../errors.js";
 import type { AppContext } from "../app-context.js";
 import { decidedByQuery } from "../../reviews/review-queries.js";
 import { requireScope } from "../../tenancy/api-keys.js";
@@ -96,6 +97,7 @@ const decisionDoc = documented({
     "invalid_constraint",
     "constraint_excludes_request",
     "edited_args_denied",
+    "args_too_large",
     "vote_mismatch",
     // An agent claim's review (src/agents/): the approval would pass a claim limit.
     "SERVICE_LIMIT_REACHED",
@@ -142,6 +144,9 @@ export function reviewRoutes(app: FastifyInstance, ctx: AppContext) {
     const { request_id } = requestIdParams.parse(request.params);
     // Everything beyond approved and review_reason (a passkey assertion, a grant, edited arguments) goes to the vote as is.
     const { approved, review_reason, ...extra } = reviewDecisionSchema.parse(request.body);
+    // Edited arguments are judged, stored and signed like requested ones: the same size budget (413 args_too_large).
+    const violation = extra.edited_tool_args ? argsBudgetViolation({ tool_args: extra.edited_tool_args, context: {} }, ctx.config.argsBudget) : null;
+    if (violation) throw new AppError("args_too_large", `edited_tool_args: ${violation.replace(/^\/tool_args/, "/edited_tool_args")}`);
     return (await ctx.reviews.decide(request.tenantSql, principalOf(request), request_id, approved, review_reason, extra)).body;
   });
 }

@@ -98,7 +98,8 @@ export function sigilumRoutes(app: FastifyInstance, ctx: AppContext) {
         ...doc, tags, auth: ["reviewer", "admin"], params: s.claimParams, body: s.claimActionBody, bodyExample: { reason: "known agent of the billing team" },
         responses: { 200: { description: "The claim after the vote, with the review's progress", schema: s.claimVoteSchema, example: s.agentExamples.voted } },
         errors: ["VALIDATION_ERROR", "NOT_FOUND", "CLAIM_NOT_PENDING", "reviewer_not_eligible", "self_approval_forbidden", "principal_approval_forbidden", "already_voted", "request_not_pending",
-          ...(action === "approve" ? ["SERVICE_LIMIT_REACHED", "AGENT_LIMIT_REACHED"] : []), "csrf_header_missing"],
+          // Under require_passkey this route (no assertion in its body) cannot approve: POST /reviews/{request_id}/decision with `passkey` can.
+          ...(action === "approve" ? ["SERVICE_LIMIT_REACHED", "AGENT_LIMIT_REACHED", "passkey_required"] : []), "csrf_header_missing"],
       }),
     }, (request) => vote(request, action === "approve"));
 
@@ -113,7 +114,7 @@ export function sigilumRoutes(app: FastifyInstance, ctx: AppContext) {
 
   reviewerAction("approve", {
     summary: "Approve a pending claim",
-    description: "A vote through the review machinery: the claim's review request needs the tenant's quorum, and separation of duties applies (the claim's subject cannot approve it). The claim stays pending until the rules are met.",
+    description: "A vote through the review machinery: the claim's review request needs the tenant's quorum, and separation of duties applies (the claim's subject cannot approve it). The claim stays pending until the rules are met. When the tenant's rules say `require_passkey`, this route cannot approve (403 passkey_required): approve the claim's review request with a passkey through POST /reviews/{request_id}/decision (docs/passkeys.md).",
   });
   reviewerAction("reject", { summary: "Reject a pending claim", description: "One reviewer's rejection ends the review; the claim is rejected (final)." });
 

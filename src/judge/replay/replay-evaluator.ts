@@ -65,7 +65,7 @@ export async function replayRequest(parts: ReplayParts, setup: ReplaySetup, inpu
   if (enforcing.length === 0) {
     return plain(shadowDefaultVerdict({ tenant: { mode: "enforce", shadow_default: setup.shadowDefault, changed_at: null, changed_by: null } }, applicable));
   }
-  const run = await parts.conditions.evaluate(expressionsOf(enforcing), conditionInputFor(input), setup.poolKey);
+  const run = await evaluateConditions(parts, setup, expressionsOf(enforcing), input);
   if (run.kind !== "done") return plain(unevaluatedVerdict(run, enforcing));
   const outcomes = outcomesFrom(enforcing, run.results);
   const deterministic: Verdict = { ...conditionsVerdict(outcomes, enforcing), citations: [], evidence_chunks: [], trace: { steps: ["conditions"] } };
@@ -85,6 +85,23 @@ export async function replayRequest(parts: ReplayParts, setup: ReplaySetup, inpu
   const keys = parts.credentials?.for(setup.tenantId);
   const verdict = await askLlm({ llm: parts.llm, log: parts.log }, input, enforcing, open, retrieved, evidence, trace, keys?.llmApiKey);
   return { verdict, reliedOnLlm: true, llmSkipped: false };
+}
+
+const POOL_RETRIES = 3;
+
+/**
+ * The conditions through the pool. A task that timed out before any worker took it says the pool was
+ * busy (live traffic comes first), not what the policy decides: it is tried again a few times, then
+ * the request is counted as an error rather than as a review the policy never asked for. A task that
+ * ran over its budget is the candidate's own cost: review, as live.
+ */
+async function evaluateConditions(parts: ReplayParts, setup: ReplaySetup, expressions: string[], input: JudgeInput) {
+  for (let attempt = 1; ; attempt++) {
+    const run = await parts.conditions.evaluate(expressions, conditionInputFor(input), setup.poolKey);
+    if (run.kind !== "timeout" || !run.waitedForWorker) return run;
+    if (attempt >= POOL_RETRIES) throw new Error("the condition pool stayed busy");
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+  }
 }
 
 /** The nearest policy text among the open policies: stored chunks for the others, the in-memory candidate for it. */

@@ -40,6 +40,8 @@ export interface DecidedRequest {
   judge_trace: Record<string, unknown>;
   /** The verified Sigilum signer (src/tenancy/agent-identity.ts's shape); null or absent when unsigned. */
   agent_identity?: { verified: boolean; namespace: string; subject: string; key: string; claim_id: string; services: readonly string[] } | null;
+  /** The review rules the request is reviewed under (requests/review-rules.ts); only the passkey rule reaches the ledger. */
+  review_rules?: { require_passkey?: boolean; approvals_required?: number } | null;
 }
 
 /**
@@ -78,6 +80,23 @@ export function shadowChunk(row: Pick<DecidedRequest, "judge_trace">): JsonObjec
   };
 }
 
+/**
+ * The passkey rule a request is reviewed under, as an evidence chunk of its review events: without
+ * it, a bundle of an approval that carries no passkey signature cannot say whether one was required,
+ * and a "passkey approvals" check would pass by having nothing to check. The pending-review event
+ * commits to the rule before any vote, so an approval recorded later without the signatures it
+ * needed is caught offline (ledger/verify/bundle-verifier-passkeys.ts). Keys are one lowercase word
+ * (see agentIdentityChunk). Null when no passkey is required: such events hash as they always did.
+ */
+export function passkeyRuleChunk(row: Pick<DecidedRequest, "review_rules">): JsonObject | null {
+  const rules = row.review_rules;
+  if (rules?.require_passkey !== true) return null;
+  return { type: "review_rules", passkey: true, approvals: typeof rules.approvals_required === "number" ? rules.approvals_required : 1 };
+}
+
+/** The events of a review: the request sent to it, and the approving votes (a deny needs no passkey). */
+const REVIEWED: readonly LedgerEventType[] = ["clearance.pending_review", "review.vote", "review.approved"];
+
 const JUDGED: readonly LedgerEventType[] = ["clearance.approved", "clearance.denied", "clearance.pending_review"];
 
 export function clearanceEventType(status: DecidedRequest["status"]): LedgerEventType {
@@ -105,7 +124,10 @@ export function ledgerEventFor(row: DecidedRequest, type: LedgerEventType, accep
     reason: reason ?? row.reason,
     citations: row.citations as unknown as JsonObject[],
     // The shadow chunk belongs to the judge's own event only: later events of the request did not judge.
-    evidence_chunks: withChunk(withChunk(row.evidence_chunks as unknown as JsonObject[], JUDGED.includes(type) ? shadowChunk(row) : null), agentIdentityChunk(row)),
+    evidence_chunks: withChunk(
+      withChunk(withChunk(row.evidence_chunks as unknown as JsonObject[], JUDGED.includes(type) ? shadowChunk(row) : null), agentIdentityChunk(row)),
+      REVIEWED.includes(type) ? passkeyRuleChunk(row) : null,
+    ),
     confidence: BUCKET_MIDPOINT[row.confidence_bucket],
     approved,
     accepted_at: acceptedAt.toISOString(),

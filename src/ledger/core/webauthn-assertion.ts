@@ -10,6 +10,7 @@
  * Only those two algorithms: the vault enrols no other. Every function returns a problem string
  * for hostile input, never throws.
  */
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
 import { bytesEqual, concatBytes, fromBase64, toBase64Url, utf8 } from "./bytes.js";
 import { decodeCborExact } from "./cbor-decode.js";
@@ -60,14 +61,43 @@ export function parseCoseKey(bytes: Uint8Array): Parsed<CoseKey> {
   if (alg === COSE_ES256) {
     if (kty !== 2 || crv !== 1) return bad("ES256 key is not an EC2 P-256 key (kty 2, crv 1)");
     if (!bytes32(x) || !bytes32(y)) return bad("ES256 key coordinates are not 32 bytes each");
+    if (!onP256(x as Uint8Array, y as Uint8Array)) return bad("ES256 key is not a point on the P-256 curve");
     return { ok: true, value: { alg: COSE_ES256, x: x as Uint8Array, y: y as Uint8Array } };
   }
   if (alg === COSE_EDDSA) {
     if (kty !== 1 || crv !== 6) return bad("EdDSA key is not an OKP Ed25519 key (kty 1, crv 6)");
     if (!bytes32(x)) return bad("Ed25519 key is not 32 bytes");
+    const problem = weakEd25519(x as Uint8Array);
+    if (problem) return bad(problem);
     return { ok: true, value: { alg: COSE_EDDSA, x: x as Uint8Array } };
   }
   return bad(`COSE algorithm ${typeof alg === "number" ? alg : "(missing)"} is not ES256 (-7) or EdDSA (-8)`);
+}
+
+/** The uncompressed point (x, y) satisfies the P-256 equation: an off-curve "key" verifies nothing, and is refused as no key at all. */
+function onP256(x: Uint8Array, y: Uint8Array): boolean {
+  try {
+    p256.Point.fromBytes(concatBytes([new Uint8Array([0x04]), x, y])).assertValidity();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why an Ed25519 public key is unusable, or undefined. A key that is not a canonical point encoding
+ * is refused, and so is a point of small order (the neutral point and the seven others of the 8-torsion):
+ * with one, a signature (R = the point, S = 0) verifies for EVERY message under OpenSSL (so node:crypto)
+ * and under cofactored (ZIP-215) rules, so an assertion "signed" with it proves nothing; anyone can make one.
+ */
+function weakEd25519(x: Uint8Array): string | undefined {
+  let point;
+  try {
+    point = ed25519.Point.fromBytes(x, false);
+  } catch {
+    return "Ed25519 key is not a canonical curve point";
+  }
+  return point.isSmallOrder() ? "Ed25519 key is a point of small order (a weak key: any signature over anything verifies with it)" : undefined;
 }
 
 /** §6.1: rpIdHash (32) ‖ flags (1) ‖ signCount (4, big-endian) ‖ optional attested data and extensions. */

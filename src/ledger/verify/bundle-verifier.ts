@@ -59,12 +59,17 @@ export interface BundleReport {
   witnesses?: WitnessReportEntry[];
   /** Passkey-signed approvals the bundle's events carry, each with whether it verified offline (check "passkey approvals"). */
   approvals?: PasskeyApprovalReport[];
+  /**
+   * True when the request's events commit to a passkey rule (it was reviewed under `require_passkey`):
+   * the "passkey approvals" check then also requires every approval in the bundle to carry its signatures.
+   */
+  passkey_required?: boolean;
 }
 
 export interface VerifyBundleOptions {
   /** Fail the "event hash" check for a redacted row (intent_hash "" and nothing committed). */
   requireBody?: boolean;
-  /** Check the C2SP checkpoint's witness cosignatures ("witness cosignatures"): these keys, at least `require` (default 1) of them. */
+  /** Check the C2SP checkpoint's witness cosignatures ("witness cosignatures"): these keys, at least `require` (default 1) of them, on the log `origin`. */
   witnesses?: WitnessPolicy;
 }
 
@@ -236,6 +241,7 @@ export function verifyProofBundle(bundle: unknown, keys: TrustedKeys, options: V
   let events: BundleEventSummary[] | undefined;
   let witnesses: WitnessReportEntry[] | undefined;
   let approvals: PasskeyApprovalReport[] | undefined;
+  let passkeyRequired = false;
   try {
     const parsed = parseProofBundle(bundle);
     checks = parsed.ok ? runChecks(parsed.bundle, keys, options, notes) : [fail("shape", parsed.detail)];
@@ -244,11 +250,13 @@ export function verifyProofBundle(bundle: unknown, keys: TrustedKeys, options: V
       const pk = passkeyChecks(parsed.bundle, (sub) => eventChecks(sub, keys, options, notes), bodyVerified);
       checks.push(...pk.checks);
       if (pk.approvals.length > 0) approvals = pk.approvals;
+      passkeyRequired = pk.required !== undefined;
     }
     if (parsed.ok && options.witnesses !== undefined) {
-      const w = witnessCheck(parsed.bundle, options.witnesses);
+      const w = witnessCheck(parsed.bundle, options.witnesses, (keys.noteVerifiers ?? []).map((v) => v.name));
       checks.push(w.check);
       witnesses = w.witnesses;
+      if (w.note) notes.push(w.note);
     }
   } catch (err) {
     // Only a bug (or an exotic caller-built object) gets here; report it as a failure, never pass.
@@ -258,5 +266,6 @@ export function verifyProofBundle(bundle: unknown, keys: TrustedKeys, options: V
   if (events) report.events = events;
   if (witnesses) report.witnesses = witnesses;
   if (approvals) report.approvals = approvals;
+  if (passkeyRequired) report.passkey_required = true;
   return report;
 }

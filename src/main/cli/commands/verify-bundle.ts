@@ -20,8 +20,12 @@ export function verifyBundleCommand(): Command {
       [] as string[],
     )
     .option("--require-witnesses <n>", "fail unless at least N of the --witness keys cosigned the checkpoint (default 1 with --witness)", requiredCount)
+    .option(
+      "--origin <origin>",
+      "the log you audit, by its origin (the name in GET /ledger/checkpoint-key): cosignatures count only on a checkpoint of this log (default: the name of a C2SP --key)",
+    )
     .option("--json", "print the report as JSON")
-    .action(async (file: string, opts: { jwks?: string; key?: string; witness: string[]; requireWitnesses?: number; json?: boolean }) => {
+    .action(async (file: string, opts: { jwks?: string; key?: string; witness: string[]; requireWitnesses?: number; origin?: string; json?: boolean }) => {
       if (opts.jwks !== undefined && opts.key !== undefined) throw new UsageError("verify-bundle: give --jwks or --key, not both");
       const { runVerifyBundle } = await import("../../verify-bundle.js");
       process.exitCode = await runVerifyBundle(file, {
@@ -29,6 +33,7 @@ export function verifyBundleCommand(): Command {
         key: opts.key,
         witnesses: opts.witness,
         requireWitnesses: opts.requireWitnesses,
+        origin: opts.origin,
         json: opts.json ?? false,
       });
     });
@@ -36,7 +41,7 @@ export function verifyBundleCommand(): Command {
     "curl -s -H \"X-Vault-API-Key: $KEY\" \"$VAULT/ledger/proof/bundle?request_id=req_...\" > bundle.json",
     "countersign verify-bundle bundle.json --jwks jwks.json",
     "countersign verify-bundle - --key \"$(cat vault.vkey)\" --json < bundle.json",
-    "countersign verify-bundle bundle.json --jwks jwks.json --witness \"$(cat w1.vkey)\" --witness \"$(cat w2.vkey)\" --require-witnesses 2",
+    "countersign verify-bundle bundle.json --jwks jwks.json --witness \"$(cat w1.vkey)\" --witness \"$(cat w2.vkey)\" --require-witnesses 2 --origin vault.example.com/ledger/acme",
   ]);
 }
 

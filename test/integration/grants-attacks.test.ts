@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolArgsHash } from "../../src/tokens/canonical-json.js";
+import { grantPolicy, setUpGrants, type Reviewer } from "../helpers/grants.js";
+import { verifyLikeSdk } from "../helpers/sdk-checks.js";
+import { call, newDatabase, newKey, newPgDatabase, newTenant, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
+
+/**
+ * Scoped grants and edit-on-approve under attack (review R3 of issue 17): what a hostile agent, a
+ * careless reviewer or another tenant could try, against a real vault on both engines. Each case
+ * here failed (or would fail) before its fix: an edit the policy could not judge slipped past a deny
+ * condition, an oversized edit skipped the arguments' size budget, a listing cursor made a 500.
+ */
+
+const cursorOf = (at: string, id = "grt_x") => Buffer.from(JSON.stringify([at, id])).toString("base64url");
+
+/**
+ * Two policies on one tool (the judge lists them by policy_id): a deny on large amounts, and a review
+ * on every usd request; `order` says which one's id sorts first.
+ */
+async function twoPolicies(v: TestVault, tool: string, order: "deny-first" | "review-first") {
+  const [denyId, reviewId] = order === "deny-first" ? [`${tool}-1-limits`, `${tool}-2-usd`] : [`${tool}-2-limits`, `${tool}-1-usd`];
+  const deny = { policy_id: denyId, description: "Limits", rules: ["No transfers over $1000"], tools: [tool], default_decision: "review", conditions: [{ id: "too-large", when: "args.amount > 1000", decision: "deny", reason: "Over $1000" }] };
+  const review = { policy_id: reviewId, description: "USD transfers", rules: ["USD transfers need a person"], tools: [tool], default_decision: "review", conditions: [{ id: "usd", when: 'args.currency == "usd"', decision: "review", reason: "USD needs a person" }] };
+  for (const body of [deny, review]) {
+    const res = await call(v.url, "POST", "/register-policy", { key: v.adminKey, body });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }
+}
+
+for (const engine of ["pglite", "postgres"] as Engine[]) {
+  describe(`grants and edits under attack on ${engine}`, () => {
+    let db: TestDatabase;
+    let v: TestVault;
+    let agent: string;
+    let people: Record<string, Reviewer>;
+    const request = async (tool: string, args: Record<string, unknown>) => {
+      const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: tool, tool_args: args, agent_id: "agent-7", session_id: "s-1" } });
+      expect(res.body.status, JSON.stringify(res.body)).toBe("pending_review");
+      return res.body.request_id as string;
+    };
+    const vote = (who: string, id: string, body: Record<string, unknown>) => call(v.url, "POST", `/reviews/${id}/decision`, { key: people[who]!.api_key, body: { approved: true, ...body } });
+
+    beforeAll(async () => {
+      db = newDatabase(engine);
+      v = await startTestVault(db, { env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600", VAULT_MAX_ARRAY_LENGTH: "100" } });
+      agent = await newKey(v, "agent");
+      people = await setUpGrants(v, ["ana", "bo"]);
+      await twoPolicies(v, "wire_a", "deny-first");
+      await twoPolicies(v, "wire_b", "review-first");
+    });
+    afterAll(async () => {
+      await v?.close();
+      await db?.drop();
+    });
+
+    it("refuses an edit the policy cannot judge: a deny condition that errors on the edited arguments never ran", async () => {
+      const id = await request("stripe_refund", { amount: 900, currency: "usd" });
+      // `args.amount > 1000` errors on a string, and on a missing amount: the edit would escape the deny.
+      for (const edited of [{ amount: "5000", currency: "usd" }, { currency: "usd", note: "amount removed" }]) {
+        const res = await vote("ana", id, { edited_tool_args: edited });
+        expect(res.status, JSON.stringify(res.body)).toBe(400);
+        expect(res.body).toMatchObject({ code: "edited_args_denied", detail: expect.stringContaining("could not judge the edited arguments (condition_error") });
+      }
+      // None of it was a vote; an edit the policy can judge still goes through.
+      const ok = await vote("ana", id, { edited_tool_args: { amount: 500, currency: "usd" } });
+      expect(ok.body).toMatchObject({ status: "approved", edited_tool_args_hash: toolArgsHash({ amount: 500, currency: "usd" }) });
+    });
+
+    it("whichever of two policies is listed first, a review an erroring deny took part in is never a clean condition match", async () => {
+      for (const tool of ["wire_a", "wire_b"]) {
+        const id = await request(tool, { amount: 900, currency: "usd" });
+        const res = await vote("ana", id, { edited_tool_args: { amount: "5000", currency: "usd" } });
+        expect(res.status, `${tool}: ${JSON.stringify(res.body)}`).toBe(400);
+        expect(res.body.detail).toContain("condition_error");
+        // The same request judged live says so too.
+        const live = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: tool, tool_args: { amount: "5000", currency: "usd" }, agent_id: "agent-7" } });
+        expect(live.body).toMatchObject({ status: "pending_review", reason_code: "condition_error" });
+        expect((await vote("ana", id, { edited_tool_args: { amount: 800, currency: "usd" } })).body.status).toBe("approved");
+      }
+    });
+
+    it("edited arguments get the same size budget as requested ones (413 args_too_large)", async () => {
+      const id = await request("stripe_refund", { amount: 900, currency: "usd" });
+      const res = await vote("ana", id, { edited_tool_args: { amount: 10, currency: "usd", lines: Array.from({ length: 101 }, (_, i) => i) } });
+      expect(res.status, JSON.stringify(res.body)).toBe(413);
+      expect(res.body).toMatchObject({ code: "args_too_large", detail: expect.stringContaining("/edited_tool_args/lines has 101 items") });
+      expect((await vote("ana", id, { edited_tool_args: { amount: 10, currency: "usd", lines: [1, 2] } })).body.status).toBe("approved");
+    });
+
+    it("a listing cursor holding a time PostgreSQL cannot store is a 400, not a 500", async () => {
+      for (const at of ["-100000-01-01T00:00:00.000Z", "+200000-01-01T00:00:00.000Z", "0000-01-01T00:00:00.000Z", "2026-13-01T00:00:00.000Z"]) {
+        const res = await call(v.url, "GET", `/grants?status=all&cursor=${cursorOf(at)}`, { key: v.adminKey });
+        expect(res.status, `${at}: ${JSON.stringify(res.body)}`).toBe(400);
+        expect(res.body.code).toBe("bad_request");
+      }
+      expect((await call(v.url, "GET", `/grants?cursor=${cursorOf("2026-01-01T00:00:00.000Z", "grt_\u0000")}`, { key: v.adminKey })).status).toBe(400);
+      // A cursor the listing gave still pages.
+      for (let i = 0; i < 3; i++) {
+        const id = await request("stripe_refund", { amount: 10 + i, currency: "usd" });
+        expect((await vote("bo", id, { grant: { scope: "window", window_minutes: 5, constraint: `args.amount == ${10 + i}` } })).status).toBe(200);
+      }
+      const first = await call(v.url, "GET", "/grants?limit=2", { key: v.adminKey });
+      const second = await call(v.url, "GET", `/grants?limit=2&cursor=${first.body.next_cursor}`, { key: v.adminKey });
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      expect([...first.body.grants, ...second.body.grants].map((g: { id: string }) => g.id)).toHaveLength(3);
+    });
+
+    it("another tenant can neither see, revoke nor use a grant", async () => {
+      const id = await request("stripe_refund", { amount: 33, currency: "usd" });
+      const grant = (await vote("ana", id, { grant: { scope: "window", window_minutes: 30, constraint: "args.amount == 33" } })).body.grant;
+      const other = await newTenant(v, `other-${engine}`);
+      expect((await call(v.url, "GET", `/grants/${grant.id}`, { key: other.adminKey })).body.code).toBe("grant_not_found");
+      expect((await call(v.url, "POST", `/grants/${grant.id}/revoke`, { key: other.adminKey, body: {} })).body.code).toBe("grant_not_found");
+      expect((await call(v.url, "GET", "/grants?status=all", { key: other.adminKey })).body.grants).toEqual([]);
+      await call(v.url, "POST", "/register-policy", { key: other.adminKey, body: grantPolicy });
+      const otherAgent = await newKey(v, "agent", other.tenantId);
+      const there = await call(v.url, "POST", "/request-clearance", { key: otherAgent, body: { tool_name: "stripe_refund", tool_args: { amount: 33, currency: "usd" }, agent_id: "agent-7", session_id: "s-1" } });
+      expect(there.body).toMatchObject({ status: "pending_review", reason_code: "policy_default" });
+      const here = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 33, currency: "usd" }, agent_id: "agent-7" } });
+      expect(here.body).toMatchObject({ status: "approved", grant_id: grant.id });
+    });
+  });
+}
+
+/**
+ * Two vault processes on one PostgreSQL database (what a real deployment runs): a grant made through
+ * one is used through the other, and a revoke through either stops it for every request judged
+ * after it, on both, including requests racing the revoke.
+ */
+describe("a grant revoked on one vault instance stops at once on the other", () => {
+  let db: TestDatabase;
+  let a: TestVault;
+  let b: TestVault;
+  let agent: string;
+  let people: Record<string, Reviewer>;
+  const refund = (on: TestVault, amount: number) =>
+    call(on.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount, currency: "usd" }, agent_id: "agent-7", session_id: "s-1" } });
+
+  beforeAll(async () => {
+    db = newPgDatabase();
+    a = await startTestVault(db, { env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    b = await startTestVault(db, { adminKey: a.adminKey, env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    agent = await newKey(a, "agent");
+    people = await setUpGrants(a, ["ana"]);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await db?.drop();
+  });
+
+  it("approves through either instance until the revoke commits, and through neither after", async () => {
+    const first = await refund(a, 100);
+    expect(first.body.status).toBe("pending_review");
+    const vote = await call(a.url, "POST", `/reviews/${first.body.request_id}/decision`, { key: people.ana!.api_key, body: { approved: true, grant: { scope: "window", window_minutes: 60, constraint: "args.amount <= 200" } } });
+    const grantId = vote.body.grant.id as string;
+    const viaB = await refund(b, 150);
+    expect(viaB.body).toMatchObject({ status: "approved", grant_id: grantId });
+    expect((await verifyLikeSdk(b.url, viaB.body.token)).request_id).toBe(viaB.body.request_id);
+
+    // Requests through A race a revoke through B: each is either approved by the grant (committed
+    // before the revoke) or a review; none is approved after the revoke answered.
+    const racing = Array.from({ length: 24 }, (_, i) => refund(i % 2 ? a : b, 120 + i));
+    const revoked = await call(b.url, "POST", `/grants/${grantId}/revoke`, { key: people.ana!.api_key, body: { reason: "race" } });
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    const after = await Promise.all(Array.from({ length: 10 }, (_, i) => refund(i % 2 ? a : b, 130 + i)));
+    for (const res of after) expect(res.body).toMatchObject({ status: "pending_review", reason_code: "policy_default" });
+    const raced = await Promise.all(racing);
+    for (const res of raced) {
+      expect(["approved", "pending_review"]).toContain(res.body.status);
+      if (res.body.status === "approved") expect(res.body.grant_id).toBe(grantId);
+    }
+    // The database holds exactly the approvals that were answered as such: none decided behind the answers' backs.
+    const sql = await a.vault.ctx.tenantDbs.get(a.tenantId);
+    const rows = await sql.query<{ id: string }>("SELECT id FROM clearance_requests WHERE grant_id = $1", [grantId]);
+    expect(rows.length).toBe(1 + raced.filter((r) => r.body.status === "approved").length);
+  });
+});
+
+/** Edit-on-approve when the vault decides on a queue (VAULT_CLEARANCE_MODE=queued): the agent polls, as the SDK does. */
+describe("edit-on-approve on the queued decision path", () => {
+  let db: TestDatabase;
+  let v: TestVault;
+  let agent: string;
+  let people: Record<string, Reviewer>;
+
+  beforeAll(async () => {
+    db = newDatabase("pglite");
+    v = await startTestVault(db, { env: { VAULT_CLEARANCE_MODE: "queued", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    agent = await newKey(v, "agent");
+    people = await setUpGrants(v, ["ana"]);
+  });
+  afterAll(async () => {
+    await v?.close();
+    await db?.drop();
+  });
+
+  it("binds the token to the edited arguments, refuses the original ones, and refuses an edit the policy cannot judge", async () => {
+    const original = { amount: 700, currency: "usd", order_id: "Q-1" };
+    const edited = { amount: 300, currency: "usd", order_id: "Q-1" };
+    const asked = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: original, agent_id: "agent-7" } });
+    const id = asked.body.request_id as string;
+    let status = asked.body.status;
+    for (let i = 0; i < 50 && status === "processing"; i++) status = (await call(v.url, "GET", `/clearance-status/${id}?wait=1`, { key: agent })).body.status;
+    expect(status).toBe("pending_review");
+    const sneaky = await call(v.url, "POST", `/reviews/${id}/decision`, { key: people.ana!.api_key, body: { approved: true, edited_tool_args: { ...edited, amount: "3000" } } });
+    expect(sneaky.body.code).toBe("edited_args_denied");
+    const vote = await call(v.url, "POST", `/reviews/${id}/decision`, { key: people.ana!.api_key, body: { approved: true, edited_tool_args: edited } });
+    expect(vote.body).toMatchObject({ status: "approved", tool_args_hash: toolArgsHash(original), edited_tool_args: edited, edited_tool_args_hash: toolArgsHash(edited) });
+    const seen = await call(v.url, "GET", `/clearance-status/${id}`, { key: agent });
+    expect(seen.body).toMatchObject({ status: "approved", edited_tool_args: edited });
+    expect((await verifyLikeSdk(v.url, seen.body.token)).tool_args_hash).toBe(toolArgsHash(edited));
+    expect((await call(v.url, "POST", "/consume-token", { key: agent, body: { token: seen.body.token, tool_name: "stripe_refund", tool_args: original } })).body.code).toBe("token_binding_mismatch");
+    expect((await call(v.url, "POST", "/consume-token", { key: agent, body: { token: seen.body.token, tool_name: "stripe_refund", tool_args: edited } })).status).toBe(200);
+  });
+});
