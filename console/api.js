@@ -88,7 +88,9 @@ export const decide = (id, approved, reviewReason, extra = {}) =>
 export const listPasskeys = () => api("GET", "/passkeys");
 /** WebAuthn creation options; the vault keeps the challenge, single use, for a few minutes. */
 export const passkeyRegistrationOptions = () => api("POST", "/passkeys/registration-options", {});
-export const registerPasskey = (response, label) => api("POST", "/passkeys/register", label ? { response, label } : { response });
+/** `assertion`: the step-up (one of the reviewer's passkeys approving this enrolment), required when they already have one. */
+export const registerPasskey = (response, label, assertion) =>
+  api("POST", "/passkeys/register", { response, ...(label ? { label } : {}), ...(assertion ? { assertion } : {}) });
 export const removePasskey = (id) => api("DELETE", `/passkeys/${encodeURIComponent(id)}`);
 /**
  * WebAuthn request options whose challenge commits to this request and to the vote's fields (the

@@ -5,7 +5,7 @@
 import { ApiError, listPasskeys, passkeyRegistrationOptions, passkeyVoteOptions, registerPasskey, removePasskey } from "./api.js";
 import { byId, facts, fill, h, notice } from "./dom.js";
 import { dateText, text } from "./format.js";
-import { createPasskey, passkeysUnavailable, signWithPasskey } from "./webauthn.js";
+import { approveEnrolment, createPasskey, passkeysUnavailable, signWithPasskey } from "./webauthn.js";
 
 const describe = (err) => (typeof err?.describe === "function" ? err.describe() : String(err?.message ?? err));
 const passkeysOf = (page) => (Array.isArray(page?.passkeys) ? page.passkeys : []);
@@ -50,9 +50,15 @@ export class PasskeysView {
     button.disabled = true;
     notice(status, "");
     try {
-      // The vault's options first (they name the reviewer and exclude passkeys already enrolled), then the authenticator.
-      const response = await createPasskey(await passkeyRegistrationOptions());
-      const enrolled = await registerPasskey(response, label);
+      // The vault's options first (they name the reviewer and exclude passkeys already enrolled). A
+      // reviewer who has a passkey approves the new one with it first (the vault's `step_up`: a stolen
+      // key or session alone cannot add a passkey), then the authenticator creates the new one.
+      const { step_up: stepUp, ...creation } = await passkeyRegistrationOptions();
+      if (stepUp) notice(status, "First confirm with a passkey you already have, then create the new one.");
+      const assertion = stepUp ? await approveEnrolment(stepUp) : undefined;
+      const response = await createPasskey(creation);
+      const enrolled = await registerPasskey(response, label, assertion);
+      notice(status, "");
       byId("passkeys-form").reset();
       this.announce(`Passkey ${text(enrolled?.label || label, "without a label")} enrolled.`);
       await this.load();

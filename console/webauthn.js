@@ -64,5 +64,8 @@ async function run(what, step) {
 /** Creates a credential from the vault's creation options; the answer goes to POST /passkeys/register. */
 export const createPasskey = (optionsJSON) => run("enrolment", (lib) => lib.startRegistration({ optionsJSON }));
 
+/** Approves a new enrolment with one of the reviewer's existing passkeys (the options' `step_up`, whose challenge commits to it). */
+export const approveEnrolment = (optionsJSON) => run("approving the new passkey with one you already have", (lib) => lib.startAuthentication({ optionsJSON }));
+
 /** Signs the vault's request options (their challenge is the commitment to the vote) with one of the reviewer's passkeys. */
 export const signWithPasskey = (optionsJSON) => run("signing", (lib) => lib.startAuthentication({ optionsJSON }));

@@ -126,6 +126,8 @@ export const errorCatalog = {
   passkey_not_found: { status: 404, title: "No passkey with this id for this reviewer" },
   passkey_registration_invalid: { status: 400, title: "The passkey registration does not verify" },
   passkey_exists: { status: 409, title: "This passkey is already enrolled" },
+  passkey_step_up_required: { status: 403, title: "Enrolling another passkey needs an assertion by one of the reviewer's passkeys" },
+  passkey_last_removal_forbidden: { status: 403, title: "A reviewer's last passkey is removed by an admin only" },
   // Scoped grants and edit-on-approve (issue 17, src/grants/, docs/grants.md).
   invalid_constraint: { status: 400, title: "The grant's constraint is not a valid CEL expression over args" },
   constraint_excludes_request: { status: 400, title: "The grant's constraint is false on the arguments being approved" },

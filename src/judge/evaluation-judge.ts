@@ -10,7 +10,7 @@ import { askLlm, toEvidence } from "./llm-step.js";
 import { judgeMetrics, timedStep } from "./metrics.js";
 import type { ModelCredentials } from "./model-credentials.js";
 import type { PolicyRetriever, RetrievedChunk } from "./retrieval.js";
-import { shadowDecisions, shadowDefaultVerdict, splitByMode, withShadow } from "./shadow.js";
+import { decidingPolicies, shadowDecisions, shadowDefaultVerdict, shadowInPlay, withShadow } from "./shadow.js";
 
 const QUERY_CHARS = 4000;
 
@@ -37,10 +37,12 @@ export class EvaluationJudge implements Judge {
 
   async evaluate(input: JudgeInput): Promise<Verdict> {
     const sql = await this.deps.tenantSql(input.tenantId);
-    const view = await this.deps.policies.snapshot(input.tenantId, sql);
-    const applicable = applicablePolicies(view.policies, input.tool, input.context.policy_id);
-    if (applicable.length === 0) return noApplicablePolicy(view.policies, input.tool, input.context.policy_id);
-    const { enforcing, shadow } = splitByMode(applicable, view);
+    const cached = await this.deps.policies.snapshot(input.tenantId, sql);
+    const applicable = applicablePolicies(cached.policies, input.tool, input.context.policy_id);
+    if (applicable.length === 0) return noApplicablePolicy(cached.policies, input.tool, input.context.policy_id);
+    // A shadow mode is honoured only as the database holds it now (PolicyCache.confirmModes): never a stale one.
+    const view = shadowInPlay(applicable, cached) ? await this.deps.policies.confirmModes(input.tenantId, sql, cached) : cached;
+    const { enforcing, shadow } = decidingPolicies(view, input.tool, input.context.policy_id);
     // Without shadow policies, exactly the path (and the verdict) of before shadow mode existed.
     if (shadow.length === 0) return this.decide(input, sql, enforcing);
     const [verdict, decisions] = await Promise.all([

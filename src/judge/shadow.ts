@@ -1,6 +1,6 @@
 import type { ConditionRunner } from "../policies/condition-runner.js";
 import type { RuleDecision } from "../policies/policy-schema.js";
-import type { ActivePolicy, TenantPolicies } from "../policies/policy-store.js";
+import { applicablePolicies, type ActivePolicy, type TenantPolicies } from "../policies/policy-store.js";
 import { conditionInputFor, describe, expressionsOf, outcomesFrom } from "./conditions.js";
 import type { JudgeInput, Verdict } from "./judge.js";
 
@@ -34,6 +34,32 @@ export function splitByMode(applicable: ActivePolicy[], view: Pick<TenantPolicie
   const shadow: ActivePolicy[] = [];
   for (const p of applicable) (isShadow(p.policyId, view) ? shadow : enforcing).push(p);
   return { enforcing, shadow };
+}
+
+/** Whether a mode could change who decides among `applicable`: the tenant or one of them is in shadow. */
+export function shadowInPlay(applicable: ActivePolicy[], view: Pick<TenantPolicies, "modes" | "tenant">): boolean {
+  return view.tenant.mode === "shadow" || applicable.some((p) => view.modes.get(p.policyId) === "shadow");
+}
+
+/**
+ * The policies that decide a request and the ones that only shadow it. A request may name its policy
+ * (context.policy_id) and then only that one applies; but naming a shadow policy must not let the
+ * request escape the policies that enforce: a shadow policy never decides, so the agent's choice of
+ * one cannot choose the shadow default (an "approve" default would be a way past every enforcing
+ * deny). The enforcing policies that cover the tool then decide, as if no policy had been named, and
+ * the named one is recorded as a shadow decision.
+ */
+export function decidingPolicies(
+  view: Pick<TenantPolicies, "policies" | "modes" | "tenant">,
+  tool: string,
+  contextPolicyId: unknown,
+): { applicable: ActivePolicy[]; enforcing: ActivePolicy[]; shadow: ActivePolicy[] } {
+  const applicable = applicablePolicies(view.policies, tool, contextPolicyId);
+  const split = splitByMode(applicable, view);
+  const named = typeof contextPolicyId === "string" && contextPolicyId !== "";
+  if (!named || applicable.length === 0 || split.enforcing.length > 0) return { applicable, ...split };
+  const unnamed = splitByMode(applicablePolicies(view.policies, tool, undefined), view);
+  return { applicable, enforcing: unnamed.enforcing, shadow: split.shadow };
 }
 
 /**

@@ -137,7 +137,12 @@ export function buildServices(built: BuiltPorts): AppServices {
     witnessing: built.witnessing,
   });
   // Passkey-signed approvals: the relying party follows the public URL unless configured (the port is known by now).
-  const passkeys = new PasskeyService({ ledger, clock, settings: resolveWebauthn(config.webauthn, config.http.publicUrl) });
+  const passkeys = new PasskeyService({
+    ledger,
+    clock,
+    settings: resolveWebauthn(config.webauthn, config.http.publicUrl),
+    announce: (tx, tenantId, type, data) => outbox.tenantEvent(tx, tenantId, type, data),
+  });
   const policyModes = new PolicyModeService({
     ledger,
     clock,
@@ -149,6 +154,7 @@ export function buildServices(built: BuiltPorts): AppServices {
         from: change.from,
         to: change.to,
         shadowDefault: change.shadow_default,
+        previousShadowDefault: change.previous_shadow_default,
         actor: change.changed_by,
         reason: change.reason,
         eventUuid: change.ledger_event_uuid,

@@ -16,7 +16,7 @@ import {
   type WebhookEventType,
 } from "./events.js";
 import { insertEntry } from "./outbox-store.js";
-import { modeEmailMessage, modeSlackMessage, type ModeChangeNotice } from "./mode-notice.js";
+import { modeChangeRoutes, modeEmailMessage, modeSlackMessage, type ModeChangeNotice } from "./mode-notice.js";
 import { reviewNotice } from "./review-notice.js";
 import { channelBinding, openSecret, outboxTargetBinding, sealSecret } from "./secret-box.js";
 import { slackMessage } from "./slack-message.js";
@@ -189,21 +189,20 @@ export class Outbox {
 
   /**
    * Slack/email notification of a mode change (mode-notice.ts) to the channels that would carry a
-   * review of the policy's requests (its own route, else the tenant default; the tenant's mode: the default).
+   * review of the policy's requests (its own route, else the tenant default; the tenant's mode: the
+   * default). A change that weakens enforcement goes to every concerned route whatever its `notify`
+   * filter (modeChangeRoutes).
    */
   async notifyModeChange(tx: Sql, tenantId: string, notice: ModeChangeNotice): Promise<void> {
     const { channels } = await this.targetsOf(tx, tenantId);
     const kind: NotificationKind = "policy.mode_changed";
     const createdAt = this.deps.clock.now();
-    for (const channelKind of ["slack", "email"] as const) {
-      const route =
-        channels.find((c) => c.kind === channelKind && notice.policyId !== null && c.policyId === notice.policyId) ??
-        channels.find((c) => c.kind === channelKind && c.policyId === null);
-      if (!route || (route.notify.length > 0 && !route.notify.includes(kind))) continue;
+    const routes = (["slack", "email"] as const).flatMap((channelKind) => modeChangeRoutes(channels, channelKind, notice));
+    for (const route of routes) {
       const deliveryId = newId("ntf");
-      const slack = channelKind === "slack";
+      const slack = route.kind === "slack";
       await insertEntry(tx, {
-        kind: channelKind,
+        kind: route.kind,
         deliveryId,
         eventType: kind,
         requestId: null,

@@ -15,12 +15,23 @@ import type { Principal, ReviewerIdentity } from "../tenancy/api-keys.js";
 import { newId } from "../tenancy/ids.js";
 import { voterOf } from "../tenancy/reviewers.js";
 import { PasskeyVoteVerifier, type PasskeyVote } from "./passkey-vote.js";
+import { enrolmentStepUpChallenge, lockReviewerPasskeys, stepUpOptions } from "./passkey-step-up.js";
 import { activePasskeyById, activePasskeys, credentialEnrolled, insertPasskey, markRemoved, storeChallenge, takeChallenge, type StoredPasskey } from "./passkey-store.js";
 
 /** WebAuthn ceremonies may take this long: a person finds a key, types a PIN. */
 const CEREMONY_MS = 5 * 60_000;
 /** The only algorithms enrolled: the offline verifier implements exactly these (ledger/core/webauthn-assertion.ts). */
 export const PASSKEY_ALGORITHMS = [COSE_EDDSA, COSE_ES256];
+
+/**
+ * Tells the tenant at once, in the transaction of the change (the outbox's `passkey.enrolled` /
+ * `passkey.removed` webhooks, wired in main/services.ts: passkeys sits below the outbox). A passkey
+ * enrolled with a stolen reviewer key is then visible to whoever watches the tenant's webhooks.
+ */
+export type PasskeyAnnounce = (tx: Sql, tenantId: string, type: "passkey.enrolled" | "passkey.removed", data: Record<string, unknown>) => Promise<void>;
+
+/** Registration options, and the step-up the enrolment needs when the reviewer already has a passkey (null for a first one). */
+export type RegistrationOptions = PublicKeyCredentialCreationOptionsJSON & { step_up: PublicKeyCredentialRequestOptionsJSON | null };
 
 /** A passkey as the API shows it: never the public key's bytes (they are in its ledger event). */
 export interface PasskeyView {
@@ -67,6 +78,7 @@ export class PasskeyService {
       ledger: LedgerWriter;
       clock: Clock;
       settings: WebauthnSettings;
+      announce: PasskeyAnnounce;
     },
   ) {
     this.votes = new PasskeyVoteVerifier({ clock: deps.clock, settings: deps.settings });
@@ -86,7 +98,7 @@ export class PasskeyService {
     return this.deps.settings;
   }
 
-  async registrationOptions(sql: Sql, principal: Principal): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async registrationOptions(sql: Sql, principal: Principal): Promise<RegistrationOptions> {
     const voter = voterOf(principal);
     const userHandle = userHandleOf(principal.tenantId, voter);
     const existing = await activePasskeys(sql, voter.id);
@@ -104,11 +116,22 @@ export class PasskeyService {
     });
     const now = this.deps.clock.now();
     await storeChallenge(sql, { challenge: options.challenge, reviewer_id: voter.id, user_handle: userHandle, created_at: now, expires_at: new Date(now.getTime() + CEREMONY_MS) });
-    return options;
+    // A convenience only: register decides again, under the reviewer's lock, whether a step-up is needed.
+    const step_up = existing.length > 0 ? await stepUpOptions(existing, voter.id, options.challenge, this.deps.settings.rpId, CEREMONY_MS) : null;
+    return { ...options, step_up };
   }
 
-  /** Verifies a registration against one of the voter's outstanding challenges (used up either way) and enrols the credential. */
-  async register(sql: Sql, principal: Principal, body: { response: RegistrationResponseBody; label?: string }): Promise<PasskeyView & { ledger_event_uuid: string }> {
+  /**
+   * Verifies a registration against one of the voter's outstanding challenges (used up either way) and
+   * enrols the credential. While the voter has an active passkey, `assertion` must be a step-up by one
+   * of them over this ceremony (passkey-step-up.ts): 403 passkey_step_up_required without one, 403
+   * passkey_invalid for one that does not verify. A first passkey is trust on first use.
+   */
+  async register(
+    sql: Sql,
+    principal: Principal,
+    body: { response: RegistrationResponseBody; label?: string; assertion?: AuthenticationResponseBody | undefined },
+  ): Promise<PasskeyView & { ledger_event_uuid: string }> {
     const voter = voterOf(principal);
     const challenge = challengeOf(body.response.response.clientDataJSON);
     const now = this.deps.clock.now();
@@ -132,7 +155,6 @@ export class PasskeyService {
     // The offline verifier must be able to read the key: parse it with the same code an auditor runs.
     const key = parseCoseKey(credential.publicKey);
     if (!key.ok) throw invalid(key.problem);
-    if (await credentialEnrolled(sql, credential.id)) throw new AppError("passkey_exists", "This passkey is already enrolled");
     const passkey: StoredPasskey = {
       id: newId("pk"),
       reviewer_id: voter.id,
@@ -161,8 +183,19 @@ export class PasskeyService {
     passkey.enrolment_event_uuid = prepared.event.event_uuid;
     try {
       await sql.transaction(async (tx) => {
+        // Authorisation first, and decided under the reviewer's lock: nothing else is said to a caller without it.
+        await lockReviewerPasskeys(tx, voter.id);
+        const stepUp = await this.stepUp(tx, voter, challenge, body.assertion);
+        if (await credentialEnrolled(tx, credential.id, voter.id)) throw new AppError("passkey_exists", "This passkey is already enrolled (or was, to another reviewer)");
         await insertPasskey(tx, passkey);
         await this.deps.ledger.append(tx, prepared);
+        await this.deps.announce(tx, principal.tenantId, "passkey.enrolled", {
+          passkey: passkeyView(passkey),
+          enrolled_by: { id: voter.id, name: voter.name },
+          // Which existing passkey authorised it; null: the reviewer's first (trust on first use).
+          step_up: stepUp ? { passkey_id: stepUp.id, credential_id: stepUp.credential_id } : null,
+          ledger_event_uuid: passkey.enrolment_event_uuid,
+        });
       });
     } catch (err) {
       if (sqlState(err) === UNIQUE_VIOLATION) throw new AppError("passkey_exists", "This passkey is already enrolled");
@@ -198,12 +231,40 @@ export class PasskeyService {
     );
     const now = this.deps.clock.now();
     const removed = await sql.transaction(async (tx) => {
+      await lockReviewerPasskeys(tx, passkey.reviewer_id);
+      // Removing one's own last passkey would make the next enrolment a first one, with no step-up: a
+      // stolen reviewer key could remove, then enrol its own. Only an admin does that (lost passkey).
+      if (principal.scope !== "admin" && (await activePasskeys(tx, passkey.reviewer_id)).every((p) => p.id === passkey.id)) {
+        throw new AppError(
+          "passkey_last_removal_forbidden",
+          "This is your last passkey: an admin removes it (DELETE /passkeys/{id} with an admin key), after which you enrol a new one. Enrol the new one first to replace it yourself.",
+        );
+      }
       if (!(await markRemoved(tx, passkey.id, now, prepared.event.event_uuid))) return false;
       await this.deps.ledger.append(tx, prepared);
+      await this.deps.announce(tx, principal.tenantId, "passkey.removed", {
+        passkey: { ...passkeyView(passkey), removed_at: now.toISOString() },
+        removed_by: { id: voter.id, name: voter.name, admin: passkey.reviewer_id !== voter.id || principal.scope === "admin" },
+        ledger_event_uuid: prepared.event.event_uuid,
+      });
       return true;
     });
     if (!removed) throw new AppError("passkey_not_found", `No passkey ${id} of yours`);
     return { id: passkey.id, removed_at: now.toISOString(), ledger_event_uuid: prepared.event.event_uuid };
+  }
+
+  /** The step-up an enrolment needs (see register): the passkey that signed it, or undefined for a first passkey. */
+  private async stepUp(tx: Sql, voter: ReviewerIdentity, registrationChallenge: string, assertion: AuthenticationResponseBody | undefined): Promise<StoredPasskey | undefined> {
+    if ((await activePasskeys(tx, voter.id)).length === 0) return undefined;
+    if (!assertion) {
+      throw new AppError(
+        "passkey_step_up_required",
+        `${voter.name} already has a passkey: enrolling another needs an assertion by one of them (send the result of startAuthentication with the options' step_up as "assertion")`,
+      );
+    }
+    const checked = await this.votes.check(tx, voter.id, assertion, enrolmentStepUpChallenge(voter.id, registrationChallenge));
+    if ("refusal" in checked) throw checked.refusal;
+    return checked.credential;
   }
 
   /** The options a browser signs an approval with: the challenge is the commitment (never stored: the vote recomputes it). */

@@ -41,8 +41,15 @@ export async function lockActiveCredential(sql: Sql, credentialId: string): Prom
   return (await sql.query<StoredPasskey>(`SELECT ${COLUMNS} FROM passkey_credentials WHERE credential_id = $1 AND removed_at IS NULL FOR UPDATE`, [credentialId]))[0];
 }
 
-export async function credentialEnrolled(sql: Sql, credentialId: string): Promise<boolean> {
-  return (await sql.query(`SELECT 1 FROM passkey_credentials WHERE credential_id = $1 AND removed_at IS NULL`, [credentialId])).length > 0;
+/**
+ * Whether `credentialId` is taken for this reviewer: enrolled now by anyone, or ever by another
+ * reviewer. A removed credential's id stays its first holder's: recorded approvals and tokens name
+ * it, and another reviewer enrolling the same id (with a key of their own: attestation is "none")
+ * would make those names ambiguous.
+ */
+export async function credentialEnrolled(sql: Sql, credentialId: string, reviewerId: string): Promise<boolean> {
+  const rows = await sql.query(`SELECT 1 FROM passkey_credentials WHERE credential_id = $1 AND (removed_at IS NULL OR reviewer_id <> $2) LIMIT 1`, [credentialId, reviewerId]);
+  return rows.length > 0;
 }
 
 export async function insertPasskey(sql: Sql, p: StoredPasskey): Promise<void> {

@@ -9,7 +9,7 @@ import { passkeyCommitment, passkeyCommitmentHex, type PasskeyCommitmentInput } 
 import { checkAssertion } from "../ledger/core/webauthn-assertion.js";
 import type { AuthenticationResponseBody } from "../requests/passkey-assertion-schema.js";
 import type { TokenApproval } from "../tokens/claims.js";
-import { lockActiveCredential, recordUse } from "./passkey-store.js";
+import { lockActiveCredential, recordUse, type StoredPasskey } from "./passkey-store.js";
 
 /** What a verified vote stores (review_decisions.passkey) and puts in its ledger event. */
 export interface PasskeyVote {
@@ -33,7 +33,17 @@ export interface PasskeyVote {
 export class PasskeyVoteVerifier {
   constructor(private readonly deps: { clock: Clock; settings: WebauthnSettings }) {}
 
-  async verify(tx: Sql, voterId: string, assertion: AuthenticationResponseBody, commitment: PasskeyCommitmentInput): Promise<{ vote: PasskeyVote } | { refusal: AppError }> {
+  /**
+   * The checks every assertion of a voter gets, against `challenge` (a vote's commitment, or an
+   * enrolment step-up's: passkey-step-up.ts): one of the voter's active credentials, user handle,
+   * both verifiers, and a rising counter, stored in `tx`. Used by the vote and by enrolment.
+   */
+  async check(
+    tx: Sql,
+    voterId: string,
+    assertion: AuthenticationResponseBody,
+    challenge: Uint8Array,
+  ): Promise<{ credential: StoredPasskey; bytes: { authenticator: Uint8Array; client: Uint8Array; signature: Uint8Array } } | { refusal: AppError }> {
     const refuse = (why: string) => ({ refusal: new AppError("passkey_invalid", `The passkey signature was refused: ${why}`) });
     const bytes = {
       authenticator: fromBase64(assertion.response.authenticatorData),
@@ -47,7 +57,6 @@ export class PasskeyVoteVerifier {
     if (!credential) return refuse("the credential is not an enrolled passkey of this tenant (unknown or removed)");
     if (credential.reviewer_id !== voterId) return refuse("the credential is enrolled to another reviewer");
     if (assertion.response.userHandle !== undefined && assertion.response.userHandle !== credential.user_handle) return refuse("the user handle is not the credential's");
-    const challenge = passkeyCommitment(commitment);
     const offline = checkAssertion({
       publicKeyCose: fromBase64(credential.public_key_cose)!,
       authenticatorData: bytes.authenticator,
@@ -76,6 +85,13 @@ export class PasskeyVoteVerifier {
     if (!(await recordUse(tx, credential.id, newCounter, this.deps.clock.now()))) {
       return refuse(`the signature counter did not rise (stored ${credential.sign_count}, signed ${newCounter}): a replayed assertion or a cloned authenticator`);
     }
+    return { credential, bytes: { authenticator: bytes.authenticator, client: bytes.client, signature: bytes.signature } };
+  }
+
+  async verify(tx: Sql, voterId: string, assertion: AuthenticationResponseBody, commitment: PasskeyCommitmentInput): Promise<{ vote: PasskeyVote } | { refusal: AppError }> {
+    const checked = await this.check(tx, voterId, assertion, passkeyCommitment(commitment));
+    if ("refusal" in checked) return checked;
+    const { credential, bytes } = checked;
     const chunk: PasskeyChunk = {
       type: "passkey",
       credential: credential.credential_id,

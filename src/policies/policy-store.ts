@@ -200,6 +200,25 @@ export class PolicyCache {
     return this.cache.get(tenantId, () => loadTenantPolicies(sql));
   }
 
+  /**
+   * The view with its modes read again from the database, for a request a shadow mode would change
+   * (src/judge/shadow.ts). A cached mode may be up to the TTL old in another process (a replica, the
+   * judge service): a stale "enforce" only delays a switch to log-only, but a stale "shadow" would
+   * keep a policy switched back to enforce (or a tenant switched back) disarmed: fail open. So a
+   * shadow mode is honoured only as the database holds it now, and a switch back to enforce, or a new
+   * shadow default, takes effect at once everywhere. A difference drops this process's entry.
+   */
+  async confirmModes(tenantId: string, sql: Sql, view: TenantPolicies): Promise<TenantPolicies> {
+    const [modes, tenant] = await Promise.all([readPolicyModes(sql), readTenantMode(sql)]);
+    const same =
+      tenant.mode === view.tenant.mode &&
+      tenant.shadow_default === view.tenant.shadow_default &&
+      modes.size === view.modes.size &&
+      [...modes].every(([id, mode]) => view.modes.get(id) === mode);
+    if (!same) this.cache.invalidate(tenantId);
+    return { ...view, modes, tenant };
+  }
+
   invalidate(tenantId: string): void {
     this.cache.invalidate(tenantId);
   }

@@ -23,6 +23,11 @@ export const webhookEventTypes = [
   // Not a request's: a policy's or the tenant's mode switched between enforce and shadow (log-only).
   // Its data is the change (src/policies/policy-mode-service.ts).
   "policy.mode_changed",
+  // Not a request's: a reviewer's passkey enrolled or removed (src/passkeys/). Its data is the passkey,
+  // who did it and (enrolment) which passkey stepped it up: a passkey enrolled with a stolen reviewer
+  // key is visible to the tenant at once.
+  "passkey.enrolled",
+  "passkey.removed",
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 

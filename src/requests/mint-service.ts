@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
-import { splitByMode } from "../judge/shadow.js";
+import { decidingPolicies, shadowInPlay } from "../judge/shadow.js";
 import { applicablePolicies, type PolicyCache } from "../policies/policy-store.js";
 import type { Principal } from "../tenancy/api-keys.js";
 import { newRequestId } from "../tenancy/ids.js";
@@ -118,10 +118,14 @@ export class MintService {
       refuse(`The approval's confidence ${original.confidence_bucket} is below this tenant's current minimum ${minimum}`);
     }
     // The policies that decide now: a policy switched to shadow mode since (or back) changes that too.
-    const view = await this.deps.policies.snapshot(principal.tenantId, sql);
-    const current = splitByMode(applicablePolicies(view.policies, original.tool_name, original.context.policy_id), view).enforcing.map(
-      (p) => `${p.policyId}@${p.versionId}`,
-    );
+    // A shadow mode as the database holds it now (PolicyCache.confirmModes): a policy switched back to
+    // enforce in another process must stop the re-issue at once, not after the cache's TTL.
+    const cached = await this.deps.policies.snapshot(principal.tenantId, sql);
+    const named = original.context.policy_id;
+    const view = shadowInPlay(applicablePolicies(cached.policies, original.tool_name, named), cached)
+      ? await this.deps.policies.confirmModes(principal.tenantId, sql, cached)
+      : cached;
+    const current = decidingPolicies(view, original.tool_name, named).enforcing.map((p) => `${p.policyId}@${p.versionId}`);
     const approvedUnder = original.applied_policies.map((p) => `${p.policy_id}@${p.policy_version_id}`);
     if (current.length === 0 || current.sort().join(",") !== approvedUnder.sort().join(",")) {
       refuse("The policies that applied to this approval have changed since; request clearance again");

@@ -91,6 +91,10 @@ export class ReviewService {
     const terms = voteTerms(row, extra);
     const refusal = termsRefusal(row, approved, terms) ?? (!approved ? new AppError("grant_not_allowed", "Only an approval may carry a grant or edited arguments") : undefined);
     if (refusal) throw refusal;
+    // A vote that will be refused anyway (decided, not eligible, own request, voted already) must not
+    // get the edit judged first: with an LLM that is a paid call per retry. Checked again under the lock.
+    const early = this.refusal(principal, row, approved, (await votesFor(sql, [row.id])).get(row.id) ?? []);
+    if (early) throw early;
     if (extra.grant?.constraint !== undefined) await this.deps.grants.checkVoteConstraint(principal.tenantId, extra.grant.constraint, approvedArgsOf(row, terms));
     if (terms.edited) {
       // An edit narrows an action; it may not turn it into one the policy denies, or cannot judge.

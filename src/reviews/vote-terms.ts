@@ -89,7 +89,8 @@ export async function termsMismatch(tx: Sql, requestId: string, terms: VoteTerms
   if (grantDiff) return new AppError("vote_mismatch", `Grant differs: ${grantDiff}. Approve the same terms, or deny`);
   const firstEdit = parsed(first.edited_tool_args);
   if (canonicalJson(firstEdit) !== canonicalJson(terms.edited)) {
-    const show = (args: unknown) => (args === null ? "the arguments as requested" : `edited arguments ${canonicalJson(args)}`);
+    // With the hash: two texts can look the same and differ (é as one code point, or e and a combining accent).
+    const show = (args: unknown) => (args === null ? "the arguments as requested" : `edited arguments ${canonicalJson(args)} (hash ${toolArgsHash(args).slice(0, 12)}…)`);
     return new AppError("vote_mismatch", `Arguments differ: the first approval approved ${show(firstEdit)}; this vote approves ${show(terms.edited)}. Approve the same terms, or deny`);
   }
   return undefined;

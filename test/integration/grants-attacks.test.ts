@@ -1,15 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toolArgsHash } from "../../src/tokens/canonical-json.js";
 import { grantPolicy, setUpGrants, type Reviewer } from "../helpers/grants.js";
+import { allowPrivate, register } from "../helpers/outbox-api.js";
+import { metricValue } from "../helpers/outbox-receivers.js";
 import { verifyLikeSdk } from "../helpers/sdk-checks.js";
 import { call, newDatabase, newKey, newPgDatabase, newTenant, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 /**
  * Scoped grants and edit-on-approve under attack (review R3 of issue 17): what a hostile agent, a
- * careless reviewer or another tenant could try, against a real vault on both engines. Each case
- * here failed (or would fail) before its fix: an edit the policy could not judge slipped past a deny
- * condition, an oversized edit skipped the arguments' size budget, a listing cursor made a 500.
+ * careless or hostile reviewer, or another tenant could try, against a real vault on both engines.
+ * Fixed here: an edit the policy could not judge (a deny condition erroring on it, whichever policy is
+ * listed first) slipped past the deny; an oversized edit skipped the arguments' size budget; a listing
+ * cursor made a 500; an edited approval's webhooks showed only the original arguments; a vote bound to
+ * be refused still had its edit judged (an LLM call); a vote mismatch on look-alike text read the same
+ * twice. Also kept here: vote terms compared canonically, tenant isolation, a revoke racing requests
+ * across two vault processes, and edit-on-approve on the queued path.
  */
+
+// Conditions run under a 50 ms budget by default, and a worker may be waited for half the judge's
+// time: on a loaded machine a condition_timeout (no policy, so no grant) or a cold constraint worker
+// would stand in for the verdict a case is about.
+const env = { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600", VAULT_CEL_TIMEOUT_MS: "5000", VAULT_JUDGE_TIMEOUT_MS: "60000" };
 
 const cursorOf = (at: string, id = "grt_x") => Buffer.from(JSON.stringify([at, id])).toString("base64url");
 
@@ -42,7 +53,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
 
     beforeAll(async () => {
       db = newDatabase(engine);
-      v = await startTestVault(db, { env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600", VAULT_MAX_ARRAY_LENGTH: "100" } });
+      v = await startTestVault(db, { env: { ...allowPrivate, ...env, VAULT_MAX_ARRAY_LENGTH: "100" } });
       agent = await newKey(v, "agent");
       people = await setUpGrants(v, ["ana", "bo"]);
       await twoPolicies(v, "wire_a", "deny-first");
@@ -79,6 +90,47 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       }
     });
 
+    it("webhooks of an edited approval, and of its burn, carry the edited arguments; a grant's approval names the grant", async () => {
+      const hook = await register(v, "http://127.0.0.1:9/edit-hook", { events: ["request.approved", "token.consumed"] });
+      const payloads = async (requestId: string) => {
+        const sql = await v.vault.ctx.tenantDbs.get(v.tenantId);
+        const rows = await sql.query<{ event_type: string; payload: string }>("SELECT event_type, payload FROM outbox WHERE endpoint_id = $1 AND request_id = $2 ORDER BY id", [hook.id, requestId]);
+        return rows.map((r) => ({ type: r.event_type, data: JSON.parse(r.payload).data as Record<string, unknown> }));
+      };
+      const original = { amount: 900, currency: "usd", order_id: "W-1" };
+      const edited = { amount: 90, currency: "usd", order_id: "W-1" };
+      const id = await request("stripe_refund", original);
+      const approved = await vote("ana", id, { edited_tool_args: edited, grant: { scope: "window", window_minutes: 5, constraint: "args.amount <= 90" } });
+      expect(approved.body.status, JSON.stringify(approved.body)).toBe("approved");
+      const consumed = await call(v.url, "POST", "/consume-token", { key: agent, body: { token: (await call(v.url, "GET", `/clearance-status/${id}`, { key: agent })).body.token, tool_name: "stripe_refund", tool_args: edited } });
+      expect(consumed.status).toBe(200);
+      const sent = await payloads(id);
+      expect(sent.map((p) => p.type)).toEqual(["request.approved", "token.consumed"]);
+      for (const p of sent) expect(p.data).toMatchObject({ tool_args: original, edited_tool_args: edited, edited_tool_args_hash: toolArgsHash(edited) });
+      // A request the grant approved names it; one neither edited nor granted keeps its old shape.
+      const later = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 80, currency: "usd" }, agent_id: "agent-7" } });
+      expect(later.body.grant_id).toBe(approved.body.grant.id);
+      expect((await payloads(later.body.request_id))[0]!.data).toMatchObject({ grant_id: approved.body.grant.id });
+      await call(v.url, "POST", `/grants/${approved.body.grant.id}/revoke`, { key: v.adminKey, body: {} });
+      const plain = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 80, currency: "usd" }, agent_id: "agent-7" } });
+      await vote("ana", plain.body.request_id, {});
+      const [plainSent] = await payloads(plain.body.request_id);
+      expect(Object.keys(plainSent!.data)).not.toContain("edited_tool_args");
+      expect(Object.keys(plainSent!.data)).not.toContain("grant_id");
+    });
+
+    it("a vote that will be refused anyway does not get its edit judged first (with an LLM, a paid call per retry)", async () => {
+      const id = await request("stripe_refund", { amount: 900, currency: "usd" });
+      expect((await vote("ana", id, {})).body.status).toBe("approved");
+      const judged = () => metricValue(v, "countersign_judge_step_seconds_count", 'step="conditions"');
+      const before = await judged();
+      for (let i = 0; i < 3; i++) {
+        const res = await vote("bo", id, { edited_tool_args: { amount: 100 + i, currency: "usd" } });
+        expect(res.body.code).toBe("request_not_pending");
+      }
+      expect(await judged()).toBe(before);
+    });
+
     it("edited arguments get the same size budget as requested ones (413 args_too_large)", async () => {
       const id = await request("stripe_refund", { amount: 900, currency: "usd" });
       const res = await vote("ana", id, { edited_tool_args: { amount: 10, currency: "usd", lines: Array.from({ length: 101 }, (_, i) => i) } });
@@ -103,6 +155,26 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       const second = await call(v.url, "GET", `/grants?limit=2&cursor=${first.body.next_cursor}`, { key: v.adminKey });
       expect(second.status, JSON.stringify(second.body)).toBe(200);
       expect([...first.body.grants, ...second.body.grants].map((g: { id: string }) => g.id)).toHaveLength(3);
+    });
+
+    it("2 of N: the same edit in another key order or number form is the same vote; another Unicode form is not, and says so", async () => {
+      expect((await call(v.url, "PUT", "/review-settings", { key: v.adminKey, body: { minimum_confidence_bucket: "high", approvals_required: 2 } })).status).toBe(200);
+      try {
+        const same = await request("stripe_refund", { amount: 900, currency: "usd" });
+        expect((await vote("ana", same, { edited_tool_args: { amount: 150, currency: "usd", rates: [1.5, 1e21] } })).body.status).toBe("pending_review");
+        const second = await vote("bo", same, { edited_tool_args: { rates: [15e-1, 1000000000000000000000], currency: "usd", amount: 150.0 } });
+        expect(second.body, JSON.stringify(second.body)).toMatchObject({ status: "approved", edited_tool_args_hash: toolArgsHash({ amount: 150, currency: "usd", rates: [1.5, 1e21] }) });
+        const nfc = await request("stripe_refund", { amount: 900, currency: "usd" });
+        expect((await vote("ana", nfc, { edited_tool_args: { amount: 150, currency: "usd", payee: "caf\u00e9" } })).body.status).toBe("pending_review");
+        const nfd = await vote("bo", nfc, { edited_tool_args: { amount: 150, currency: "usd", payee: "cafe\u0301" } });
+        expect(nfd.status).toBe(409);
+        expect(nfd.body.code).toBe("vote_mismatch");
+        // Both read "café": the hashes tell them apart.
+        expect(nfd.body.detail).toContain(`(hash ${toolArgsHash({ amount: 150, currency: "usd", payee: "caf\u00e9" }).slice(0, 12)}…)`);
+        expect(nfd.body.detail).toContain(`(hash ${toolArgsHash({ amount: 150, currency: "usd", payee: "cafe\u0301" }).slice(0, 12)}…)`);
+      } finally {
+        await call(v.url, "PUT", "/review-settings", { key: v.adminKey, body: { minimum_confidence_bucket: "high", approvals_required: 1 } });
+      }
     });
 
     it("another tenant can neither see, revoke nor use a grant", async () => {
@@ -138,8 +210,8 @@ describe("a grant revoked on one vault instance stops at once on the other", () 
 
   beforeAll(async () => {
     db = newPgDatabase();
-    a = await startTestVault(db, { env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
-    b = await startTestVault(db, { adminKey: a.adminKey, env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    a = await startTestVault(db, { env });
+    b = await startTestVault(db, { adminKey: a.adminKey, env });
     agent = await newKey(a, "agent");
     people = await setUpGrants(a, ["ana"]);
   });
@@ -186,7 +258,7 @@ describe("edit-on-approve on the queued decision path", () => {
 
   beforeAll(async () => {
     db = newDatabase("pglite");
-    v = await startTestVault(db, { env: { VAULT_CLEARANCE_MODE: "queued", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    v = await startTestVault(db, { env: { ...env, VAULT_CLEARANCE_MODE: "queued" } });
     agent = await newKey(v, "agent");
     people = await setUpGrants(v, ["ana"]);
   });

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trustedKeysFromBundle, verifyProofBundle, type BundleReport } from "../../src/ledger/verify/bundle-verifier.js";
 import { Countersign } from "../../src/sdk/index.js";
+import { fetchLedgerProofBundle, verifyLedgerProofBundle } from "../helpers/ledgix-ledger-verifier.js";
 import { cbor, SoftwareAuthenticator } from "../helpers/software-authenticator.js";
 import { call, newDatabase, newKey, refundPolicy, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
@@ -110,6 +111,22 @@ describe.each<Engine>(["postgres", "pglite"])("passkey approvals under attack on
     expect(res.body.detail).toMatch(/curve/i);
   });
 
+  it("a removed credential's id is never enrolled to another reviewer (its approvals and tokens name it)", async () => {
+    const cy = people.cy!;
+    const options = () => call(v.url, "POST", "/passkeys/registration-options", { key: cy.api_key, body: {} }).then((r) => r.body);
+    const enrolled = await call(v.url, "POST", "/passkeys/register", { key: cy.api_key, body: { response: cy.auth.register(await options()) } });
+    expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
+    expect((await call(v.url, "DELETE", `/passkeys/${enrolled.body.id}`, { key: cy.api_key })).status).toBe(200);
+    const bo = people.bo!;
+    const boOptions = (await call(v.url, "POST", "/passkeys/registration-options", { key: bo.api_key, body: {} })).body;
+    const squat = await call(v.url, "POST", "/passkeys/register", { key: bo.api_key, body: { response: bo.auth.register(boOptions, { credentialId: enrolled.body.credential_id }) } });
+    expect([squat.status, squat.body.code]).toEqual([409, "passkey_exists"]);
+    // Its own holder may enrol it again.
+    const again = await call(v.url, "POST", "/passkeys/register", { key: cy.api_key, body: { response: cy.auth.register(await options(), { credentialId: enrolled.body.credential_id }) } });
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect((await call(v.url, "DELETE", `/passkeys/${again.body.id}`, { key: cy.api_key })).status).toBe(200);
+  });
+
   it("a passkey-required request's events commit to the rule, so an approval without signatures fails the offline check", async () => {
     await settings({ require_passkey: true, approvals_required: 1 });
     const req = await pending();
@@ -130,6 +147,17 @@ describe.each<Engine>(["postgres", "pglite"])("passkey approvals under attack on
     expect(failed(good)).toEqual([]);
     expect(passkeyCheck(good)).toMatchObject({ ok: true, detail: expect.stringMatching(/required/) });
     expect(good.passkey_required).toBe(true);
+    // The rule's chunk keeps the Ledgix SDK's verifier happy (one-word keys survive its camelCasing), on the pending event and the approval.
+    const events = await (await tenantSql()).query<{ event_uuid: string; event_type: string; body: string }>(
+      "SELECT event_uuid, event_type, body FROM ledger_events WHERE request_id = $1 ORDER BY seq",
+      [signed.request_id],
+    );
+    expect(events.map((e) => e.event_type)).toEqual(["clearance.pending_review", "review.approved"]);
+    for (const e of events) {
+      expect(JSON.parse(e.body).evidence_chunks).toContainEqual({ type: "review_rules", passkey: true, approvals: 1 });
+      const sdkBundle = await fetchLedgerProofBundle(v.url, agent, signed.request_id, { event_uuid: e.event_uuid });
+      expect(verifyLedgerProofBundle(sdkBundle, undefined)).toMatchObject({ intact: true, verifiedEntries: 1 });
+    }
   });
 
   it("a quorum of 2 under require_passkey needs 2 signed approvals in the approval's event", async () => {

@@ -54,7 +54,7 @@ class FakeWitness {
     this.requests++;
     const note = request.slice(request.indexOf("\n\n") + 2);
     const { body } = c2spSplitNote(note);
-    const text = (s: string) => res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end(s);
+    const text = (s: string): void => void res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end(s);
     switch (this.mode) {
       case "honest":
         return text(this.cosign(body));
@@ -149,7 +149,7 @@ describe("the vault against misbehaving witnesses (quorum 2)", () => {
     ["copy-other", "a cosignature by another configured witness (one witness counted twice)"],
     ["relabel-other", "another witness's signature relabelled with its own name and key ID"],
     ["other-body", "its own valid cosignature of another tree head"],
-  ] as const)("does not count %s: %s", async (mode) => {
+  ] as const)("does not count %s: %s", async (mode, _what) => {
     w2.mode = mode;
     const before = await refusals("bad_cosignature");
     await oneRequest(mode);

@@ -18,7 +18,7 @@ describe("describeConstraint: a constraint in plain words (docs/grants.md)", () 
     ['args.amount >= 10 && (args.country == "fr" || args.country == "de")', "amount ≥ 10 and (country = fr or country = de)"],
     ['args.currency != "eur"', "currency ≠ eur"],
     ['args.customer.tier == "gold"', "customer.tier = gold"],
-    ['args["order id"] == "A 1"', 'order id = "A 1"'],
+    ['args["order id"] == "A 1"', '"order id" = "A 1"'],
     ['args.country in ["fr", "de"]', "country is one of fr, de"],
     ["size(args.recipients) <= 3", "the size of recipients ≤ 3"],
     ["args.recipients.size() <= 3", "the size of recipients ≤ 3"],
@@ -30,6 +30,28 @@ describe("describeConstraint: a constraint in plain words (docs/grants.md)", () 
     ["args.flag == true", "flag = true"],
   ])("%s → %s", (expression, words) => {
     expect(describeConstraint(expression)).toBe(words);
+  });
+
+  it("never words a constraint as another, wider one: names and values the agent controls are quoted, an argument is never the value side", () => {
+    const legit = describeConstraint('args.amount <= 200 && args.currency == "usd"');
+    expect(legit).toBe("amount ≤ 200 and currency = usd");
+    // Each of these reads "amount ≤ 200 and currency = usd" word for word unless worded with care, yet
+    // lets the agent pass any amount or currency (its own key, its own argument, a text comparison).
+    for (const wider of [
+      'args["amount ≤ 200 and currency"] == "usd"',
+      'args.amount <= 200 && args.currency == args.usd',
+      'args.amount <= args["200"] && args.currency == "usd"',
+      'args.amount <= 200 && "usd" == args.currency',
+      'args.amount <= "200" && args.currency == "usd"',
+    ]) {
+      expect(describeConstraint(wider), wider).not.toBe(legit);
+    }
+    expect(describeConstraint('args.amount <= "200"')).toBe('amount ≤ "200"');
+    expect(describeConstraint('args.flag == "true"')).toBe('flag = "true"');
+    expect(describeConstraint("200 >= args.amount")).toBe("200 >= args.amount");
+    // Integers exactly as written, and a list inside a list is not its items.
+    expect(describeConstraint("args.amount <= 9007199254740993")).toBe("amount ≤ 9007199254740993");
+    expect(describeConstraint('args.pair in [["a", "b"]]')).toBe('args.pair in [["a", "b"]]');
   });
 
   it("falls back to the expression as written when any part has no faithful wording, or it does not parse", () => {

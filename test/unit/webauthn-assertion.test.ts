@@ -52,6 +52,10 @@ describe("WebAuthn assertion checks (ledger/core/webauthn-assertion.ts)", () => 
     expect(checkAssertion(genuine(-7, { userPresent: false })).problems).toEqual(["the user-present flag (UP) is not set"]);
     expect(checkAssertion(genuine(-7, { type: "webauthn.create" })).problems.join()).toMatch(/not "webauthn.get"/);
     expect(checkAssertion(genuine(-7, { origin: "https://evil.example" })).problems.join()).toMatch(/origin/);
+    // Made inside a frame another site embedded: refused (the console is never framed).
+    const framed = genuine(-7);
+    const client = JSON.parse(new TextDecoder().decode(framed.clientDataJSON));
+    expect(checkAssertion({ ...framed, clientDataJSON: new TextEncoder().encode(JSON.stringify({ ...client, crossOrigin: true })) }).problems.join()).toMatch(/cross-origin frame/);
     expect(originOnRpId("https://a.vault.example.com", RP)).toBe(true);
     expect(originOnRpId("https://vault.example.com.evil", RP)).toBe(false);
     expect(originOnRpId("https://notvault.example.com", RP)).toBe(false);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { registrationResponseSchema } from "../../requests/passkey-assertion-schema.js";
+import { authenticationResponseSchema, registrationResponseSchema } from "../../requests/passkey-assertion-schema.js";
 import { reviewDecisionSchema } from "../../requests/request-schema.js";
 import { requireScope } from "../../tenancy/api-keys.js";
 import type { AppContext } from "../app-context.js";
@@ -24,6 +24,9 @@ import { requestIdParams } from "./clearance.js";
 const registerBody = z.strictObject({
   response: registrationResponseSchema,
   label: z.string().trim().max(100).optional(),
+  assertion: authenticationResponseSchema
+    .optional()
+    .describe("Required while you have an active passkey: what startAuthentication returns for the registration options' `step_up` (one of your passkeys approving this enrolment)."),
 });
 const optionsBody = z.strictObject({});
 const listQuery = z.object({ reviewer_id: z.string().min(1).max(256).optional().describe("Admin only: list this reviewer's passkeys instead of your own.") });
@@ -36,7 +39,7 @@ const tenantErrors = ["insufficient_scope", "tenant_secrets_unavailable"] as con
 const registrationOptionsDoc = documented({
   summary: "Start enrolling a passkey",
   description:
-    "WebAuthn registration options for the caller (the reviewer behind the key or console session): pass them to `startRegistration` of @simplewebauthn/browser, then send its result to POST /passkeys/register within 5 minutes. Only ES256 and EdDSA credentials, with user verification.",
+    "WebAuthn registration options for the caller (the reviewer behind the key or console session): pass them to `startRegistration` of @simplewebauthn/browser, then send its result to POST /passkeys/register within 5 minutes. Only ES256 and EdDSA credentials, with user verification. When you already have a passkey, `step_up` holds request options for `startAuthentication` (challenge = SHA-256 of the canonical `{action: \"passkey.enrol\", reviewer, challenge: <this registration challenge>}`, allowCredentials = your passkeys): one of them must approve the new enrolment. `step_up` is null for a first passkey.",
   tags: ["passkeys"],
   auth: ["reviewer", "admin"],
   body: optionsBody,
@@ -48,13 +51,13 @@ const registrationOptionsDoc = documented({
 const registerDoc = documented({
   summary: "Enrol a passkey",
   description:
-    "Verifies the registration (challenge issued to you and unused, origin, RP ID, user verification, algorithm) and stores the credential. The enrolment is a `vault.audit` `passkey.enrolled` ledger event committing the public key, written in the same transaction: an auditor verifies your later approvals with that key.",
+    "Verifies the registration (challenge issued to you and unused, origin, RP ID, user verification, algorithm) and stores the credential. While you have an active passkey, `assertion` must be one of them signing the options' `step_up` (UV, origin, RP ID, rising counter): a stolen API key or session alone cannot add a passkey next to yours. A first passkey is trust on first use. The enrolment is a `vault.audit` `passkey.enrolled` ledger event committing the public key and a `passkey.enrolled` webhook, written in the same transaction: an auditor verifies your later approvals with that key.",
   tags: ["passkeys"],
   auth: ["reviewer", "admin"],
   body: registerBody,
   bodyExample: registrationBodyExample,
   responses: { 201: { description: "The passkey, and its enrolment event", schema: registeredPasskeySchema, example: registeredPasskeyExample } },
-  errors: ["validation_failed", "csrf_header_missing", "passkey_registration_invalid", "passkey_exists", ...tenantErrors],
+  errors: ["validation_failed", "csrf_header_missing", "passkey_registration_invalid", "passkey_step_up_required", "passkey_invalid", "passkey_exists", ...tenantErrors],
 });
 
 const listDoc = documented({
@@ -69,12 +72,13 @@ const listDoc = documented({
 
 const removeDoc = documented({
   summary: "Remove a passkey",
-  description: "Your own, or (admin) any of the tenant's. It never verifies an approval again; the removal is a `passkey.removed` ledger event. Approvals it signed before stay verifiable.",
+  description:
+    "Your own, or (admin) any of the tenant's. It never verifies an approval again; the removal is a `passkey.removed` ledger event and a `passkey.removed` webhook. Approvals it signed before stay verifiable. A reviewer's last active passkey is removed by an admin only (a lost authenticator): otherwise a stolen key could remove it and enrol its own as a first passkey; to replace yours, enrol the new one first.",
   tags: ["passkeys"],
   auth: ["reviewer", "admin"],
   params: passkeyParams,
   responses: { 200: { description: "Removed", schema: removedPasskeySchema, example: removedPasskeyExample } },
-  errors: ["validation_failed", "csrf_header_missing", "passkey_not_found", ...tenantErrors],
+  errors: ["validation_failed", "csrf_header_missing", "passkey_not_found", "passkey_last_removal_forbidden", ...tenantErrors],
 });
 
 const assertionOptionsDoc = documented({

@@ -5,7 +5,7 @@ import { decodeVector } from "../../policies/policy-chunks.js";
 import { policyTextChunks } from "../../policies/policy-text.js";
 import type { PolicyMode } from "../../policies/policy-modes.js";
 import type { RuleDecision } from "../../policies/policy-schema.js";
-import { applicablePolicies, type ActivePolicy } from "../../policies/policy-store.js";
+import type { ActivePolicy } from "../../policies/policy-store.js";
 import { conditionInputFor, conditionsVerdict, decidedByConditions, expressionsOf, noApplicablePolicy, outcomesFrom, unevaluatedVerdict } from "../conditions.js";
 import { requestQuery } from "../evaluation-judge.js";
 import { packVectors, scanTopK, type ChunkMeta, type PackedVectors } from "../exact-scan.js";
@@ -14,7 +14,7 @@ import type { LlmEvaluator } from "../llm/llm-evaluator.js";
 import { askLlm, toEvidence } from "../llm-step.js";
 import type { ModelCredentials } from "../model-credentials.js";
 import type { PolicyRetriever, RetrievedChunk } from "../retrieval.js";
-import { shadowDefaultVerdict } from "../shadow.js";
+import { decidingPolicies, shadowDefaultVerdict } from "../shadow.js";
 
 /**
  * One recorded request judged again with a candidate policy in place of its current version
@@ -59,12 +59,11 @@ export interface ReplayedVerdict {
 const plain = (verdict: Verdict): ReplayedVerdict => ({ verdict, reliedOnLlm: false, llmSkipped: false });
 
 export async function replayRequest(parts: ReplayParts, setup: ReplaySetup, input: JudgeInput): Promise<ReplayedVerdict> {
-  const applicable = applicablePolicies(setup.policies, input.tool, input.context.policy_id);
+  // The live judge's choice of deciding policies (shadow.ts), with the candidate enforcing and the tenant's own mode left out.
+  const view = { policies: setup.policies, modes: candidateEnforcing(setup), tenant: { mode: "enforce" as const, shadow_default: setup.shadowDefault, changed_at: null, changed_by: null } };
+  const { applicable, enforcing } = decidingPolicies(view, input.tool, input.context.policy_id);
   if (applicable.length === 0) return plain(noApplicablePolicy(setup.policies, input.tool, input.context.policy_id));
-  const enforcing = applicable.filter((p) => p === setup.candidate || setup.modes.get(p.policyId) !== "shadow");
-  if (enforcing.length === 0) {
-    return plain(shadowDefaultVerdict({ tenant: { mode: "enforce", shadow_default: setup.shadowDefault, changed_at: null, changed_by: null } }, applicable));
-  }
+  if (enforcing.length === 0) return plain(shadowDefaultVerdict(view, applicable));
   const run = await evaluateConditions(parts, setup, expressionsOf(enforcing), input);
   if (run.kind !== "done") return plain(unevaluatedVerdict(run, enforcing));
   const outcomes = outcomesFrom(enforcing, run.results);
@@ -85,6 +84,14 @@ export async function replayRequest(parts: ReplayParts, setup: ReplaySetup, inpu
   const keys = parts.credentials?.for(setup.tenantId);
   const verdict = await askLlm({ llm: parts.llm, log: parts.log }, input, enforcing, open, retrieved, evidence, trace, keys?.llmApiKey);
   return { verdict, reliedOnLlm: true, llmSkipped: false };
+}
+
+/** The policies' modes with the candidate's policy enforcing, whatever mode its current version is in. */
+function candidateEnforcing(setup: ReplaySetup): ReadonlyMap<string, PolicyMode> {
+  if (setup.modes.get(setup.candidate.policyId) !== "shadow") return setup.modes;
+  const modes = new Map(setup.modes);
+  modes.delete(setup.candidate.policyId);
+  return modes;
 }
 
 const POOL_RETRIES = 3;

@@ -181,6 +181,8 @@ export function checkAssertion(input: AssertionInput): AssertionResult {
     const given = fromBase64(c.challenge);
     if (!given || !bytesEqual(given, input.challenge) || toBase64Url(given) !== c.challenge) problems.push("the signed challenge is not the commitment to this approval");
     if (!originOnRpId(c.origin, input.rpId)) problems.push(`origin ${JSON.stringify(c.origin).slice(0, 80)} is not on RP ID ${input.rpId}`);
+    // The console refuses to be framed (frame-ancestors 'none'): a signature made inside another site's frame is no console approval.
+    if (c.crossOrigin) problems.push("the assertion was made in a cross-origin frame");
   }
   if (key.ok && !verifyAssertionSignature(key.value, input.authenticatorData, input.clientDataJSON, input.signature)) {
     problems.push("the signature does not verify with the enrolled public key");

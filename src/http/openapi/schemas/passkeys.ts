@@ -10,7 +10,7 @@ import { isoTime } from "./common.js";
 const b64url = z.string().describe("base64url, no padding");
 const descriptor = z.object({ id: b64url, type: z.literal("public-key"), transports: z.array(z.string()).optional() });
 
-export const registrationOptionsSchema = z.object({
+const creationOptionsSchema = z.object({
   rp: z.object({ id: z.string(), name: z.string() }),
   user: z.object({ id: b64url, name: z.string(), displayName: z.string() }),
   challenge: b64url.describe("Random, single use, valid 5 minutes."),
@@ -36,6 +36,13 @@ export const registrationOptionsExample = {
   authenticatorSelection: { residentKey: "preferred", userVerification: "required", requireResidentKey: false },
   attestation: "none",
   extensions: { credProps: true },
+  step_up: {
+    rpId: "vault.example.com",
+    challenge: "x0Lk3vR8cT2mQ9wZp5nJh7dYs4aFe1gUo6iKb2PtNqE",
+    allowCredentials: [{ id: "h7D2Qm3Kp9sXv1LwYc4Rt8Nz0BfJu6Ea", type: "public-key", transports: ["usb"] }],
+    timeout: 300000,
+    userVerification: "required",
+  },
 };
 
 export const registrationBodyExample = {
@@ -101,6 +108,13 @@ export const assertionOptionsSchema = z.object({
   userVerification: z.string().optional(),
   extensions: z.record(z.string(), z.unknown()).optional(),
   hints: z.array(z.string()).optional(),
+});
+
+export const registrationOptionsSchema = creationOptionsSchema.extend({
+  step_up: assertionOptionsSchema
+    .extend({ challenge: b64url.describe('SHA-256 of the canonical {action: "passkey.enrol", reviewer, challenge: <the registration challenge>}.') })
+    .nullable()
+    .describe("Null for your first passkey. Otherwise one of your passkeys must sign these options (startAuthentication) and the result goes to POST /passkeys/register as `assertion`."),
 });
 
 export const assertionOptionsExample = {
