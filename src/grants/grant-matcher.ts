@@ -12,8 +12,9 @@ import { candidateGrants, type Grant } from "./grant-store.js";
  *  - "no applicable policy", or a request another policy also applied to,
  *  - a denial or an approval (nothing to widen).
  * Then the grant's tool, policy and agent (and session, for a session grant) must be the request's,
- * `now` within [starts_at, expires_at), the grant not revoked, the approvals behind it enough for
- * the request's own review rules (`admit`, the caller's), and its constraint true on the arguments,
+ * `now` within [starts_at, expires_at), the grant not revoked, the approvals behind it (from
+ * reviewers not disabled since, with their groups now) enough for the request's own review rules
+ * (`admit`, the caller's), and its constraint true on the arguments,
  * evaluated in the condition pool under its time budget: an error or a timeout is no match.
  */
 
@@ -46,6 +47,12 @@ export class GrantMatcher {
       /** The condition worker pool: constraints run there, under VAULT_CEL_TIMEOUT_MS. */
       conditions: ConditionRunner;
       log: Logger;
+      /**
+       * The approvers still in force, with their groups now (tenancy/reviewers.ts votersInForce over the
+       * control database): a reviewer disabled, or a key revoked, since the grant was made no longer
+       * counts for it, and a reviewer's groups are the current ones.
+       */
+      votersInForce: (tenantId: string, ids: readonly string[]) => Promise<Map<string, { groups: string[] }>>;
     },
   ) {}
 
@@ -54,7 +61,17 @@ export class GrantMatcher {
    * approvals against the request's review rules (requests/grant-approval.ts).
    */
   async match(sql: Sql, tenantId: string, request: GrantCandidate, now: Date, admit: (grant: Grant) => boolean): Promise<Grant | undefined> {
-    const candidates = (await candidateGrants(sql, { ...request, now })).filter(admit);
+    const found = await candidateGrants(sql, { ...request, now });
+    if (found.length === 0) return undefined;
+    const inForce = await this.deps.votersInForce(tenantId, [...new Set(found.flatMap((g) => g.approvers.map((a) => a.reviewer_id)))]);
+    const current = (g: Grant): Grant => ({
+      ...g,
+      approvers: g.approvers.flatMap((a) => {
+        const voter = inForce.get(a.reviewer_id);
+        return voter ? [{ ...a, groups: voter.groups }] : [];
+      }),
+    });
+    const candidates = found.map(current).filter(admit);
     if (candidates.length === 0) return undefined;
     const constrained = candidates.filter((g) => g.arg_constraint !== null);
     const truth = new Map<string, boolean>(candidates.filter((g) => g.arg_constraint === null).map((g) => [g.id, true]));

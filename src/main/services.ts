@@ -30,6 +30,7 @@ import { CelPool } from "../policies/cel-pool.js";
 import { PolicyModeService } from "../policies/policy-mode-service.js";
 import { DEFAULT_REPLAY_SETTINGS, ReplayService } from "../requests/replay-service.js";
 import { ConsoleSessions } from "../tenancy/console-sessions.js";
+import { votersInForce } from "../tenancy/reviewers.js";
 import { BundleTenantKeys } from "../tenancy/tenant-keys.js";
 import type { BuiltPorts } from "./ports.js";
 
@@ -118,7 +119,7 @@ export function buildServices(built: BuiltPorts): AppServices {
     clock,
     log,
     reviewSettings,
-    grants: new GrantMatcher({ conditions: grantConditions, log }),
+    grants: new GrantMatcher({ conditions: grantConditions, log, votersInForce: (tenantId, ids) => votersInForce(control, tenantId, ids) }),
     settings: {
       inline: built.inlineJudge,
       syncWaitMs: config.clearance.syncWaitMs,

@@ -1,5 +1,5 @@
 import type { Sql } from "../db/sql.js";
-import { decisions, type RuleDecision } from "./policy-schema.js";
+import { decisions, type PolicyWarning, type RuleDecision } from "./policy-schema.js";
 
 /**
  * Shadow mode (issue 17; migrations/tenant/0015_shadow_mode.sql). A policy in `shadow` mode is
@@ -82,4 +82,22 @@ export async function saveTenantMode(tx: Sql, next: { mode: PolicyMode; shadow_d
      ON CONFLICT (id) DO UPDATE SET mode = EXCLUDED.mode, shadow_default = EXCLUDED.shadow_default, changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by`,
     [next.mode, next.shadow_default, at, by],
   );
+}
+
+/**
+ * The registration answer's warning when the registered policy will not decide: a mode belongs to the
+ * policy id, not to a version, so a new version (or a retired policy registered again) keeps the
+ * shadow mode it had. Said in the answer, so whoever registers it is not silently left with a policy
+ * that only logs.
+ */
+export async function modeWarnings(sql: Sql, policyId: string): Promise<PolicyWarning[]> {
+  const [policy, tenant] = await Promise.all([readPolicyMode(sql, policyId), readTenantMode(sql)]);
+  if (policy.mode !== "shadow" && tenant.mode !== "shadow") return [];
+  const who = tenant.mode === "shadow" ? "The tenant is" : `Policy ${policyId} is`;
+  return [
+    {
+      code: "shadow_mode",
+      message: `${who} in shadow mode (log-only): this version is evaluated and recorded but does not decide; requests only it applies to get the shadow default (${tenant.shadow_default}). Switch it with PUT ${tenant.mode === "shadow" ? "/policy-mode" : `/policies/${policyId}/mode`} {"mode":"enforce"}.`,
+    },
+  ];
 }

@@ -40,7 +40,7 @@ export type PolicyDocument = z.infer<typeof registerPolicySchema>;
 export type Condition = z.infer<typeof conditionSchema>;
 
 export interface PolicyWarning {
-  code: "default_approve";
+  code: "default_approve" | "shadow_mode";
   message: string;
 }
 

@@ -27,7 +27,7 @@ export function candidateTextProblem(text: string): string | undefined {
       // Finished documents: only their shape matters here.
     }
     if (parser.stack.length > MAX_CANDIDATE_DEPTH) return `nested more than ${MAX_CANDIDATE_DEPTH} levels deep`;
-    if (!LAYOUT.has(CST.tokenType(lexeme) ?? "") && ++tokens > MAX_CANDIDATE_TOKENS) return `more than ${MAX_CANDIDATE_TOKENS} entries`;
+    if (!LAYOUT.has(CST.tokenType(lexeme) ?? "") && ++tokens > MAX_CANDIDATE_TOKENS) return `more than ${MAX_CANDIDATE_TOKENS} YAML tokens`;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@ import type { Sql } from "../db/sql.js";
 import { AppError } from "../errors.js";
 import type { JudgeInput } from "../judge/judge.js";
 import { embedCandidate, replayRequest, type ReplayedVerdict, type ReplayParts, type ReplaySetup } from "../judge/replay/replay-evaluator.js";
-import { recordedDecision, ReplayTally, windowStart, type ReplayCounts, type ReplayDecision, type SkipReason } from "../judge/replay/replay-report.js";
+import { judgeCouldNotDecide, recordedDecision, ReplayTally, windowStart, type ReplayCounts, type ReplayDecision, type SkipReason } from "../judge/replay/replay-report.js";
 import type { LedgerWriter } from "../ledger/store/ledger-writer.js";
 import { candidatePolicy, readCurrentVersion, type PolicyCache } from "../policies/policy-store.js";
 import { newId } from "../tenancy/ids.js";
@@ -73,12 +73,6 @@ export class ReplayService {
   }
 
   async run(sql: Sql, tenantId: string, actor: string, policyId: string, body: ReplayBody): Promise<ReplayReport> {
-    const doc = candidateDocument(body.candidate);
-    if (doc.policy_id !== policyId) {
-      throw new AppError("validation_failed", `candidate.policy_id is ${doc.policy_id}, not the policy replayed (${policyId})`, {
-        errors: [{ path: "candidate.policy_id", message: `must be ${policyId}` }],
-      });
-    }
     const { parts, settings } = this.deps;
     if (body.with_llm && (!parts.llm || !parts.retriever)) {
       throw new AppError("replay_llm_unavailable", "with_llm needs the LLM judge in this vault process (EVAL_MODEL set, no VAULT_JUDGE_URL)");
@@ -89,6 +83,14 @@ export class ReplayService {
     }
     this.running.add(tenantId);
     try {
+      // Parsed holding the slot: a text candidate costs up to about a second of the event loop
+      // (candidate-text.ts bounds it), so at most maxConcurrent of them are parsed at once.
+      const doc = candidateDocument(body.candidate);
+      if (doc.policy_id !== policyId) {
+        throw new AppError("validation_failed", `candidate.policy_id is ${doc.policy_id}, not the policy replayed (${policyId})`, {
+          errors: [{ path: "candidate.policy_id", message: `must be ${policyId}` }],
+        });
+      }
       return await this.replay(sql, tenantId, actor, doc, body);
     } finally {
       this.running.delete(tenantId);
@@ -208,8 +210,8 @@ export class ReplayService {
         const row = page[i]!;
         const old = recordedDecision(row);
         const input = inputOf(setup.tenantId, row);
-        if (old === null || !input) {
-          outcomes[i] = { skip: old === null ? "undecided" : "unreadable" };
+        if (old === null || judgeCouldNotDecide(row) || !input) {
+          outcomes[i] = { skip: old === null ? "undecided" : judgeCouldNotDecide(row) ? "failed_closed" : "unreadable" };
           continue;
         }
         try {

@@ -40,6 +40,22 @@ export async function disableReviewer(control: Sql, tenantId: string, reviewerId
 }
 
 /**
+ * Of these voter ids (reviewer ids, or the ids of keys that voted without a reviewer identity, as
+ * voterOf gives them), those still in force in the tenant, with their groups now: a reviewer not
+ * disabled, a key not revoked. A standing approval (a scoped grant, src/grants/) counts only these.
+ */
+export async function votersInForce(control: Sql, tenantId: string, ids: readonly string[]): Promise<Map<string, { groups: string[] }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await control.query<{ id: string; groups: string[] }>(
+    `SELECT id, groups FROM reviewers WHERE tenant_id = $1 AND id = ANY($2::text[]) AND disabled_at IS NULL
+     UNION ALL
+     SELECT id, '{}'::text[] AS groups FROM api_keys WHERE tenant_id = $1 AND id = ANY($2::text[]) AND revoked_at IS NULL AND reviewer_id IS NULL`,
+    [tenantId, [...ids]],
+  );
+  return new Map(rows.map((r) => [r.id, { groups: r.groups }]));
+}
+
+/**
  * Who is voting: the reviewer behind the key, or the key itself when it has no reviewer identity
  * (an admin key, or a reviewer key made before identities existed).
  */

@@ -6,7 +6,9 @@
  * approves a request with it (the token carries `approvals`), a forged and a replayed assertion sent
  * with fetch from the page are refused, a reviewer without a passkey cannot approve but can deny, and
  * the approved request's proof bundle passes the offline verifier that `countersign verify-bundle` runs,
- * with the passkey approval checked against the enrolment committed in the ledger.
+ * with the passkey approval checked against the enrolment committed in the ledger. A second passkey
+ * (a second virtual authenticator) is enrolled only with a step-up signed by the first, and a
+ * reviewer's last passkey is removed by an admin only.
  * WebAuthn needs a secure context: the page is http://localhost:PORT, with RP ID "localhost".
  */
 import { mkdirSync, readFileSync } from "node:fs";
@@ -323,21 +325,93 @@ describe("passkey-signed approvals in the console, in headless chromium with a v
     expect(refused.checks.find((c) => c.name === "passkey approvals")?.ok).toBe(false);
   });
 
+  it("enrols a second passkey only with a step-up: the first passkey approves the enrolment, then the new authenticator creates it", async () => {
+    await rita.goto(`${base}/console/#/passkeys`);
+    await rita.getByRole("list", { name: "Your passkeys" }).locator("li", { hasText: "Virtual platform key" }).waitFor();
+    // Rita's second device: once the first passkey has signed the step-up, the first authenticator goes
+    // away and a second one is attached (one authenticator cannot create a second credential for her:
+    // the vault's excludeCredentials names the first). The console's code is untouched; only the
+    // browser's navigator.credentials.get is wrapped to mark the moment.
+    const first = authenticatorId;
+    await rita.exposeFunction("countersignTestStepUpSigned", async () => {
+      await ritaCdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: first });
+      ({ authenticatorId } = await ritaCdp.send("WebAuthn.addVirtualAuthenticator", {
+        options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      }));
+    });
+    await inPage(rita, `(() => { const c = navigator.credentials; const get = c.get.bind(c); c.get = async (o) => { const r = await get(o); await window.countersignTestStepUpSigned(); return r; }; return true; })()`);
+    const optionsAnswer = rita.waitForResponse((res) => res.url().endsWith("/passkeys/registration-options"));
+    let sent: string | null = null;
+    rita.on("request", (req) => {
+      if (req.method() === "POST" && req.url().endsWith("/passkeys/register")) sent = req.postData();
+    });
+    await rita.getByLabel("Label").fill("Second device");
+    await rita.getByRole("button", { name: "Enrol a passkey" }).click();
+    const item = rita.getByRole("list", { name: "Your passkeys" }).locator("li", { hasText: "Second device" });
+    const status = rita.locator("#passkeys-form-status");
+    await expect.poll(async () => ((await item.count()) === 1 ? 1 : await status.textContent())).toBe(1);
+    expect(authenticatorId).not.toBe(first);
+
+    // The vault offered the step-up (Rita already had a passkey), and the console sent the first passkey's assertion over it.
+    const options = await (await optionsAnswer).json();
+    expect(options.step_up.allowCredentials.map((c: { id: string }) => c.id)).toEqual([approved.vote.passkey.id]);
+    expect(sent).not.toBeNull();
+    const body = JSON.parse(sent!);
+    expect(body.assertion.id).toBe(approved.vote.passkey.id);
+    const client = JSON.parse(Buffer.from(body.assertion.response.clientDataJSON, "base64url").toString("utf8"));
+    expect(client).toMatchObject({ type: "webauthn.get", challenge: options.step_up.challenge, origin: base });
+    const listed = (await call(v.url, "GET", "/passkeys", { key: reviewers.rita.key })).body.passkeys;
+    expect(listed.map((p: { label: string }) => p.label)).toEqual(["Virtual platform key", "Second device"]);
+    const { credentials } = await ritaCdp.send("WebAuthn.getCredentials", { authenticatorId });
+    expect(Buffer.from(listed[1].credential_id, "base64url").equals(Buffer.from(credentials[0]!.credentialId, "base64"))).toBe(true);
+
+    // The session alone (what a stolen one would try: a client of its own that skips the step-up and the
+    // exclusion list) cannot add a passkey: the step-up is the vault's rule, not the page's.
+    const unsigned = await inPage<{ status: number; body: any; offered: number }>(
+      rita,
+      `(async () => {
+         const post = (url, body) => fetch(url, { method: "POST", credentials: "same-origin",
+           headers: { "content-type": "application/json", "x-countersign-console": "1" }, body: JSON.stringify(body) });
+         const { step_up, excludeCredentials, ...creation } = await (await post("/passkeys/registration-options", {})).json();
+         const response = await (await import("/console/webauthn.js")).createPasskey(creation);
+         const res = await post("/passkeys/register", { response, label: "Thief" });
+         return { status: res.status, body: await res.json(), offered: step_up.allowCredentials.length };
+       })()`,
+    );
+    expect(unsigned.offered).toBe(2);
+    expect([unsigned.status, unsigned.body.code]).toEqual([403, "passkey_step_up_required"]);
+    expect((await call(v.url, "GET", "/passkeys", { key: reviewers.rita.key })).body.passkeys).toHaveLength(2);
+    expect(unexpected(pageErrors)).toEqual([]);
+  });
+
   it("removes the passkey on the Passkeys page: it signs nothing new, and what it signed stays verifiable", async () => {
     await rita.goto(`${base}/console/#/passkeys`);
     const item = rita.getByRole("list", { name: "Your passkeys" }).locator("li", { hasText: "Virtual platform key" });
     await item.waitFor();
     rita.once("dialog", (d) => void d.accept());
     await item.getByRole("button", { name: /Remove/ }).click();
+    await expect.poll(() => item.count()).toBe(0);
+    expect((await call(v.url, "GET", "/passkeys", { key: reviewers.rita.key })).body.passkeys.map((p: { label: string }) => p.label)).toEqual(["Second device"]);
+
+    // Her last one she cannot remove herself (a stolen session could then enrol a "first" passkey with no step-up): the page says so.
+    const last = rita.getByRole("list", { name: "Your passkeys" }).locator("li", { hasText: "Second device" });
+    rita.once("dialog", (d) => void d.accept());
+    await last.getByRole("button", { name: /Remove/ }).click();
+    await expect.poll(() => last.getByRole("status").textContent()).toMatch(/last passkey/);
+    expect(await last.count()).toBe(1);
+    // An admin removes it (a lost authenticator), and the page shows none.
+    const [remaining] = (await call(v.url, "GET", "/passkeys", { key: reviewers.rita.key })).body.passkeys;
+    expect((await call(v.url, "DELETE", `/passkeys/${remaining.id}`, { key: v.adminKey })).status).toBe(200);
+    await rita.locator("#passkeys-refresh").click();
     await rita.locator("#passkeys-empty").waitFor();
-    expect(await item.count()).toBe(0);
     expect((await call(v.url, "GET", "/passkeys", { key: reviewers.rita.key })).body.passkeys).toEqual([]);
 
-    // The authenticator still holds the credential, but the vault no longer accepts it: Rita is blocked like Bob.
+    // The first credential signed the earlier approval, but the vault no longer accepts Rita's passkeys: she is blocked like Bob.
     const requestId = await pendingRefund(800);
     await rita.goto(`${base}/console/#/reviews/${encodeURIComponent(requestId)}`);
     await expect.poll(() => rita.locator("#passkey-note").textContent()).toContain("enrol a passkey to approve");
-    expect(await rita.locator("#approve").isDisabled()).toBe(true);
+    // Polled: a stream event may re-render the form, whose note blocks Approve again once her (empty) list is read.
+    await expect.poll(() => rita.locator("#approve").isDisabled()).toBe(true);
 
     // The earlier approval's bundle still verifies: it carries the enrolment the signature is checked against.
     await v.vault.ctx.ledgerLoop.drain();

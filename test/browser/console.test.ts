@@ -162,8 +162,17 @@ describe("reviewer console in headless chromium", () => {
     // Approve with a reason, keyboard only, while the agent long-polls for the change.
     const poll = call(v.url, "GET", `/clearance-status/${id}?wait=30`, { key: agent });
     await page.getByLabel("Reason (optional)").fill("Order checked: parcel lost in transit");
-    await page.keyboard.press("Tab");
+    // Between the reason and Approve sit the approval's terms (grant scope, constraint, edited arguments):
+    // each is reachable by keyboard, in the order shown, and Approve follows them.
+    const passed: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press("Tab");
+      const focused = String(await inPage(page, "document.activeElement?.id"));
+      if (focused === "approve") break;
+      passed.push(focused);
+    }
     expect(await inPage(page, "document.activeElement?.id")).toBe("approve");
+    expect(passed[0]).toBe("grant-scope");
     expect(await inPage(page, "getComputedStyle(document.activeElement).outlineStyle")).not.toBe("none");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "stripe_refund · Approved" }).waitFor();

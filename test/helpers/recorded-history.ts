@@ -17,7 +17,9 @@ export type RecordedEnd =
   | "review_approved" // sent to review, a reviewer approved
   | "review_denied" // sent to review, a reviewer denied
   | "processing" // not decided yet
-  | "cancelled"; // withdrawn by the agent before the judge answered
+  | "cancelled" // withdrawn by the agent before the judge answered
+  | "failed_closed" // the judge could not decide (its conditions timed out): a fail-closed review
+  | "no_policy"; // no policy covered the tool: a fail-closed review that is still the policies' answer
 
 export interface RecordedSpec {
   tool: string;
@@ -32,13 +34,14 @@ export interface RecordedSpec {
 const requestId = () => `req_${randomBytes(16).toString("hex")}`;
 
 export function recordedRow(spec: RecordedSpec): ClearanceRequest {
-  const reviewed = spec.end === "pending" || spec.end === "review_approved" || spec.end === "review_denied";
+  const failedClosed = spec.end === "failed_closed" ? "condition_timeout" : spec.end === "no_policy" ? "no_applicable_policy" : null;
+  const reviewed = spec.end === "pending" || spec.end === "review_approved" || spec.end === "review_denied" || failedClosed !== null;
   const status: ClearanceRequest["status"] =
     spec.end === "approved" || spec.end === "review_approved"
       ? "approved"
       : spec.end === "denied" || spec.end === "review_denied" || spec.end === "cancelled"
         ? "denied"
-        : spec.end === "pending"
+        : spec.end === "pending" || failedClosed !== null
           ? "pending_review"
           : "processing";
   const reasonCode: Record<RecordedEnd, string | null> = {
@@ -49,6 +52,8 @@ export function recordedRow(spec: RecordedSpec): ClearanceRequest {
     review_denied: "review_denied",
     processing: null,
     cancelled: "cancelled_by_agent",
+    failed_closed: "condition_timeout",
+    no_policy: "no_applicable_policy",
   };
   return {
     id: requestId(),
@@ -78,7 +83,7 @@ export function recordedRow(spec: RecordedSpec): ClearanceRequest {
     minimum_confidence_bucket: "high",
     citations: [],
     evidence_chunks: [],
-    judge_trace: {},
+    judge_trace: failedClosed ? { failed_closed: failedClosed } : {},
     review_rules: reviewed ? DEFAULT_REVIEW_RULES : null,
     expires_at: null,
     original_request_id: null,

@@ -250,7 +250,11 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       const assertion = await sign("ana", req.request_id);
       const [anaPasskey] = (await call(v.url, "GET", "/passkeys", { key: people.ana!.api_key })).body.passkeys;
       expect((await call(v.url, "DELETE", `/passkeys/${anaPasskey.id}`, { key: people.bo!.api_key })).body.code).toBe("passkey_not_found");
-      const removed = await call(v.url, "DELETE", `/passkeys/${anaPasskey.id}`, { key: people.ana!.api_key });
+      // Her last passkey: she may not remove it herself (a stolen key could then enrol a "first" one,
+      // passkeys-enrolment.test.ts); an admin does, for a lost authenticator.
+      const own = await call(v.url, "DELETE", `/passkeys/${anaPasskey.id}`, { key: people.ana!.api_key });
+      expect([own.status, own.body.code]).toEqual([403, "passkey_last_removal_forbidden"]);
+      const removed = await call(v.url, "DELETE", `/passkeys/${anaPasskey.id}`, { key: v.adminKey });
       expect(removed.body).toMatchObject({ id: anaPasskey.id, ledger_event_uuid: expect.any(String) });
       expect((await eventsOf(anaPasskey.id)).map((e) => e.event_type)).toEqual(["vault.audit", "vault.audit"]);
       expect((await call(v.url, "DELETE", `/passkeys/${anaPasskey.id}`, { key: people.ana!.api_key })).body.code).toBe("passkey_not_found");

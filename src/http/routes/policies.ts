@@ -4,6 +4,7 @@ import type { AppContext } from "../app-context.js";
 import { AppError } from "../../errors.js";
 import { addPolicyDocument, listPolicyDocuments, removePolicyDocument, type NewDocument } from "../../policies/policy-documents.js";
 import { policyWarnings, registerPolicySchema } from "../../policies/policy-schema.js";
+import { modeWarnings } from "../../policies/policy-modes.js";
 import { registerPolicy } from "../../policies/policy-store.js";
 import { reviewRulesSchema } from "../../requests/review-rules.js";
 import { readReviewSettings, reviewSettingsSchema, rulesFor, settingsView, writePolicyReviewRules, writeReviewSettings } from "../../requests/review-settings.js";
@@ -149,7 +150,10 @@ export function policyRoutes(app: FastifyInstance, ctx: AppContext) {
     const result = await withIdempotency(sql, "register-policy", idempotencyKeyOf(request), sha256Hex(canonicalJson(request.body)), () =>
       // Warnings are part of the stored answer, so a replay under the same Idempotency-Key repeats them.
       // The tenant's own embedding key, when its bundle gives one (authenticate opened its database, reading the bundle).
-      registerPolicy(sql, doc, ctx.embeddingsFor(principal.tenantId)).then((registered) => ({ ...registered, warnings: policyWarnings(doc) })),
+      registerPolicy(sql, doc, ctx.embeddingsFor(principal.tenantId)).then(async (registered) => ({
+        ...registered,
+        warnings: [...policyWarnings(doc), ...(await modeWarnings(sql, doc.policy_id))],
+      })),
     );
     ctx.policies.invalidate(principal.tenantId);
     return result;

@@ -9,7 +9,7 @@ import type { ActivePolicy } from "../../policies/policy-store.js";
 import { conditionInputFor, conditionsVerdict, decidedByConditions, expressionsOf, noApplicablePolicy, outcomesFrom, unevaluatedVerdict } from "../conditions.js";
 import { requestQuery } from "../evaluation-judge.js";
 import { packVectors, scanTopK, type ChunkMeta, type PackedVectors } from "../exact-scan.js";
-import { failClosedVerdict, type JudgeInput, type Verdict } from "../judge.js";
+import type { JudgeInput, Verdict } from "../judge.js";
 import type { LlmEvaluator } from "../llm/llm-evaluator.js";
 import { askLlm, toEvidence } from "../llm-step.js";
 import type { ModelCredentials } from "../model-credentials.js";
@@ -76,13 +76,15 @@ export async function replayRequest(parts: ReplayParts, setup: ReplaySetup, inpu
   try {
     retrieved = await retrieve(parts.retriever, parts, setup, open.map((o) => o.policy), input);
   } catch (err) {
-    parts.log.warn({ err, requestId: input.requestId }, "replay: policy retrieval failed");
-    return { verdict: failClosedVerdict("retrieval_unavailable", "Policy text could not be searched; sent to human review"), reliedOnLlm: false, llmSkipped: false };
+    // Not the candidate's decision: the request is counted as an error (skipped), not as a review.
+    throw new Error(`policy retrieval failed: ${err instanceof Error ? err.message : String(err)}`);
   }
   const evidence = retrieved.map(toEvidence);
   const trace = { steps: ["conditions", "retrieval"], embedding_model: parts.retriever.embeddings.model, retrieved: evidence.length, replay: true };
   const keys = parts.credentials?.for(setup.tenantId);
   const verdict = await askLlm({ llm: parts.llm, log: parts.log }, input, enforcing, open, retrieved, evidence, trace, keys?.llmApiKey);
+  // A model that failed (timeout, refusal, malformed answer) decided nothing: an error, not a review.
+  if (typeof verdict.trace.failed_closed === "string") throw new Error(`the LLM could not decide (${verdict.trace.failed_closed})`);
   return { verdict, reliedOnLlm: true, llmSkipped: false };
 }
 

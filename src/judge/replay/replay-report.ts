@@ -18,6 +18,21 @@ export interface RecordedOutcome {
   reason_code: string | null;
   /** review_rules is set: the request was sent to review (every review verdict takes rules). */
   reviewed: boolean;
+  /** The judge's fail-closed code (judge_trace.failed_closed), null when it decided. */
+  failed_closed?: string | null;
+}
+
+/**
+ * Fail-closed reviews that are still what the policies said: no policy covered the tool, or the named
+ * one was missing. Every other fail-closed review (conditions timed out, retrieval or the LLM or the
+ * judge service unavailable, the token key could not sign, processing failed) says the judge could not
+ * decide, so there is no policy decision to compare the candidate's with.
+ */
+const POLICY_FAIL_CLOSED = new Set(["no_applicable_policy", "policy_not_applicable", "policy_not_found"]);
+
+/** The judge could not decide the recorded request (its review was a fail-closed one, not a policy's). */
+export function judgeCouldNotDecide(r: Pick<RecordedOutcome, "failed_closed">): boolean {
+  return typeof r.failed_closed === "string" && r.failed_closed !== "" && !POLICY_FAIL_CLOSED.has(r.failed_closed);
 }
 
 /** Ends that happened before (or without) the judge deciding: such a request has no automatic decision. */
@@ -48,7 +63,7 @@ export interface ChangedRequest {
   relied_on_llm: boolean;
 }
 
-export type SkipReason = "undecided" | "unreadable" | "error";
+export type SkipReason = "undecided" | "failed_closed" | "unreadable" | "error";
 
 export interface ReplayCounts {
   evaluated: number;
@@ -68,7 +83,7 @@ export class ReplayTally {
   private readonly counts: ReplayCounts = {
     evaluated: 0,
     skipped: 0,
-    skipped_by_reason: { undecided: 0, unreadable: 0, error: 0 },
+    skipped_by_reason: { undecided: 0, failed_closed: 0, unreadable: 0, error: 0 },
     transitions: {},
     changed_total: 0,
     changed: [],

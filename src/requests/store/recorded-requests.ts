@@ -22,6 +22,8 @@ export interface RecordedRequest {
   status: ClearanceStatus;
   reason_code: string | null;
   reviewed: boolean;
+  /** judge_trace.failed_closed: why the judge could not decide, null when it did. */
+  failed_closed: string | null;
 }
 
 export interface RecordedCursor {
@@ -40,7 +42,7 @@ export async function countRecorded(sql: Sql, since: Date, until: Date): Promise
 export async function recordedPage(sql: Sql, window: { since: Date; until: Date }, after: RecordedCursor | null, limit: number): Promise<RecordedRequest[]> {
   const rows = await sql.query<RecordedRequest>(
     `SELECT id, created_at, tool_name, tool_args, context, agent_id, session_id, human_principal, agent_identity, status, reason_code,
-            review_rules IS NOT NULL AS reviewed
+            review_rules IS NOT NULL AS reviewed, judge_trace->>'failed_closed' AS failed_closed
        FROM clearance_requests
       WHERE kind = 'clearance' AND created_at >= $1 AND created_at <= $2
         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text))

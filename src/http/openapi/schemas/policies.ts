@@ -7,7 +7,7 @@ import { isoTime } from "./common.js";
 /** The policy endpoints' answers (src/http/routes/policies.ts, policy-management.ts). They describe answers; nothing parses with them. */
 const contentHash = z.string().regex(/^sha256:[0-9a-f]{64}$/).describe("sha256: and the SHA-256 of the version's RFC 8785 canonical content");
 const status = z.enum(["active", "retired"]).describe("retired: DELETE /policies/{policy_id} made a version that applies to nothing");
-const warningSchema = z.object({ code: z.literal("default_approve"), message: z.string() });
+const warningSchema = z.object({ code: z.enum(["default_approve", "shadow_mode"]), message: z.string() });
 const conditionSchema = z.object({ id: z.string(), when: z.string().describe("A CEL expression"), decision: z.enum(decisions), reason: z.string() });
 const documentRefSchema = z.object({
   document_id: z.string(),

@@ -56,7 +56,11 @@ export const replayReportSchema = z.object({
   with_llm: z.boolean(),
   evaluated: z.int(),
   skipped: z.int(),
-  skipped_by_reason: z.object({ undecided: z.int(), unreadable: z.int(), error: z.int() }),
+  skipped_by_reason: z
+    .object({ undecided: z.int(), failed_closed: z.int(), unreadable: z.int(), error: z.int() })
+    .describe(
+      "undecided: no decision yet, or cancelled before the judge answered; failed_closed: the judge could not decide it (a fail-closed review such as condition_timeout or llm_timeout), so there is nothing to compare; unreadable: stored arguments not an object; error: the candidate could not be evaluated on it (pool busy, retrieval or the LLM failed)",
+    ),
   transitions: z.record(z.string(), z.int()).describe('"old→new" (approved, denied, review) → count; unchanged pairs included, so they add up to evaluated'),
   changed_total: z.int(),
   changed: z
@@ -90,7 +94,7 @@ export const replayReportExample = {
   with_llm: false,
   evaluated: 10000,
   skipped: 0,
-  skipped_by_reason: { undecided: 0, unreadable: 0, error: 0 },
+  skipped_by_reason: { undecided: 0, failed_closed: 0, unreadable: 0, error: 0 },
   transitions: { "approved→approved": 6000, "approved→denied": 1500, "denied→denied": 2500 },
   changed_total: 1500,
   changed: [
