@@ -111,7 +111,14 @@ export class ReplayView {
         h("td", {}, c.relied_on_llm ? "yes" : ""),
       ),
     );
-    const stopped = r.stopped === "limit" ? ` Stopped at the limit of ${r.limit}.` : r.stopped === "time_budget" ? " Stopped at the time budget: replay a shorter window." : "";
+    const stopped =
+      r.stopped === "limit"
+        ? ` Stopped at the limit of ${r.limit}.`
+        : r.stopped === "time_budget"
+          ? " Stopped at the time budget: replay a shorter window."
+          : r.stopped === "condition_timeouts"
+            ? " Stopped: the conditions ran over their time budget on too many requests (live, each would go to review as condition_timeout)."
+            : "";
     const llm = r.with_llm ? ` ${r.relied_on_llm_count} decisions relied on the LLM.` : r.llm_not_replayed ? ` ${r.llm_not_replayed} would have gone to the LLM, which was not replayed.` : "";
     fill(
       this.result,

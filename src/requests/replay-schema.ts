@@ -3,6 +3,7 @@ import { z } from "zod";
 import { AppError } from "../errors.js";
 import { windowStart } from "../judge/replay/replay-report.js";
 import { registerPolicySchema, type PolicyDocument } from "../policies/policy-schema.js";
+import { candidateTextProblem, duplicateKey } from "./candidate-text.js";
 
 /** POST /policies/{id}/replay (docs/shadow-mode.md#replay). */
 export const MAX_REPLAY_LIMIT = 100_000;
@@ -33,19 +34,30 @@ export const replayBodyDocSchema = replayBodySchema.extend({ candidate: z.union(
 
 const candidateOnly = z.strictObject({ candidate: registerPolicySchema });
 
+const invalidText = (message: string) =>
+  new AppError("validation_failed", `candidate: not valid YAML or JSON (${message})`, { errors: [{ path: "candidate", message }] });
+
 /** The candidate as a validated policy document: 400 naming the member (candidate.…) when it is not one. */
 export function candidateDocument(raw: ReplayBody["candidate"]): PolicyDocument {
   let value: unknown = raw;
   if (typeof raw === "string") {
-    const docs = YAML.parseAllDocuments(raw);
+    const tooCostly = candidateTextProblem(raw);
+    if (tooCostly) throw invalidText(tooCostly);
+    // uniqueKeys off: the parser's own check compares every key with every other (seconds of blocked
+    // event loop for a long map); duplicateKey does the same check in one pass.
+    const docs = YAML.parseAllDocuments(raw, { uniqueKeys: false });
     const list = Array.isArray(docs) ? docs : [docs];
     if (list.length !== 1) throw new AppError("validation_failed", `candidate: the text holds ${list.length} YAML documents; give one policy`, { errors: [{ path: "candidate", message: "one policy document expected" }] });
     const [doc] = list;
-    if (doc!.errors.length > 0) {
-      const message = doc!.errors[0]!.message.split("\n")[0]!;
-      throw new AppError("validation_failed", `candidate: not valid YAML or JSON (${message})`, { errors: [{ path: "candidate", message }] });
+    if (doc!.errors.length > 0) throw invalidText(doc!.errors[0]!.message.split("\n")[0]!);
+    const duplicate = duplicateKey(doc!);
+    if (duplicate !== undefined) throw invalidText(`Map keys must be unique: ${JSON.stringify(duplicate).slice(0, 100)} appears twice`);
+    try {
+      value = doc!.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // An alias bomb (the parser refuses to expand it: a ReferenceError), or another structure it cannot build.
+      throw invalidText(err instanceof Error ? err.message.split("\n")[0]! : "unreadable");
     }
-    value = doc!.toJS({ maxAliasCount: 100 });
   }
   return candidateOnly.parse({ candidate: value }).candidate;
 }

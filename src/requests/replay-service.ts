@@ -30,10 +30,15 @@ export interface ReplaySettings {
   inFlight: number;
   /** Changed requests listed in the report (all are counted). */
   changedCap: number;
+  /**
+   * Requests whose conditions ran over their CEL budget (or killed their worker) before replay stops:
+   * each such task costs a condition worker (terminated and restarted), which live requests share.
+   */
+  maxOverBudget: number;
 }
 
 // 25 s: the answer comes within the CLI's 30 s and the common 30 s proxy timeouts; the report says when it stopped early.
-export const DEFAULT_REPLAY_SETTINGS: ReplaySettings = { timeBudgetMs: 25_000, maxConcurrent: 2, batchSize: 500, inFlight: 16, changedCap: 500 };
+export const DEFAULT_REPLAY_SETTINGS: ReplaySettings = { timeBudgetMs: 25_000, maxConcurrent: 2, batchSize: 500, inFlight: 16, changedCap: 500, maxOverBudget: 20 };
 
 export interface ReplayReport extends ReplayCounts {
   replay_id: string;
@@ -45,8 +50,11 @@ export interface ReplayReport extends ReplayCounts {
   /** Recorded clearance requests in the window; evaluated + skipped of them were read (up to limit). */
   requests: number;
   limit: number;
-  /** Why it stopped before the window's end: the limit, the time budget, or null (all read). */
-  stopped: "limit" | "time_budget" | null;
+  /**
+   * Why it stopped before the window's end: the limit, the time budget, the candidate's conditions
+   * running over their CEL budget on maxOverBudget requests (condition_timeouts), or null (all read).
+   */
+  stopped: "limit" | "time_budget" | "condition_timeouts" | null;
   with_llm: boolean;
   duration_ms: number;
   ledger_event_uuid: string;
@@ -123,6 +131,7 @@ export class ReplayService {
     let cursor: RecordedCursor | null = null;
     let read = 0;
     let stopped: ReplayReport["stopped"] = null;
+    const overBudget = { count: 0 };
     while (read < body.limit) {
       if (clock.nowMs() >= deadline) {
         stopped = "time_budget";
@@ -130,10 +139,10 @@ export class ReplayService {
       }
       const page = await recordedPage(sql, { since, until }, cursor, Math.min(settings.batchSize, body.limit - read));
       if (page.length === 0) break;
-      const done = await this.evaluatePage(page, setup, minimum, tally, deadline);
+      const done = await this.evaluatePage(page, setup, minimum, tally, deadline, overBudget);
       read += done;
       if (done < page.length) {
-        stopped = "time_budget";
+        stopped = overBudget.count >= settings.maxOverBudget ? "condition_timeouts" : "time_budget";
         break;
       }
       const last = page[page.length - 1]!;
@@ -200,12 +209,14 @@ export class ReplayService {
     minimum: Parameters<typeof applyConfidenceThreshold>[1],
     tally: ReplayTally,
     deadline: number,
+    overBudget: { count: number },
   ): Promise<number> {
     type Outcome = { skip: SkipReason } | { old: ReplayDecision; replayed: ReplayedVerdict };
     const outcomes: Outcome[] = new Array(page.length);
     let next = 0;
     const worker = async () => {
-      while (next < page.length && this.deps.clock.nowMs() < deadline) {
+      // A candidate whose conditions keep running over budget stops the replay: it would keep killing workers.
+      while (next < page.length && this.deps.clock.nowMs() < deadline && overBudget.count < this.deps.settings.maxOverBudget) {
         const i = next++;
         const row = page[i]!;
         const old = recordedDecision(row);
@@ -215,7 +226,9 @@ export class ReplayService {
           continue;
         }
         try {
-          outcomes[i] = { old, replayed: await replayRequest(this.deps.parts, setup, input) };
+          const replayed = await replayRequest(this.deps.parts, setup, input);
+          if (replayed.verdict.reason_code === "condition_timeout" || replayed.verdict.reason_code === "condition_unavailable") overBudget.count++;
+          outcomes[i] = { old, replayed };
         } catch (err) {
           this.deps.parts.log.warn({ err, requestId: row.id, tenantId: setup.tenantId }, "replay: a request could not be evaluated");
           outcomes[i] = { skip: "error" };

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/bundle-verifier.js";
 import { toolArgsHash } from "../../src/tokens/canonical-json.js";
+import { fetchJwks, fetchLedgerProofBundle, verifyLedgerProofBundle } from "../helpers/ledgix-ledger-verifier.js";
 import { grantPolicy, setUpGrants, type Reviewer } from "../helpers/grants.js";
 import { allowPrivate, register } from "../helpers/outbox-api.js";
 import { metricValue } from "../helpers/outbox-receivers.js";
@@ -13,7 +15,7 @@ import { call, newDatabase, newKey, newPgDatabase, newTenant, startTestVault, ty
  * listed first) slipped past the deny; an oversized edit skipped the arguments' size budget; a listing
  * cursor made a 500; an edited approval's webhooks showed only the original arguments; a vote bound to
  * be refused still had its edit judged (an LLM call); a vote mismatch on look-alike text read the same
- * twice. Also kept here: vote terms compared canonically, tenant isolation, a revoke racing requests
+ * twice; a disabled reviewer's grants kept approving. Also kept here: vote terms compared canonically, tenant isolation, a revoke racing requests
  * across two vault processes, and edit-on-approve on the queued path.
  */
 
@@ -131,6 +133,29 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       expect(await judged()).toBe(before);
     });
 
+    it("every event of an edited approval, a grant's use and the grant itself verifies the Ledgix SDK's way and the vault's", async () => {
+      const id = await request("stripe_refund", { amount: 700, currency: "usd", order_id: "L-1" });
+      const approved = await vote("ana", id, { edited_tool_args: { amount: 70, currency: "usd", order_id: "L-1" }, grant: { scope: "window", window_minutes: 5, constraint: "args.amount == 71" } });
+      expect(approved.body.status, JSON.stringify(approved.body)).toBe("approved");
+      const used = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 71, currency: "usd", order_id: "L-2" }, agent_id: "agent-7" } });
+      expect(used.body.grant_id).toBe(approved.body.grant.id);
+      await call(v.url, "POST", `/grants/${approved.body.grant.id}/revoke`, { key: v.adminKey, body: {} });
+      await v.vault.ctx.ledgerLoop.drain();
+      const jwks = await fetchJwks(v.url, agent);
+      const rawJwks = (await call(v.url, "GET", "/.well-known/jwks.json")).body;
+      const entries = ((await call(v.url, "GET", "/ledger?limit=1000", { key: v.adminKey })).body.entries as { request_id: string; event_uuid: string }[]).filter((e) =>
+        [id, used.body.request_id, approved.body.grant.id].includes(e.request_id),
+      );
+      expect(entries.length).toBeGreaterThanOrEqual(5);
+      for (const e of entries) {
+        const wire = await call(v.url, "GET", `/ledger/proof/bundle?request_id=${e.request_id}&event_uuid=${e.event_uuid}`, { key: agent });
+        expect(wire.status, JSON.stringify(wire.body)).toBe(200);
+        const report = verifyProofBundle(wire.body, trustedKeysFromJwks(rawJwks), { requireBody: true });
+        expect(report.ok, JSON.stringify(report.checks.filter((c) => !c.ok))).toBe(true);
+        expect(verifyLedgerProofBundle(await fetchLedgerProofBundle(v.url, agent, e.request_id, { event_uuid: e.event_uuid }), jwks).intact).toBe(true);
+      }
+    });
+
     it("edited arguments get the same size budget as requested ones (413 args_too_large)", async () => {
       const id = await request("stripe_refund", { amount: 900, currency: "usd" });
       const res = await vote("ana", id, { edited_tool_args: { amount: 10, currency: "usd", lines: Array.from({ length: 101 }, (_, i) => i) } });
@@ -175,6 +200,19 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       } finally {
         await call(v.url, "PUT", "/review-settings", { key: v.adminKey, body: { minimum_confidence_bucket: "high", approvals_required: 1 } });
       }
+    });
+
+    it("disabling a reviewer stops the grants that needed their approval, for the next request", async () => {
+      const carl = (await call(v.url, "POST", "/reviewers", { key: v.adminKey, body: { name: `carl-${engine}`, email: `carl-${engine}@example.com`, groups: ["finance"] } })).body;
+      const id = await request("stripe_refund", { amount: 44, currency: "usd" });
+      const granted = await call(v.url, "POST", `/reviews/${id}/decision`, { key: carl.api_key, body: { approved: true, grant: { scope: "window", window_minutes: 60, constraint: "args.amount == 44" } } });
+      expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+      const again = () => call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 44, currency: "usd" }, agent_id: "agent-7" } });
+      expect((await again()).body).toMatchObject({ status: "approved", grant_id: granted.body.grant.id });
+      expect((await call(v.url, "DELETE", `/reviewers/${carl.reviewer_id}`, { key: v.adminKey })).status).toBe(200);
+      expect((await again()).body).toMatchObject({ status: "pending_review", reason_code: "policy_default" });
+      // The grant itself is untouched (it may still be revoked, and counts again for nobody).
+      expect((await call(v.url, "GET", `/grants/${granted.body.grant.id}`, { key: v.adminKey })).body.status).toBe("active");
     });
 
     it("another tenant can neither see, revoke nor use a grant", async () => {

@@ -91,9 +91,14 @@ describe("replay over 10,354 recorded requests (PostgreSQL)", () => {
     for (let i = 0; i < 100; i++) specs.push({ tool: "refund", args: { amount: 700 }, end: "review_approved", createdAt: new Date(now - 40 * DAY - i) });
     for (let i = 0; i < 20; i++) specs.push({ tool: "refund", args: { amount: 700 }, end: "approved", createdAt: at(i), kind: "mint" });
     await recordHistory(await v.vault.ctx.tenantDbs.get(v.tenantId), specs);
+    // The CEL workers start on first use, seconds on a loaded machine: started here, so that no live
+    // request below fails closed to review (condition_timeout), which replay would rightly skip.
+    await v.vault.ctx.judge.evaluate({ tenantId: v.tenantId, requestId: "req_warm_up", tool: "refund", args: { amount: 1 }, context: {}, agentId: "warm", sessionId: "", humanPrincipal: null });
     // And four requests through the real path, so the recorded shape is the lifecycle's own.
-    for (const amount of [50, 150, 700, 1500]) {
-      expect((await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "refund", tool_args: { amount, note: "live" } } })).status).toBe(200);
+    for (const [amount, status] of [[50, "approved"], [150, "pending_review"], [700, "pending_review"], [1500, "denied"]] as const) {
+      const res = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "refund", tool_args: { amount, note: "live" } } });
+      expect(res.status).toBe(200);
+      expect(res.body, JSON.stringify(res.body).slice(0, 300)).toMatchObject({ status });
     }
   }, 300_000);
   afterAll(async () => {
@@ -115,7 +120,7 @@ describe("replay over 10,354 recorded requests (PostgreSQL)", () => {
       requests: 10_354,
       evaluated: 10_304,
       skipped: 50,
-      skipped_by_reason: { undecided: 50, unreadable: 0, error: 0 },
+      skipped_by_reason: { undecided: 50, failed_closed: 0, unreadable: 0, error: 0 },
       stopped: null,
       with_llm: false,
       relied_on_llm_count: 0,

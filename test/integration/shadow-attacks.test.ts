@@ -233,6 +233,11 @@ describe("shadow mode and replay against hostile callers (PGlite, with an LLM ju
       expect(performance.now() - started, name).toBeLessThan(10_000);
     }
     expect((await call(v.url, "GET", "/healthz")).status).toBe(200);
+    // Extreme windows are answered, never a 5xx.
+    for (const since of ["999999d", "0001-01-01", "9999-12-31T23:59:59Z", "0m"]) {
+      const res = await call(v.url, "POST", "/policies/payouts-strict/replay", { key: v.adminKey, body: { candidate: strict, since, limit: 10 } });
+      expect(res.status, `${since}: ${JSON.stringify(res.body).slice(0, 300)}`).toBeLessThan(500);
+    }
   }, 120_000);
 
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ZodError } from "zod";
 import { failClosedVerdict, type Verdict } from "../../src/judge/judge.js";
-import { decisionOf, recordedDecision, ReplayTally, windowStart } from "../../src/judge/replay/replay-report.js";
-import { isShadow, shadowDefaultVerdict, splitByMode, withShadow } from "../../src/judge/shadow.js";
+import { decisionOf, judgeCouldNotDecide, recordedDecision, ReplayTally, windowStart } from "../../src/judge/replay/replay-report.js";
+import { decidingPolicies, isShadow, shadowDefaultVerdict, shadowInPlay, splitByMode, withShadow } from "../../src/judge/shadow.js";
 import { ledgerEventFor, shadowChunk, type DecidedRequest } from "../../src/ledger/core/ledger-event.js";
-import { modeEmailMessage, modeSlackMessage, type ModeChangeNotice } from "../../src/outbox/mode-notice.js";
+import { modeChangeRoutes, modeEmailMessage, modeSlackMessage, weakens, type ModeChangeNotice } from "../../src/outbox/mode-notice.js";
 import { DEFAULT_TENANT_MODE } from "../../src/policies/policy-modes.js";
 import { registerPolicySchema } from "../../src/policies/policy-schema.js";
 import { candidatePolicy, type ActivePolicy } from "../../src/policies/policy-store.js";
@@ -35,6 +35,42 @@ describe("shadow mode in the judge (src/judge/shadow.ts)", () => {
     expect(withShadow(v, [])).toBe(v);
     const d = { policy_id: "b", policy_version_id: "pv_b", decision: "deny" as const, matched_condition_ids: ["b/x"], reason: "no" };
     expect(withShadow(v, [d]).trace).toEqual({ steps: ["conditions"], shadow: [d] });
+  });
+});
+
+describe("who decides when a request names a shadow policy (review R4)", () => {
+  const a = policy("a");
+  const b = policy("b");
+  const view = { policies: [a, b], modes: new Map([["b", "shadow" as const]]), tenant: DEFAULT_TENANT_MODE };
+  it("naming a shadow policy leaves the enforcing ones deciding; naming an enforcing one is as before", () => {
+    expect(decidingPolicies(view, "t", "b")).toEqual({ applicable: [b], enforcing: [a], shadow: [b] });
+    expect(decidingPolicies(view, "t", "a")).toEqual({ applicable: [a], enforcing: [a], shadow: [] });
+    expect(decidingPolicies(view, "t", undefined)).toEqual({ applicable: [a, b], enforcing: [a], shadow: [b] });
+    // A shadow tenant: nothing enforces, named or not.
+    expect(decidingPolicies({ ...view, tenant: { ...DEFAULT_TENANT_MODE, mode: "shadow" } }, "t", "b").enforcing).toEqual([]);
+  });
+  it("says when a mode could change the answer (and so must be confirmed against the database)", () => {
+    expect(shadowInPlay([a], view)).toBe(false);
+    expect(shadowInPlay([a, b], view)).toBe(true);
+    expect(shadowInPlay([a], { ...view, tenant: { ...DEFAULT_TENANT_MODE, mode: "shadow" } })).toBe(true);
+  });
+});
+
+describe("mode-change notifications that weaken enforcement ignore notify filters (review R4)", () => {
+  const base: ModeChangeNotice = { scope: "policy", policyId: "p", from: "enforce", to: "shadow", shadowDefault: "review", actor: "k", reason: "", eventUuid: "e", consoleUrl: "" };
+  const route = (policyId: string | null, notify: string[], slackUrl = `https://hooks.example/${policyId}`) => ({ kind: "slack" as const, policyId, slackUrl, recipients: null, notify });
+  it("a switch to shadow or a more lenient shadow default weakens; a switch back does not", () => {
+    expect(weakens(base)).toBe(true);
+    expect(weakens({ ...base, from: "shadow", to: "enforce" })).toBe(false);
+    expect(weakens({ ...base, from: "enforce", to: "enforce", shadowDefault: "approve", previousShadowDefault: "review" })).toBe(true);
+    expect(weakens({ ...base, from: "enforce", to: "enforce", shadowDefault: "deny", previousShadowDefault: "review" })).toBe(false);
+  });
+  it("goes to the tenant route and the policy's own, whatever their filters; otherwise as a review would", () => {
+    const channels = [route(null, ["review.requested"]), route("p", ["review.reminder"]), route("q", [])];
+    expect(modeChangeRoutes(channels, "slack", base).map((c) => c.policyId)).toEqual([null, "p"]);
+    expect(modeChangeRoutes(channels, "slack", { ...base, scope: "tenant", policyId: null }).map((c) => c.policyId)).toEqual([null, "p", "q"]);
+    expect(modeChangeRoutes(channels, "slack", { ...base, from: "shadow", to: "enforce" })).toEqual([]);
+    expect(modeChangeRoutes([route(null, [])], "slack", { ...base, from: "shadow", to: "enforce" })).toHaveLength(1);
   });
 });
 
@@ -79,6 +115,11 @@ describe("replay bookkeeping (src/judge/replay/replay-report.ts)", () => {
     expect(recordedDecision({ status: "processing", reason_code: null, reviewed: false })).toBeNull();
     expect(recordedDecision({ status: "denied", reason_code: "cancelled_by_agent", reviewed: false })).toBeNull();
     expect(recordedDecision({ status: "denied", reason_code: "review_denied", reviewed: false })).toBeNull();
+    // A fail-closed review is no policy's decision, unless it says no policy applied.
+    expect(judgeCouldNotDecide({ failed_closed: "condition_timeout" })).toBe(true);
+    expect(judgeCouldNotDecide({ failed_closed: "llm_timeout" })).toBe(true);
+    expect(judgeCouldNotDecide({ failed_closed: "no_applicable_policy" })).toBe(false);
+    expect(judgeCouldNotDecide({ failed_closed: null })).toBe(false);
   });
 
   it("counts transitions (unchanged ones too) and keeps at most `cap` changed requests, counting all", () => {
@@ -109,6 +150,9 @@ describe("replay bookkeeping (src/judge/replay/replay-report.ts)", () => {
     expect(windowStart("2026-06-01", now)?.toISOString()).toBe("2026-06-01T00:00:00.000Z");
     expect(windowStart("2026-06-01T08:00:00+02:00", now)?.toISOString()).toBe("2026-06-01T06:00:00.000Z");
     for (const bad of ["30", "d", "-3d", "yesterday", "2026-13-45", "1e3d", ""]) expect(windowStart(bad, now), bad).toBeUndefined();
+    // Never before 1970 (a year BC was a 500 on the embedded database).
+    expect(windowStart("999999d", now)?.toISOString()).toBe("1970-01-01T00:00:00.000Z");
+    expect(windowStart("0001-01-01", now)?.toISOString()).toBe("1970-01-01T00:00:00.000Z");
   });
 });
 

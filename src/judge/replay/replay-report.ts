@@ -132,11 +132,15 @@ export const transitionKey = (old: ReplayDecision, now: ReplayDecision) => `${ol
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `since`: a duration back from now ("30d", "12h", "90m") or an ISO 8601 time; undefined when it is neither. */
+/**
+ * `since`: a duration back from now ("30d", "12h", "90m") or an ISO 8601 time; undefined when it is
+ * neither. Never before 1970: no request is older, and "999999d" (a year BC) is a time the embedded
+ * database could not even be sent (it was a 500).
+ */
 export function windowStart(since: string, now: Date): Date | undefined {
   const rel = /^(\d{1,6})([mhd])$/.exec(since);
-  if (rel) return new Date(now.getTime() - Number(rel[1]) * UNITS[rel[2]!]!);
+  if (rel) return new Date(Math.max(0, now.getTime() - Number(rel[1]) * UNITS[rel[2]!]!));
   if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(since)) return undefined;
   const at = new Date(since);
-  return Number.isNaN(at.getTime()) ? undefined : at;
+  return Number.isNaN(at.getTime()) ? undefined : new Date(Math.max(0, at.getTime()));
 }

@@ -61,7 +61,7 @@ export interface ReplayAnswer {
   requests: number;
   evaluated: number;
   skipped: number;
-  stopped: "limit" | "time_budget" | null;
+  stopped: "limit" | "time_budget" | "condition_timeouts" | null;
   transitions: Record<string, number>;
   changed_total: number;
   changed: { request_id: string; created_at: string; tool: string; old: string; new: string; matched_condition_ids: string[]; relied_on_llm: boolean }[];
@@ -71,11 +71,17 @@ export interface ReplayAnswer {
   ledger_event_uuid: string;
 }
 
+const STOPPED: Record<NonNullable<ReplayAnswer["stopped"]>, string> = {
+  limit: "stopped at the limit",
+  time_budget: "stopped at the time budget",
+  condition_timeouts: "stopped: the conditions ran over their time budget (VAULT_CEL_TIMEOUT_MS) on too many requests",
+};
+
 /** The report as a reader scans it: the counts table first, then the changed requests. */
 export function replayText(r: ReplayAnswer, maxChanged = 50): string {
   const lines = [
     `replay ${r.replay_id} of ${r.policy_id} (candidate ${r.candidate_content_hash})`,
-    `window ${r.window.since} … ${r.window.until}: ${r.requests} recorded, ${r.evaluated} evaluated, ${r.skipped} skipped${r.stopped ? `, stopped at the ${r.stopped === "limit" ? "limit" : "time budget"}` : ""} (${r.duration_ms} ms)`,
+    `window ${r.window.since} … ${r.window.until}: ${r.requests} recorded, ${r.evaluated} evaluated, ${r.skipped} skipped${r.stopped ? `, ${STOPPED[r.stopped]}` : ""} (${r.duration_ms} ms)`,
     "",
     "old → new            requests",
     ...Object.entries(r.transitions).map(([pair, n]) => `${pair.replace("→", " → ").padEnd(20)} ${String(n).padStart(8)}${pair.split("→")[0] === pair.split("→")[1] ? "" : "  changed"}`),

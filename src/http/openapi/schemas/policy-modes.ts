@@ -52,7 +52,12 @@ export const replayReportSchema = z.object({
   window: z.object({ since: isoTime, until: isoTime }),
   requests: z.int().describe("Recorded clearance requests in the window"),
   limit: z.int(),
-  stopped: z.enum(["limit", "time_budget"]).nullable().describe("Why replay stopped before the window's oldest request; null when it read them all"),
+  stopped: z
+    .enum(["limit", "time_budget", "condition_timeouts"])
+    .nullable()
+    .describe(
+      "Why replay stopped before the window's oldest request: the limit, the time budget, or condition_timeouts (the conditions ran over VAULT_CEL_TIMEOUT_MS on 20 requests: each such run costs a condition worker); null when it read them all",
+    ),
   with_llm: z.boolean(),
   evaluated: z.int(),
   skipped: z.int(),
