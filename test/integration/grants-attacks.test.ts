@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/bundle-verifier.js";
+import { createApiKey, revokeApiKey } from "../../src/tenancy/api-keys.js";
 import { toolArgsHash } from "../../src/tokens/canonical-json.js";
 import { fetchJwks, fetchLedgerProofBundle, verifyLedgerProofBundle } from "../helpers/ledgix-ledger-verifier.js";
 import { grantPolicy, setUpGrants, type Reviewer } from "../helpers/grants.js";
@@ -135,7 +136,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
 
     it("every event of an edited approval, a grant's use and the grant itself verifies the Ledgix SDK's way and the vault's", async () => {
       const id = await request("stripe_refund", { amount: 700, currency: "usd", order_id: "L-1" });
-      const approved = await vote("ana", id, { edited_tool_args: { amount: 70, currency: "usd", order_id: "L-1" }, grant: { scope: "window", window_minutes: 5, constraint: "args.amount == 71" } });
+      const approved = await vote("ana", id, { edited_tool_args: { amount: 70, currency: "usd", order_id: "L-1" }, grant: { scope: "window", window_minutes: 5, constraint: "args.amount >= 70 && args.amount <= 71" } });
       expect(approved.body.status, JSON.stringify(approved.body)).toBe("approved");
       const used = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 71, currency: "usd", order_id: "L-2" }, agent_id: "agent-7" } });
       expect(used.body.grant_id).toBe(approved.body.grant.id);
@@ -213,6 +214,16 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
       expect((await again()).body).toMatchObject({ status: "pending_review", reason_code: "policy_default" });
       // The grant itself is untouched (it may still be revoked, and counts again for nobody).
       expect((await call(v.url, "GET", `/grants/${granted.body.grant.id}`, { key: v.adminKey })).body.status).toBe("active");
+
+      // A key that voted without a reviewer identity (an admin key) counts while it is not revoked.
+      const admin = await createApiKey(v.vault.ctx.control, { tenantId: v.tenantId, scope: "admin" });
+      const other = await request("stripe_refund", { amount: 45, currency: "usd" });
+      const byKey = await call(v.url, "POST", `/reviews/${other}/decision`, { key: admin.apiKey, body: { approved: true, grant: { scope: "window", window_minutes: 60, constraint: "args.amount == 45" } } });
+      expect(byKey.status, JSON.stringify(byKey.body)).toBe(200);
+      const again45 = () => call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount: 45, currency: "usd" }, agent_id: "agent-7" } });
+      expect((await again45()).body).toMatchObject({ status: "approved", grant_id: byKey.body.grant.id });
+      expect(await revokeApiKey(v.vault.ctx.control, admin.id)).toBe(true);
+      expect((await again45()).body).toMatchObject({ status: "pending_review", reason_code: "policy_default" });
     });
 
     it("another tenant can neither see, revoke nor use a grant", async () => {

@@ -49,10 +49,15 @@ async function startCli(command: "judge" | "serve", port: number, env: Record<st
   child.stderr!.on("data", keep);
   let done = false;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve())).then(() => void (done = true));
-  // Pids of the direct children: the judge's cluster workers.
+  // Pids of the direct node children: the judge's cluster workers (tsx may run an esbuild one too,
+  // when its transform cache is cold: see topology.ts's workersOf).
   const children = (): number[] => {
     try {
-      return execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" }).split(/\s+/).filter(Boolean).map(Number);
+      return execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(child.pid)], { encoding: "utf8" })
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/))
+        .filter(([pid, comm]) => pid && comm === "node")
+        .map(([pid]) => Number(pid));
     } catch {
       return []; // ps exits 1 when there are none
     }

@@ -55,6 +55,9 @@ describe("LLM judge over an OpenAI-compatible endpoint", () => {
     agent = await newKey(v, "agent");
     const reg = await call(v.url, "POST", "/register-policy", { key: v.adminKey, body: refundLlmPolicy });
     expect(reg.status).toBe(200);
+    // The CEL workers start on first use, seconds on a loaded machine: started here (a deny condition
+    // decides, so no LLM call), so the first test's request is not a condition_timeout review.
+    await v.vault.ctx.judge.evaluate({ tenantId: v.tenantId, requestId: "req_warm_up", tool: "stripe_refund", args: { amount: 5000 }, context: {}, agentId: "warm", sessionId: "", humanPrincipal: null });
   });
   afterAll(async () => {
     await v?.close();

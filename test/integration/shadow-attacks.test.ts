@@ -1,4 +1,8 @@
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CelPool } from "../../src/policies/cel-pool.js";
+import { replayBodySchema } from "../../src/requests/replay-schema.js";
+import { DEFAULT_REPLAY_SETTINGS, ReplayService } from "../../src/requests/replay-service.js";
 import { allowPrivate } from "../helpers/outbox-api.js";
 import { OpenAiTestServer } from "../helpers/openai-test-server.js";
 import { recordHistory } from "../helpers/recorded-history.js";
@@ -149,6 +153,31 @@ describe("shadow mode and replay against hostile callers (PGlite, with an LLM ju
     const res = await call(v.url, "POST", "/policies/refunds/replay", { key: v.adminKey, body: { candidate: refunds, since: "1h", with_llm: true } });
     expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(200);
     expect(res.body).toMatchObject({ evaluated: 2, skipped_by_reason: { failed_closed: 2, error: 1 }, changed_total: 0, relied_on_llm_count: 0 });
+  }, 120_000);
+
+  it("a candidate whose conditions keep running over their CEL budget stops the replay (each such run costs a worker)", async () => {
+    const to = Array.from({ length: 3000 }, (_, i) => `r${i}`);
+    const now = Date.now();
+    await recordHistory(
+      await v.vault.ctx.tenantDbs.get(v.tenantId),
+      Array.from({ length: 30 }, (_, i) => ({ tool: "send", args: { to }, end: "approved" as const, createdAt: new Date(now - 5000 - i * 1000) })),
+    );
+    const costly = { policy_id: "sends", tools: ["send"], conditions: [{ id: "echo", when: 'args.to.exists(r, r + "x" in args.to)', decision: "review", reason: "echo" }], default_decision: "approve" };
+    // The vault's own parts, with a small pool and budget of its own so the test is quick.
+    const { ctx } = v.vault;
+    const pool = new CelPool({ workers: 1, timeoutMs: 20, queueWaitMs: 30_000 });
+    try {
+      const parts = { conditions: pool, retriever: null, llm: null, credentials: null, log: pino({ level: "silent" }) };
+      const settings = { ...DEFAULT_REPLAY_SETTINGS, timeBudgetMs: 120_000, inFlight: 2, maxOverBudget: 3 };
+      const service = new ReplayService({ parts, policies: ctx.policies, reviewSettings: ctx.reviewSettings, ledger: ctx.ledger, clock: ctx.clock, settings });
+      const report = await service.run(await ctx.tenantDbs.get(v.tenantId), v.tenantId, "test", "sends", replayBodySchema.parse({ candidate: costly, since: "1h" }));
+      expect(report.stopped).toBe("condition_timeouts");
+      expect(report.evaluated).toBeGreaterThanOrEqual(3);
+      expect(report.evaluated).toBeLessThanOrEqual(4);
+      expect(report.transitions).toEqual({ "approved→review": report.evaluated });
+    } finally {
+      await pool.close();
+    }
   }, 120_000);
 
   /** The request's decision: with an LLM judge the vault queues, so a slow first answer (202) is waited for. */
