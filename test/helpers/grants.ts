@@ -17,6 +17,14 @@ export const grantPolicy = {
   default_decision: "review",
 };
 
+/**
+ * Vault settings for grant tests on a loaded machine: policy conditions run under a 50 ms budget by
+ * default, and a cold constraint worker may be waited for half the judge's time. A condition_timeout
+ * (no policy decided, so no grant may be made) would otherwise stand in for the verdict a case is
+ * about. Time budgets themselves are tested where they are the subject (test/unit/grants.test.ts).
+ */
+export const steadyCel = { VAULT_CEL_TIMEOUT_MS: "5000", VAULT_JUDGE_TIMEOUT_MS: "60000" };
+
 export interface Reviewer {
   reviewer_id: string;
   api_key: string;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Countersign } from "../../src/sdk/index.js";
 import { canonicalJson, toolArgsHash } from "../../src/tokens/canonical-json.js";
-import { ledgerEntriesOf, setUpGrants, type Reviewer } from "../helpers/grants.js";
+import { ledgerEntriesOf, setUpGrants, steadyCel, type Reviewer } from "../helpers/grants.js";
 import { runCli } from "../helpers/ledger-fixture.js";
 import { ledgixClearanceResponse, verifyLikeSdk } from "../helpers/sdk-checks.js";
 import { call, newDatabase, newKey, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
@@ -27,7 +27,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
 
     beforeAll(async () => {
       db = newDatabase(engine);
-      v = await startTestVault(db, { env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+      v = await startTestVault(db, { env: { ...steadyCel, VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
       agent = await newKey(v, "agent");
       people = await setUpGrants(v, ["ana", "bo", "cy"]);
     });
@@ -130,7 +130,7 @@ describe("grants on the queued decision path, with the SDK unchanged, and the CL
 
   beforeAll(async () => {
     db = newDatabase("pglite");
-    v = await startTestVault(db, { env: { VAULT_CLEARANCE_MODE: "queued", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    v = await startTestVault(db, { env: { ...steadyCel, VAULT_CLEARANCE_MODE: "queued", VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
     cs = new Countersign({ baseUrl: v.url, apiKey: await newKey(v, "agent"), timeoutMs: 10_000 });
     people = await setUpGrants(v, ["ana"]);
     env = { COUNTERSIGN_URL: v.url, COUNTERSIGN_API_KEY: people.ana!.api_key };

@@ -3,27 +3,24 @@ import { trustedKeysFromJwks, verifyProofBundle } from "../../src/ledger/verify/
 import { createApiKey, revokeApiKey } from "../../src/tenancy/api-keys.js";
 import { toolArgsHash } from "../../src/tokens/canonical-json.js";
 import { fetchJwks, fetchLedgerProofBundle, verifyLedgerProofBundle } from "../helpers/ledgix-ledger-verifier.js";
-import { grantPolicy, setUpGrants, type Reviewer } from "../helpers/grants.js";
+import { grantPolicy, setUpGrants, steadyCel, type Reviewer } from "../helpers/grants.js";
 import { allowPrivate, register } from "../helpers/outbox-api.js";
 import { metricValue } from "../helpers/outbox-receivers.js";
-import { verifyLikeSdk } from "../helpers/sdk-checks.js";
-import { call, newDatabase, newKey, newPgDatabase, newTenant, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
+import { call, newDatabase, newKey, newTenant, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
 /**
  * Scoped grants and edit-on-approve under attack (review R3 of issue 17): what a hostile agent, a
  * careless or hostile reviewer, or another tenant could try, against a real vault on both engines.
  * Fixed here: an edit the policy could not judge (a deny condition erroring on it, whichever policy is
  * listed first) slipped past the deny; an oversized edit skipped the arguments' size budget; a listing
- * cursor made a 500; an edited approval's webhooks showed only the original arguments; a vote bound to
- * be refused still had its edit judged (an LLM call); a vote mismatch on look-alike text read the same
- * twice; a disabled reviewer's grants kept approving. Also kept here: vote terms compared canonically, tenant isolation, a revoke racing requests
- * across two vault processes, and edit-on-approve on the queued path.
+ * cursor (grants, and the review queue) made a 500; an edited approval's webhooks showed only the
+ * original arguments; a vote bound to be refused still had its edit judged (an LLM call); a vote
+ * mismatch on look-alike text read the same twice; a disabled reviewer's grants kept approving. Also
+ * kept here: vote terms compared canonically, tenant isolation, SDK-style verification of the ledger
+ * events. Two vault processes and the queued path: grants-race.test.ts.
  */
 
-// Conditions run under a 50 ms budget by default, and a worker may be waited for half the judge's
-// time: on a loaded machine a condition_timeout (no policy, so no grant) or a cold constraint worker
-// would stand in for the verdict a case is about.
-const env = { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600", VAULT_CEL_TIMEOUT_MS: "5000", VAULT_JUDGE_TIMEOUT_MS: "60000" };
+const env = { ...steadyCel, VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" };
 
 const cursorOf = (at: string, id = "grt_x") => Buffer.from(JSON.stringify([at, id])).toString("base64url");
 
@@ -172,6 +169,12 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
         expect(res.body.code).toBe("bad_request");
       }
       expect((await call(v.url, "GET", `/grants?cursor=${cursorOf("2026-01-01T00:00:00.000Z", "grt_\u0000")}`, { key: v.adminKey })).status).toBe(400);
+      // The review queue's cursor had the same hole (any text Date.parse takes went to the query).
+      for (const at of ["-100000-01-01T00:00:00.000Z", "+200000-01-01T00:00:00.000Z", "0000-01-01T00:00:00.000Z"]) {
+        const res = await call(v.url, "GET", `/reviews?cursor=${cursorOf(at, "req_x")}`, { key: v.adminKey });
+        expect(res.status, `${at}: ${JSON.stringify(res.body)}`).toBe(400);
+        expect(res.body.code).toBe("validation_failed");
+      }
       // A cursor the listing gave still pages.
       for (let i = 0; i < 3; i++) {
         const id = await request("stripe_refund", { amount: 10 + i, currency: "usd" });
@@ -242,96 +245,3 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
     });
   });
 }
-
-/**
- * Two vault processes on one PostgreSQL database (what a real deployment runs): a grant made through
- * one is used through the other, and a revoke through either stops it for every request judged
- * after it, on both, including requests racing the revoke.
- */
-describe("a grant revoked on one vault instance stops at once on the other", () => {
-  let db: TestDatabase;
-  let a: TestVault;
-  let b: TestVault;
-  let agent: string;
-  let people: Record<string, Reviewer>;
-  const refund = (on: TestVault, amount: number) =>
-    call(on.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: { amount, currency: "usd" }, agent_id: "agent-7", session_id: "s-1" } });
-
-  beforeAll(async () => {
-    db = newPgDatabase();
-    a = await startTestVault(db, { env });
-    b = await startTestVault(db, { adminKey: a.adminKey, env });
-    agent = await newKey(a, "agent");
-    people = await setUpGrants(a, ["ana"]);
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await db?.drop();
-  });
-
-  it("approves through either instance until the revoke commits, and through neither after", async () => {
-    const first = await refund(a, 100);
-    expect(first.body.status).toBe("pending_review");
-    const vote = await call(a.url, "POST", `/reviews/${first.body.request_id}/decision`, { key: people.ana!.api_key, body: { approved: true, grant: { scope: "window", window_minutes: 60, constraint: "args.amount <= 200" } } });
-    const grantId = vote.body.grant.id as string;
-    const viaB = await refund(b, 150);
-    expect(viaB.body).toMatchObject({ status: "approved", grant_id: grantId });
-    expect((await verifyLikeSdk(b.url, viaB.body.token)).request_id).toBe(viaB.body.request_id);
-
-    // Requests through A race a revoke through B: each is either approved by the grant (committed
-    // before the revoke) or a review; none is approved after the revoke answered.
-    const racing = Array.from({ length: 24 }, (_, i) => refund(i % 2 ? a : b, 120 + i));
-    const revoked = await call(b.url, "POST", `/grants/${grantId}/revoke`, { key: people.ana!.api_key, body: { reason: "race" } });
-    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
-    const after = await Promise.all(Array.from({ length: 10 }, (_, i) => refund(i % 2 ? a : b, 130 + i)));
-    for (const res of after) expect(res.body).toMatchObject({ status: "pending_review", reason_code: "policy_default" });
-    const raced = await Promise.all(racing);
-    for (const res of raced) {
-      expect(["approved", "pending_review"]).toContain(res.body.status);
-      if (res.body.status === "approved") expect(res.body.grant_id).toBe(grantId);
-    }
-    // The database holds exactly the approvals that were answered as such: none decided behind the answers' backs.
-    const sql = await a.vault.ctx.tenantDbs.get(a.tenantId);
-    const rows = await sql.query<{ id: string }>("SELECT id FROM clearance_requests WHERE grant_id = $1", [grantId]);
-    expect(rows.length).toBe(1 + raced.filter((r) => r.body.status === "approved").length);
-  });
-});
-
-/** Edit-on-approve when the vault decides on a queue (VAULT_CLEARANCE_MODE=queued): the agent polls, as the SDK does. */
-describe("edit-on-approve on the queued decision path", () => {
-  let db: TestDatabase;
-  let v: TestVault;
-  let agent: string;
-  let people: Record<string, Reviewer>;
-
-  beforeAll(async () => {
-    db = newDatabase("pglite");
-    v = await startTestVault(db, { env: { ...env, VAULT_CLEARANCE_MODE: "queued" } });
-    agent = await newKey(v, "agent");
-    people = await setUpGrants(v, ["ana"]);
-  });
-  afterAll(async () => {
-    await v?.close();
-    await db?.drop();
-  });
-
-  it("binds the token to the edited arguments, refuses the original ones, and refuses an edit the policy cannot judge", async () => {
-    const original = { amount: 700, currency: "usd", order_id: "Q-1" };
-    const edited = { amount: 300, currency: "usd", order_id: "Q-1" };
-    const asked = await call(v.url, "POST", "/request-clearance", { key: agent, body: { tool_name: "stripe_refund", tool_args: original, agent_id: "agent-7" } });
-    const id = asked.body.request_id as string;
-    let status = asked.body.status;
-    for (let i = 0; i < 50 && status === "processing"; i++) status = (await call(v.url, "GET", `/clearance-status/${id}?wait=1`, { key: agent })).body.status;
-    expect(status).toBe("pending_review");
-    const sneaky = await call(v.url, "POST", `/reviews/${id}/decision`, { key: people.ana!.api_key, body: { approved: true, edited_tool_args: { ...edited, amount: "3000" } } });
-    expect(sneaky.body.code).toBe("edited_args_denied");
-    const vote = await call(v.url, "POST", `/reviews/${id}/decision`, { key: people.ana!.api_key, body: { approved: true, edited_tool_args: edited } });
-    expect(vote.body).toMatchObject({ status: "approved", tool_args_hash: toolArgsHash(original), edited_tool_args: edited, edited_tool_args_hash: toolArgsHash(edited) });
-    const seen = await call(v.url, "GET", `/clearance-status/${id}`, { key: agent });
-    expect(seen.body).toMatchObject({ status: "approved", edited_tool_args: edited });
-    expect((await verifyLikeSdk(v.url, seen.body.token)).tool_args_hash).toBe(toolArgsHash(edited));
-    expect((await call(v.url, "POST", "/consume-token", { key: agent, body: { token: seen.body.token, tool_name: "stripe_refund", tool_args: original } })).body.code).toBe("token_binding_mismatch");
-    expect((await call(v.url, "POST", "/consume-token", { key: agent, body: { token: seen.body.token, tool_name: "stripe_refund", tool_args: edited } })).status).toBe(200);
-  });
-});

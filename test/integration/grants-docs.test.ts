@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeConstraint } from "../../src/grants/describe-constraint.js";
 import { canonicalJson, toolArgsHash } from "../../src/tokens/canonical-json.js";
-import { ledgerEntriesOf, setUpGrants, type Reviewer } from "../helpers/grants.js";
+import { ledgerEntriesOf, setUpGrants, steadyCel, type Reviewer } from "../helpers/grants.js";
 import { runCli } from "../helpers/ledger-fixture.js";
 import { call, newDatabase, newKey, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
@@ -29,7 +29,7 @@ describe("docs/grants.md", () => {
 
   beforeAll(async () => {
     db = newDatabase("pglite");
-    v = await startTestVault(db, { env: { VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    v = await startTestVault(db, { env: { ...steadyCel, VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
     agent = await newKey(v, "agent");
     people = await setUpGrants(v, ["ana"]);
   });

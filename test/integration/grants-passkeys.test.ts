@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toolArgsHash } from "../../src/tokens/canonical-json.js";
-import { ledgerEntriesOf, setUpGrants, type Reviewer } from "../helpers/grants.js";
+import { ledgerEntriesOf, setUpGrants, steadyCel, type Reviewer } from "../helpers/grants.js";
 import { SoftwareAuthenticator } from "../helpers/software-authenticator.js";
 import { call, newDatabase, newKey, startTestVault, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
@@ -32,7 +32,7 @@ describe("grants and passkeys", () => {
 
   beforeAll(async () => {
     db = newDatabase("pglite");
-    v = await startTestVault(db, { env: { VAULT_WEBAUTHN_RP_ID: "localhost", VAULT_WEBAUTHN_ORIGINS: ORIGIN, VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
+    v = await startTestVault(db, { env: { VAULT_WEBAUTHN_RP_ID: "localhost", VAULT_WEBAUTHN_ORIGINS: ORIGIN, ...steadyCel, VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" } });
     agent = await newKey(v, "agent");
     people = await setUpGrants(v, ["ana", "bo"]);
     for (const who of ["ana", "bo"]) {

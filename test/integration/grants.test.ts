@@ -4,7 +4,7 @@ import { toolArgsHash } from "../../src/tokens/canonical-json.js";
 import { grantListSchema, grantSchema } from "../../src/http/openapi/schemas/grants.js";
 import { reviewDecisionResponseSchema, reviewDetailSchema } from "../../src/http/openapi/schemas/reviews.js";
 import { allowPrivate, deliveries, register } from "../helpers/outbox-api.js";
-import { ledgerEntriesOf, setUpGrants, type Reviewer } from "../helpers/grants.js";
+import { ledgerEntriesOf, setUpGrants, steadyCel, type Reviewer } from "../helpers/grants.js";
 import { ledgixClearanceResponse, verifyLikeSdk } from "../helpers/sdk-checks.js";
 import { call, newDatabase, newKey, startTestVault, type Engine, type TestDatabase, type TestVault } from "../helpers/vault.js";
 
@@ -39,7 +39,7 @@ for (const engine of ["pglite", "postgres"] as Engine[]) {
 
     beforeAll(async () => {
       db = newDatabase(engine);
-      v = await startTestVault(db, { env: { ...allowPrivate, VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" }, overrides: { clock } });
+      v = await startTestVault(db, { env: { ...allowPrivate, ...steadyCel, VAULT_REVIEW_SWEEP_INTERVAL_SECONDS: "3600" }, overrides: { clock } });
       agent = await newKey(v, "agent");
       otherAgentKey = await newKey(v, "agent");
       people = await setUpGrants(v, ["ana", "bo"]);

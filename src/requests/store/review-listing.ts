@@ -70,11 +70,19 @@ function encodeCursor(row: ClearanceRequest): string {
   return Buffer.from(JSON.stringify([new Date(row.decided_at ?? row.created_at).toISOString(), row.id])).toString("base64url");
 }
 
+const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const CURSOR_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Strict, as encodeCursor writes it: any text Date.parse accepts ("-100000-01-01…", "0000-01-01…")
+ * reached PostgreSQL as a timestamptz it cannot hold, a 500. No request predates 1970.
+ */
 function decodeCursor(cursor: string): [string, string] {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && value.length === 2 && typeof value[1] === "string" && !Number.isNaN(Date.parse(String(value[0])))) {
-      return [String(value[0]), value[1]];
+    if (Array.isArray(value) && value.length === 2) {
+      const [at, id] = value as unknown[];
+      if (typeof at === "string" && CURSOR_TIME.test(at) && at >= "1970" && new Date(at).toISOString() === at && typeof id === "string" && CURSOR_ID.test(id)) return [at, id];
     }
   } catch {
     /* fall through to the error below */
