@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { generateAuthenticationOptions, generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
+import { generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import type { Clock } from "../clock.js";
 import type { WebauthnSettings } from "../config/webauthn-config.js";
@@ -15,7 +15,7 @@ import type { Principal, ReviewerIdentity } from "../tenancy/api-keys.js";
 import { newId } from "../tenancy/ids.js";
 import { voterOf } from "../tenancy/reviewers.js";
 import { PasskeyVoteVerifier, type PasskeyVote } from "./passkey-vote.js";
-import { enrolmentStepUpChallenge, lockReviewerPasskeys, stepUpOptions } from "./passkey-step-up.js";
+import { assertionRequestOptions, enrolmentStepUpChallenge, lockReviewerPasskeys, stepUpOptions } from "./passkey-step-up.js";
 import { activePasskeyById, activePasskeys, credentialEnrolled, insertPasskey, markRemoved, storeChallenge, takeChallenge, type StoredPasskey } from "./passkey-store.js";
 
 /** WebAuthn ceremonies may take this long: a person finds a key, types a PIN. */
@@ -272,13 +272,7 @@ export class PasskeyService {
     const voter = voterOf(principal);
     const mine = await activePasskeys(sql, voter.id);
     if (mine.length === 0) throw new AppError("passkey_not_enrolled", `${voter.name} has no passkey enrolled: enrol one first (approvals of this request need one; a deny does not)`);
-    return generateAuthenticationOptions({
-      rpID: this.deps.settings.rpId,
-      allowCredentials: mine.map((p) => ({ id: p.credential_id, transports: p.transports })),
-      challenge: passkeyCommitment(commitment) as Uint8Array<ArrayBuffer>,
-      timeout: CEREMONY_MS,
-      userVerification: "required",
-    });
+    return assertionRequestOptions(mine, passkeyCommitment(commitment), this.deps.settings.rpId, CEREMONY_MS);
   }
 }
 

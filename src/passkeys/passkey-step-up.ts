@@ -30,10 +30,15 @@ export function stepUpOptions(
   rpId: string,
   timeoutMs: number,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return assertionRequestOptions(mine, enrolmentStepUpChallenge(reviewerId, registrationChallenge), rpId, timeoutMs);
+}
+
+/** WebAuthn request options over a recomputed challenge (a vote's commitment, or the step-up's), for `mine`, UV required. */
+export function assertionRequestOptions(mine: readonly StoredPasskey[], challenge: Uint8Array, rpId: string, timeoutMs: number): Promise<PublicKeyCredentialRequestOptionsJSON> {
   return generateAuthenticationOptions({
     rpID: rpId,
     allowCredentials: mine.map((p) => ({ id: p.credential_id, transports: p.transports as never })),
-    challenge: enrolmentStepUpChallenge(reviewerId, registrationChallenge) as Uint8Array<ArrayBuffer>,
+    challenge: challenge as Uint8Array<ArrayBuffer>,
     timeout: timeoutMs,
     userVerification: "required",
   });

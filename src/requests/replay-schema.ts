@@ -14,7 +14,9 @@ const since = z
   .string()
   .min(2)
   .max(40)
-  .refine((s) => windowStart(s, new Date()) !== undefined, 'a duration back from now ("30d", "12h", "90m") or an ISO 8601 time');
+  // Only the form is checked here, and it does not depend on the time: the service takes the window's
+  // start from the injected clock (replay-service.ts).
+  .refine((s) => windowStart(s, new Date(0)) !== undefined, 'a duration back from now ("30d", "12h", "90m") or an ISO 8601 time');
 
 /**
  * `candidate`: the policy document as POST /register-policy takes it, or its text (YAML or JSON, as
